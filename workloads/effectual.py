@@ -1,0 +1,130 @@
+"""Effectual-work helpers every model shares.
+
+Effectual MAC = a non-zero weight times a non-zero activation landing on an
+active output pixel.  ``effectual_counts`` returns that count per output
+(K, P, Q) from the non-zero patterns alone, via an im2col product of the 0/1
+patterns (exact in float32 up to 2^24 terms per output).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .ir import LayerInstance, Workload, nonzero_mask
+
+
+def im2col(x: np.ndarray, R: int, S: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> np.ndarray:
+    """(C, H, W) -> (C*R*S, P*Q) columns, row index c*R*S + r*S + s (zero padding)."""
+    C, H, W = x.shape
+    if padding:
+        x = np.pad(x, ((0, 0), (padding, padding), (padding, padding)))
+    Hp, Wp = x.shape[1:]
+    P = (Hp - dilation * (R - 1) - 1) // stride + 1
+    Q = (Wp - dilation * (S - 1) - 1) // stride + 1
+    cols = np.empty((C, R, S, P, Q), dtype=x.dtype)
+    for r in range(R):
+        for s in range(S):
+            r0, s0 = r * dilation, s * dilation
+            cols[:, r, s] = x[:, r0:r0 + stride * (P - 1) + 1:stride, s0:s0 + stride * (Q - 1) + 1:stride]
+    return cols.reshape(C * R * S, P * Q)
+
+
+def conv_reference(acts: np.ndarray, weights: np.ndarray, stride=1, padding=0, dilation=1, groups=1,
+                   bias: np.ndarray | None = None) -> np.ndarray:
+    """Plain numpy convolution (float64): acts (C,H,W), weights (K,C/g,R,S) -> (K,P,Q)."""
+    C = acts.shape[0]
+    K, Cg, R, S = weights.shape
+    outs = []
+    Kg = K // groups
+    for g in range(groups):
+        cols = im2col(acts[g * Cg:(g + 1) * Cg], R, S, stride, padding, dilation)
+        w = weights[g * Kg:(g + 1) * Kg].reshape(Kg, -1)
+        outs.append(w @ cols)
+    out = np.concatenate(outs, axis=0)
+    PQ = out_size(acts.shape[1], acts.shape[2], R, S, stride, padding, dilation)
+    out = out.reshape(K, *PQ)
+    if bias is not None:
+        out = out + bias[:, None, None]
+    return out
+
+
+def out_size(H, W, R, S, stride, padding, dilation):
+    P = (H + 2 * padding - dilation * (R - 1) - 1) // stride + 1
+    Q = (W + 2 * padding - dilation * (S - 1) - 1) // stride + 1
+    return P, Q
+
+
+def effectual_counts(inst: LayerInstance) -> np.ndarray:
+    """Effectual MACs per output (K, P, Q), ignoring the output mask.
+
+    Needs the non-zero patterns of acts and weights (call ``materialize`` first
+    for density-only layers).
+    """
+    L = inst.layer
+    a = nonzero_mask(inst.acts).astype(np.float32)
+    w = nonzero_mask(inst.weights).astype(np.float32)
+    return conv_reference(a, w, L.stride, L.padding, L.dilation, L.groups).round().astype(np.int64)
+
+
+def effectual_macs(inst: LayerInstance) -> int:
+    """Effectual MACs of one layer instance: non-zero w x non-zero a x active output."""
+    counts = effectual_counts(inst)
+    return int((counts * inst.out_mask_or_ones()[None]).sum())
+
+
+def per_channel_nnz(x, axis_channel: int = 0) -> np.ndarray:
+    """Non-zero count per channel (axis 0 by default) of a dense array or SparseTensor."""
+    m = nonzero_mask(x)
+    axes = tuple(i for i in range(m.ndim) if i != axis_channel)
+    return m.sum(axis=axes).astype(np.int64)
+
+
+def density(x) -> float | None:
+    if x is None:
+        return None
+    m = nonzero_mask(x)
+    return float(m.mean()) if m.size else 0.0
+
+
+def instance_stats(inst: LayerInstance, effectual: bool = True) -> dict:
+    """Densities and MAC counts of one layer instance (effectual only when data is present)."""
+    L = inst.layer
+    om = inst.out_mask_or_ones()
+    d = {
+        "layer": L.name, "image": inst.image,
+        "macs_dense": L.macs_dense,
+        "act_density": density(inst.acts) if inst.acts is not None else inst.act_density,
+        "weight_density": density(inst.weights) if inst.weights is not None else L.weight_density,
+        "out_density": float(om.mean()) if inst.out_mask is not None else (L.out_density or 1.0),
+    }
+    if effectual and inst.acts is not None and inst.weights is not None:
+        d["macs_effectual"] = effectual_macs(inst)
+    else:
+        ad = d["act_density"] if d["act_density"] is not None else 1.0
+        wd = d["weight_density"] if d["weight_density"] is not None else 1.0
+        d["macs_effectual_expected"] = L.macs_dense * ad * wd * d["out_density"]
+    return d
+
+
+def workload_summary(wl: Workload, effectual: bool = True, images=None) -> dict:
+    """Per-layer shapes, densities and MACs (averaged over images) plus totals."""
+    imgs = list(range(wl.n_images)) if images is None else list(images)
+    layers = []
+    for name in wl.layer_names():
+        L = wl.layers[name]
+        stats = [instance_stats(wl.instance(name, i), effectual) for i in imgs]
+        row = L.spec_dict()
+        row.pop("meta", None)
+        for key in ("act_density", "weight_density", "out_density", "macs_effectual", "macs_effectual_expected"):
+            vals = [s[key] for s in stats if s.get(key) is not None]
+            if vals:
+                row[key] = float(np.mean(vals)) if "density" in key or "expected" in key else int(round(np.mean(vals)))
+        if isinstance(L.weights, np.ndarray) or L.weights is not None:
+            row["weight_nnz"] = int(nonzero_mask(L.weights).sum())
+        row.update({k: v for k, v in L.meta.items() if isinstance(v, (int, float, str, bool))})
+        layers.append(row)
+    total = {"macs_dense": int(sum(r["macs_dense"] for r in layers))}
+    if all("macs_effectual" in r for r in layers) and layers:
+        total["macs_effectual"] = int(sum(r["macs_effectual"] for r in layers))
+    return {"name": wl.name, "images": wl.n_images, "hash": wl.content_hash, "layers": layers, "total": total,
+            "meta": wl.meta}
