@@ -1,0 +1,288 @@
+"""Command line: ``accelsim {simulate,validate,compare,sweep,workload,list}``.
+
+``--json`` prints machine-readable results to stdout; otherwise rich tables.
+Bad input prints one line ``accelsim: error: ...`` to stderr and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+
+from .errors import USER_ERRORS, AccelsimError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        sys.exit(2)
+
+
+def _print_json(obj):
+    from .report import _default
+    sys.stdout.write(json.dumps(obj, indent=2, default=_default) + "\n")
+
+
+def _console():
+    from rich.console import Console
+    return Console()
+
+
+# ------------------------------------------------------------------ simulate
+def _add_simulate(sub):
+    p = sub.add_parser("simulate", help="simulate a workload on an accelerator model")
+    p.add_argument("--workload", "-w", required=True, help="zoo name, .npz workload file or SCALE-Sim topology .csv")
+    p.add_argument("--arch", "-a", required=True, help="preset name (see `accelsim list`) or a .yaml file")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one config field, e.g. --set pe_rows=4 --set multipliers.F=8")
+    p.add_argument("--images", help="comma-separated image indices (default: all)")
+    p.add_argument("--layers", help="comma-separated layer names (default: all)")
+    p.add_argument("--functional", action="store_true", help="also compute and check the layer outputs")
+    p.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--seed", type=int, default=0, help="seed for synthetic data of density-only layers")
+    p.add_argument("--skip-unsupported", action="store_true", help="skip layers the model cannot run (listed)")
+    p.add_argument("--shared", help="shared data folder (default: $ACCELSIM_SHARED or ../shared)")
+    p.add_argument("--json", action="store_true", help="print the JSON report to stdout")
+    p.add_argument("--out", help="write report.json, COMPUTE_REPORT.csv and summary.md to this folder")
+    p.set_defaults(func=_cmd_simulate)
+
+
+def _int_list(text, field):
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise AccelsimError(f"{field}: expected comma-separated integers, got {text!r}") from None
+
+
+def _cmd_simulate(a):
+    from workloads.zoo import resolve
+    from .engine import make_model, simulate
+    wl = resolve(a.workload, shared=a.shared, seed=a.seed)
+    model = make_model(a.arch, a.overrides)
+    imgs = _int_list(a.images, "--images") if a.images else None
+    layers = [x for x in a.layers.split(",") if x] if a.layers else None
+    if layers:
+        unknown = set(layers) - set(wl.layers)
+        if unknown:
+            raise AccelsimError(f"--layers: unknown layer(s) {', '.join(sorted(unknown))} in {wl.name}")
+    if imgs:
+        bad = [i for i in imgs if not 0 <= i < wl.n_images]
+        if bad:
+            raise AccelsimError(f"--images: {bad} out of range (workload has {wl.n_images})")
+    rep = simulate(wl, model, images=imgs, layers=layers, functional=a.functional, jobs=a.jobs, seed=a.seed,
+                   on_unsupported="skip" if a.skip_unsupported else "error")
+    if a.out:
+        rep.write(a.out)
+    if a.json:
+        _print_json(rep.to_dict())
+        return 0
+    from rich.table import Table
+    t = rep.total()
+    tab = Table(title=f"{rep.cfg.name} on {wl.name} @ {rep.cfg.clock_hz / 1e6:g} MHz")
+    for col in ("layer", "image", "cycles", "latency (us)", "energy (uJ)", "util %", "effectual MACs"):
+        tab.add_column(col, justify="right" if col != "layer" else "left")
+    for r in rep.results:
+        tab.add_row(r.name, str(r.image), f"{r.cycles:,}", f"{r.latency_s * 1e6:.3f}", f"{r.energy_j * 1e6:.4f}",
+                    f"{100 * (r.utilization or 0):.1f}", f"{r.macs_effectual:,}")
+    tab.add_row("total", "", f"{t['cycles']:,}", f"{t['latency_s'] * 1e6:.3f}", f"{t['energy_j'] * 1e6:.4f}",
+                f"{100 * (t['utilization'] or 0):.1f}", f"{t['macs_effectual']:,}", style="bold")
+    c = _console()
+    c.print(tab)
+    c.print("cycle breakdown: " + ", ".join(f"{k} {v:,}" for k, v in sorted(t["breakdown"].items())))
+    if rep.skipped:
+        c.print(f"skipped {len(rep.skipped)} unsupported layer(s): " + ", ".join(s["name"] for s in rep.skipped))
+    if a.out:
+        c.print(f"wrote {a.out}/report.json, COMPUTE_REPORT.csv, summary.md")
+    return 0
+
+
+# ------------------------------------------------------------------ validate
+def _add_validate(sub):
+    p = sub.add_parser("validate", help="check a model against the shared reference data / the paper")
+    p.add_argument("model", help="model name (scnn, eie, cambricon-x, eyeriss-v2, systolic, ...)")
+    p.add_argument("--full", action="store_true", help="run the full (slow) set of checks")
+    p.add_argument("--shared", help="shared data folder (default: $ACCELSIM_SHARED or ../shared)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_validate)
+
+
+def _cmd_validate(a):
+    from .models import get_model_module, model_names
+    from .paths import shared_dir
+    name = a.model
+    try:
+        mod = get_model_module(name)
+    except AccelsimError:
+        raise AccelsimError(f"unknown model {name!r} (known: {', '.join(model_names())})") from None
+    if not hasattr(mod, "validate"):
+        raise AccelsimError(f"model {name!r} has no validation suite")
+    res = mod.validate(shared_dir(a.shared), full=a.full)
+    if a.json:
+        _print_json(res)
+    else:
+        from rich.table import Table
+        tab = Table(title=f"validation: {name}")
+        for col in ("check", "simulated", "reference", "rel. error", "unit", "pass", "note"):
+            tab.add_column(col)
+        for ch in res.get("checks", []):
+            re_ = ch.get("rel_error")
+            tab.add_row(str(ch.get("name")), _fmt(ch.get("simulated")), _fmt(ch.get("reference")),
+                        f"{100 * re_:+.2f} %" if isinstance(re_, (int, float)) else "",
+                        str(ch.get("unit", "")), {True: "yes", False: "NO"}.get(ch.get("pass"), "-"),
+                        str(ch.get("note", "")))
+        _console().print(tab)
+    return 0
+
+
+def _fmt(v):
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return "" if v is None else str(v)
+
+
+# ------------------------------------------------------------------ workload
+def _add_workload(sub):
+    p = sub.add_parser("workload", help="inspect, list or convert workloads")
+    ws = p.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    s = ws.add_parser("show", help="shapes, densities and MACs of a workload")
+    s.add_argument("workload")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--no-effectual", action="store_true", help="skip counting effectual MACs (fast)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--shared")
+    s.set_defaults(func=_cmd_workload_show)
+    c = ws.add_parser("convert", help="convert to .npz (workload file) or .csv (SCALE-Sim topology)")
+    c.add_argument("workload")
+    c.add_argument("--out", required=True)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--shared")
+    c.set_defaults(func=_cmd_workload_convert)
+    ls = ws.add_parser("list", help="built-in workload names")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=_cmd_workload_list)
+
+
+def _cmd_workload_show(a):
+    from workloads.effectual import workload_summary
+    from workloads.zoo import resolve
+    wl = resolve(a.workload, shared=a.shared, seed=a.seed)
+    summ = workload_summary(wl, effectual=not a.no_effectual)
+    extra = getattr(wl, "extra_summary", None)
+    if extra:
+        summ.update(extra)
+    if a.json:
+        _print_json(summ)
+        return 0
+    from rich.table import Table
+    tab = Table(title=f"{wl.name}  ({wl.n_images} image(s), hash {summ['hash'][:12]})")
+    cols = ["name", "kind", "C", "K", "H", "W", "R", "S", "stride", "P", "Q", "macs_dense", "act_density",
+            "weight_density", "out_density", "macs_effectual"]
+    for col in cols:
+        tab.add_column(col)
+    for r in summ["layers"]:
+        tab.add_row(*[_fmt(r.get(col)) if not isinstance(r.get(col), float) else f"{r[col]:.3f}" for col in cols])
+    _console().print(tab)
+    _console().print(f"total dense MACs: {summ['total']['macs_dense']:,}")
+    return 0
+
+
+def _cmd_workload_convert(a):
+    from workloads.importers import export_topology_csv
+    from workloads.zoo import resolve
+    wl = resolve(a.workload, shared=a.shared, seed=a.seed)
+    if a.out.endswith(".csv"):
+        export_topology_csv(wl, a.out)
+    elif a.out.endswith(".npz"):
+        wl.save(a.out)
+    else:
+        raise AccelsimError(f"--out: {a.out}: expected a .npz or .csv file name")
+    print(f"wrote {a.out}")
+    return 0
+
+
+def _cmd_workload_list(a):
+    from workloads.zoo import list_workloads
+    names = list_workloads()
+    if a.json:
+        _print_json(names)
+    else:
+        for n, d in names.items():
+            print(f"{n:32s} {d}")
+    return 0
+
+
+# ------------------------------------------------------------------ list
+def _add_list(sub):
+    p = sub.add_parser("list", help="accelerator presets, models and energy tables")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_list)
+
+
+def _cmd_list(a):
+    from .config import list_presets, load_arch
+    from .energy import list_tables
+    from .models import model_names
+    presets = {}
+    for n in list_presets():
+        cfg = load_arch(n)
+        presets[n] = {"model": cfg.model, "clock_hz": cfg.clock_hz, "description": cfg.description}
+    out = {"presets": presets, "models": model_names(), "energy_tables": list_tables()}
+    if a.json:
+        _print_json(out)
+    else:
+        for n, d in presets.items():
+            print(f"{n:20s} model={d['model']:14s} {d['clock_hz'] / 1e6:8g} MHz  {d['description']}")
+        print("energy tables:", ", ".join(out["energy_tables"]))
+    return 0
+
+
+# ------------------------------------------------------------------ delegated commands
+_DELEGATED = {"compare": ("accelsim.compare", "GPU/CPU-measured head latency beside simulated accelerators"),
+              "sweep": ("accelsim.sweep", "design-space sweeps (local or Dask) with Pareto output")}
+
+
+def _add_delegated(sub):
+    for name, (modname, helptext) in _DELEGATED.items():
+        p = sub.add_parser(name, help=helptext)
+        try:
+            mod = importlib.import_module(modname)
+        except ImportError as e:
+            p.set_defaults(func=lambda a, n=name, e=e: (_ for _ in ()).throw(
+                AccelsimError(f"'{n}' is unavailable: {e}")))
+            continue
+        mod.add_arguments(p)
+        p.set_defaults(func=mod.run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="accelsim", description=__doc__.splitlines()[0])
+    from . import __version__
+    p.add_argument("--version", action="version", version=f"accelsim {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_simulate(sub)
+    _add_validate(sub)
+    _add_delegated(sub)
+    _add_workload(sub)
+    _add_list(sub)
+    return p
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except USER_ERRORS as e:
+        sys.stderr.write(f"accelsim: error: {e}\n")
+        return 2
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        sys.stderr.write("accelsim: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""The model interface every accelerator implements, and ``simulate(workload, arch)``.
+
+A model simulates one layer of one image (:meth:`AcceleratorModel.simulate_layer`)
+and returns a :class:`LayerResult`: cycles, a cycle breakdown by cause, action
+counts (the energy model multiplies them by the per-action table), compute
+counts in Sparseloop vocabulary and, in functional mode, the layer's output.
+
+Compute counts (per layer instance, in MACs):
+
+* ``macs_dense``      algorithmic: the dense count implied by the shape;
+* ``macs_effectual``  non-zero weight x non-zero activation x active output;
+* ``macs_actual``     what the hardware's multipliers really performed (includes
+                      ineffectual work the design cannot skip, e.g. zero activations
+                      on Cambricon-X, masked-off outputs on baseline SCNN);
+* ``macs_skipped``    ineffectual MACs eliminated with their cycles;
+* ``macs_gated``      ineffectual MACs that kept their slot but not their energy.
+
+``simulate`` runs every (layer, image) pair, in parallel processes when there
+are many, and returns a :class:`accelsim.report.Report`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+
+from workloads import LayerInstance, Workload
+
+from .config import ArchConfig, Field, load_arch
+from .energy import EnergyTable, table_for
+from .errors import AccelsimError, UnsupportedLayer
+
+
+@dataclass
+class LayerResult:
+    """Result of one layer on one image.  Cycles at the config's clock."""
+
+    name: str
+    image: int
+    cycles: int
+    breakdown: dict[str, int]
+    actions: dict[str, float]
+    macs_dense: int
+    macs_effectual: int
+    macs_actual: int
+    macs_skipped: int = 0
+    macs_gated: int = 0
+    utilization: float | None = None
+    output: np.ndarray | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    energy_pJ: dict[str, float] = field(default_factory=dict)  # filled by the engine
+    latency_s: float = 0.0  # filled by the engine
+
+    @property
+    def energy_j(self) -> float:
+        return sum(self.energy_pJ.values()) * 1e-12
+
+    def to_dict(self, with_output: bool = False) -> dict:
+        d = {"name": self.name, "image": self.image, "cycles": int(self.cycles), "latency_s": self.latency_s,
+             "energy_j": self.energy_j, "macs_dense": int(self.macs_dense),
+             "macs_effectual": int(self.macs_effectual), "macs_actual": int(self.macs_actual),
+             "macs_skipped": int(self.macs_skipped), "macs_gated": int(self.macs_gated),
+             "utilization": self.utilization,
+             "breakdown": {k: int(v) for k, v in self.breakdown.items()},
+             "actions": {k: float(v) for k, v in self.actions.items()},
+             "energy_pJ": dict(self.energy_pJ), "extra": self.extra}
+        if with_output and self.output is not None:
+            d["output"] = np.asarray(self.output).tolist()
+        return d
+
+
+class AcceleratorModel:
+    """Base class.  Subclasses set ``FIELDS`` (config schema) and implement ``simulate_layer``."""
+
+    model_name = "base"
+    FIELDS: dict[str, Field] = {}
+    #: one-line description of how each layer kind maps onto the design (shown in reports)
+    MAPPING_NOTES: dict[str, str] = {}
+
+    def __init__(self, cfg: ArchConfig):
+        self.cfg = cfg
+        self.energy: EnergyTable = table_for(cfg)
+
+    @classmethod
+    def check_config(cls, cfg: ArchConfig) -> None:
+        """Cross-field checks (raise ConfigError); the schema already checked each field."""
+
+    def peak_macs_per_cycle(self) -> int:
+        raise NotImplementedError
+
+    def simulate_layer(self, inst: LayerInstance, functional: bool = False) -> LayerResult:
+        raise NotImplementedError
+
+    def area_mm2(self) -> dict[str, float]:
+        """Area per component (mm^2) at the config's node; empty when the model has no area model."""
+        return {}
+
+    # helpers for subclasses
+    def utilization(self, macs_actual: int, cycles: int) -> float:
+        peak = self.peak_macs_per_cycle()
+        return float(macs_actual) / float(max(1, cycles) * peak) if peak else 0.0
+
+
+def make_model(arch: str | ArchConfig, overrides=None) -> AcceleratorModel:
+    from .models import get_model_class
+    cfg = load_arch(arch, overrides)
+    return get_model_class(cfg.model)(cfg)
+
+
+def finish(model: AcceleratorModel, inst: LayerInstance, res: LayerResult) -> LayerResult:
+    """Attach energy (pJ per action) and latency (s) to a model's result."""
+    res.energy_pJ = model.energy.rollup(res.actions)
+    res.latency_s = res.cycles / model.cfg.clock_hz
+    if res.utilization is None:
+        res.utilization = model.utilization(res.macs_actual, res.cycles)
+    return res
+
+
+def run_instance(model: AcceleratorModel, inst: LayerInstance, functional: bool = False, seed: int = 0) -> LayerResult:
+    inst = inst.materialize(seed)
+    res = model.simulate_layer(inst, functional=functional)
+    if inst.synthetic:
+        res.extra.setdefault("synthetic", list(inst.synthetic))
+    return finish(model, inst, res)
+
+
+# ------------------------------------------------------------ parallel driver
+_G: dict[str, Any] = {}
+
+
+def _init_worker(model, workload, functional, seed):
+    _G.update(model=model, workload=workload, functional=functional, seed=seed)
+    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+
+
+def _work(task):
+    name, image = task
+    wl = _G["workload"]
+    return run_instance(_G["model"], wl.instance(name, image), _G["functional"], _G["seed"])
+
+
+def default_jobs() -> int:
+    env = os.environ.get("ACCELSIM_JOBS")
+    if env:
+        return max(1, int(env))
+    return max(1, os.cpu_count() or 1)
+
+
+def simulate(workload: Workload, arch: str | ArchConfig, overrides=None, *, images: Iterable[int] | None = None,
+             layers: Iterable[str] | None = None, functional: bool = False, jobs: int | None = None,
+             progress: bool | None = None, seed: int = 0, on_unsupported: str = "error"):
+    """Simulate every (layer, image) of ``workload`` on ``arch``; returns a Report.
+
+    ``jobs``: worker processes (default: all cores; 1 = in-process).  ``on_unsupported``:
+    "error" raises for layers the model cannot run, "skip" records them in the report.
+    """
+    from .report import Report
+
+    model = arch if isinstance(arch, AcceleratorModel) else make_model(arch, overrides)
+    imgs = list(range(workload.n_images)) if images is None else list(images)
+    names = workload.layer_names() if layers is None else [n for n in workload.layer_names() if n in set(layers)]
+    tasks, skipped = [], []
+    for i in imgs:
+        for n in names:
+            reason = model.unsupported_reason(workload.layers[n]) if hasattr(model, "unsupported_reason") else None
+            if reason:
+                if on_unsupported == "skip":
+                    if i == imgs[0]:
+                        skipped.append({"name": n, "reason": reason})
+                    continue
+                raise UnsupportedLayer(f"{model.cfg.name}: layer {n!r}: {reason}")
+            tasks.append((n, i))
+    jobs = default_jobs() if jobs is None else max(1, jobs)
+    jobs = min(jobs, len(tasks)) or 1
+    show = progress if progress is not None else (len(tasks) > 20 and os.isatty(2))
+    t0 = time.perf_counter()
+    results: list[LayerResult] = []
+    if jobs == 1:
+        it = (run_instance(model, workload.instance(n, i), functional, seed) for n, i in tasks)
+        results = list(_progress(it, len(tasks), show, f"{model.cfg.name}"))
+    else:
+        import multiprocessing as mp
+        ctx = mp.get_context("fork")
+        with ctx.Pool(jobs, initializer=_init_worker, initargs=(model, workload, functional, seed)) as pool:
+            it = pool.imap(_work, tasks, chunksize=max(1, len(tasks) // (jobs * 8)))
+            results = list(_progress(it, len(tasks), show, f"{model.cfg.name}"))
+    wall = time.perf_counter() - t0
+    return Report(model=model, workload=workload, results=results, skipped=skipped, images=imgs, seed=seed,
+                  functional=functional, wall_s=wall)
+
+
+def _progress(it, total, show, label):
+    if not show:
+        yield from it
+        return
+    from rich.progress import Progress
+    with Progress(transient=True) as p:
+        t = p.add_task(f"simulating on {label}", total=total)
+        for r in it:
+            p.advance(t)
+            yield r

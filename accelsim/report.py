@@ -1,0 +1,188 @@
+"""Simulation reports: JSON (everything), a SCALE-Sim-style per-layer CSV, a markdown summary.
+
+JSON layout::
+
+    {"arch": {...config with units and sources...}, "workload": {"name", "hash", "source", "images"},
+     "total": {"cycles", "latency_s", "energy_j", "clock_hz", "macs_dense", "macs_effectual", ...},
+     "per_image": [{"image", "cycles", "latency_s", "energy_j"}...],
+     "per_image_stats": {"latency_s": {"avg","min","max","p50","p99"}, "energy_j": {...}},
+     "layers": [{"name", "image", "cycles", "latency_s", "energy_j", "macs_dense", "macs_effectual",
+                 "utilization", "breakdown": {...}, "actions": {...}, "energy_pJ": {...}}...],
+     "energy_table": {...ERT dump with the source of every row...},
+     "energy_by_action_pJ": {...}, "skipped_layers": [...], "toolkit": {...}, "report_hash": "..."}
+
+``report_hash`` is sha256 over the JSON without wall-clock fields, so the same
+inputs give the same hash.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from workloads.storage import atomic_write_bytes
+
+from . import __version__
+
+CSV_COLUMNS = ["LayerID", "Layer", "Image", "Total Cycles", "Stall Cycles", "Overall Util %",
+               "Mapping Efficiency %", "Compute Util %",
+               "cycles", "latency_s", "energy_pJ", "macs_dense", "macs_effectual", "macs_actual",
+               "macs_skipped", "macs_gated", "utilization"]
+
+
+def _stats(values) -> dict:
+    v = np.asarray(values, dtype=float)
+    if v.size == 0:
+        return {}
+    return {"avg": float(v.mean()), "min": float(v.min()), "max": float(v.max()),
+            "p50": float(np.percentile(v, 50)), "p99": float(np.percentile(v, 99)),
+            "cv": float(v.std() / v.mean()) if v.mean() else 0.0}
+
+
+class Report:
+    def __init__(self, model, workload, results, skipped=(), images=(), seed=0, functional=False, wall_s=0.0):
+        self.model, self.workload, self.results = model, workload, list(results)
+        self.skipped, self.images, self.seed, self.functional = list(skipped), list(images), seed, functional
+        self.wall_s = wall_s
+
+    @property
+    def cfg(self):
+        return self.model.cfg
+
+    def per_image(self) -> list[dict]:
+        out = {}
+        for r in self.results:
+            d = out.setdefault(r.image, {"image": r.image, "cycles": 0, "energy_j": 0.0, "macs_effectual": 0,
+                                         "macs_dense": 0})
+            d["cycles"] += int(r.cycles)
+            d["energy_j"] += r.energy_j
+            d["macs_effectual"] += int(r.macs_effectual)
+            d["macs_dense"] += int(r.macs_dense)
+        rows = [out[k] for k in sorted(out)]
+        for d in rows:
+            d["latency_s"] = d["cycles"] / self.cfg.clock_hz
+        return rows
+
+    def total(self) -> dict:
+        rs = self.results
+        cyc = int(sum(r.cycles for r in rs))
+        bd: dict[str, int] = {}
+        for r in rs:
+            for k, v in r.breakdown.items():
+                bd[k] = bd.get(k, 0) + int(v)
+        macs_actual = int(sum(r.macs_actual for r in rs))
+        peak = self.model.peak_macs_per_cycle()
+        return {"cycles": cyc, "latency_s": cyc / self.cfg.clock_hz, "clock_hz": self.cfg.clock_hz,
+                "energy_j": float(sum(r.energy_j for r in rs)),
+                "images": len(self.images) or 1,
+                "macs_dense": int(sum(r.macs_dense for r in rs)),
+                "macs_effectual": int(sum(r.macs_effectual for r in rs)),
+                "macs_actual": macs_actual,
+                "macs_skipped": int(sum(r.macs_skipped for r in rs)),
+                "macs_gated": int(sum(r.macs_gated for r in rs)),
+                "utilization": macs_actual / max(1, cyc * peak) if peak else None,
+                "peak_macs_per_cycle": peak,
+                "breakdown": bd}
+
+    def energy_by_action(self) -> dict:
+        out: dict[str, float] = {}
+        for r in self.results:
+            for k, v in r.energy_pJ.items():
+                out[k] = out.get(k, 0.0) + v
+        return dict(sorted(out.items()))
+
+    def to_dict(self, with_outputs: bool = False) -> dict:
+        wl = self.workload
+        d = {
+            "arch": self.cfg.to_dict(),
+            "model": self.cfg.model,
+            "mapping_notes": getattr(self.model, "MAPPING_NOTES", {}),
+            "workload": {"name": wl.name, "hash": wl.content_hash, "source": wl.source, "images": self.images,
+                         "meta": wl.meta},
+            "seed": self.seed,
+            "total": self.total(),
+            "per_image": self.per_image(),
+            "layers": [r.to_dict(with_outputs) for r in self.results],
+            "energy_by_action_pJ": self.energy_by_action(),
+            "energy_table": self.model.energy.dump(),
+            "skipped_layers": self.skipped,
+            "toolkit": {"name": "accelsim", "version": __version__},
+        }
+        pi = d["per_image"]
+        d["per_image_stats"] = {"latency_s": _stats([p["latency_s"] for p in pi]),
+                                "energy_j": _stats([p["energy_j"] for p in pi])}
+        d["report_hash"] = hashlib.sha256(json.dumps(d, sort_keys=True, default=_default).encode()).hexdigest()
+        d["wall_s"] = self.wall_s
+        return d
+
+    @property
+    def hash(self) -> str:
+        return self.to_dict()["report_hash"]
+
+    def to_json(self, indent=2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, default=_default)
+
+    def csv_rows(self) -> list[dict]:
+        rows = []
+        for i, r in enumerate(self.results):
+            stall = int(r.cycles - r.breakdown.get("busy", r.cycles))
+            util = 100.0 * (r.utilization or 0.0)
+            mapping = r.extra.get("mapping_efficiency")
+            rows.append({"LayerID": i, "Layer": r.name, "Image": r.image, "Total Cycles": int(r.cycles),
+                         "Stall Cycles": stall, "Overall Util %": round(util, 4),
+                         "Mapping Efficiency %": round(100.0 * mapping, 4) if mapping is not None else "",
+                         "Compute Util %": round(util, 4),
+                         "cycles": int(r.cycles), "latency_s": r.latency_s,
+                         "energy_pJ": sum(r.energy_pJ.values()), "macs_dense": r.macs_dense,
+                         "macs_effectual": r.macs_effectual, "macs_actual": r.macs_actual,
+                         "macs_skipped": r.macs_skipped, "macs_gated": r.macs_gated,
+                         "utilization": r.utilization})
+        return rows
+
+    def to_csv(self) -> str:
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS)
+        w.writeheader()
+        w.writerows(self.csv_rows())
+        return buf.getvalue()
+
+    def to_markdown(self) -> str:
+        t = self.total()
+        lines = [f"# {self.cfg.name} ({self.cfg.model}) on {self.workload.name}", "",
+                 f"- clock: {self.cfg.clock_hz:.4g} Hz; images: {t['images']}; workload hash `{self.workload.content_hash[:16]}`",
+                 f"- total: {t['cycles']:,} cycles = {t['latency_s'] * 1e3:.4f} ms; energy {t['energy_j'] * 1e6:.4f} uJ",
+                 f"- MACs: dense {t['macs_dense']:,}, effectual {t['macs_effectual']:,}, actual {t['macs_actual']:,}",
+                 "", "| layer | image | cycles | latency (us) | energy (uJ) | util % | effectual MACs |",
+                 "|---|---|---|---|---|---|---|"]
+        for r in self.results:
+            lines.append(f"| {r.name} | {r.image} | {r.cycles:,} | {r.latency_s * 1e6:.3f} | {r.energy_j * 1e6:.4f} | "
+                         f"{100 * (r.utilization or 0):.1f} | {r.macs_effectual:,} |")
+        if self.skipped:
+            lines += ["", "Skipped layers:"] + [f"- {s['name']}: {s['reason']}" for s in self.skipped]
+        lines += ["", "Cycle breakdown (all layers): " +
+                  ", ".join(f"{k} {v:,}" for k, v in sorted(t["breakdown"].items()))]
+        return "\n".join(lines) + "\n"
+
+    def write(self, outdir) -> dict[str, str]:
+        """report.json, COMPUTE_REPORT.csv and summary.md in ``outdir`` (atomic writes)."""
+        out = Path(outdir)
+        files = {"json": out / "report.json", "csv": out / "COMPUTE_REPORT.csv", "md": out / "summary.md"}
+        atomic_write_bytes(files["json"], self.to_json().encode())
+        atomic_write_bytes(files["csv"], self.to_csv().encode())
+        atomic_write_bytes(files["md"], self.to_markdown().encode())
+        return {k: str(v) for k, v in files.items()}
+
+
+def _default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (set, tuple)):
+        return list(o)
+    return str(o)

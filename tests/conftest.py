@@ -1,0 +1,29 @@
+import os
+from pathlib import Path
+
+import pytest
+
+from accelsim.paths import shared_dir
+
+FULL = bool(os.environ.get("ACCELSIM_FULL"))
+
+
+@pytest.fixture(scope="session")
+def shared():
+    p = shared_dir()
+    if p is None:
+        pytest.skip("shared reference data not found (set ACCELSIM_SHARED or place ../shared)")
+    return p
+
+
+def pytest_collection_modifyitems(config, items):
+    try:
+        import torch
+        has_cuda = torch.cuda.is_available()
+    except Exception:
+        has_cuda = False
+    if not has_cuda:
+        skip = pytest.mark.skip(reason="needs a CUDA device")
+        for item in items:
+            if "gpu" in item.keywords:
+                item.add_marker(skip)

@@ -1,0 +1,70 @@
+"""Reference networks and shared-data loaders, addressable by name.
+
+``resolve(name_or_path)`` accepts a zoo name (``accelsim workload list``), a
+``.npz`` workload file or a SCALE-Sim topology / GEMM ``.csv``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+from .errors import WorkloadError
+from .ir import Workload
+
+# name -> (builder(shared: Path|None, seed: int) -> Workload, description)
+ZOO: dict[str, tuple[Callable, str]] = {}
+
+
+def register(name: str, description: str):
+    def deco(fn):
+        ZOO[name] = (fn, description)
+        return fn
+    return deco
+
+
+def shared_root(shared=None) -> Path | None:
+    """``shared`` argument, else ``$ACCELSIM_SHARED``, else ``<repo>/../shared``; None if absent."""
+    repo = Path(__file__).resolve().parent.parent
+    for cand in (shared, os.environ.get("ACCELSIM_SHARED"), repo.parent / "shared"):
+        if cand and Path(cand).is_dir():
+            return Path(cand)
+    return None
+
+
+def require_shared(sub: str, shared=None) -> Path:
+    root = shared_root(shared)
+    p = root / "validation" / sub if root else None
+    if p is None or not p.is_dir():
+        where = str(root / "validation" / sub) if root else "../shared (or $ACCELSIM_SHARED)"
+        raise WorkloadError(f"shared reference data not found at {where}", file=where)
+    return p
+
+
+def list_workloads() -> dict[str, str]:
+    _load_builtin()
+    return {n: d for n, (_, d) in sorted(ZOO.items())}
+
+
+def _load_builtin():
+    from . import networks  # noqa: F401  (registers the reference networks)
+    from . import shared_data  # noqa: F401  (registers the shared-data loaders)
+
+
+def resolve(name_or_path: str | Workload, shared=None, seed: int = 0) -> Workload:
+    if isinstance(name_or_path, Workload):
+        return name_or_path
+    s = str(name_or_path)
+    if s.endswith(".npz"):
+        return Workload.load(s)
+    if s.endswith(".csv"):
+        from .importers import import_csv
+        return import_csv(s)
+    _load_builtin()
+    if s in ZOO:
+        return ZOO[s][0](shared_root(shared), seed)
+    if os.path.exists(s):
+        raise WorkloadError("unrecognised workload file type (expected .npz or .csv)", file=s)
+    raise WorkloadError(f"unknown workload {s!r} (built-in: {', '.join(sorted(ZOO))}; or a .npz/.csv file)",
+                        field="--workload")
