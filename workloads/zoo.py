@@ -47,9 +47,14 @@ def list_workloads() -> dict[str, str]:
     return {n: d for n, (_, d) in sorted(ZOO.items())}
 
 
+BUILTIN_MODULES = ("networks", "shared_data", "eie_dump", "eyeriss_masks")
+
+
 def _load_builtin():
-    from . import networks  # noqa: F401  (registers the reference networks)
-    from . import shared_data  # noqa: F401  (registers the shared-data loaders)
+    """Import the modules that register zoo entries (each owns its loaders)."""
+    import importlib
+    for m in BUILTIN_MODULES:
+        importlib.import_module(f"{__package__}.{m}")
 
 
 def resolve(name_or_path: str | Workload, shared=None, seed: int = 0) -> Workload:

@@ -1,0 +1,581 @@
+"""FCOS with the Fine-Grained Dynamic Head in plain PyTorch (spec §1; Song et al., NeurIPS 2020).
+
+* Backbone: hand-written ResNet-18/50 (detectron2 layout and key names, FrozenBN by default;
+  GN/BN selectable for training from scratch), width selectable; no pretrained weights.
+* FPN P3..P7 (detectron2 style, P6 from C5, P7 from ReLU(P6)), strides 8..128.
+* Heads with one interface ``head(features, masked=False, ctx=None) -> (logits, bbox_reg, ctrness)``:
+  - ``"fcos"``: plain FCOS head, 2*D conv+GN+ReLU per tower (the README's "D2" is D=2, 4 convs);
+  - ``"fix"``: depth + scale paths without gates (spec §1.4);
+  - ``"dynamic"``: gated scale paths (K=2) + gated residual depth block (spec §1.3).
+  After each forward ``head.last_costs`` holds per-image soft/hard/full MAC tallies (spec §3.2),
+  recomputed every forward (the official accumulators are only reset when lambda != 0).
+* ``masked=True`` runs the depth path with the gather-GEMM-scatter masked conv and GN over the
+  active pixels only (spec §2.4), any batch size, CPU or CUDA.
+
+State-dict key names follow spec §7.2, so cvpods checkpoints load (see ``checkpoint.py``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from . import cost as _cost
+from .errors import DynheadError
+from .gates import SpatialGate, dilate3x3
+from .masked_conv import masked_depth_branch
+
+STRIDES = (8, 16, 32, 64, 128)
+HEAD_KINDS = ("fcos", "fix", "dynamic")
+
+
+# ---------------------------------------------------------------------------- config
+@dataclass
+class ModelConfig:
+    backbone_depth: int = 50            # 18 or 50
+    backbone_width: int = 64            # stem / res2 base width (64 = standard)
+    backbone_norm: str = "FrozenBN"     # FrozenBN (official), GN or BN
+    stride_in_1x1: bool = True          # MSRA weights (spec §1.1)
+    channels: int = 256                 # FPN and head width C
+    head: str = "dynamic"               # fcos | fix | dynamic
+    depth: int = 8                      # D (stages; fcos: 2*D convs per tower)
+    num_classes: int = 80
+    gn_groups: int = 32
+    gate_activation: str = "geretanh"
+    tau: float = 1.5
+    num_adjacent_scales: int = 2        # K (hard-coded 2 in the official head)
+    pixel_mean: tuple = (103.530, 116.280, 123.675)   # BGR, spec §1.1
+    pixel_std: tuple = (1.0, 1.0, 1.0)
+    input_format: str = "BGR"
+    # FCOS targets (spec §1.1); size ranges in input pixels
+    size_ranges: tuple = ((-1, 64), (64, 128), (128, 256), (256, 512), (512, math.inf))
+    center_sample_radius: float = 1.5
+    focal_alpha: float = 0.25
+    focal_gamma: float = 2.0
+    budget_lambda: float = 0.0
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["size_ranges"] = [[a, (None if math.isinf(b) else b)] for a, b in self.size_ranges]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        d = dict(d)
+        known = set(cls.__dataclass_fields__)
+        bad = sorted(set(d) - known)
+        if bad:
+            raise DynheadError(f"unknown model config field(s): {', '.join(bad)}", field="config")
+        if "size_ranges" in d:
+            d["size_ranges"] = tuple((a, math.inf if b is None else b) for a, b in d["size_ranges"])
+        for k in ("pixel_mean", "pixel_std"):
+            if k in d:
+                d[k] = tuple(d[k])
+        return cls(**d)
+
+
+# ---------------------------------------------------------------------------- layers
+class FrozenBatchNorm2d(nn.Module):
+    """BatchNorm with fixed statistics and affine (detectron2's FrozenBN; four buffers)."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        self.register_buffer("weight", torch.ones(num_features))
+        self.register_buffer("bias", torch.zeros(num_features))
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("running_var", torch.ones(num_features) - eps)
+
+    def forward(self, x):
+        scale = self.weight * torch.rsqrt(self.running_var + self.eps)
+        shift = self.bias - self.running_mean * scale
+        return x * scale[None, :, None, None] + shift[None, :, None, None]
+
+
+def make_norm(kind: str, c: int, gn_groups: int = 32) -> nn.Module | None:
+    if kind in (None, "", "none"):
+        return None
+    if kind == "FrozenBN":
+        return FrozenBatchNorm2d(c)
+    if kind == "BN":
+        return nn.BatchNorm2d(c)
+    if kind == "GN":
+        return nn.GroupNorm(math.gcd(gn_groups, c), c)
+    raise DynheadError(f"unknown norm {kind!r} (expected FrozenBN, BN, GN or none)", field="backbone_norm")
+
+
+class ConvNorm(nn.Conv2d):
+    """Conv2d with an optional ``.norm`` submodule applied after it (detectron2 ``Conv2d`` naming)."""
+
+    def __init__(self, *args, norm: nn.Module | None = None, **kw):
+        super().__init__(*args, **kw)
+        self.norm = norm
+
+    def forward(self, x):
+        x = super().forward(x)
+        return self.norm(x) if self.norm is not None else x
+
+
+# ---------------------------------------------------------------------------- backbone
+class BasicBlock(nn.Module):
+    def __init__(self, cin, cout, stride, norm):
+        super().__init__()
+        self.shortcut = (ConvNorm(cin, cout, 1, stride=stride, bias=False, norm=make_norm(norm, cout))
+                         if (cin != cout or stride != 1) else None)
+        self.conv1 = ConvNorm(cin, cout, 3, stride=stride, padding=1, bias=False, norm=make_norm(norm, cout))
+        self.conv2 = ConvNorm(cout, cout, 3, padding=1, bias=False, norm=make_norm(norm, cout))
+
+    def forward(self, x):
+        y = self.conv2(F.relu(self.conv1(x)))
+        s = self.shortcut(x) if self.shortcut is not None else x
+        return F.relu(y + s)
+
+
+class BottleneckBlock(nn.Module):
+    def __init__(self, cin, cout, stride, norm, bottleneck, stride_in_1x1=True):
+        super().__init__()
+        self.shortcut = (ConvNorm(cin, cout, 1, stride=stride, bias=False, norm=make_norm(norm, cout))
+                         if (cin != cout or stride != 1) else None)
+        s1, s3 = (stride, 1) if stride_in_1x1 else (1, stride)
+        self.conv1 = ConvNorm(cin, bottleneck, 1, stride=s1, bias=False, norm=make_norm(norm, bottleneck))
+        self.conv2 = ConvNorm(bottleneck, bottleneck, 3, stride=s3, padding=1, bias=False,
+                              norm=make_norm(norm, bottleneck))
+        self.conv3 = ConvNorm(bottleneck, cout, 1, bias=False, norm=make_norm(norm, cout))
+
+    def forward(self, x):
+        y = self.conv3(F.relu(self.conv2(F.relu(self.conv1(x)))))
+        s = self.shortcut(x) if self.shortcut is not None else x
+        return F.relu(y + s)
+
+
+class BasicStem(nn.Module):
+    def __init__(self, width, norm):
+        super().__init__()
+        self.conv1 = ConvNorm(3, width, 7, stride=2, padding=3, bias=False, norm=make_norm(norm, width))
+
+    def forward(self, x):
+        return F.max_pool2d(F.relu(self.conv1(x)), 3, stride=2, padding=1)
+
+
+class ResNet(nn.Module):
+    """ResNet-18/50 with detectron2 names: ``stem``, ``res2..res5``; returns res3, res4, res5."""
+
+    def __init__(self, depth: int = 50, width: int = 64, norm: str = "FrozenBN", stride_in_1x1: bool = True):
+        super().__init__()
+        if depth not in (18, 50):
+            raise DynheadError(f"backbone depth must be 18 or 50, got {depth}", field="backbone_depth")
+        self.stem = BasicStem(width, norm)
+        blocks = {18: (2, 2, 2, 2), 50: (3, 4, 6, 3)}[depth]
+        cin = width
+        self.out_channels = []
+        for i, n in enumerate(blocks):
+            stride = 1 if i == 0 else 2
+            if depth == 18:
+                cout = width * 2 ** i
+                mods = [BasicBlock(cin if j == 0 else cout, cout, stride if j == 0 else 1, norm) for j in range(n)]
+            else:
+                cout = width * 4 * 2 ** i
+                mods = [BottleneckBlock(cin if j == 0 else cout, cout, stride if j == 0 else 1, norm,
+                                        width * 2 ** i, stride_in_1x1) for j in range(n)]
+            self.add_module(f"res{i + 2}", nn.Sequential(*mods))
+            self.out_channels.append(cout)
+            cin = cout
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x):
+        x = self.stem(x)
+        x = self.res2(x)
+        c3 = self.res3(x)
+        c4 = self.res4(c3)
+        c5 = self.res5(c4)
+        return [c3, c4, c5]
+
+
+class LastLevelP6P7(nn.Module):
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.p6 = nn.Conv2d(cin, cout, 3, 2, 1)
+        self.p7 = nn.Conv2d(cout, cout, 3, 2, 1)
+        for m in (self.p6, self.p7):
+            nn.init.kaiming_uniform_(m.weight, a=1)
+            nn.init.zeros_(m.bias)
+
+    def forward(self, c5):
+        p6 = self.p6(c5)
+        return [p6, self.p7(F.relu(p6))]
+
+
+class FPNBackbone(nn.Module):
+    """``backbone.bottom_up`` (ResNet) + ``fpn_lateral{3,4,5}``, ``fpn_output{3,4,5}``, ``top_block.p6/p7``."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.bottom_up = ResNet(cfg.backbone_depth, cfg.backbone_width, cfg.backbone_norm, cfg.stride_in_1x1)
+        C = cfg.channels
+        for lvl, cin in zip((3, 4, 5), self.bottom_up.out_channels[1:]):
+            lat = nn.Conv2d(cin, C, 1)
+            out = nn.Conv2d(C, C, 3, padding=1)
+            for m in (lat, out):
+                nn.init.kaiming_uniform_(m.weight, a=1)
+                nn.init.zeros_(m.bias)
+            self.add_module(f"fpn_lateral{lvl}", lat)
+            self.add_module(f"fpn_output{lvl}", out)
+        self.top_block = LastLevelP6P7(self.bottom_up.out_channels[-1], C)
+
+    def forward(self, x):
+        c3, c4, c5 = self.bottom_up(x)
+        prev = self.fpn_lateral5(c5)
+        p5 = self.fpn_output5(prev)
+        prev = self.fpn_lateral4(c4) + F.interpolate(prev, size=c4.shape[-2:], mode="nearest")
+        p4 = self.fpn_output4(prev)
+        prev = self.fpn_lateral3(c3) + F.interpolate(prev, size=c3.shape[-2:], mode="nearest")
+        p3 = self.fpn_output3(prev)
+        return [p3, p4, p5] + self.top_block(c5)
+
+
+# ---------------------------------------------------------------------------- head context
+class HeadContext:
+    """Per-forward state: masked flag, gates seen (for the cost tallies), optional recorder and
+    gate overrides (used by tracing to drive a wide head with a narrow model's gates).
+
+    ``gates[(tower, stage, level, key)]`` with key ``"scale{s}"`` or ``"depth"``: (N, 1, H, W).
+    ``recorder(tower, stage, level, op, inp, out_mask)`` is called for every executed conv with its
+    input (N, C, H, W) and output mask (N, H, W) bool or None (dense).
+    """
+
+    def __init__(self, masked: bool = False, recorder=None, gate_override: dict | None = None):
+        self.masked = masked
+        self.recorder = recorder
+        self.gate_override = gate_override
+        self.gates: dict = {}
+
+    def gate(self, module, x, key):
+        if self.gate_override is not None:
+            g = self.gate_override[key]
+            g = g.to(x.dtype)
+        else:
+            g = module(x)
+        self.gates[key] = g
+        return g
+
+    def record(self, tower, stage, level, op, inp, out_mask=None):
+        if self.recorder is not None:
+            self.recorder(tower, stage, level, op, inp, out_mask)
+
+
+def _init_head_conv(m: nn.Conv2d):
+    nn.init.normal_(m.weight, std=0.01)
+    if m.bias is not None:
+        nn.init.zeros_(m.bias)
+
+
+class Scale(nn.Module):
+    def __init__(self, v: float = 1.0):
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor([v]))
+
+    def forward(self, x):
+        return x * self.scale
+
+
+# ---------------------------------------------------------------------------- dynamic / fix stage
+class ScalePath(nn.Module):
+    """One scale module (dynamic): ``convs`` = [depthwise 3x3 (bias), GN] and ``gate``."""
+
+    def __init__(self, C, gn_groups, gated, act, tau):
+        super().__init__()
+        dw = nn.Conv2d(C, C, 3, padding=1, groups=C, bias=True)
+        _init_head_conv(dw)
+        self.convs = nn.Sequential(dw, nn.GroupNorm(gn_groups, C))
+        if gated:
+            self.gate = SpatialGate(C, 1, act, tau)
+
+
+class ResidualBottleneck(nn.Module):
+    """``conv1``/``conv2``: 3x3 C->C without bias, each with ``.norm`` GN (spec §1.3 item 3)."""
+
+    def __init__(self, C, gn_groups):
+        super().__init__()
+        self.conv1 = ConvNorm(C, C, 3, padding=1, bias=False, norm=nn.GroupNorm(gn_groups, C))
+        self.conv2 = ConvNorm(C, C, 3, padding=1, bias=False, norm=nn.GroupNorm(gn_groups, C))
+        _init_head_conv(self.conv1)
+        _init_head_conv(self.conv2)
+
+    def branch(self, a):
+        return self.conv2(F.relu(self.conv1(a)))
+
+
+class DepthModule(nn.Module):
+    def __init__(self, C, gn_groups, gated, act, tau):
+        super().__init__()
+        self.bottleneck = ResidualBottleneck(C, gn_groups)
+        if gated:
+            self.gate = SpatialGate(C, 1, act, tau)
+
+
+def scale_offsets(K: int) -> list[int]:
+    """Source-level offsets of the K scale modules: module s feeds level l from l + offsets[s]
+    (K=2: s=0 from the finer neighbour l-1, s=1 from the coarser l+1; spec §1.3)."""
+    return list(range(-(K // 2), 0)) + list(range(1, K // 2 + 1))
+
+
+class DynamicStage(nn.Module):
+    """One depth step d of a tower, shared across levels (spec §1.3; ``gated=False``: Fix, §1.4)."""
+
+    def __init__(self, C, gn_groups=32, gated=True, K=2, act="geretanh", tau=1.5):
+        super().__init__()
+        self.gated = gated
+        self.K = K
+        self.C = C
+        if gated:
+            self.scale_weight = nn.Parameter(torch.zeros(1))
+            self.output_weight = nn.Parameter(torch.ones(1))
+            self.dynamic_convs = nn.ModuleList(ScalePath(C, gn_groups, True, act, tau) for _ in range(K))
+        else:
+            self.output_weight = nn.Parameter(torch.ones(1))
+            paths = []
+            for _ in range(K):
+                dw = nn.Conv2d(C, C, 3, padding=1, groups=C, bias=True)
+                _init_head_conv(dw)
+                paths.append(nn.Sequential(dw, nn.GroupNorm(gn_groups, C)))
+            self.convs = nn.ModuleList(paths)
+        self.depth_module = DepthModule(C, gn_groups, gated, act, tau)
+
+    def forward(self, xs: list[torch.Tensor], ctx: HeadContext, tower: str, d: int) -> list[torch.Tensor]:
+        L = len(xs)
+        offs = scale_offsets(self.K)
+        # 1. scale paths at the source resolution, every level (also where unused; spec §1.3)
+        ys = [[None] * self.K for _ in range(L)]
+        for j, x in enumerate(xs):
+            for s in range(self.K):
+                if self.gated:
+                    path = self.dynamic_convs[s]
+                    g = ctx.gate(path.gate, x, (tower, d, j, f"scale{s}"))
+                    ctx.record(tower, d, j, f"gate_scale{s}", x, None)
+                    ctx.record(tower, d, j, f"scale{s}", x, g[:, 0] > 0)
+                    ys[j][s] = path.convs(x) * g
+                else:
+                    ctx.record(tower, d, j, f"scale{s}", x, None)
+                    ys[j][s] = self.convs[s](x)
+        # 2. aggregation at each target level: bilinear to the target *size*, align_corners=True
+        outs = []
+        for l, x in enumerate(xs):
+            acc = None
+            for s, o in enumerate(offs):
+                src = l + o
+                if 0 <= src < L:
+                    y = F.interpolate(ys[src][s], size=x.shape[-2:], mode="bilinear", align_corners=True)
+                    acc = y if acc is None else acc + y
+            if self.gated:
+                a = self.output_weight * x if acc is None else self.scale_weight * acc + self.output_weight * x
+            else:
+                a = self.output_weight * x if acc is None else acc + self.output_weight * x
+            # 3. residual depth block
+            bn = self.depth_module.bottleneck
+            if self.gated:
+                g = ctx.gate(self.depth_module.gate, a, (tower, d, l, "depth"))
+                ctx.record(tower, d, l, "gate_depth", a, None)
+                m2 = g[:, 0] > 0
+                m1 = dilate3x3(g)[:, 0] > 0
+                if ctx.masked:
+                    br, h1 = masked_depth_branch(a, bn.conv1, bn.conv2, m1, m2)
+                    ctx.record(tower, d, l, "conv1", a, m1)
+                    ctx.record(tower, d, l, "conv2", h1, m2)
+                else:
+                    h1 = F.relu(bn.conv1(a))
+                    br = bn.conv2(h1)
+                    if ctx.recorder is not None:
+                        ctx.record(tower, d, l, "conv1", a, m1)
+                        ctx.record(tower, d, l, "conv2", h1, m2)
+                z = F.relu(a + g * br)
+            else:
+                h1 = F.relu(bn.conv1(a))
+                ctx.record(tower, d, l, "conv1", a, None)
+                ctx.record(tower, d, l, "conv2", h1, None)
+                z = F.relu(a + bn.conv2(h1))
+            outs.append(z)
+        return outs
+
+
+# ---------------------------------------------------------------------------- heads
+class _Head(nn.Module):
+    kind = "?"
+
+    def __init__(self, C, num_classes, num_levels=5, strides=STRIDES):
+        super().__init__()
+        self.C = C
+        self.num_classes = num_classes
+        self.strides = tuple(strides)
+        self.cls_score = nn.Conv2d(C, num_classes, 3, padding=1)
+        self.bbox_pred = nn.Conv2d(C, 4, 3, padding=1)
+        self.centerness = nn.Conv2d(C, 1, 3, padding=1)
+        for m in (self.cls_score, self.bbox_pred, self.centerness):
+            _init_head_conv(m)
+        nn.init.constant_(self.cls_score.bias, -math.log((1 - 0.01) / 0.01))
+        self.scales = nn.ModuleList(Scale(1.0) for _ in range(num_levels))
+        self.last_costs: dict | None = None
+
+    def towers(self, features, ctx):  # -> (cls_feats, reg_feats)
+        raise NotImplementedError
+
+    def forward(self, features: list[torch.Tensor], masked: bool = False, ctx: HeadContext | None = None):
+        """features: P3..P7 (N, C, H_l, W_l).  Returns per-level lists (logits, bbox_reg, ctrness);
+        bbox_reg = ReLU(scale_l * conv) * stride_l in input pixels (NORM_REG_TARGETS)."""
+        if len(features) != len(self.scales):
+            raise DynheadError(f"head expects {len(self.scales)} FPN levels, got {len(features)}", field="features")
+        for l, f in enumerate(features):
+            if f.dim() != 4 or f.shape[1] != self.C:
+                raise DynheadError(f"level {l} feature has shape {tuple(f.shape)}, expected (N, {self.C}, H, W)",
+                                   field="features")
+        ctx = ctx or HeadContext(masked=masked)
+        ctx.masked = ctx.masked or masked
+        cls_f, reg_f = self.towers(features, ctx)
+        logits, bbox, ctr = [], [], []
+        for l, (c, r) in enumerate(zip(cls_f, reg_f)):
+            ctx.record("pred", None, l, "cls", c, None)
+            ctx.record("pred", None, l, "box", r, None)
+            ctx.record("pred", None, l, "ctr", r, None)
+            logits.append(self.cls_score(c))
+            bbox.append(F.relu(self.scales[l](self.bbox_pred(r))) * self.strides[l])
+            ctr.append(self.centerness(r))
+        self.last_costs = self.tally(features, ctx)
+        self.last_ctx = ctx
+        return logits, bbox, ctr
+
+    def tally(self, features, ctx) -> dict:
+        raise NotImplementedError
+
+
+class FCOSHead(_Head):
+    """Plain FCOS head: ``cls_subnet``/``bbox_subnet`` = Sequential of 2*D x [conv3x3 (bias), GN, ReLU]."""
+
+    kind = "fcos"
+
+    def __init__(self, C=256, depth=2, num_classes=80, gn_groups=32):
+        super().__init__(C, num_classes)
+        self.depth = depth
+        for name in ("cls_subnet", "bbox_subnet"):
+            mods = []
+            for _ in range(2 * depth):
+                conv = nn.Conv2d(C, C, 3, padding=1, bias=True)
+                _init_head_conv(conv)
+                mods += [conv, nn.GroupNorm(gn_groups, C), nn.ReLU()]
+            self.add_module(name, nn.Sequential(*mods))
+
+    def towers(self, features, ctx):
+        out = []
+        for tower, net in (("cls", self.cls_subnet), ("reg", self.bbox_subnet)):
+            res = []
+            for l, x in enumerate(features):
+                for i in range(0, len(net), 3):
+                    ctx.record(tower, i // 3, l, "conv", x, None)
+                    x = net[i + 2](net[i + 1](net[i](x)))
+                res.append(x)
+            out.append(res)
+        return out
+
+    def tally(self, features, ctx):
+        N = features[0].shape[0]
+        full = sum(_cost.fcos_unit(self.C) * 2 * self.depth * 2 * f.shape[-2] * f.shape[-1] for f in features)
+        t = torch.full((N,), float(full), dtype=torch.float64)
+        return {"soft": t.clone(), "hard": t.clone(), "full": t}
+
+
+class DynamicHead(_Head):
+    """Dynamic (``gated=True``) or Fix (``gated=False``) head: ``cls_subnet``/``bbox_subnet`` =
+    ModuleList of D :class:`DynamicStage`; centerness from the regression tower."""
+
+    def __init__(self, C=256, depth=8, num_classes=80, gn_groups=32, gated=True, K=2,
+                 gate_activation="geretanh", tau=1.5):
+        super().__init__(C, num_classes)
+        self.kind = "dynamic" if gated else "fix"
+        self.gated = gated
+        self.depth = depth
+        self.K = K
+        for name in ("cls_subnet", "bbox_subnet"):
+            self.add_module(name, nn.ModuleList(
+                DynamicStage(C, gn_groups, gated, K, gate_activation, tau) for _ in range(depth)))
+
+    def towers(self, features, ctx):
+        out = []
+        for tower, net in (("cls", self.cls_subnet), ("reg", self.bbox_subnet)):
+            xs = list(features)
+            for d, stage in enumerate(net):
+                xs = stage(xs, ctx, tower, d)
+            out.append(xs)
+        return out
+
+    def tally(self, features, ctx):
+        sizes = [tuple(f.shape[-2:]) for f in features]
+        N = features[0].shape[0]
+        if not self.gated:
+            full = _cost.full_macs("fix", self.depth, self.C, sizes, self.K)
+            t = torch.full((N,), float(full), dtype=torch.float64)
+            return {"soft": t.clone(), "hard": t.clone(), "full": t}
+        return _cost.tally_gates(ctx.gates, self.C, sizes, self.depth, self.K)
+
+
+def build_head(kind: str = "dynamic", depth: int = 8, channels: int = 256, num_classes: int = 80,
+               gn_groups: int = 32, gate_activation: str = "geretanh", tau: float = 1.5, K: int = 2) -> _Head:
+    """Head alone (usable on random FPN features): kind in {fcos, fix, dynamic}."""
+    if kind not in HEAD_KINDS:
+        raise DynheadError(f"unknown head {kind!r} (expected one of {', '.join(HEAD_KINDS)})", field="head")
+    if depth < 1:
+        raise DynheadError(f"depth must be >= 1, got {depth}", field="depth")
+    if channels < 1 or channels % gn_groups:
+        raise DynheadError(f"channels={channels} must be a positive multiple of gn_groups={gn_groups}",
+                           field="channels")
+    if kind == "fcos":
+        return FCOSHead(channels, depth, num_classes, gn_groups)
+    return DynamicHead(channels, depth, num_classes, gn_groups, gated=(kind == "dynamic"), K=K,
+                       gate_activation=gate_activation, tau=tau)
+
+
+def random_features(size: tuple[int, int], channels: int = 256, batch: int = 1, seed: int = 0,
+                    device="cpu", dtype=torch.float32) -> list[torch.Tensor]:
+    """Seeded random P3..P7 features for an input of ``size`` (H, W) (sizes by FPN arithmetic)."""
+    gen = torch.Generator().manual_seed(seed)
+    return [torch.randn(batch, channels, h, w, generator=gen).to(device=device, dtype=dtype)
+            for h, w in _cost.level_sizes(size)]
+
+
+# ---------------------------------------------------------------------------- detector
+class FCOS(nn.Module):
+    """Backbone + FPN + head.  ``forward(images)`` takes preprocessed (N, 3, H, W) with H, W
+    multiples of 32 (see :meth:`preprocess`)."""
+
+    def __init__(self, cfg: ModelConfig | None = None, **kw):
+        super().__init__()
+        cfg = cfg or ModelConfig(**kw)
+        self.cfg = cfg
+        self.backbone = FPNBackbone(cfg)
+        self.head = build_head(cfg.head, cfg.depth, cfg.channels, cfg.num_classes, cfg.gn_groups,
+                               cfg.gate_activation, cfg.tau, cfg.num_adjacent_scales)
+
+    def preprocess(self, images: torch.Tensor, size_divisibility: int = 32) -> tuple[torch.Tensor, tuple]:
+        """RGB float/uint8 (N, 3, H, W) in 0..255 -> normalised, in the model's channel order, zero-padded
+        (after normalisation, like detectron2's ImageList) to a multiple of 32.  Returns (x, (H, W))."""
+        x = images.float()
+        if self.cfg.input_format == "BGR":
+            x = x.flip(1)
+        mean = torch.tensor(self.cfg.pixel_mean, device=x.device)[None, :, None, None]
+        std = torch.tensor(self.cfg.pixel_std, device=x.device)[None, :, None, None]
+        x = (x - mean) / std
+        H, W = x.shape[-2:]
+        Hp = -(-H // size_divisibility) * size_divisibility
+        Wp = -(-W // size_divisibility) * size_divisibility
+        if (Hp, Wp) != (H, W):
+            x = F.pad(x, (0, Wp - W, 0, Hp - H))
+        return x, (H, W)
+
+    def features(self, x):
+        return self.backbone(x)
+
+    def forward(self, x, masked: bool = False, ctx: HeadContext | None = None):
+        return self.head(self.backbone(x), masked=masked, ctx=ctx)
