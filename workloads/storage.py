@@ -23,6 +23,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,12 @@ def _tensor_arrays(prefix: str, x) -> tuple[dict, dict]:
         arrays[f"{prefix}.values"] = values
     entry = {"form": form, "shape": list(mask.shape), "dtype": None if values is None else str(values.dtype),
              "values": values is not None}
+    if form == "dense" and x.dtype.kind == "f":
+        # -0.0 compares equal to 0 and would come back as +0.0: keep its positions so round trips are bit-identical
+        negzero = ~mask & np.signbit(x)
+        if negzero.any():
+            arrays[f"{prefix}.negzero"] = np.packbits(negzero.ravel())
+            entry["negzero"] = True
     return arrays, entry
 
 
@@ -169,6 +176,11 @@ def _load_tensor(z, prefix: str, entry: dict, expect_shape, file: str):
             raise WorkloadError("dense tensor stored without values", file=file, field=prefix)
         out = np.zeros(expect_shape, dtype=values.dtype)
         out[mask] = values
+        if entry.get("negzero"):
+            nkey = f"{prefix}.negzero"
+            if nkey not in z:
+                raise WorkloadError("array missing from the archive", file=file, field=nkey)
+            out[_unpack(z[nkey], expect_shape, file, nkey)] = -0.0
         return out
     return SparseTensor(mask, values)
 
@@ -189,7 +201,7 @@ def load(path) -> Workload:
         if e.file is None:
             raise WorkloadError(e.reason, file=file, field=e.field) from None
         raise
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as e:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError, zlib.error) as e:
         raise WorkloadError(f"corrupt archive ({type(e).__name__}: {e})", file=file) from None
     finally:
         z.close()
