@@ -1,0 +1,694 @@
+"""Eyeriss v2 (Chen et al., IEEE JETCAS 2019): sparse CSC PEs on a hierarchical-mesh array.
+
+Sources: ``../shared/docs/accelerators.md`` section 5 (architecture, RS+ dataflow, PE spads),
+section 7.4 (Accelergy 45 nm ERT values of the Sparseloop artifact).
+
+What is simulated (cycle level, data driven, Numba):
+
+* **PE** (section 5.1/5.2).  A PE tile is (filter row r, output row p, a block of ``C0``
+  input channels, a block of ``M0`` output channels).  The PE walks its output row
+  position by position; for every *non-zero* iact of the C0 x S window it reads the start
+  and end of the matching CSC weight column (M0 rows) and spends ``ceil(nnz / lanes)``
+  cycles on it (SIMD-2: two output channels per cycle, the idle lane of an odd count is
+  counted).  Zero iacts and zero weights cost nothing.  Depthwise: each iact meets one
+  weight, so the second SIMD lane idles.  ``pe.depthwise_rule`` picks what the PE skips in
+  depthwise layers (``skip``: zeros of both, like pointwise; ``dense``: nothing, which is
+  what the artifact's single-PE ground truth for L20 shows).  Spad capacities (iact 16
+  data + 9 address entries, weight 192 x 8 b entries (96 x 24 b words) + 16 addresses,
+  psum 32) limit the tile: a mapping is legal only when every real tile of the layer fits.
+  A 7-stage pipeline adds ``stages - 1`` fill/drain cycles per pass.
+* **Array** (section 5.2).  ``clusters.rows x clusters.cols`` clusters of
+  ``cluster.pe_rows x cluster.pe_cols`` PEs.  RS+ mapping: PE rows <- filter rows x
+  channel blocks (psums accumulate vertically), PE columns <- output rows x output-channel
+  blocks, clusters <- output rows x channel blocks x output-channel blocks; everything else
+  is temporal (loop order m, c, r outer, output rows inner so weights, which bypass the
+  GLB, stay in the spad).  The mapper enumerates every legal factorisation, ranks them by
+  a density-based estimate and simulates the best ``mapper.top_k`` on the real data,
+  keeping the fewest cycles.  A pass (all PEs on one tile each) lasts as long as its
+  slowest PE (load imbalance) or its data delivery: per cluster, unique iact entries over
+  the iact router/GLB-bank bandwidth (multicast = sent once), unique weight entries over
+  the weight routers, psum GLB traffic over the psum banks.  DRAM traffic (weights once per
+  psum-capacity chunk, iacts once or once per output-channel tile when the layer input
+  does not fit the iact GLB, outputs once) is bounded by ``dram.bytes_per_cycle`` per layer.
+* **Functional mode**: the same tiles are walked over real CSC values (float64) and must
+  equal conv2d / depthwise / FC.
+
+Eyeriss v1 (``eyeriss_v1.py``) reuses this array simulator with dense PEs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from ..config import Field
+from ..engine import AcceleratorModel, LayerResult
+from ..errors import AccelsimError
+from . import register_model
+
+# ------------------------------------------------------------------ numba kernels
+# act codes: 0 = padding (never fed), 1 = zero iact, 2 = non-zero iact
+NACC = 26
+(A_TOTAL, A_COMPUTE, A_IDEAL, A_FRAG, A_IMB, A_FILL, A_ST_I, A_ST_W, A_ST_P,
+ A_MACS, A_SLOTS_NZ, A_SLOTS_Z, A_LOOKUPS, A_WWORDS, A_I_NOC, A_W_NOC, A_P_GLB_W, A_P_GLB_R,
+ A_I_SPADW, A_W_SPADW, A_PASSES, A_P_NOC, A_WORK, A_ACTIVE, A_WLOADS, A_NZ_LOOKUPS) = range(NACC)
+
+
+@njit(cache=True)
+def _array_timing(act, wptr, dw, K, Cg, R, S, P, Q, stride, dil, M0, C0, skip_i, skip_w, lanes,
+                  Rsp, Cr, Fc, Mc, Fk, Ck, Mk, n_pes, rowent, wtile, bw_i, bw_w, bw_p, ideal_mem,
+                  ft_chunk, stages):
+    """Cycle-level walk of every pass of one layer; returns the accumulator vector (see A_*)."""
+    acc = np.zeros(NACC, dtype=np.float64)
+    nMb = (K + M0 - 1) // M0
+    nCb = 1 if dw else (Cg + C0 - 1) // C0
+    n_mt = (nMb + Mc * Mk - 1) // (Mc * Mk)
+    n_ct = (nCb + Cr * Ck - 1) // (Cr * Ck)
+    n_rt = (R + Rsp - 1) // Rsp
+    n_ft = (P + Fc * Fk - 1) // (Fc * Fk)
+    ppc = Rsp * Cr * Fc * Mc
+    ikeys = np.empty(ppc, dtype=np.int64)
+    wkeys = np.empty(ppc, dtype=np.int64)
+    okeys = np.empty(ppc, dtype=np.int64)
+    Hp = act.shape[1]
+    for mt in range(n_mt):
+        for ct in range(n_ct):
+            for rt in range(n_rt):
+                for ft in range(n_ft):
+                    first_acc = ct == 0 and rt == 0
+                    wload = (ft % ft_chunk) == 0
+                    wmax = 0
+                    wsum = 0
+                    nact = 0
+                    dmax = 0.0
+                    dkind = -1
+                    for fk in range(Fk):
+                        for ck in range(Ck):
+                            for mk in range(Mk):
+                                ni = 0
+                                nw = 0
+                                no = 0
+                                ient = 0.0
+                                went = 0.0
+                                pent = 0.0
+                                for ri in range(Rsp):
+                                    r = rt * Rsp + ri
+                                    if r >= R:
+                                        continue
+                                    for cri in range(Cr):
+                                        cb = (ct * Ck + ck) * Cr + cri
+                                        if cb >= nCb:
+                                            continue
+                                        for fcj in range(Fc):
+                                            p = (ft * Fk + fk) * Fc + fcj
+                                            if p >= P:
+                                                continue
+                                            for mcj in range(Mc):
+                                                mb = (mt * Mk + mk) * Mc + mcj
+                                                if mb >= nMb:
+                                                    continue
+                                                m_lo = mb * M0
+                                                m_hi = min(K, m_lo + M0)
+                                                if dw:
+                                                    c_lo = m_lo
+                                                    c_hi = m_hi
+                                                    blk = mb
+                                                    dense_h = 1
+                                                else:
+                                                    c_lo = cb * C0
+                                                    c_hi = min(Cg, c_lo + C0)
+                                                    blk = cb
+                                                    dense_h = m_hi - m_lo
+                                                dense_cyc = (dense_h + lanes - 1) // lanes
+                                                h = p * stride + r * dil
+                                                work = 0
+                                                for q in range(Q):
+                                                    w0 = q * stride
+                                                    for c in range(c_lo, c_hi):
+                                                        for s in range(S):
+                                                            a = act[c, h, w0 + s * dil]
+                                                            if a == 0:
+                                                                continue
+                                                            if a == 1 and skip_i:
+                                                                continue
+                                                            if dw:
+                                                                key = (c * R + r) * S + s
+                                                            else:
+                                                                key = ((mb * Cg + c) * R + r) * S + s
+                                                            n = wptr[key + 1] - wptr[key]
+                                                            if skip_w:
+                                                                cyc = (n + lanes - 1) // lanes
+                                                            else:
+                                                                cyc = dense_cyc
+                                                            work += cyc
+                                                            acc[A_LOOKUPS] += 1
+                                                            acc[A_WWORDS] += cyc
+                                                            if a == 2:
+                                                                acc[A_MACS] += n
+                                                                acc[A_SLOTS_NZ] += cyc * lanes
+                                                                acc[A_NZ_LOOKUPS] += 1
+                                                            else:
+                                                                acc[A_SLOTS_Z] += cyc * lanes
+                                                wsum += work
+                                                nact += 1
+                                                if work > wmax:
+                                                    wmax = work
+                                                # psums of this PE move once up the column / out of the array
+                                                acc[A_P_NOC] += (m_hi - m_lo) * Q
+                                                # delivery: the NoC multicasts, so a cluster fetches each
+                                                # distinct iact row / weight tile / output row once
+                                                ik = blk * Hp + h
+                                                e = rowent[blk, h]
+                                                acc[A_I_SPADW] += e
+                                                new = True
+                                                for t in range(ni):
+                                                    if ikeys[t] == ik:
+                                                        new = False
+                                                        break
+                                                if new:
+                                                    ikeys[ni] = ik
+                                                    ni += 1
+                                                    ient += e
+                                                if wload:
+                                                    wk = (mb * nCb + cb) * R + r
+                                                    e = wtile[mb, cb, r]
+                                                    acc[A_W_SPADW] += e
+                                                    new = True
+                                                    for t in range(nw):
+                                                        if wkeys[t] == wk:
+                                                            new = False
+                                                            break
+                                                    if new:
+                                                        wkeys[nw] = wk
+                                                        nw += 1
+                                                        went += e
+                                                ok = mb * P + p
+                                                new = True
+                                                for t in range(no):
+                                                    if okeys[t] == ok:
+                                                        new = False
+                                                        break
+                                                if new:
+                                                    okeys[no] = ok
+                                                    no += 1
+                                                    pent += (m_hi - m_lo) * Q
+                                acc[A_I_NOC] += ient
+                                acc[A_W_NOC] += went
+                                acc[A_P_GLB_W] += pent
+                                if not first_acc:
+                                    acc[A_P_GLB_R] += pent
+                                t_i = ient / bw_i
+                                t_w = went / bw_w
+                                t_p = pent * (1.0 if first_acc else 2.0) / bw_p
+                                if t_i > dmax:
+                                    dmax = t_i
+                                    dkind = 0
+                                if t_w > dmax:
+                                    dmax = t_w
+                                    dkind = 1
+                                if t_p > dmax:
+                                    dmax = t_p
+                                    dkind = 2
+                    if nact == 0:
+                        continue
+                    if wload:
+                        acc[A_WLOADS] += 1
+                    fill = stages - 1 if wmax > 0 else 0
+                    compute = wmax + fill
+                    if ideal_mem:
+                        dmax = 0.0
+                    t = compute if compute >= dmax else dmax
+                    acc[A_TOTAL] += t
+                    acc[A_COMPUTE] += compute
+                    acc[A_WORK] += wsum
+                    acc[A_ACTIVE] += nact
+                    acc[A_IDEAL] += wsum / n_pes
+                    acc[A_FRAG] += wsum / nact - wsum / n_pes
+                    acc[A_IMB] += wmax - wsum / nact
+                    acc[A_FILL] += fill
+                    if dmax > compute:
+                        acc[A_ST_I + dkind] += dmax - compute
+                    acc[A_PASSES] += 1
+    return acc
+
+
+@njit(cache=True)
+def _functional(actv, wptr, wrow, wval, dw, K, Cg, R, S, P, Q, stride, dil, M0, C0):
+    """Walk every (m-block, c-block, r, p) tile over the CSC data; float64 output (K, P, Q)."""
+    out = np.zeros((K, P, Q), dtype=np.float64)
+    nMb = (K + M0 - 1) // M0
+    nCb = 1 if dw else (Cg + C0 - 1) // C0
+    for mb in range(nMb):
+        for cb in range(nCb):
+            if dw:
+                c_lo = mb * M0
+                c_hi = min(K, c_lo + M0)
+            else:
+                c_lo = cb * C0
+                c_hi = min(Cg, c_lo + C0)
+            for r in range(R):
+                for p in range(P):
+                    h = p * stride + r * dil
+                    for q in range(Q):
+                        for c in range(c_lo, c_hi):
+                            for s in range(S):
+                                a = actv[c, h, q * stride + s * dil]
+                                if a == 0.0:
+                                    continue
+                                if dw:
+                                    key = (c * R + r) * S + s
+                                else:
+                                    key = ((mb * Cg + c) * R + r) * S + s
+                                for e in range(wptr[key], wptr[key + 1]):
+                                    out[wrow[e], p, q] += a * wval[e]
+    return out
+
+
+# ------------------------------------------------------------------ data preparation
+def _ceil(a, b):
+    return -(-a // b)
+
+
+def weight_csc(wmask: np.ndarray, wvals: np.ndarray | None, M0: int, dw: bool):
+    """CSC of the weights, one column per (m-block, c, r, s) (depthwise: per (c, r, s)).
+
+    Returns (ptr, rows = global output channel, values); rows sorted within a column."""
+    K, Cg, R, S = wmask.shape
+    m, c, r, s = np.nonzero(wmask)
+    if dw:
+        keys = (m * R + r) * S + s
+        ncol = K * R * S
+    else:
+        keys = (((m // M0) * Cg + c) * R + r) * S + s
+        ncol = _ceil(K, M0) * Cg * R * S
+    order = np.lexsort((m, keys))
+    ptr = np.zeros(ncol + 1, dtype=np.int64)
+    np.cumsum(np.bincount(keys, minlength=ncol), out=ptr[1:])
+    vals = wvals[m, c, r, s][order] if wvals is not None else np.ones(len(order))
+    return ptr, m[order].astype(np.int64), np.ascontiguousarray(vals, dtype=np.float64)
+
+
+def _blocksum(x: np.ndarray, size: int, axis: int) -> np.ndarray:
+    n = x.shape[axis]
+    return np.add.reduceat(x, np.arange(0, n, size), axis=axis)
+
+
+@dataclass
+class Mapping:
+    """One RS+ mapping: spatial factors in a cluster / across clusters plus the PE tile."""
+    Rsp: int
+    Cr: int
+    Fc: int
+    Mc: int
+    Fk: int
+    Ck: int
+    Mk: int
+    M0: int
+    C0: int
+    est: float = 0.0
+
+    def describe(self) -> dict:
+        return {"pe_rows": {"filter_rows": self.Rsp, "channel_blocks": self.Cr},
+                "pe_cols": {"output_rows": self.Fc, "out_channel_blocks": self.Mc},
+                "clusters": {"output_rows": self.Fk, "channel_blocks": self.Ck, "out_channel_blocks": self.Mk},
+                "pe_tile": {"M0": self.M0, "C0": self.C0}}
+
+
+M0_CHOICES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
+C0_CHOICES = (1, 2, 3, 4, 6, 8, 12, 16)
+
+
+# ------------------------------------------------------------------ the model
+_FIELDS_V2 = {
+    "clusters.rows": Field(int, "clusters", default=8, source="accelerators.md 5.1 (16 clusters as 8x2)"),
+    "clusters.cols": Field(int, "clusters", default=2, source="accelerators.md 5.1"),
+    "cluster.pe_rows": Field(int, "PEs", default=3, source="accelerators.md 5.1 (3x4 PE cluster)"),
+    "cluster.pe_cols": Field(int, "PEs", default=4, source="accelerators.md 5.1"),
+    "pe.simd_lanes": Field(int, "MACs/cycle", default=2, choices=(1, 2), source="accelerators.md 5.1 (SIMD-2)"),
+    "pe.pipeline_stages": Field(int, "stages", default=7, source="accelerators.md 5.1 (7-stage pipeline) [3rd]"),
+    "pe.skip_zero_iacts": Field(bool, "", default=True, source="accelerators.md 5.2 (CSC iacts, zeros skipped)"),
+    "pe.skip_zero_weights": Field(bool, "", default=True, source="accelerators.md 5.2 (CSC weights)"),
+    "pe.compressed_spads": Field(bool, "", default=True,
+                                 doc="spad capacities count stored non-zeros (CSC) rather than dense entries",
+                                 source="accelerators.md 5.1"),
+    "pe.depthwise_rule": Field(str, "", default="skip", choices=("skip", "dense"),
+                               doc="depthwise: skip zeros of both operands, or process densely",
+                               source="assumed (the artifact's DW ground truth is unresolved, accelerators.md 5.3)"),
+    "pe.iact_spad_entries": Field(int, "entries", default=16, source="accelerators.md 5.1 (16 x 12 b data)"),
+    "pe.iact_addr_entries": Field(int, "entries", default=9, source="accelerators.md 5.1 (9 x 4 b address)"),
+    "pe.weight_spad_entries": Field(int, "entries", default=192,
+                                    source="accelerators.md 5.1 (96 x 24 b = 192 x 8 b + counts)"),
+    "pe.weight_addr_entries": Field(int, "entries", default=16, source="accelerators.md 5.1 (16 x 7 b address)"),
+    "pe.psum_spad_entries": Field(int, "entries", default=32, source="accelerators.md 5.1 (32 x 20 b)"),
+    "glb.iact_bytes_per_cluster": Field(int, "bytes", default=4608,
+                                        source="accelerators.md 5.1 (3 iact banks x 1.5 KB)"),
+    "glb.psum_entries_per_cluster": Field(int, "entries", default=3072,
+                                          source="accelerators.md 5.1 (4 psum banks x 768 x 20 b)"),
+    "noc.iact_entries_per_cycle": Field(float, "entries/cycle", default=3.0,
+                                        source="assumed: 3 iact routers/GLB banks per cluster, 1 entry/cycle each"),
+    "noc.weight_entries_per_cycle": Field(float, "entries/cycle", default=3.0,
+                                          source="assumed: 3 weight routers per cluster, 1 entry/cycle each"),
+    "noc.psum_entries_per_cycle": Field(float, "entries/cycle", default=4.0,
+                                        source="assumed: 4 psum routers/GLB banks per cluster, 1 psum/cycle each"),
+    "dram.bytes_per_cycle": Field(float, "bytes/cycle", default=128.0,
+                                  source="assumed 25.6 GB/s DDR at 200 MHz (accelerators.md 5.1: an assumption)"),
+    "memory.ideal": Field(bool, "", default=False,
+                          doc="no NoC/GLB/DRAM limits (PE-only study, as in the Sparseloop fig12 PE setup)"),
+    "bits.iact_entry": Field(int, "bits", default=12, source="accelerators.md 5.1 (8 b value + 4 b zero count)"),
+    "bits.weight_entry": Field(int, "bits", default=12, source="accelerators.md 5.1 (12 b entries)"),
+    "bits.output": Field(int, "bits", default=8, source="accelerators.md 1 (8-bit iacts)"),
+    "mapper.top_k": Field(int, "mappings", default=4, doc="estimated-best mappings simulated on the real data"),
+}
+
+
+@register_model("eyeriss-v2")
+class EyerissV2(AcceleratorModel):
+    """Eyeriss v2: 192 sparse PEs (CSC iacts + weights, SIMD-2) in 16 clusters; RS+ mapper."""
+
+    FIELDS = _FIELDS_V2
+    MAPPING_NOTES = {
+        "conv": "RS+: PE rows <- filter rows x C blocks, PE cols <- output rows x M blocks, clusters <- "
+                "output rows x C x M blocks; mapping searched per layer (extra.mapping)",
+        "depthwise": "RS+: channels ride the M blocks (each iact meets one weight: SIMD lane 2 idles)",
+        "fc": "1x1 conv on a 1x1 plane: C blocks down PE rows / clusters, M blocks across PE columns",
+    }
+
+    # ---- config
+    @classmethod
+    def check_config(cls, cfg):
+        from ..errors import ConfigError
+        if cfg["pe.iact_addr_entries"] < 1 or cfg["pe.weight_addr_entries"] < 1:
+            raise ConfigError("address spads need at least one entry", file=cfg.file, field="pe.iact_addr_entries")
+
+    @property
+    def n_pes(self) -> int:
+        c = self.cfg
+        return c["clusters.rows"] * c["clusters.cols"] * c["cluster.pe_rows"] * c["cluster.pe_cols"]
+
+    def peak_macs_per_cycle(self) -> int:
+        return self.n_pes * self.cfg["pe.simd_lanes"]
+
+    def unsupported_reason(self, layer) -> str | None:
+        if layer.kind == "conv" and layer.groups != 1:
+            return "grouped convolution other than depthwise is not mapped"
+        return None
+
+    # ---- per-layer data
+    def _flags(self, L):
+        c = self.cfg
+        if L.kind == "depthwise" and c["pe.depthwise_rule"] == "dense":
+            return False, False
+        return bool(c["pe.skip_zero_iacts"]), bool(c["pe.skip_zero_weights"])
+
+    def _prepare(self, inst):
+        L = inst.layer
+        dw = L.kind == "depthwise"
+        pad = L.padding
+        am = inst.act_mask()
+        code = np.zeros((L.C, L.H + 2 * pad, L.W + 2 * pad), dtype=np.int8)
+        code[:, pad:pad + L.H, pad:pad + L.W] = np.where(am, 2, 1)
+        return dw, code, inst.weight_mask()
+
+    def _tile_stats(self, L, dw, code, wmask, M0, lanes, skip_i, skip_w, compressed):
+        """Per-M0 data: weight column counts and iact windows; used for legality and estimates."""
+        K, Cg, R, S = wmask.shape
+        nz = (code == 2) if (skip_i and compressed) else (code >= 1)
+        if dw:
+            col = wmask[:, 0].astype(np.int64) if (skip_w and compressed) else np.ones((K, R, S), np.int64)
+            colr = col if lanes == 1 else lanes * _ceil(col, lanes)
+            tiles = _blocksum(colr.sum(axis=2), M0, 0)[:, None, :]  # (nMb, 1, R)
+            chan_blocks = _blocksum(nz.astype(np.int32), M0, 0)
+            wcyc_mean = float(_ceil(col, lanes).mean())
+        else:
+            if skip_w and compressed:
+                col = _blocksum(wmask.astype(np.int64), M0, 0)  # (nMb, Cg, R, S)
+            else:
+                hs = np.minimum(M0, K - np.arange(0, K, M0))
+                col = np.broadcast_to(hs[:, None, None, None], (len(hs), Cg, R, S)).astype(np.int64)
+            colr = col if lanes == 1 else lanes * _ceil(col, lanes)
+            tiles = None  # per C0, below
+            chan_blocks = None
+            wcyc_mean = float(_ceil(col, lanes).mean())
+        return col, colr, tiles, chan_blocks, nz, wcyc_mean
+
+    def candidates(self, L, dw, code, wmask, skip_i, skip_w):
+        """All legal mappings with a density-based cycle estimate (sorted, best first)."""
+        c = self.cfg
+        lanes = c["pe.simd_lanes"]
+        compressed = c["pe.compressed_spads"]
+        K, Cg, R, S = wmask.shape
+        P, Q = L.P, L.Q
+        rows, cols = c["cluster.pe_rows"], c["cluster.pe_cols"]
+        nclus = c["clusters.rows"] * c["clusters.cols"]
+        icap, iaddr = c["pe.iact_spad_entries"], c["pe.iact_addr_entries"]
+        wcap, waddr, pcap = c["pe.weight_spad_entries"], c["pe.weight_addr_entries"], c["pe.psum_spad_entries"]
+        if S > iaddr:
+            return []
+        Wp = code.shape[2]
+        d_act = float((code == 2).sum()) / max(1, int((code >= 1).sum())) if skip_i else 1.0
+        out = []
+        m0s = sorted({m for m in M0_CHOICES if m <= min(K, pcap)} | ({min(K, pcap)} if K <= pcap else set()))
+        for M0 in m0s:
+            col, colr, tiles_dw, cb_dw, nz, wcyc_mean = self._tile_stats(L, dw, code, wmask, M0, lanes, skip_i,
+                                                                         skip_w, compressed)
+            c0s = [1] if dw else [x for x in C0_CHOICES if x <= Cg]
+            for C0 in c0s:
+                blk = M0 if dw else C0
+                if blk * S > waddr:
+                    continue
+                # weight spad: every real tile (one filter row, C0 x S columns of M0 rows) must fit
+                if dw:
+                    wt_data = tiles_dw
+                    chan = cb_dw
+                else:
+                    wt_data = _blocksum(colr.sum(axis=3), C0, 1)  # (nMb, nCb, R)
+                    chan = _blocksum(nz.astype(np.int32), C0, 0)
+                if int(wt_data.max()) > wcap:
+                    continue
+                # iact spad: every C0 x S window of the real data must fit
+                if compressed:
+                    win = np.zeros((chan.shape[0], chan.shape[1], Q), dtype=np.int64)
+                    for s in range(S):
+                        win += chan[:, :, s * L.dilation: s * L.dilation + L.stride * (Q - 1) + 1: L.stride]
+                    if int(win.max()) > icap:
+                        continue
+                elif blk * S > icap:
+                    continue
+                mean_wt = float(wt_data.mean()) + blk * S
+                row_ent = (blk * Wp * d_act + Wp) if compressed else blk * Wp
+                work = Q * S * blk * d_act * wcyc_mean
+                nMb, nCb = _ceil(K, M0), (1 if dw else _ceil(Cg, C0))
+                out.extend(self._spatial(L, M0, C0, nMb, nCb, R, P, Q, rows, cols, nclus, work, row_ent, mean_wt,
+                                         dw))
+        out.sort(key=lambda m: (m.est, -m.M0, -m.C0, m.Rsp, m.Cr, m.Fc, m.Mc, m.Fk, m.Ck, m.Mk))
+        return out
+
+    def _spatial(self, L, M0, C0, nMb, nCb, R, P, Q, rows, cols, nclus, work, row_ent, mean_wt, dw):
+        c = self.cfg
+        bw_i, bw_w, bw_p = (c["noc.iact_entries_per_cycle"], c["noc.weight_entries_per_cycle"],
+                            c["noc.psum_entries_per_cycle"])
+        ideal = c["memory.ideal"]
+        fill = c["pe.pipeline_stages"] - 1
+        res = []
+        for Rsp in range(1, min(R, rows) + 1):
+            for Cr in range(1, rows // Rsp + 1):
+                if Cr > nCb:
+                    break
+                for Fc in range(1, min(P, cols) + 1):
+                    for Mc in range(1, cols // Fc + 1):
+                        if Mc > nMb:
+                            break
+                        for Fk in range(1, min(_ceil(P, Fc), nclus) + 1):
+                            for Ck in range(1, min(_ceil(nCb, Cr), nclus // Fk) + 1):
+                                for Mk in range(1, min(_ceil(nMb, Mc), nclus // (Fk * Ck)) + 1):
+                                    n_mt, n_ct = _ceil(nMb, Mc * Mk), _ceil(nCb, Cr * Ck)
+                                    n_rt, n_ft = _ceil(R, Rsp), _ceil(P, Fc * Fk)
+                                    passes = n_mt * n_ct * n_rt * n_ft
+                                    t = work + fill
+                                    if not ideal:
+                                        rows_i = min(Rsp * Fc, (Fc - 1) * L.stride + Rsp)
+                                        t_i = rows_i * Cr * row_ent / bw_i
+                                        t_w = Rsp * Cr * Mc * mean_wt / bw_w / n_ft
+                                        t_p = Fc * Mc * M0 * Q * (1 if n_ct * n_rt == 1 else 2) / bw_p
+                                        t = max(t, t_i, t_w, t_p)
+                                    res.append(Mapping(Rsp, Cr, Fc, Mc, Fk, Ck, Mk, M0, C0, passes * t))
+        return res
+
+    def _run(self, L, dw, code, wmask, m: Mapping, skip_i, skip_w):
+        c = self.cfg
+        lanes = c["pe.simd_lanes"]
+        compressed = c["pe.compressed_spads"]
+        K, Cg, R, S = wmask.shape
+        ptr, _, _ = weight_csc(wmask, None, m.M0, dw)
+        col, colr, tiles_dw, cb_dw, nz, _ = self._tile_stats(L, dw, code, wmask, m.M0, lanes, skip_i, skip_w,
+                                                             compressed)
+        blk = m.M0 if dw else m.C0
+        Wp = code.shape[2]
+        chan = _blocksum(nz.astype(np.int64), blk, 0)  # (nBlk, Hp, Wp) stored iacts
+        if compressed:
+            rowent = chan.sum(axis=2) + (code[0] >= 1).sum(axis=1)[None, :]  # data + one address per column
+        else:
+            valid = (code[0] >= 1).sum(axis=1)
+            sizes = np.minimum(blk, code.shape[0] - np.arange(0, code.shape[0], blk))
+            rowent = sizes[:, None] * valid[None, :]
+        rowent = np.ascontiguousarray(rowent, dtype=np.int64)
+        if dw:
+            wtile = tiles_dw + blk * S
+        else:
+            wtile = _blocksum(colr.sum(axis=3), m.C0, 1) + (
+                np.minimum(m.C0, Cg - np.arange(0, Cg, m.C0))[None, :, None] * S)
+        wtile = np.ascontiguousarray(wtile, dtype=np.int64)
+        # psum GLB capacity: outputs of a cluster kept across temporal C/R accumulation
+        nMb, nCb = _ceil(K, m.M0), (1 if dw else _ceil(Cg, m.C0))
+        n_ct, n_rt, n_ft = _ceil(nCb, m.Cr * m.Ck), _ceil(R, m.Rsp), _ceil(L.P, m.Fc * m.Fk)
+        chunks = 1
+        if n_ct * n_rt > 1:
+            ws = m.Mc * m.M0 * m.Fc * n_ft * L.Q
+            chunks = max(1, min(n_ft, _ceil(ws, c["glb.psum_entries_per_cluster"])))
+        ft_chunk = _ceil(n_ft, chunks)
+        chunks = _ceil(n_ft, ft_chunk)
+        acc = _array_timing(code, ptr, dw, K, Cg, R, S, L.P, L.Q, L.stride, L.dilation, m.M0, m.C0, skip_i, skip_w,
+                            lanes, m.Rsp, m.Cr, m.Fc, m.Mc, m.Fk, m.Ck, m.Mk, self.n_pes, rowent, wtile,
+                            float(c["noc.iact_entries_per_cycle"]), float(c["noc.weight_entries_per_cycle"]),
+                            float(c["noc.psum_entries_per_cycle"]), bool(c["memory.ideal"]), ft_chunk,
+                            c["pe.pipeline_stages"])
+        # DRAM (layer level): weights once per psum chunk, iacts once (or per M tile if they do not fit)
+        wbits, ibits, obits = c["bits.weight_entry"], c["bits.iact_entry"], c["bits.output"]
+        w_entries = float(wtile.sum()) * chunks
+        i_stored = float(chan.sum() + (code[0] >= 1).sum()) if compressed else float((code >= 1).sum())
+        nclus = c["clusters.rows"] * c["clusters.cols"]
+        fits = i_stored * ibits / 8 <= c["glb.iact_bytes_per_cluster"] * nclus
+        i_reads = 1 if fits else _ceil(nMb, m.Mc * m.Mk)
+        out_bytes = K * L.P * L.Q * obits / 8
+        dram_bytes = w_entries * wbits / 8 + i_stored * i_reads * ibits / 8 + out_bytes
+        return acc, {"dram_bytes": dram_bytes, "dram_weight_entries": w_entries, "dram_iact_entries": i_stored * i_reads,
+                     "psum_chunks": chunks, "glb_iact_writes": i_stored * i_reads}
+
+    def _cycles(self, acc, dram):
+        t = acc[A_TOTAL]
+        if self.cfg["memory.ideal"]:
+            return int(round(t)), 0.0
+        dcyc = dram["dram_bytes"] / self.cfg["dram.bytes_per_cycle"]
+        return int(math.ceil(max(t, dcyc))), max(0.0, dcyc - t)
+
+    def map_layer(self, inst):
+        """Search, simulate the best few on the real data, return (mapping, acc, dram, n_candidates)."""
+        L = inst.layer
+        dw, code, wmask = self._prepare(inst)
+        skip_i, skip_w = self._flags(L)
+        cands = self.candidates(L, dw, code, wmask, skip_i, skip_w)
+        if not cands:
+            raise AccelsimError(f"{self.cfg.name}: layer {L.name!r}: no legal mapping (filter width {L.S} vs "
+                                f"iact address spad {self.cfg['pe.iact_addr_entries']}, or spads too small)")
+        best = None
+        for m in cands[: self.cfg["mapper.top_k"]]:
+            acc, dram = self._run(L, dw, code, wmask, m, skip_i, skip_w)
+            cyc, _ = self._cycles(acc, dram)
+            if best is None or cyc < best[0]:
+                best = (cyc, m, acc, dram)
+        return best[1], best[2], best[3], len(cands), (dw, code, wmask, skip_i, skip_w)
+
+    def simulate_layer(self, inst, functional: bool = False) -> LayerResult:
+        L = inst.layer
+        c = self.cfg
+        lanes = c["pe.simd_lanes"]
+        m, acc, dram, ncand, (dw, code, wmask, skip_i, skip_w) = self.map_layer(inst)
+        cycles, dram_stall = self._cycles(acc, dram)
+        bd = {"busy": acc[A_IDEAL], "spatial_fragmentation": acc[A_FRAG], "load_imbalance": acc[A_IMB],
+              "pipeline_fill_drain": acc[A_FILL], "noc_iact_stall": acc[A_ST_I], "noc_weight_stall": acc[A_ST_W],
+              "psum_glb_stall": acc[A_ST_P], "dram_stall": dram_stall}
+        bd = {k: int(round(v)) for k, v in bd.items()}
+        bd["busy"] += cycles - sum(bd.values())  # rounding residue
+        macs = int(acc[A_MACS])
+        slots = int(acc[A_SLOTS_NZ] + acc[A_SLOTS_Z])
+        is_v1 = not c["pe.skip_zero_iacts"]
+        if is_v1:  # zero iacts gate the MAC (v1 / dense), non-zero iacts use every slot
+            mac_actual, mac_gated = int(acc[A_SLOTS_NZ]), int(acc[A_SLOTS_Z])
+        else:
+            mac_actual, mac_gated = macs, slots - macs  # idle SIMD lanes (and dense-rule slots) are gated
+        actions = {
+            "mac": mac_actual, "mac_gated": mac_gated,
+            "iact_spad_read": acc[A_LOOKUPS],
+            "iact_spad_meta_read": acc[A_LOOKUPS] if c["pe.compressed_spads"] else 0,
+            "weight_spad_meta_read": acc[A_LOOKUPS] if c["pe.compressed_spads"] else 0,
+            "weight_spad_read": acc[A_WWORDS] if not is_v1 else acc[A_SLOTS_NZ],
+            "psum_spad_access": 2 * mac_actual,
+            "iact_spad_write": acc[A_I_SPADW], "weight_spad_write": acc[A_W_SPADW],
+            "glb_iact_read": acc[A_I_NOC], "glb_iact_write": dram["glb_iact_writes"],
+            "glb_psum_read": acc[A_P_GLB_R], "glb_psum_write": acc[A_P_GLB_W],
+            "noc_iact": acc[A_I_NOC], "noc_weight": acc[A_W_NOC], "noc_psum": acc[A_P_NOC],
+            "dram_byte": dram["dram_bytes"],
+        }
+        if c["memory.ideal"]:
+            for k in ("glb_iact_read", "glb_iact_write", "glb_psum_read", "glb_psum_write", "noc_iact",
+                      "noc_weight", "noc_psum", "dram_byte"):
+                actions[k] = 0
+        K, Cg, R, S = wmask.shape
+        nMb, nCb = _ceil(K, m.M0), (1 if dw else _ceil(Cg, m.C0))
+        tile_dense = L.Q * (m.M0 if dw else m.C0) * S * (1 if dw else _ceil(m.M0, lanes))
+        passes_cf = _ceil(nMb, m.Mc * m.Mk) * _ceil(nCb, m.Cr * m.Ck) * _ceil(R, m.Rsp) * _ceil(L.P, m.Fc * m.Fk)
+        closed_form = passes_cf * tile_dense
+        from workloads.effectual import effectual_macs
+        eff = effectual_macs(inst)
+        extra = {
+            "mapping": m.describe(), "mapping_candidates": ncand, "passes": int(acc[A_PASSES]),
+            "closed_form_dense_cycles": int(closed_form),
+            "mapping_efficiency": float(acc[A_ACTIVE] / max(1.0, acc[A_PASSES] * self.n_pes)),
+            "simd_idle_lane_slots": int(slots - macs) if not is_v1 else 0,
+            "psum_chunks": dram["psum_chunks"], "dram_bytes": dram["dram_bytes"],
+            "noc_modes": self._noc_modes(L, m),
+            "rule": {"skip_zero_iacts": skip_i, "skip_zero_weights": skip_w,
+                     "depthwise_rule": c["pe.depthwise_rule"] if dw else None},
+            "macs_walked_effectual": macs,
+        }
+        out = None
+        if functional:
+            if not inst.functional_ok:
+                raise AccelsimError(f"layer {L.name!r}: functional mode needs real values (pattern-only data)")
+            out = self.functional_output(inst, m.M0, m.C0)
+        return LayerResult(inst.name, inst.image, cycles, bd, actions, L.macs_dense, eff, mac_actual,
+                           macs_skipped=int(L.macs_dense - mac_actual - mac_gated) if not is_v1 else 0,
+                           macs_gated=mac_gated if is_v1 else 0, output=out, extra=extra)
+
+    def _noc_modes(self, L, m: Mapping) -> dict:
+        """HM-NoC mode per data type implied by the sharing pattern of the mapping (section 5.2)."""
+        w_share = m.Fc * m.Fk  # PEs / clusters holding the same weight tile
+        i_share = m.Mc * m.Mk  # PEs / clusters reading the same iact rows
+        def mode(share, total):
+            return "unicast" if share == 1 else ("broadcast" if share >= total else "multicast")
+        tot = self.n_pes
+        return {"weights": mode(w_share, tot), "iacts": mode(i_share, tot),
+                "psums": "vertical accumulation" if m.Rsp * m.Cr > 1 else "direct to GLB"}
+
+    def functional_output(self, inst, M0: int, C0: int) -> np.ndarray:
+        L = inst.layer
+        dw = L.kind == "depthwise"
+        w = inst.weights_dense()
+        ptr, rows, vals = weight_csc(w != 0, w, M0, dw)
+        a = inst.acts_dense()
+        pad = L.padding
+        ap = np.zeros((L.C, L.H + 2 * pad, L.W + 2 * pad))
+        ap[:, pad:pad + L.H, pad:pad + L.W] = a
+        K, Cg, R, S = w.shape
+        out = _functional(ap, ptr, rows, vals, dw, K, Cg, R, S, L.P, L.Q, L.stride, L.dilation, M0, C0)
+        if L.bias is not None:
+            out = out + L.bias[:, None, None]
+        return out
+
+
+# ------------------------------------------------------------------ validation
+PAPER = {"inf_per_s": 1470.6, "inf_per_j": 2560.3, "speedup_vs_v1": 12.6,
+         "source": "Chen et al., JETCAS 2019 abstract (accelerators.md 5.1/5.3)"}
+
+
+def _rel(sim, ref):
+    return (sim - ref) / ref if ref else None
+
+
+def validate(shared=None, full: bool = False) -> dict:
+    """Single-PE ground truth, dense closed form, chip-level MobileNet vs the paper, invariants."""
+    return {}
