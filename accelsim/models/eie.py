@@ -1,0 +1,714 @@
+"""EIE (Han et al., ISCA 2016): cycle-level model of the sparse matrix x sparse vector engine.
+
+Data path (paper Sec. III-IV; ``../shared/docs/accelerators.md`` Sec. 3)
+-----------------------------------------------------------------------
+* **Storage.**  Output row i lives in PE ``i mod N`` as local row ``i // N``.  Each PE
+  stores its rows column by column (CSC): per entry a 4-bit codebook index (weight
+  sharing, 16 codes, code 0 = 0.0) and a 4-bit relative row index (zeros skipped
+  before the entry); a zero run longer than 15 inserts a padding entry (code 0, run
+  15).  Column pointers ``p_j`` sit in two 16-bit banks (even / odd j) so that
+  ``p_j`` and ``p_j+1`` are read in one cycle.  :class:`EIEMatrix` holds that layout,
+  built either from any dense/sparse FC matrix (:func:`build_matrix`, with optional
+  magnitude pruning and k-means weight sharing, :func:`prune_magnitude`,
+  :func:`kmeans_share`) or loaded as-is from the authors' dump
+  (:func:`matrix_from_dump`; used when ``layer.meta["eie_dump"]`` names it).
+* **Bias.**  An extra column (index C) whose activation is 1.0, as in the authors' files.
+* **Passes.**  A PE's destination register file holds ``act_regs_per_pe`` (64) outputs,
+  so N x 64 = 4K outputs per pass; longer outputs run in passes, each re-broadcasting
+  the input and storing its own per-PE CSC (relative indices restart per pass).
+
+Cycle model (per cycle, in Numba, :func:`_run_jobs`)
+----------------------------------------------------
+* **LNZD broadcast.**  At most one *non-zero* activation per cycle is pushed into every
+  PE's activation FIFO; zeros are never broadcast.  The push is refused (broadcast
+  stall) when any FIFO was full at the start of the cycle.  With
+  ``lnzd_row_bubble`` the detector scans one row of N activations (one per PE's
+  source register) at a time and loses one cycle at each row change unless the
+  row's last activation was just broadcast (the authors' ``src/nzfetch.cpp``);
+  row changes proceed during stalls.
+* **Per PE** two pipeline stages after the FIFO: the *pointer stage* pops the FIFO
+  head and reads ``p_j, p_j+1`` (one column per cycle at most, one column held);
+  the *stream stage* then spends ``max(1, entries)`` cycles on the column: one
+  entry (codebook decode + 16-bit MAC into the destination register) per cycle,
+  one cycle for an empty column.  The pointer read of the next column overlaps
+  the streaming of the current one, so back-to-back columns have no bubble.
+  A popped activation reaches the stream stage one cycle after the pop.
+* **Queue depth.**  Config ``fifo_depth`` = activations the FIFO holds.  The paper's
+  "depth 8" is the authors' ``NZFETCH_buffersize = 8``, a ring buffer that holds 7;
+  their pointer-read register holds one more popped activation, which this model
+  has as the pointer stage.  So the paper's configuration is ``fifo_depth: 7``
+  here (preset ``eie``); ``validate`` also reports ``fifo_depth=8``.
+* **Breakdown** (mean over PEs, sums to the cycles): ``busy`` (entries streamed,
+  padding included), ``empty_column`` (1-cycle pops of columns without entries in
+  this PE), ``idle_fifo_empty`` (FIFO empty while the broadcast is not finished:
+  starvation from broadcast stalls, LNZD bubbles and pointer-read latency),
+  ``idle_tail`` (done with a pass while other PEs still work: load imbalance),
+  ``pass_overhead`` (``pass_overhead_cycles`` per pass switch).  ``extra`` has the
+  broadcast-stall and LNZD-bubble cycles, per-PE idle, and the load efficiency
+  (mean busy / busiest PE's busy, the paper's Fig. 11 measure) with the
+  PE utilisation (entries / (N x cycles)).
+
+Convolutions on EIE (``MAPPING_NOTES``)
+---------------------------------------
+A conv layer is lowered to one SpMV per *active* output pixel: the weights become a
+K x (C R S) matrix (row k = filter k flattened as c*R*S + r*S + s), compressed once
+and reused for every pixel; the activation vector of pixel (p, q) is its im2col
+column (zero padding included, so padding zeros are never broadcast); the output
+mask picks the pixels that run, inactive pixels cost nothing.  Pixels run back to
+back, each draining the PEs before the next (outputs of a pixel are written back
+from the destination registers).  Grouped and depthwise convs use the block-
+diagonal K x (C R S) matrix: every non-zero of the pixel's C R S vector is still
+broadcast to all PEs, and PEs whose rows have no weight in that column spend the
+1-cycle empty-column pop, so depthwise layers run at the LNZD rate (about one
+activation per cycle), which is EIE's real weakness on them.
+
+Energy
+------
+Per action (``accelsim/energy_tables/eie_45nm.yaml``): pointer SRAM 16-bit reads (two
+per pop), sparse-matrix SRAM 64-bit line reads (8 entries per line; a line register
+keeps the last line, so a column starting in it does not re-read), activation SRAM
+and register-file reads/writes (16 bit), codebook RF read, 16-bit MAC, FIFO
+writes/reads (32 bit: index + value) and the clock network per PE-cycle (Table II).
+``validate`` shows the calibration against Table II (9.157 mW per PE at 800 MHz)
+block by block.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from numba import njit
+
+from workloads import LayerInstance, WorkloadError
+from workloads.effectual import im2col
+
+from ..config import Field
+from ..engine import AcceleratorModel, LayerResult
+from ..errors import AccelsimError, ConfigError
+from . import register_model
+
+SPMAT_LINE_BITS = 64   # Spmat SRAM width [paper Sec. VI]
+ENTRY_BITS = 8         # 4-bit code + 4-bit relative row index
+
+# ======================================================================== storage
+@dataclass
+class EIEMatrix:
+    """Per-PE CSC of one FC matrix (K outputs x C inputs, + bias column) in EIE's layout.
+
+    Flat arrays are ordered (pass, PE, column, entry); ``ptr[q, p]`` (n_cols + 1,) are
+    offsets into the (pass q, PE p) segment starting at ``base[q, p]``.  ``row`` is the
+    decoded local row within the pass (padding entries included, value 0);
+    ``code`` is the 4-bit codebook index (-1 when the weights are not shared, then
+    ``value`` keeps the exact weight); ``value`` = codebook[code] otherwise.
+    """
+
+    n_pe: int
+    n_out: int
+    n_in: int
+    has_bias: bool
+    rows_per_pass: int
+    ptr: np.ndarray      # (n_pass, n_pe, n_cols + 1) int64
+    base: np.ndarray     # (n_pass, n_pe) int64
+    row: np.ndarray      # (entries,) int32 local row within the pass
+    run: np.ndarray      # (entries,) int8 zero run before the entry (4-bit)
+    code: np.ndarray     # (entries,) int8, -1 = unshared
+    value: np.ndarray    # (entries,) float64
+    codebook: np.ndarray | None = None
+    index_bits: int = 4
+    source: str = "built"
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def n_pass(self) -> int:
+        return int(self.ptr.shape[0])
+
+    @property
+    def n_cols(self) -> int:
+        return self.n_in + int(self.has_bias)
+
+    @property
+    def n_entries(self) -> int:
+        return int(self.row.shape[0])
+
+    @property
+    def n_padding(self) -> int:
+        return int(self.meta.get("n_padding", int((self.value == 0).sum())))
+
+    def counts(self) -> np.ndarray:
+        """Entries per (pass, PE, column), int32."""
+        return np.diff(self.ptr, axis=2).astype(np.int32)
+
+    def entries_per_pe(self) -> np.ndarray:
+        return self.ptr[:, :, -1].sum(axis=0)
+
+    def dense(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """Decoded dense weights (K, C) and bias (K,) or None -- the functional reference."""
+        Wb = np.zeros((self.n_out, self.n_cols), dtype=np.float64)
+        N, R = self.n_pe, self.rows_per_pass
+        for q in range(self.n_pass):
+            for p in range(N):
+                s = self.base[q, p]
+                pt = self.ptr[q, p]
+                cols = np.repeat(np.arange(self.n_cols), np.diff(pt))
+                rows = (q * R + self.row[s:s + pt[-1]].astype(np.int64)) * N + p
+                Wb[rows, cols] += self.value[s:s + pt[-1]]
+        return Wb[:, :self.n_in], (Wb[:, self.n_in].copy() if self.has_bias else None)
+
+
+@njit(cache=True)
+def _encode_segment(rows, counts, max_run, out_run, out_row, out_src, ptr):
+    """RLE-encode one (pass, PE) CSC segment: insert padding entries for runs > max_run.
+
+    ``rows``: local rows of the non-zeros, column-major and sorted per column;
+    ``counts``: non-zeros per column.  Writes run / row / source index (-1 = padding)
+    and the column pointers; returns the number of entries written.
+    """
+    k = 0
+    i = 0
+    ptr[0] = 0
+    for c in range(counts.shape[0]):
+        prev = -1
+        for _ in range(counts[c]):
+            r = rows[i]
+            gap = r - prev - 1
+            while gap > max_run:
+                out_run[k] = max_run
+                out_row[k] = prev + max_run + 1
+                out_src[k] = -1
+                prev = prev + max_run + 1
+                gap -= max_run + 1
+                k += 1
+            out_run[k] = gap
+            out_row[k] = r
+            out_src[k] = i
+            prev = r
+            k += 1
+            i += 1
+        ptr[c + 1] = k
+    return k
+
+
+def build_matrix(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_out: int, n_in: int, n_pe: int = 64,
+                 bias: np.ndarray | None = None, codes: np.ndarray | None = None,
+                 codebook: np.ndarray | None = None, regs_per_pe: int = 64, index_bits: int = 4) -> EIEMatrix:
+    """Per-PE CSC from COO non-zeros (row < n_out, col < n_in) plus an optional bias column.
+
+    ``codes`` (same length as vals, values < len(codebook), 0 reserved for 0.0) marks
+    weight-shared matrices; then ``vals`` must equal ``codebook[codes]``.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    cols = np.asarray(cols, dtype=np.int64)
+    vals = np.asarray(vals, dtype=np.float64)
+    shared = codes is not None
+    codes = np.asarray(codes, dtype=np.int64) if shared else np.full(rows.shape, -1, dtype=np.int64)
+    if bias is not None:
+        bias = np.asarray(bias, dtype=np.float64)
+        bnz = np.flatnonzero(bias)
+        rows = np.concatenate([rows, bnz])
+        cols = np.concatenate([cols, np.full(bnz.shape, n_in)])
+        vals = np.concatenate([vals, bias[bnz]])
+        if shared:
+            raise AccelsimError("a weight-shared matrix takes its bias as codes; pass bias=None and add column n_in")
+        codes = np.concatenate([codes, np.full(bnz.shape, -1)])
+    n_cols = n_in + int(bias is not None)
+    max_run = (1 << index_bits) - 1
+    rows_pe = -(-n_out // n_pe)                  # local rows of PE 0 (the most)
+    n_pass = max(1, -(-rows_pe // regs_per_pe))
+    pe = rows % n_pe
+    local = rows // n_pe
+    q = local // regs_per_pe
+    lrow = local - q * regs_per_pe
+    order = np.lexsort((lrow, cols, pe, q))      # (pass, PE, column, row)
+    pe, q, lrow, cols_s = pe[order], q[order], lrow[order], cols[order]
+    vals_s, codes_s = vals[order], codes[order]
+    seg = q * n_pe + pe
+    seg_bounds = np.searchsorted(seg, np.arange(n_pass * n_pe + 1))
+    ptr = np.zeros((n_pass, n_pe, n_cols + 1), dtype=np.int64)
+    base = np.zeros((n_pass, n_pe), dtype=np.int64)
+    runs, rws, srcs = [], [], []
+    total = 0
+    for s in range(n_pass * n_pe):
+        a, b = seg_bounds[s], seg_bounds[s + 1]
+        counts = np.bincount(cols_s[a:b], minlength=n_cols)
+        n_nz = b - a
+        cap = n_nz + (regs_per_pe // (max_run + 1)) * n_cols  # at most one padding per 16 rows per column
+        o_run = np.empty(cap, dtype=np.int64)
+        o_row = np.empty(cap, dtype=np.int64)
+        o_src = np.empty(cap, dtype=np.int64)
+        qq, pp = divmod(s, n_pe)
+        k = _encode_segment(lrow[a:b], counts, max_run, o_run, o_row, o_src, ptr[qq, pp])
+        src = o_src[:k]
+        srcs.append(np.where(src >= 0, src + a, -1))
+        runs.append(o_run[:k])
+        rws.append(o_row[:k])
+        base[qq, pp] = total
+        total += k
+    src = np.concatenate(srcs) if srcs else np.zeros(0, np.int64)
+    pad = src < 0
+    value = np.where(pad, 0.0, vals_s[np.maximum(src, 0)] if src.size else 0.0)
+    code = np.where(pad, 0, codes_s[np.maximum(src, 0)] if src.size else 0)
+    if not shared:
+        code = np.full(src.shape, -1)
+    m = EIEMatrix(n_pe, n_out, n_in, bias is not None, regs_per_pe, ptr, base,
+                  np.concatenate(rws).astype(np.int32) if rws else np.zeros(0, np.int32),
+                  np.concatenate(runs).astype(np.int8) if runs else np.zeros(0, np.int8),
+                  code.astype(np.int8), value.astype(np.float64),
+                  None if codebook is None else np.asarray(codebook, dtype=np.float64), index_bits)
+    m.meta["n_padding"] = int(pad.sum())
+    return m
+
+
+def matrix_from_dense(W: np.ndarray, n_pe: int = 64, bias: np.ndarray | None = None, regs_per_pe: int = 64,
+                      index_bits: int = 4, prune_density: float | None = None, codebook_size: int | None = None,
+                      seed: int = 0) -> EIEMatrix:
+    """EIEMatrix of a dense (K, C) matrix; optionally prune to ``prune_density`` (magnitude) and
+    share weights to ``codebook_size`` codes (k-means, code 0 = 0.0).  With sharing the bias
+    column is coded through the same codebook (as in the authors' files)."""
+    W = np.asarray(W, dtype=np.float64)
+    K, C = W.shape
+    if prune_density is not None:
+        W = prune_magnitude(W, prune_density)
+    if codebook_size:
+        Wb = W if bias is None else np.concatenate([W, np.asarray(bias, np.float64)[:, None]], axis=1)
+        codes, cb = kmeans_share(Wb, codebook_size, seed=seed)
+        r, c = np.nonzero(codes)
+        m = build_matrix(r, c, cb[codes[r, c]], K, C if bias is None else C + 1, n_pe, None, codes[r, c], cb,
+                         regs_per_pe, index_bits)
+        if bias is not None:  # the last column is the bias column
+            m.n_in, m.has_bias = C, True
+        return m
+    r, c = np.nonzero(W)
+    return build_matrix(r, c, W[r, c], K, C, n_pe, bias, None, None, regs_per_pe, index_bits)
+
+
+def prune_magnitude(W: np.ndarray, density: float) -> np.ndarray:
+    """Keep the round(density * size) largest-magnitude weights (Han et al. magnitude pruning)."""
+    W = np.asarray(W, dtype=np.float64)
+    k = int(round(density * W.size))
+    out = np.zeros_like(W)
+    if k > 0:
+        idx = np.argpartition(-np.abs(W).ravel(), k - 1)[:k]
+        out.ravel()[idx] = W.ravel()[idx]
+    return out
+
+
+def kmeans_share(W: np.ndarray, n_codes: int = 16, iters: int = 50, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """1-D k-means weight sharing (Deep Compression, linear init): codes (int, 0 where W == 0)
+    and codebook (n_codes,) with codebook[0] = 0.0; non-zeros get codes 1..n_codes-1."""
+    W = np.asarray(W, dtype=np.float64)
+    nz = W != 0
+    v = W[nz]
+    k = n_codes - 1
+    codes = np.zeros(W.shape, dtype=np.int64)
+    cb = np.zeros(n_codes)
+    if v.size == 0:
+        return codes, cb
+    cent = np.linspace(v.min(), v.max(), k)
+    for _ in range(iters):
+        cent.sort()
+        mid = (cent[1:] + cent[:-1]) / 2
+        a = np.searchsorted(mid, v)
+        sums = np.bincount(a, weights=v, minlength=k)
+        cnt = np.bincount(a, minlength=k)
+        new = np.where(cnt > 0, sums / np.maximum(cnt, 1), cent)
+        if np.allclose(new, cent, rtol=0, atol=0):
+            break
+        cent = new
+    cent.sort()
+    if (cent == 0).any():  # a zero centroid would make its entries look like padding
+        cent[cent == 0] = np.finfo(float).tiny
+    a = np.searchsorted((cent[1:] + cent[:-1]) / 2, v)
+    codes[nz] = a + 1
+    cb[1:] = cent
+    return codes, cb
+
+
+def matrix_from_dump(path, n_out: int, n_in: int, n_pe: int, regs_per_pe: int = 64) -> EIEMatrix:
+    """The authors' stored per-PE CSC, used as-is (no re-compression)."""
+    from workloads.eie_dump import read_dump
+    d = read_dump(path, n_out=n_out, n_pe=n_pe, n_in=n_in)
+    if -(-n_out // n_pe) > regs_per_pe:
+        raise AccelsimError(f"{path}: dump has more rows per PE than act_regs_per_pe={regs_per_pe}")
+    ptr = np.stack(d.ptr)[None]                  # one pass
+    base = np.concatenate([[0], np.cumsum(d.entries_per_pe)[:-1]])[None].astype(np.int64)
+    code = np.concatenate(d.code)
+    m = EIEMatrix(n_pe, n_out, n_in, True, regs_per_pe, ptr, base, np.concatenate(d.row).astype(np.int32),
+                  np.concatenate(d.run).astype(np.int8), code.astype(np.int8), d.codebook[code], d.codebook,
+                  4, source=f"dump:{path}")
+    m.meta["n_padding"] = int((code == 0).sum())
+    m.meta["act"] = d.act
+    return m
+
+
+# ===================================================================== cycle model
+@njit(cache=True)
+def _bubbles(pos, window):
+    """LNZD bubble cycles before each broadcast item (row changes of a ``window``-wide scan)."""
+    n = pos.shape[0]
+    out = np.zeros(n, dtype=np.int64)
+    if window <= 0 or n == 0:
+        return out
+    out[0] = pos[0] // window
+    for k in range(1, n):
+        d = pos[k] // window - pos[k - 1] // window
+        if d > 0 and pos[k - 1] % window == window - 1:
+            d -= 1
+        out[k] = d
+    return out
+
+
+@njit(cache=True)
+def _run_jobs(cnt, ptr, seq, seq_off, bub, job_pass, fifo_depth, line_entries, pass_overhead, out_pe, out_g):
+    """Cycle-by-cycle simulation of a list of jobs (one SpMV pass each), back to back.
+
+    cnt (n_pass, N, n_cols) entries per column; ptr (n_pass, N, n_cols+1) segment offsets
+    (for Spmat line reads); seq[seq_off[j]:seq_off[j+1]] the broadcast column order of
+    job j, bub the LNZD bubbles before each item; job_pass[j] its pass.
+    out_pe (8, N) accumulates per PE: 0 busy, 1 empty_column, 2 idle_fifo_empty,
+    3 idle_tail, 4 pops, 5 spmat line reads, 6 max FIFO occupancy, 7 entries.
+    out_g (6,): 0 cycles, 1 broadcast stall, 2 LNZD bubbles, 3 pass overhead, 4 broadcasts,
+    5 jobs.  Returns total cycles.
+    """
+    N = cnt.shape[1]
+    popped = np.zeros(N, dtype=np.int64)
+    nxt = np.zeros(N, dtype=np.int64)       # pointer-stage register: column or -1
+    rem = np.zeros(N, dtype=np.int64)       # stream stage: cycles left on the current column
+    cur_empty = np.zeros(N, dtype=np.bool_)
+    lastline = np.zeros(N, dtype=np.int64)
+    total = 0
+    for j in range(seq_off.shape[0] - 1):
+        q = job_pass[j]
+        s0 = seq_off[j]
+        B = seq_off[j + 1] - s0
+        if j > 0:
+            total += pass_overhead
+            out_g[3] += pass_overhead
+        for p in range(N):
+            popped[p] = 0
+            nxt[p] = -1
+            rem[p] = 0
+            lastline[p] = -1
+        b = 0
+        pend = bub[s0] if B > 0 else 0
+        t = 0
+        n_done = 0
+        while True:
+            # start-of-cycle state: FIFO occupancy b - popped (the pointer-stage register is not in the FIFO)
+            full = False
+            for p in range(N):
+                occ = b - popped[p]
+                if occ >= fifo_depth:
+                    full = True
+                if occ > out_pe[6, p]:
+                    out_pe[6, p] = occ
+            n_done = 0
+            for p in range(N):
+                # stream stage
+                if rem[p] > 0:
+                    rem[p] -= 1
+                    if cur_empty[p]:
+                        out_pe[1, p] += 1
+                    else:
+                        out_pe[0, p] += 1
+                else:
+                    if popped[p] == B and nxt[p] < 0:
+                        out_pe[3, p] += 1
+                    else:
+                        out_pe[2, p] += 1
+                # hand the column whose pointers were read to the stream stage
+                if rem[p] == 0 and nxt[p] >= 0:
+                    c = nxt[p]
+                    e = cnt[q, p, c]
+                    nxt[p] = -1
+                    if e > 0:
+                        rem[p] = e
+                        cur_empty[p] = False
+                        st = ptr[q, p, c]
+                        first = st // line_entries
+                        last = (st + e - 1) // line_entries
+                        out_pe[5, p] += last - first + 1 - (1 if first == lastline[p] else 0)
+                        lastline[p] = last
+                        out_pe[7, p] += e
+                    else:
+                        rem[p] = 1
+                        cur_empty[p] = True
+                # pointer stage: pop the FIFO head (pushed in an earlier cycle), read p_j, p_j+1
+                if nxt[p] < 0 and popped[p] < b:
+                    c = seq[s0 + popped[p]]
+                    popped[p] += 1
+                    out_pe[4, p] += 1
+                    nxt[p] = c
+                if popped[p] == B and nxt[p] < 0 and rem[p] == 0:
+                    n_done += 1
+            # LNZD / broadcast (visible to the PEs next cycle)
+            if b < B:
+                if pend > 0:
+                    pend -= 1
+                    out_g[2] += 1
+                elif full:
+                    out_g[1] += 1
+                else:
+                    b += 1
+                    out_g[4] += 1
+                    if b < B:
+                        pend = bub[s0 + b]
+            t += 1
+            if b == B and n_done == N:
+                break
+        total += t
+        out_g[5] += 1
+    out_g[0] += total
+    return total
+
+
+@njit(cache=True)
+def _functional(ptr, base, row, value, seq, seq_off, acts, act_off, job_pass, rows_per_pass, n_out, out):
+    """Walk the stored entries of every broadcast column: out[j, row] += value * a_j (float64)."""
+    N = ptr.shape[1]
+    for j in range(seq_off.shape[0] - 1):
+        q = job_pass[j]
+        for i in range(seq_off[j], seq_off[j + 1]):
+            c = seq[i]
+            a = acts[act_off[j] + c]
+            for p in range(N):
+                s = base[q, p]
+                for e in range(ptr[q, p, c], ptr[q, p, c + 1]):
+                    g = (q * rows_per_pass + row[s + e]) * N + p
+                    if g < n_out:
+                        out[j, g] += value[s + e] * a
+
+
+# ========================================================================= model
+PAPER_TABLE_II_MW = {  # per PE, 800 MHz, 45 nm [paper Table II]
+    "Act_queue": 0.112, "PtrRead": 1.807, "SpmatRead": 4.955, "ArithmUnit": 1.162, "ActRW": 1.122,
+}
+PAPER_TOTAL_MW = 9.157
+BLOCK_OF_ACTION = {
+    "fifo_write_32b": "Act_queue", "fifo_read_32b": "Act_queue",
+    "ptr_sram_read_16b": "PtrRead", "spmat_sram_read_64b": "SpmatRead",
+    "mac_16b": "ArithmUnit", "codebook_read_16b": "ArithmUnit",
+    "act_rf_read_16b": "ActRW", "act_rf_write_16b": "ActRW", "act_sram_read_16b": "ActRW",
+    "act_sram_write_16b": "ActRW", "pe_clock_cycle": "clock (spread over blocks)",
+}
+
+
+@register_model("eie")
+class EIE(AcceleratorModel):
+    """EIE, cycle level on the real compressed data (see the module docstring)."""
+
+    FIELDS = {
+        "n_pe": Field(int, "PEs", default=64, doc="processing elements (rows interleaved i mod N)",
+                      source="EIE paper Sec. VI; authors' layer_dump2.py bank-num=64"),
+        "fifo_depth": Field(int, "entries", default=7, min=1,
+                            doc="activations one PE's FIFO holds (paper depth 8 = authors' ring of 8 holding 7)",
+                            source="authors' src/nzfetch.cpp ring buffer, NZFETCH_buffersize=8"),
+        "act_regs_per_pe": Field(int, "outputs", default=64, doc="destination registers per PE (outputs per pass / N)",
+                                 source="EIE paper Sec. V: 64 x 16-bit act registers per PE"),
+        "index_bits": Field(int, "bits", default=4, min=1, max=8, doc="relative row index width",
+                            source="EIE paper Sec. IV"),
+        "spmat_line_bits": Field(int, "bits", default=64, doc="Spmat SRAM line width", source="EIE paper Sec. VI"),
+        "lnzd_row_bubble": Field(bool, "", default=True,
+                                 doc="one LNZD cycle lost per N-activation row change (authors' nzfetch.cpp)",
+                                 source="authors' src/nzfetch.cpp"),
+        "pass_overhead_cycles": Field(int, "cycles", default=0, min=0,
+                                      doc="cycles between passes / conv pixels besides the drain",
+                                      source="assumed (paper gives none; write-back overlaps)"),
+        "compress.prune_density": Field(float, "", default=1.0, min=0.0, max=1.0,
+                                        doc="magnitude-prune dense weights to this density (1 = keep all)"),
+        "compress.codebook_size": Field(int, "codes", default=0, min=0, max=256,
+                                        doc="k-means weight sharing to this many codes (0 = keep exact weights)",
+                                        source="EIE paper: 16 (4-bit)"),
+        "compress.seed": Field(int, "", default=0, min=0, doc="k-means seed"),
+    }
+    MAPPING_NOTES = {
+        "fc": "SpMV y = W a (+ bias column); per-PE CSC, interleaved rows, LNZD broadcast of non-zero a_j",
+        "conv": "one SpMV per ACTIVE output pixel: im2col column as the activation vector, output mask picks "
+                "the pixels; weights K x (C R S) compressed once and reused; pixels back to back with a drain",
+        "depthwise": "block-diagonal K x (C R S) matrix, one SpMV per active pixel; PEs without a weight in a "
+                     "broadcast column pay the 1-cycle empty pop, so it runs at the LNZD rate",
+    }
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self._cache: dict = {}
+
+    @classmethod
+    def check_config(cls, cfg):
+        if cfg["spmat_line_bits"] % ENTRY_BITS:
+            raise ConfigError(f"must be a multiple of {ENTRY_BITS} (one entry = 4-bit code + 4-bit index)",
+                              file=cfg.file, field="spmat_line_bits")
+
+    def peak_macs_per_cycle(self) -> int:
+        return int(self.cfg["n_pe"])
+
+    # ------------------------------------------------------------------ data
+    def matrix_for(self, inst: LayerInstance) -> EIEMatrix:
+        """The layer's compressed matrix (cached per layer): the stored dump when the layer names one."""
+        L = inst.layer
+        N, R = self.cfg["n_pe"], self.cfg["act_regs_per_pe"]
+        dump = L.meta.get("eie_dump") if L.meta else None
+        key = (L.name, id(L.weights), N, R, self.cfg["index_bits"], self.cfg["compress.prune_density"],
+               self.cfg["compress.codebook_size"], bool(dump))
+        if key in self._cache:
+            return self._cache[key]
+        if dump and L.kind == "fc" and N == int(L.meta.get("eie_n_pe", N)) and self.cfg["index_bits"] == 4:
+            m = matrix_from_dump(dump, L.K, L.C, N, R)
+        else:
+            W = lowered_weights(inst)
+            pd = self.cfg["compress.prune_density"]
+            m = matrix_from_dense(W, N, L.bias, R, self.cfg["index_bits"], None if pd >= 1.0 else pd,
+                                  self.cfg["compress.codebook_size"] or None, self.cfg["compress.seed"])
+        self._cache = {key: m}  # one layer at a time keeps memory bounded
+        return m
+
+    # ------------------------------------------------------------------ simulate
+    def simulate_layer(self, inst: LayerInstance, functional: bool = False) -> LayerResult:
+        L = inst.layer
+        m = self.matrix_for(inst)
+        vecs, pix = activation_vectors(inst)             # (n_pix, C') active pixels only
+        res = run_matrix(m, vecs, self.cfg, functional=functional)
+        cyc = res["cycles"]
+        # compute counts (bias entries are not layer MACs)
+        macs_actual = res["entries_nonbias"]
+        eff = res["effectual"]
+        out = None
+        if functional:
+            P, Q = L.P, L.Q
+            out = np.zeros((L.K, P * Q))
+            out[:, pix] = res["output"].T
+            if L.kind == "fc":
+                out = out[:, 0]
+            else:
+                out = out.reshape(L.K, P, Q)
+        extra = {k: v for k, v in res.items() if k not in ("output", "cycles", "breakdown", "actions")}
+        extra.update(matrix_source=m.source, stored_entries=m.n_entries, padding_entries=m.n_padding,
+                     passes=m.n_pass, active_pixels=int(len(pix)), mapping=self.MAPPING_NOTES[L.kind],
+                     weights_quantized=bool(self.cfg["compress.codebook_size"]) and m.source == "built")
+        return LayerResult(L.name, inst.image, cyc, res["breakdown"], res["actions"], L.macs_dense, eff,
+                           macs_actual, max(0, L.macs_dense - macs_actual), 0,
+                           utilization=macs_actual / max(1, cyc * m.n_pe), output=out, extra=extra)
+
+
+def lowered_weights(inst: LayerInstance) -> np.ndarray:
+    """K x (C R S) matrix of a layer (block-diagonal for grouped / depthwise convs)."""
+    L = inst.layer
+    w = inst.weights_dense()
+    K, Cg, R, S = w.shape
+    if L.groups == 1:
+        return w.reshape(K, Cg * R * S)
+    W = np.zeros((K, L.C * R * S))
+    Kg = K // L.groups
+    for g in range(L.groups):
+        W[g * Kg:(g + 1) * Kg, g * Cg * R * S:(g + 1) * Cg * R * S] = w[g * Kg:(g + 1) * Kg].reshape(Kg, -1)
+    return W
+
+
+def activation_vectors(inst: LayerInstance) -> tuple[np.ndarray, np.ndarray]:
+    """(active pixels, C R S) activation vectors and the flat indices of the active pixels."""
+    L = inst.layer
+    a = inst.acts_dense()
+    if L.kind == "fc":
+        return a.reshape(1, -1), np.zeros(1, dtype=np.int64)
+    cols = im2col(a, L.R, L.S, L.stride, L.padding, L.dilation)   # (C R S, P Q)
+    pix = np.flatnonzero(inst.out_mask_or_ones().ravel())
+    return np.ascontiguousarray(cols[:, pix].T), pix
+
+
+def run_matrix(m: EIEMatrix, vecs: np.ndarray, cfg, functional: bool = False, fifo_depth: int | None = None) -> dict:
+    """Simulate SpMVs of ``m`` with each row of ``vecs`` (n_vec, C) as the input activations.
+
+    Returns cycles, breakdown, actions and statistics (see the module docstring).
+    """
+    N = m.n_pe
+    depth = int(cfg["fifo_depth"] if fifo_depth is None else fifo_depth)
+    vecs = np.asarray(vecs, dtype=np.float64)
+    n_vec = vecs.shape[0]
+    if vecs.shape[1] != m.n_in:
+        raise AccelsimError(f"activation vector length {vecs.shape[1]} != matrix inputs {m.n_in}")
+    aug = np.ones((n_vec, m.n_cols)) if m.has_bias else np.empty((n_vec, m.n_cols))
+    aug[:, :m.n_in] = vecs
+    nzpos = [np.flatnonzero(v) for v in aug]     # bias activation 1.0 is broadcast as column n_in
+    window = N if cfg["lnzd_row_bubble"] else 0
+    seqs, bubs, jp = [], [], []
+    for q in range(m.n_pass):
+        for pos in nzpos:
+            seqs.append(pos)
+            bubs.append(_bubbles(pos.astype(np.int64), window))
+            jp.append(q)
+    seq = np.concatenate(seqs).astype(np.int64) if seqs else np.zeros(0, np.int64)
+    bub = np.concatenate(bubs).astype(np.int64) if bubs else np.zeros(0, np.int64)
+    seq_off = np.concatenate([[0], np.cumsum([len(s) for s in seqs])]).astype(np.int64)
+    job_pass = np.asarray(jp, dtype=np.int64)
+    cnt = m.counts()
+    line_entries = int(cfg["spmat_line_bits"]) // ENTRY_BITS
+    out_pe = np.zeros((8, N), dtype=np.int64)
+    out_g = np.zeros(6, dtype=np.int64)
+    cycles = int(_run_jobs(cnt, m.ptr, seq, seq_off, bub, job_pass, depth, line_entries,
+                           int(cfg["pass_overhead_cycles"]), out_pe, out_g))
+    busy, empty, idle_e, idle_t, pops, lines, maxocc, ents = out_pe
+    # breakdown: mean over PEs (each PE's classes sum to the cycles), rounded to sum exactly
+    parts = {"busy": busy.mean(), "empty_column": empty.mean(), "idle_fifo_empty": idle_e.mean(),
+             "idle_tail": idle_t.mean(), "pass_overhead": float(out_g[3])}
+    bd = {k: int(round(v)) for k, v in parts.items()}
+    bd["idle_tail"] += cycles - sum(bd.values())
+    # effectual / padding counts over the broadcast non-bias columns
+    nz_per_col = np.zeros((m.n_pass, m.n_cols), dtype=np.int64)
+    for q in range(m.n_pass):
+        for p in range(N):
+            s = m.base[q, p]
+            pt = m.ptr[q, p]
+            nzv = (m.value[s:s + pt[-1]] != 0).astype(np.int64)
+            cs = np.concatenate([[0], np.cumsum(nzv)])
+            nz_per_col[q] += cs[pt[1:]] - cs[pt[:-1]]
+    ent_per_col = cnt.sum(axis=1)                            # (n_pass, n_cols)
+    eff = ent_nb = bias_ent = 0
+    for pos in nzpos:
+        nb = pos[pos < m.n_in]
+        eff += int(nz_per_col[:, nb].sum())
+        ent_nb += int(ent_per_col[:, nb].sum())
+        if m.has_bias:
+            bias_ent += int(ent_per_col[:, m.n_in].sum())
+    n_bc = int(out_g[4])
+    entries = int(ents.sum())
+    outs_written = m.n_out * n_vec
+    actions = {
+        "ptr_sram_read_16b": 2 * int(pops.sum()),               # p_j and p_j+1 from the even/odd banks
+        "spmat_sram_read_64b": int(lines.sum()),
+        "codebook_read_16b": entries,
+        "mac_16b": entries,
+        "act_rf_read_16b": entries + m.n_cols * n_vec * m.n_pass,  # dest read-modify-write + LNZD source scan
+        "act_rf_write_16b": entries,
+        "act_sram_read_16b": m.n_in * n_vec * m.n_pass,       # input vector into the source registers
+        "act_sram_write_16b": outs_written,
+        "fifo_write_32b": N * n_bc,
+        "fifo_read_32b": int(pops.sum()),
+        "pe_clock_cycle": N * cycles,
+    }
+    if cfg["spmat_line_bits"] != SPMAT_LINE_BITS:
+        actions[f"spmat_sram_read_{int(cfg['spmat_line_bits'])}b"] = actions.pop("spmat_sram_read_64b")
+    max_busy = int(busy.max()) if N else 0
+    res = {
+        "cycles": cycles, "breakdown": bd, "actions": actions,
+        "entries_nonbias": ent_nb, "effectual": eff, "bias_entries": bias_ent,
+        "broadcasts": n_bc, "broadcast_stall_cycles": int(out_g[1]), "lnzd_bubble_cycles": int(out_g[2]),
+        "load_efficiency": float(busy.mean() / max_busy) if max_busy else 1.0,
+        "pe_utilization": float(entries / max(1, N * cycles)),
+        "busiest_pe_entries": int(ents.max()) if N else 0,
+        "idle_fifo_empty_per_pe": idle_e.tolist(), "idle_tail_per_pe": idle_t.tolist(),
+        "max_fifo_occupancy": int(maxocc.max()) if N else 0, "fifo_depth": depth,
+        "vectors": n_vec,
+    }
+    if functional:
+        out = np.zeros((n_vec, m.n_out))
+        acts = aug.ravel()
+        act_off = np.arange(n_vec * m.n_pass, dtype=np.int64) % n_vec * m.n_cols
+        tmp = np.zeros((n_vec * m.n_pass, m.n_out))
+        _functional(m.ptr, m.base, m.row, m.value, seq, seq_off, acts, act_off, job_pass, m.rows_per_pass,
+                    m.n_out, tmp)
+        for q in range(m.n_pass):
+            out += tmp[q * n_vec:(q + 1) * n_vec]
+        res["output"] = out
+    return res
