@@ -152,6 +152,12 @@ def _unpack(arr: np.ndarray, shape, file, field) -> np.ndarray:
     return np.unpackbits(arr, count=n).astype(bool).reshape(shape)
 
 
+def _array(z, key: str, file: str) -> np.ndarray:
+    if key not in z:
+        raise WorkloadError("array missing from the archive", file=file, field=key)
+    return z[key]
+
+
 def _load_tensor(z, prefix: str, entry: dict, expect_shape, file: str):
     if list(entry.get("shape", [])) != list(expect_shape):
         raise WorkloadError(f"shape {entry.get('shape')} does not match the layer ({list(expect_shape)})",
@@ -232,7 +238,7 @@ def _load(z, keys, file) -> Workload:
         if wentry:
             L.weights = _load_tensor(z, f"L/{L.name}/weights", wentry, L.weight_shape, file)
         if has_bias:
-            b = z[f"L/{L.name}/bias"]
+            b = _array(z, f"L/{L.name}/bias", file)
             if b.shape != (L.K,):
                 raise WorkloadError(f"bias shape {b.shape} != ({L.K},)", file=file, field=f"L/{L.name}/bias")
             L.bias = b
@@ -256,7 +262,8 @@ def _load(z, keys, file) -> Workload:
                 if list(e["out_mask"]) != [L.P, L.Q]:
                     raise WorkloadError(f"output mask shape {e['out_mask']} != output size {[L.P, L.Q]}",
                                         file=file, field=f"I/{i}/{name}/out_mask")
-                om = _unpack(z[f"I/{i}/{name}/out_mask"], (L.P, L.Q), file, f"I/{i}/{name}/out_mask")
+                key = f"I/{i}/{name}/out_mask"
+                om = _unpack(_array(z, key, file), (L.P, L.Q), file, key)
             wl.set_image_data(i, name, acts=acts, out_mask=om, act_density=e.get("act_density"))
     wl.source = file
     h = manifest.get("hash")

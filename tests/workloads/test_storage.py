@@ -229,7 +229,8 @@ def test_mismatched_shapes(saved, tmp_path):
                                  "I/0/a/out_mask"])
 def test_missing_arrays(saved, tmp_path, key):
     p = _rewrite(saved, tmp_path / "m.npz", arrays=lambda d: d.pop(key))
-    assert key in _err(p)
+    msg = _err(p)
+    assert f"field '{key}'" in msg and "missing" in msg
 
 
 def test_bad_edges_and_layer_names(saved, tmp_path):
