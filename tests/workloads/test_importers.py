@@ -131,3 +131,11 @@ def test_missing_and_binary_files(tmp_path):
     p.write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(WorkloadError, match="UTF-8"):
         import_csv(p)
+
+
+def test_crlf_and_bom(tmp_path):
+    p = tmp_path / "w.csv"
+    p.write_bytes(("\ufeff" + TOPO.replace("\n", "\r\n")).encode("utf-8"))
+    wl = import_csv(p)
+    assert wl.layer_names() == ["Conv1", "Conv2", "Conv3", "FC6"]
+    assert wl.layers["Conv1"].macs_dense == 105_415_200
