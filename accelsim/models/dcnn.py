@@ -1,0 +1,223 @@
+"""DCNN and DCNN-opt: SCNN's dense baselines (Parashar et al., ISCA 2017, Sec. V).
+
+DCNN has the same 1024 multipliers (8 x 8 PEs x F x I = 4 x 4) and runs the same
+planar-tiled, input-stationary dataflow as SCNN with *dense* Cartesian products
+(PT-IS-CP-dense, the paper's stepping stone to SCNN): the layer plan (tiles, output
+halos, Kc groups, barrier rounds, planar passes, FC mapping, stride phases, grouped-layer
+fallback) is :func:`accelsim.models.scnn.plan_layer`, so a comparison isolates what
+sparsity changes.  Dense operands need no scatter crossbar: the products of a dense
+F x I step go to fixed, distinct accumulator banks, so there are no bank conflicts.
+(DNNsim's ``dense_cycles`` counts SCNN's dense baseline the same way.)
+
+Per barrier round and PE, for every input channel and stride phase the multiplier array
+takes ``ceil(pixels_of_tile / I) * ceil(Kc * taps / F)`` cycles: dense data makes the
+cycle count data-independent, so it is evaluated in closed form (vectorised numpy),
+exactly the count a cycle loop over dense vectors would give.  Halo exchange, PPU drain
+and DRAM overlap follow SCNN's rules (:func:`accelsim.models.scnn.timeline`).
+
+DCNN-opt (``zero_gating``, ``dram_compressed_acts``): same cycles; multiplies (and
+accumulator updates) with a zero operand are gated (energy only, ``macs_gated``), and
+activations travel to/from DRAM run-length compressed.  The activation RAM is 2x SCNN's
+(dense 16-bit data; paper).
+
+Breakdown keys: ``busy`` (effectual), ``zero_operand`` (in-plane products with a zero
+operand, which a dense design cannot skip), ``masked_output``, ``out_of_plane``,
+``fragmentation``, ``load_imbalance``, ``halo``, ``ppu_drain``, ``memory_stall``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from workloads import Layer, LayerInstance
+from workloads.effectual import conv_reference, effectual_counts
+
+from ..config import ArchConfig, Field
+from ..engine import AcceleratorModel, LayerResult
+from ..errors import UnsupportedLayer
+from ..sparse import rle_entry_count
+from . import register_model
+from .scnn import (GEOMETRY_FIELDS, apportion, footprint_unsupported, halo_and_drain, output_spill_bytes_pass,
+                   plan_with_capacity, timeline)
+
+
+def _valid_taps_1d(n_out, n_in, pad, R, dil, s):
+    """(n_out, R) bool: output index o reads an in-plane input through tap r."""
+    o = np.arange(n_out)[:, None]
+    y = o * s - pad + np.arange(R)[None, :] * dil
+    return (y >= 0) & (y < n_in)
+
+
+def _phase_counts(lo, hi, pad, s):
+    """(T, s) number of indices in [lo, hi) of each phase (i + pad) mod s."""
+    out = np.zeros((lo.shape[0], s), dtype=np.int64)
+    for ph in range(s):
+        # count i in [lo, hi) with (i + pad) % s == ph
+        first = lo + ((ph - (lo + pad)) % s)
+        out[:, ph] = np.maximum(0, (hi - first + s - 1) // s)
+    return out
+
+
+@register_model("dcnn")
+class DCNN(AcceleratorModel):
+    """Dense PT-IS-CP baseline with SCNN's multipliers (ISCA 2017 Sec. V); see the module docstring."""
+
+    FIELDS = {
+        **GEOMETRY_FIELDS,
+        "iaram_bytes": Field(int, "bytes", 20480, doc="dense input activation RAM per PE",
+                             source="SCNN paper: 2x SCNN's activation SRAM"),
+        "oaram_bytes": Field(int, "bytes", 20480, doc="dense output activation RAM per PE",
+                             source="SCNN paper: 2x SCNN's activation SRAM"),
+        "zero_gating": Field(bool, "", False, doc="gate multiplies/accumulates with a zero operand (DCNN-opt)",
+                             source="SCNN paper Sec. V"),
+        "dram_compressed_acts": Field(bool, "", False, doc="activations run-length compressed in DRAM (DCNN-opt)",
+                                      source="SCNN paper Sec. V"),
+    }
+    MAPPING_NOTES = {
+        "conv": "as SCNN (planar tiles, Kc groups, output halos) with dense F x I products",
+        "depthwise": "fallback: each group as its own 1-channel convolution",
+        "fc": "output channels dealt to PEs, input broadcast (25 % of peak)",
+    }
+
+    def peak_macs_per_cycle(self) -> int:
+        c = self.cfg
+        return c["pe_rows"] * c["pe_cols"] * c["multipliers.F"] * c["multipliers.I"]
+
+    def unsupported_reason(self, layer: Layer) -> str | None:
+        return footprint_unsupported(layer, self.cfg)
+
+    def simulate_layer(self, inst: LayerInstance, functional: bool = False) -> LayerResult:
+        cfg, L = self.cfg, inst.layer
+        why = self.unsupported_reason(L)
+        if why:
+            raise UnsupportedLayer(f"{cfg.name}: layer {L.name!r}: {why}")
+        rows, cols, F, I = cfg["pe_rows"], cfg["pe_cols"], cfg["multipliers.F"], cfg["multipliers.I"]
+        npe, FI, vb = rows * cols, F * I, cfg["value_bits"]
+        eb = vb + cfg["index_bits"]
+        s, pad, dil = L.stride, L.padding, L.dilation
+        Cg = L.C // L.groups
+        iaram_entries = cfg["iaram_bytes"] * 8 // vb
+
+        def tile_entries(plan):
+            t = plan.tiles
+            return (t[:, 1] - t[:, 0]) * (t[:, 3] - t[:, 2]) * L.C
+
+        plan, act_dram, _ = plan_with_capacity(L, cfg, tile_entries, iaram_entries)
+        T = plan.tiles.shape[0]
+        # pixels of each tile per phase, taps of each group per phase
+        npy = _phase_counts(plan.tiles[:, 0], plan.tiles[:, 1], pad, s)
+        npx = _phase_counts(plan.tiles[:, 2], plan.tiles[:, 3], pad, s)
+        npix = (npy[:, :, None] * npx[:, None, :]).reshape(T, s * s)              # (T, nph)
+        ry = np.bincount((np.arange(L.R) * dil) % s, minlength=s)
+        sx = np.bincount((np.arange(L.S) * dil) % s, minlength=s)
+        taps = (ry[:, None] * sx[None, :]).reshape(s * s)                          # (nph,)
+        kc = plan.kgroups[:, 1] - plan.kgroups[:, 0]
+        nw = kc[:, None] * taps[None, :]                                           # (G, nph)
+        rt, rg = plan.round_tile, plan.round_group
+        act = (rt >= 0) & (rg >= 0)
+        a_px = np.where(act[:, :, None], npix[np.maximum(rt, 0)], 0)               # (NR, NPE, nph)
+        w_n = np.where(act[:, :, None], nw[np.maximum(rg, 0)], 0)
+        steps = Cg * (-(-a_px // I) * -(-w_n // F)).sum(axis=2)
+        prods = Cg * (a_px * w_n).sum(axis=2)
+        # weight loads: a block that fits the FIFO is loaded once per (round, channel)
+        fits = -(-w_n // F) <= cfg["weight_fifo.entries"]
+        loads = Cg * np.where(fits, w_n, w_n * -(-a_px // I)).sum(axis=2)
+
+        # exact product classes from the real data
+        mask = inst.out_mask_or_ones()
+        counts = effectual_counts(inst)                       # (K, P, Q), unmasked
+        eff = int((counts * mask[None]).sum())
+        vy = _valid_taps_1d(L.P, L.H, pad, L.R, dil, s)
+        vx = _valid_taps_1d(L.Q, L.W, pad, L.S, dil, s)
+        inplane_pos = vy.sum(1)[:, None] * vx.sum(1)[None, :] * Cg                  # (P, Q) per output channel
+        inplane = int(inplane_pos.sum()) * L.K
+        masked = int((inplane_pos * ~mask).sum()) * L.K
+        zero_op = inplane - masked - int((counts * mask[None]).sum())
+        # zero_op: in-plane products to active outputs with a zero operand
+        total_prod = int(prods.sum())
+        oop = total_prod - inplane
+        # non-zero operand pairs (incl. out-of-plane ones) for gating: per conv group, channel, phase
+        am = inst.act_mask()
+        wm = inst.weight_mask()
+        a_ph = np.zeros((L.C, s * s), dtype=np.int64)
+        for phy in range(s):
+            for phx in range(s):
+                a_ph[:, phy * s + phx] = am[:, (np.arange(L.H) + pad) % s == phy][:, :, (np.arange(L.W) + pad) % s
+                                                                                  == phx].sum(axis=(1, 2))
+        tph = (((np.arange(L.R) * dil) % s)[:, None] * s + ((np.arange(L.S) * dil) % s)[None, :]).ravel()
+        Kg = L.K // L.groups
+        nzpairs = 0
+        for g in range(L.groups):
+            wg = wm[g * Kg:(g + 1) * Kg].reshape(Kg, Cg, L.R * L.S).sum(axis=0)   # (Cg, taps)
+            w_ph = np.stack([wg[:, tph == ph].sum(axis=1) for ph in range(s * s)], axis=1)
+            nzpairs += int((a_ph[g * Cg:(g + 1) * Cg] * w_ph).sum())
+        nz_inplane = int(counts.sum())
+
+        # memory
+        halo_r, drain_r, halo_psums, drained = halo_and_drain(plan, cfg)
+        comp = bool(cfg["dram_compressed_acts"])
+        act_entries_c = rle_entry_count(am.ravel(), cfg["index_bits"]) if comp else 0
+        tile_px = (plan.tiles[:, 1] - plan.tiles[:, 0]) * (plan.tiles[:, 3] - plan.tiles[:, 2])
+        dram_in = np.zeros(plan.n_pass)
+        if act_dram:
+            frac = np.array([tile_px[t].sum() for t in plan.pass_tiles]) / max(1, L.H * L.W)
+            if plan.mode == "channel":
+                frac = frac * rt.shape[0]
+            dram_in = frac * (act_entries_c * eb / 8 if comp else L.C * L.H * L.W * vb / 8)
+        w_round = loads.sum(axis=1) if plan.mode == "channel" else loads.max(axis=1)
+        dram_w = np.bincount(plan.round_pass, weights=w_round * vb / 8, minlength=plan.n_pass)
+        nzk = ((counts > 0) & mask[None]).sum(axis=0)
+        dense_k = np.full((L.P, L.Q), L.K)
+        ob = eb if comp else vb
+        per_pos = nzk if comp else dense_k
+        if plan.mode == "channel":
+            out_tile, out_total = None, int(per_pos.sum())
+        else:
+            out_tile = np.bincount(plan.owner.ravel(), weights=per_pos.ravel(), minlength=T).astype(np.int64)
+            out_total = int(per_pos.sum())
+        dram_out = output_spill_bytes_pass(plan, cfg, out_tile, out_total, ob, cfg["oaram_bytes"])
+        dram_pass = dram_in + dram_w + dram_out
+        cycles, T_r, ppu_r, mem_stall = timeline(plan, cfg, steps, halo_r, drain_r, dram_pass)
+
+        tot_steps = int(steps.sum())
+        parts = {
+            "busy": eff / FI / npe,
+            "zero_operand": zero_op / FI / npe,
+            "masked_output": masked / FI / npe,
+            "out_of_plane": oop / FI / npe,
+            "fragmentation": (tot_steps * FI - total_prod) / FI / npe,
+            "load_imbalance": float((T_r[:, None] - steps).sum()) / npe,
+            "halo": float(halo_r.sum()),
+            "ppu_drain": float(ppu_r.sum()),
+            "memory_stall": float(mem_stall.sum()),
+        }
+        breakdown = apportion(parts, cycles)
+        gate = bool(cfg["zero_gating"])
+        mults = nzpairs if gate else total_prod
+        acc_upd = nz_inplane if gate else inplane
+        actions = {
+            "mult_16b": mults,
+            "acc_read_24b": acc_upd + halo_psums + drained,
+            "acc_add_24b": acc_upd + halo_psums,
+            "acc_write_24b": acc_upd + halo_psums,
+            "noc_psum_24b": halo_psums,
+            "iaram_read_16b": int((Cg * a_px.sum(axis=2)).sum()),
+            "wfifo_read_64b": tot_steps,
+            "wfifo_write_64b": int(-(-loads.sum() // F)),
+            "ppu_op_24b": drained,
+            "oaram_write_16b": L.K * L.P * L.Q,
+            "dram_byte": float(dram_pass.sum()),
+        }
+        out = None
+        if functional:
+            out = conv_reference(inst.acts_dense(), inst.weights_dense(), s, pad, dil, L.groups,
+                                 None if L.bias is None else np.asarray(L.bias, dtype=np.float64))
+            out = out * mask[None]
+        extra = {"mode": plan.mode, "Kc": plan.Kc, "passes": plan.n_pass, "rounds": int(rt.shape[0]),
+                 "multiplier_steps": tot_steps, "compute_cycles_max_pe_steps": int(steps.max(axis=1).sum()),
+                 "products": total_prod, "products_in_plane": inplane, "nonzero_pairs": nzpairs,
+                 "halo_psums": halo_psums, "act_from_dram": bool(act_dram), "dram_bytes": float(dram_pass.sum()),
+                 "notes": list(plan.notes)}
+        return LayerResult(inst.name, inst.image, cycles, breakdown, actions, L.macs_dense, eff,
+                           mults, macs_skipped=0, macs_gated=(total_prod - nzpairs) if gate else 0,
+                           utilization=eff / max(1, cycles * npe * FI), output=out, extra=extra)
