@@ -361,6 +361,25 @@ def _bubbles(pos, window):
 
 
 @njit(cache=True)
+def _start_column(p, q, c, cnt, ptr, line_entries, rem, cur_empty, lastline, out_pe):
+    """Stream stage takes column c: max(1, entries) cycles; count the Spmat line reads (a line
+    register keeps the last line, so a column starting in it does not re-read it)."""
+    e = cnt[q, p, c]
+    if e > 0:
+        rem[p] = e
+        cur_empty[p] = False
+        st = ptr[q, p, c]
+        first = st // line_entries
+        last = (st + e - 1) // line_entries
+        out_pe[5, p] += last - first + 1 - (1 if first == lastline[p] else 0)
+        lastline[p] = last
+        out_pe[7, p] += e
+    else:
+        rem[p] = 1
+        cur_empty[p] = True
+
+
+@njit(cache=True)
 def _run_jobs(cnt, ptr, seq, seq_off, bub, job_pass, fifo_depth, line_entries, pass_overhead, out_pe, out_g):
     """Cycle-by-cycle simulation of a list of jobs (one SpMV pass each), back to back.
 
@@ -418,29 +437,20 @@ def _run_jobs(cnt, ptr, seq, seq_off, bub, job_pass, fifo_depth, line_entries, p
                         out_pe[3, p] += 1
                     else:
                         out_pe[2, p] += 1
-                # hand the column whose pointers were read to the stream stage
+                # hand the column whose pointers were read earlier to the stream stage
                 if rem[p] == 0 and nxt[p] >= 0:
-                    c = nxt[p]
-                    e = cnt[q, p, c]
+                    _start_column(p, q, nxt[p], cnt, ptr, line_entries, rem, cur_empty, lastline, out_pe)
                     nxt[p] = -1
-                    if e > 0:
-                        rem[p] = e
-                        cur_empty[p] = False
-                        st = ptr[q, p, c]
-                        first = st // line_entries
-                        last = (st + e - 1) // line_entries
-                        out_pe[5, p] += last - first + 1 - (1 if first == lastline[p] else 0)
-                        lastline[p] = last
-                        out_pe[7, p] += e
-                    else:
-                        rem[p] = 1
-                        cur_empty[p] = True
-                # pointer stage: pop the FIFO head (pushed in an earlier cycle), read p_j, p_j+1
+                # pointer stage: pop the FIFO head (pushed in an earlier cycle) and read p_j, p_j+1; the
+                # column streams from the next cycle if the stream stage is free by then
                 if nxt[p] < 0 and popped[p] < b:
                     c = seq[s0 + popped[p]]
                     popped[p] += 1
                     out_pe[4, p] += 1
-                    nxt[p] = c
+                    if rem[p] == 0:
+                        _start_column(p, q, c, cnt, ptr, line_entries, rem, cur_empty, lastline, out_pe)
+                    else:
+                        nxt[p] = c
                 if popped[p] == B and nxt[p] < 0 and rem[p] == 0:
                     n_done += 1
             # LNZD / broadcast (visible to the PEs next cycle)
@@ -697,6 +707,7 @@ def run_matrix(m: EIEMatrix, vecs: np.ndarray, cfg, functional: bool = False, fi
         "load_efficiency": float(busy.mean() / max_busy) if max_busy else 1.0,
         "pe_utilization": float(entries / max(1, N * cycles)),
         "busiest_pe_entries": int(ents.max()) if N else 0,
+        "mean_pe_work_cycles": float((busy + empty).mean()), "max_pe_work_cycles": int((busy + empty).max()),
         "idle_fifo_empty_per_pe": idle_e.tolist(), "idle_tail_per_pe": idle_t.tolist(),
         "max_fifo_occupancy": int(maxocc.max()) if N else 0, "fifo_depth": depth,
         "vectors": n_vec,
@@ -712,3 +723,175 @@ def run_matrix(m: EIEMatrix, vecs: np.ndarray, cfg, functional: bool = False, fi
             out += tmp[q * n_vec:(q + 1) * n_vec]
         res["output"] = out
     return res
+
+
+# ==================================================================== validation
+#: EIE paper Table III sizes/densities and Table IV batch-1 times (us) at 800 MHz, 64 PEs
+TABLE_IV = [
+    # name, inputs C, outputs K, weight density, act density, theoretical us, actual us
+    ("Alex-6", 9216, 4096, 0.09, 0.351, 28.1, 30.3),
+    ("Alex-7", 4096, 4096, 0.09, 0.353, 11.7, 12.2),
+    ("Alex-8", 4096, 1000, 0.25, 0.375, 8.9, 9.9),
+    ("VGG-6", 25088, 4096, 0.04, 0.183, 28.1, 34.4),
+    ("VGG-7", 4096, 4096, 0.04, 0.375, 7.9, 8.7),
+    ("VGG-8", 4096, 1000, 0.23, 0.411, 7.3, 8.4),
+    ("NT-We", 4096, 600, 0.10, 1.0, 5.2, 8.0),
+    ("NT-Wd", 600, 8791, 0.11, 1.0, 13.0, 13.9),
+    ("NT-LSTM", 1201, 2400, 0.10, 1.0, 6.5, 7.5),
+]
+FC8_ACTUAL_US, FC8_THEORETICAL_US = 9.9, 8.9
+
+
+def synthetic_matrix(K: int, C: int, density: float, rng: np.random.Generator, n_pe: int = 64,
+                     regs_per_pe: int = 64, index_bits: int = 4) -> EIEMatrix:
+    """Uniform random K x C matrix with exactly round(density K C) non-zeros (no dense array)."""
+    size = K * C
+    k = int(round(density * size))
+    flat = np.unique(rng.integers(0, size, size=int(k * 1.1) + 16))
+    while flat.size < k:  # rare: top up
+        flat = np.unique(np.concatenate([flat, rng.integers(0, size, size=k)]))
+    flat = np.sort(rng.choice(flat, size=k, replace=False))
+    vals = rng.standard_normal(k)
+    vals[vals == 0] = 1.0
+    return build_matrix(flat // C, flat % C, vals, K, C, n_pe, None, None, None, regs_per_pe, index_bits)
+
+
+def synthetic_acts(C: int, density: float, rng: np.random.Generator) -> np.ndarray:
+    from workloads.synthetic import random_tensor
+    return random_tensor((C,), density, rng, nonneg=True)
+
+
+def _check(name, sim, ref, unit, tol=None, note="", passed=None):
+    rel = (sim - ref) / ref if (ref not in (None, 0) and sim is not None) else None
+    if passed is None and tol is not None and rel is not None:
+        passed = bool(abs(rel) <= tol)
+    return {"name": name, "simulated": sim, "reference": ref, "rel_error": rel, "unit": unit, "pass": passed,
+            "note": note}
+
+
+def power_per_pe_mW(actions: dict, cycles: int, cfg, table) -> dict:
+    """Modelled power per PE (mW) by Table II block, from action counts over ``cycles``."""
+    t_s = cycles / cfg.clock_hz
+    out: dict[str, float] = {}
+    for a, n in actions.items():
+        blk = BLOCK_OF_ACTION.get(a, "SpmatRead" if a.startswith("spmat") else a)
+        out[blk] = out.get(blk, 0.0) + n * table.energy_pJ(a) * 1e-12 / t_s / cfg["n_pe"] * 1e3
+    return out
+
+
+def validate(shared: Path | None, full: bool = False) -> dict:
+    """EIE against the authors' fc8 dump and the paper's Table IV (see the module docstring).
+
+    Checks: fc8 cycles vs 7,920 (3 %), theoretical time, FIFO-depth sweep 1..64 (monotone,
+    saturating), the other Table IV layers on seeded synthetic matrices (25 %), invariants,
+    functional output vs dense W a, and the energy calibration against Table II.
+    """
+    from ..config import load_arch
+    from ..energy import table_for
+
+    t0 = time.perf_counter()
+    cfg = load_arch("eie")
+    f = cfg.clock_hz
+    table = table_for(cfg)
+    checks: list[dict] = []
+    out: dict = {"model": "eie", "preset": "eie", "clock_hz": f, "fifo_depth_preset": cfg["fifo_depth"],
+                 "fifo_mapping": "paper depth 8 = authors' ring buffer of 8 holding 7 = fifo_depth 7 + the "
+                                 "pointer-stage register",
+                 "mapping_notes": EIE.MAPPING_NOTES}
+    from workloads.zoo import shared_root
+    root = shared_root(shared)
+    dump = root / "validation" / "eie_alexnet_fc8" if root else None
+    if dump is None or not dump.is_dir():
+        out["skipped"] = "shared fc8 dump not found (set ACCELSIM_SHARED or place ../shared)"
+    else:
+        from workloads.eie_dump import decode_dense
+        m = matrix_from_dump(dump, 1000, 4096, cfg["n_pe"], cfg["act_regs_per_pe"])
+        act = m.meta["act"][None]
+        r = run_matrix(m, act, cfg, functional=True)
+        cyc = r["cycles"]
+        checks.append(_check("fc8 cycles (dump, 64 PEs, paper queue depth 8)", cyc, FC8_ACTUAL_US * 1e-6 * f,
+                             "cycles", 0.03, f"{cyc / f * 1e6:.3f} us vs Table IV actual {FC8_ACTUAL_US} us"))
+        checks.append(_check("fc8 theoretical (mean PE work, perfect balance)", r["mean_pe_work_cycles"],
+                             FC8_THEORETICAL_US * 1e-6 * f, "cycles", None,
+                             "paper's 'theoretical' time; informational", None))
+        r8 = run_matrix(m, act, cfg, fifo_depth=8)
+        checks.append(_check("fc8 cycles with fifo_depth=8 (alternative reading of 'depth 8')", r8["cycles"],
+                             FC8_ACTUAL_US * 1e-6 * f, "cycles", None, "informational", None))
+        # invariants
+        checks.append(_check("invariant: cycles >= broadcast non-zeros", cyc, r["broadcasts"], "cycles", None,
+                             "", cyc >= r["broadcasts"]))
+        checks.append(_check("invariant: cycles >= busiest PE entries", cyc, r["busiest_pe_entries"], "cycles",
+                             None, "", cyc >= r["busiest_pe_entries"]))
+        checks.append(_check("invariant: breakdown sums to cycles", sum(r["breakdown"].values()), cyc, "cycles",
+                             None, "", sum(r["breakdown"].values()) == cyc))
+        W, b = decode_dense(__import__("workloads.eie_dump", fromlist=["read_dump"]).read_dump(dump))
+        ref = W @ act[0] + b
+        err = float(np.max(np.abs(r["output"][0] - ref)) / np.max(np.abs(ref)))
+        checks.append(_check("functional: output vs dense W a + b (max rel error)", err, 0.0, "", None,
+                             "float64, decoded through the codebook", err <= 1e-9))
+        # FIFO sweep
+        depths = list(range(1, 65))
+        sweep = [run_matrix(m, act, cfg, fifo_depth=d) for d in depths]
+        cyc_d = [s["cycles"] for s in sweep]
+        mono = all(a >= b_ for a, b_ in zip(cyc_d, cyc_d[1:]))
+        sat = (cyc_d[31] - cyc_d[63]) / cyc_d[63]
+        out["fifo_sweep"] = {"depth": depths, "cycles": cyc_d,
+                             "load_efficiency": [round(s["load_efficiency"], 4) for s in sweep],
+                             "broadcast_stall_cycles": [s["broadcast_stall_cycles"] for s in sweep]}
+        checks.append(_check("FIFO sweep 1..64: cycles non-increasing", cyc_d[-1], cyc_d[0], "cycles", None,
+                             f"depth 1: {cyc_d[0]}, 4: {cyc_d[3]}, 8: {cyc_d[7]}, 16: {cyc_d[15]}, 64: {cyc_d[63]}",
+                             mono))
+        checks.append(_check("FIFO sweep: saturates (depth 32 vs 64)", cyc_d[31], cyc_d[63], "cycles", 0.01,
+                             f"gain from 32 to 64: {100 * sat:.2f} %"))
+        # energy calibration against Table II
+        pw = power_per_pe_mW(r["actions"], cyc, cfg, table)
+        total = float(sum(pw.values()))
+        calib = {"reference": "EIE Table II, per PE at 800 MHz (mW)", "model_mW": {k: round(v, 4) for k, v in pw.items()},
+                 "table_ii_mW": PAPER_TABLE_II_MW, "model_total_mW": round(total, 4), "table_ii_total_mW": PAPER_TOTAL_MW,
+                 "factor_table_ii_over_model": {k: round(PAPER_TABLE_II_MW[k] / pw[k], 3)
+                                                for k in PAPER_TABLE_II_MW if pw.get(k)},
+                 "note": "energy rows are Horowitz 45 nm / EIE Table I values (not fitted); Table II's block powers "
+                         "include their clock share, which the model books as one pe_clock_cycle row "
+                         "(Table II clock network). Factors are shown, not applied."}
+        out["calibration"] = calib
+        checks.append(_check("energy: power per PE on fc8 vs Table II", total, PAPER_TOTAL_MW, "mW", None,
+                             "calibration: see 'calibration' for the blocks; not a pass/fail target", None))
+        out["fc8"] = {k: v for k, v in r.items() if k not in ("output",)}
+    # other Table IV layers on synthetic matrices (seeded)
+    rows = []
+    seeds = range(3) if full else range(1)
+    for name, C, K, wd, ad, th_us, act_us in TABLE_IV:
+        sims, ths = [], []
+        for s in seeds:
+            rng = np.random.default_rng([2016, s, _name_seed(name)])
+            mm = synthetic_matrix(K, C, wd, rng, cfg["n_pe"], cfg["act_regs_per_pe"], cfg["index_bits"])
+            a = synthetic_acts(C, ad, rng)
+            rr = run_matrix(mm, a[None], cfg)
+            sims.append(rr["cycles"])
+            ths.append(rr["mean_pe_work_cycles"])
+        cyc, th = float(np.mean(sims)), float(np.mean(ths))
+        rel = cyc / f * 1e6 / act_us - 1
+        note = (f"seeded uniform random data; simulated perfect-balance time {th / f * 1e6:.2f} us vs the paper's "
+                f"theoretical {th_us} us")
+        if abs(rel) > 0.25 and abs(th / f * 1e6 / th_us - 1) > 0.15:
+            note += ("; the gap is already in the stored entries per non-zero column (perfect-balance time "
+                     "differs as much), i.e. the uniform synthetic matrix/activations, not the cycle model: real "
+                     "pruned weights concentrate in the columns whose activations are non-zero")
+        if name == "Alex-8":
+            note += "; the real fc8 dump (checked above) has 42.9 % activation density vs Table III's 37.5 %"
+        rows.append({"layer": name, "C": C, "K": K, "weight_density": wd, "act_density": ad,
+                     "simulated_cycles": cyc, "simulated_us": cyc / f * 1e6, "paper_actual_us": act_us,
+                     "simulated_theoretical_us": th / f * 1e6, "paper_theoretical_us": th_us,
+                     "passes": mm.n_pass, "padding_entries": mm.n_padding, "load_efficiency": rr["load_efficiency"],
+                     "seeds": len(sims)})
+        checks.append(_check(f"Table IV {name} (synthetic {K}x{C}, w {wd:.0%}, a {ad:.1%})", cyc / f * 1e6, act_us,
+                             "us", 0.25, note))
+    out["table_iv"] = rows
+    out["checks"] = checks
+    out["wall_s"] = round(time.perf_counter() - t0, 2)
+    return out
+
+
+def _name_seed(name: str) -> int:
+    import hashlib
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "little")
