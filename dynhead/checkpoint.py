@@ -110,11 +110,17 @@ def infer_config(sd: dict) -> dict:
     return cfg
 
 
-def save_checkpoint(model, path, **extra) -> Path:
-    """``{"model": state_dict, "config": cfg dict, **extra}``; weights stored as float32."""
+def save_checkpoint(model, path, dtype: torch.dtype | None = None, **extra) -> Path:
+    """``{"model": state_dict, "config": cfg dict, **extra}``; floating weights cast to ``dtype`` if given
+    (float16 halves the file; loading casts back to the model's float32)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    obj = {"model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+
+    def cast(v):
+        v = v.detach().cpu().clone()
+        return v.to(dtype) if dtype is not None and v.is_floating_point() else v
+
+    obj = {"model": {k: cast(v) for k, v in model.state_dict().items()},
            "config": model.cfg.to_dict()}
     obj.update(extra)
     tmp = path.with_suffix(path.suffix + ".tmp")

@@ -1,0 +1,195 @@
+"""Synthetic detection data generated in code, and image-folder loading.
+
+Each image: a textured background (colour gradient + random sinusoidal gratings + smoothed
+noise) with 1..max_objects non-overlapping objects of ``CLASSES`` (filled rectangle, ellipse,
+triangle, cross) at several scales, random colours and aspect ratios.  Boxes are the exact
+bounding boxes of the rasterised object pixels, (x0, y0, x1, y1) with x1/y1 exclusive, in pixels;
+objects never overlap, so no box is occluded.  Everything is a pure function of
+(split, seed, index): the "val" split uses a disjoint seed stream (held out).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DynheadError
+
+CLASSES = ("rectangle", "ellipse", "triangle", "cross")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+def _seed(split: str, seed: int, index: int) -> np.random.Generator:
+    h = hashlib.sha256(f"{split}/{seed}/{index}".encode()).digest()
+    return np.random.default_rng(int.from_bytes(h[:8], "little"))
+
+
+def _smooth_noise(rng, H, W, cells):
+    """Bilinearly upsampled low-resolution noise: a cheap natural-looking texture in [0, 1]."""
+    g = rng.random((cells + 1, cells + 1))
+    ys = np.linspace(0, cells, H)
+    xs = np.linspace(0, cells, W)
+    y0 = np.minimum(ys.astype(int), cells - 1)
+    x0 = np.minimum(xs.astype(int), cells - 1)
+    fy = (ys - y0)[:, None]
+    fx = (xs - x0)[None, :]
+    a = g[y0][:, x0]
+    b = g[y0][:, x0 + 1]
+    c = g[y0 + 1][:, x0]
+    d = g[y0 + 1][:, x0 + 1]
+    return a * (1 - fy) * (1 - fx) + b * (1 - fy) * fx + c * fy * (1 - fx) + d * fy * fx
+
+
+def background(rng, H, W) -> np.ndarray:
+    """Textured background (H, W, 3) float in [0, 255]."""
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float64)
+    base = rng.uniform(40, 215, 3)
+    grad = rng.normal(0, 40, (2, 3))
+    img = base + (yy / H - 0.5)[..., None] * grad[0] + (xx / W - 0.5)[..., None] * grad[1]
+    for _ in range(rng.integers(1, 4)):  # gratings
+        th = rng.uniform(0, np.pi)
+        f = rng.uniform(0.05, 0.4)
+        amp = rng.uniform(5, 30)
+        img += (amp * np.sin(f * (np.cos(th) * xx + np.sin(th) * yy) + rng.uniform(0, 6.3)))[..., None] \
+            * rng.uniform(0.5, 1.0, 3)
+    img += (_smooth_noise(rng, H, W, int(rng.integers(3, 12))) - 0.5)[..., None] * rng.uniform(20, 70, 3)
+    img += rng.normal(0, 4, (H, W, 3))
+    return np.clip(img, 0, 255)
+
+
+def shape_mask(kind: int, h: int, w: int, rng) -> np.ndarray:
+    """Boolean (h, w) mask of one object of class ``kind`` filling its h x w window."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    cy, cx = (h - 1) / 2, (w - 1) / 2
+    if kind == 0:  # rectangle
+        m = np.ones((h, w), bool)
+    elif kind == 1:  # ellipse
+        m = ((yy - cy) / (h / 2)) ** 2 + ((xx - cx) / (w / 2)) ** 2 <= 1.0
+    elif kind == 2:  # triangle, apex up or down
+        t = (yy + 0.5) / h
+        if rng.random() < 0.5:
+            t = 1 - t
+        m = np.abs(xx - cx) <= t * w / 2
+    else:  # cross: two bars of random thickness
+        th = rng.uniform(0.25, 0.4)
+        m = (np.abs(yy - cy) <= th * h / 2) | (np.abs(xx - cx) <= th * w / 2)
+    return m
+
+
+def make_image(split: str, seed: int, index: int, size=(160, 160), max_objects: int = 4,
+               min_size: int = 10, max_size: int | None = None, num_classes: int = 4):
+    """(image uint8 (H, W, 3), boxes float32 (n, 4) xyxy exclusive, labels int64 (n,))."""
+    rng = _seed(split, seed, index)
+    H, W = size
+    max_size = max_size or int(0.7 * min(H, W))
+    img = background(rng, H, W)
+    occ = np.zeros((H, W), bool)
+    boxes, labels = [], []
+    n = int(rng.integers(1, max_objects + 1))
+    for _ in range(n):
+        for _try in range(20):
+            s = np.exp(rng.uniform(np.log(min_size), np.log(max_size)))
+            ar = np.exp(rng.uniform(-0.4, 0.4))
+            h = int(np.clip(round(s * ar), 6, H - 2))
+            w = int(np.clip(round(s / ar), 6, W - 2))
+            y0 = int(rng.integers(0, H - h + 1))
+            x0 = int(rng.integers(0, W - w + 1))
+            k = int(rng.integers(0, num_classes))
+            m = shape_mask(k, h, w, rng)
+            full = np.zeros((H, W), bool)
+            full[y0:y0 + h, x0:x0 + w] = m
+            # keep a 2-pixel gap so objects never touch or occlude each other
+            pad = np.zeros_like(occ)
+            pad[max(0, y0 - 2):y0 + h + 2, max(0, x0 - 2):x0 + w + 2] = True
+            if (pad & occ).any() or not m.any():
+                continue
+            col = rng.uniform(0, 255, 3)
+            while np.abs(col - img[full].mean(0)).sum() < 120:  # contrast with what it covers
+                col = rng.uniform(0, 255, 3)
+            tex = rng.normal(0, 6, (int(full.sum()), 3))
+            img[full] = np.clip(col + tex, 0, 255)
+            occ |= full
+            ys, xs = np.nonzero(full)
+            boxes.append([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
+            labels.append(k)
+            break
+    return (img.round().astype(np.uint8), np.asarray(boxes, np.float32).reshape(-1, 4),
+            np.asarray(labels, np.int64))
+
+
+class SyntheticDetection:
+    """Indexable synthetic detection split (generated on the fly, deterministic)."""
+
+    def __init__(self, n: int, split: str = "train", seed: int = 0, size=(160, 160), num_classes: int = 4,
+                 max_objects: int = 4, min_size: int = 10, max_size: int | None = None):
+        if split not in ("train", "val"):
+            raise DynheadError(f"split must be train or val, got {split!r}", field="split")
+        if not 1 <= num_classes <= len(CLASSES):
+            raise DynheadError(f"num_classes must be 1..{len(CLASSES)}, got {num_classes}", field="num_classes")
+        self.n, self.split, self.seed, self.size = n, split, seed, tuple(size)
+        self.kw = dict(max_objects=max_objects, min_size=min_size, max_size=max_size, num_classes=num_classes)
+        self.num_classes = num_classes
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        return make_image(self.split, self.seed, i, self.size, **self.kw)
+
+    def describe(self) -> dict:
+        return {"generator": "dynhead.data.make_image", "split": self.split, "seed": self.seed, "n": self.n,
+                "size": list(self.size), "classes": list(CLASSES[:self.num_classes]), **self.kw}
+
+
+# ------------------------------------------------------------------------- image files
+def check_image_array(img, name: str = "image") -> np.ndarray:
+    """An RGB image as uint8 (H, W, 3); accepts uint8 or float in 0..255, (H, W, 3) or (3, H, W)."""
+    try:
+        import torch
+        if isinstance(img, torch.Tensor):
+            img = img.detach().cpu().numpy()
+    except ImportError:  # pragma: no cover
+        pass
+    a = np.asarray(img)
+    if a.ndim == 3 and a.shape[0] == 3 and a.shape[-1] != 3:
+        a = a.transpose(1, 2, 0)
+    if a.ndim != 3 or a.shape[-1] != 3:
+        raise DynheadError(f"image is not RGB: shape {a.shape}, expected (H, W, 3)", field=name)
+    if a.dtype != np.uint8:
+        if not np.issubdtype(a.dtype, np.number) or not np.isfinite(a).all():
+            raise DynheadError(f"image has non-finite or non-numeric values ({a.dtype})", field=name)
+        a = np.clip(np.rint(a), 0, 255).astype(np.uint8)
+    return a
+
+
+def read_image(path) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            if im.mode != "RGB":
+                raise DynheadError(f"image is not RGB (PIL mode {im.mode}); convert it to 3-channel RGB",
+                                   file=str(path))
+            return np.asarray(im).copy()
+    except (UnidentifiedImageError, OSError) as e:
+        raise DynheadError(f"cannot read image ({type(e).__name__})", file=str(path)) from None
+
+
+def load_image_folder(folder) -> list[tuple[str, np.ndarray]]:
+    """[(file name, uint8 RGB array)] for the images in ``folder``, sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DynheadError("image folder not found", file=str(folder))
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise DynheadError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in the folder", file=str(folder))
+    return [(p.name, read_image(p)) for p in files]
+
+
+def save_png(path, img: np.ndarray):
+    from PIL import Image
+    Image.fromarray(check_image_array(img)).save(path, optimize=True)
