@@ -1,0 +1,233 @@
+"""accelsim sweep: spec validation, point enumeration, cache/resume, executors agree, CLI.
+
+A tiny model defined here (registered as ``sweep-toy``) keeps the tests fast; Dask workers import this
+module by name to unpickle it (multiprocessing passes sys.path to the spawned workers).
+"""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from accelsim.config import Field
+from accelsim.engine import AcceleratorModel, LayerResult
+from accelsim.errors import ConfigError
+from accelsim.models import register_model
+from accelsim.sweep import PointCache, load_spec, run_sweep
+from workloads import Layer, Workload, effectual_macs
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@register_model("sweep-toy")
+class SweepToy(AcceleratorModel):
+    """ceil(work / multipliers) cycles per layer; ``SWEEP_TOY_INTERRUPT_AT`` simulates a kill."""
+    FIELDS = {"multipliers": Field(int, "MACs/cycle", default=4), "mode.skip": Field(bool, "", default=True),
+              "buffer_bytes": Field(int, "bytes", default=1024), "scale": Field(float, "", default=1.0)}
+
+    def peak_macs_per_cycle(self):
+        return self.cfg["multipliers"]
+
+    def simulate_layer(self, inst, functional=False):
+        if os.environ.get("SWEEP_TOY_INTERRUPT_AT") == str(self.cfg["multipliers"]):
+            raise KeyboardInterrupt  # what Ctrl-C / SIGINT does to a serial sweep
+        eff = effectual_macs(inst)
+        work = eff if self.cfg["mode.skip"] else inst.layer.macs_dense
+        cyc = -(-int(work * self.cfg["scale"]) // self.cfg["multipliers"])
+        return LayerResult(inst.name, inst.image, cyc, {"busy": cyc}, {"mac_16b": work}, inst.layer.macs_dense,
+                           eff, work, inst.layer.macs_dense - work)
+
+
+@pytest.fixture
+def setup(tmp_path):
+    rng = np.random.default_rng(0)
+    wl = Workload("t")
+    wl.add_layer(Layer("a", "conv", C=3, K=4, H=6, W=7, R=3, S=3, padding=1,
+                       weights=rng.standard_normal((4, 3, 3, 3)) * (rng.random((4, 3, 3, 3)) > 0.5)))
+    wl.add_layer(Layer("b", "fc", C=10, K=5, weight_density=0.5, act_density=0.3), deps=["a"])
+    for i in range(3):
+        wl.set_image_data(i, "a", acts=np.maximum(0, rng.standard_normal((3, 6, 7))),
+                          out_mask=rng.random((6, 7)) > 0.3)
+    wl.save(tmp_path / "wl.npz")
+    (tmp_path / "toy.yaml").write_text("model: sweep-toy\nclock_hz: {value: 1.0e9, unit: Hz, source: test}\n"
+                                       "energy_table: horowitz_45nm\ntech_node_nm: 45\nmultipliers: 8\n")
+    return tmp_path
+
+
+BASE = {"name": "t", "arch": "toy.yaml", "workloads": {"w1": "wl.npz", "w2": {"source": "wl.npz", "images": [0, 1]}},
+        "parameters": {"multipliers": [2, 4, 8, 16], "mode.skip": [True, False]}}
+
+
+def write_spec(d, tmp, **upd):
+    spec = {**BASE, **upd}
+    p = tmp / "spec.yaml"
+    p.write_text(yaml.safe_dump(spec))
+    return p
+
+
+# ------------------------------------------------------------------ spec validation
+@pytest.mark.parametrize("upd,field,reason", [
+    ({"parameters": {"multiplier": [1, 2]}}, "parameters.multiplier", "unknown parameter path"),
+    ({"parameters": {"pe.rows": [1, 2]}}, "parameters.pe.rows", "unknown parameter path"),
+    ({"parameters": {"multipliers": []}}, "parameters.multipliers", "empty list"),
+    ({"parameters": {"multipliers": {"min": 8, "max": 2, "steps": 3}}}, "parameters.multipliers", "empty range"),
+    ({"parameters": {"multipliers": {"min": 2, "max": 8}}}, "parameters.multipliers", "needs 'steps'"),
+    ({"parameters": {"multipliers": [2, "four"]}}, r"parameters.multipliers\[1\]", "must be a number"),
+    ({"parameters": {"multipliers": [2, 0]}}, r"parameters.multipliers\[1\]", "must be > 0"),
+    ({"parameters": {"mode.skip": {"min": 0, "max": 1, "steps": 2}}}, "parameters.mode.skip", "numeric field"),
+    ({"parameters": {"multipliers,scale": [[2, 1.0], [4]]}}, r"parameters.multipliers,scale\[1\]", "tied keys"),
+    ({"parameters": {"workload": ["w1", "w9"]}}, r"parameters.workload\[1\]", "unknown workload"),
+    ({"sampling": {"method": "sobol"}}, "sampling.method", "must be one of"),
+    ({"sampling": {"method": "lhs"}}, "sampling.samples", "needs 'samples'"),
+    ({"constraints": ["area <= 10"]}, r"constraints\[0\]", "unknown column"),
+    ({"constraints": ["area_mm2 is small"]}, r"constraints\[0\]", "cannot parse"),
+    ({"objectives": [{"maximise_it": "utilization"}]}, r"objectives\[0\]", "expected 'minimize'"),
+    ({"workloads": {"w1": "missing.npz"}}, "workloads.w1.source", "not found"),
+    ({"arch": "nope-preset"}, "arch", "cannot load arch"),
+    ({"bogus": 1}, "bogus", "unknown top-level key"),
+    ({"overrides": {"multipliers": -1}}, "overrides.multipliers", "must be > 0"),
+])
+def test_spec_errors_name_file_and_field(setup, upd, field, reason):
+    p = write_spec(BASE, setup, **upd)
+    with pytest.raises(ConfigError, match=f"spec.yaml: field '{field}': .*{reason}"):
+        load_spec(p)
+
+
+def test_point_enumeration(setup):
+    s = load_spec(write_spec(BASE, setup))
+    pts = s.points()
+    assert len(pts) == 4 * 2 * 2  # two workloads without a 'workload' parameter: co-swept
+    assert len({tuple(sorted(p.items())) for p in pts}) == len(pts)
+    tied = load_spec(write_spec(BASE, setup, parameters={"multipliers,scale": [[2, 1.0], [4, 2.0]],
+                                                          "workload": ["w2"]}))
+    assert tied.points() == [{"multipliers": 2, "scale": 1.0, "workload": "w2"},
+                             {"multipliers": 4, "scale": 2.0, "workload": "w2"}]
+    rng = {"parameters": {"scale": {"min": 0.5, "max": 2.0}, "multipliers": {"min": 1, "max": 64, "log": True}},
+           "workloads": {"w1": "wl.npz"}}
+    lhs = load_spec(write_spec(BASE, setup, sampling={"method": "lhs", "samples": 10, "seed": 3}, **rng))
+    a = lhs.points()
+    assert a == lhs.points() and len(a) == 10  # seeded: reproducible
+    strata = sorted(int((p["scale"] - 0.5) / 1.5 * 10) for p in a)
+    assert strata == list(range(10))  # Latin hypercube: one sample per stratum
+    assert all(1 <= p["multipliers"] <= 64 and isinstance(p["multipliers"], int) for p in a)
+    rnd = load_spec(write_spec(BASE, setup, sampling={"method": "random", "samples": 10, "seed": 3}, **rng))
+    assert rnd.points() != a and rnd.points() == rnd.points()
+    lst = load_spec(write_spec(BASE, setup, sampling="list", parameters=None,
+                               points=[{"multipliers": 3}, {"multipliers": 5, "workload": "w2"}]))
+    assert lst.points() == [{"multipliers": 3, "workload": "w1"}, {"multipliers": 3, "workload": "w2"},
+                            {"multipliers": 5, "workload": "w2"}]
+    grid = load_spec(write_spec(BASE, setup, parameters={"scale": {"min": 1, "max": 4, "steps": 3, "log": True}},
+                                workloads={"w1": "wl.npz"}))
+    assert [p["scale"] for p in grid.points()] == pytest.approx([1.0, 2.0, 4.0])
+
+
+# ------------------------------------------------------------------ execution
+def _csv(out):
+    return (Path(out) / "points.csv").read_text()
+
+
+def test_serial_pool_rerun_identical_and_cached(setup):
+    spec = write_spec(BASE, setup, constraints=["utilization >= 0.5"])
+    a = run_sweep(spec, out=setup / "a", jobs=1)
+    s = a.summary
+    assert s["simulated"] == 16 and s["cached"] == 0 and s["missing"] == 0
+    b = run_sweep(spec, out=setup / "b", jobs=2)
+    assert _csv(setup / "a") == _csv(setup / "b")
+    c = run_sweep(spec, out=setup / "a", jobs=1)  # same cache: nothing simulated, same numbers
+    assert c.summary["simulated"] == 0 and c.summary["cached"] == 16
+    assert _csv(setup / "a") == _csv(setup / "b")
+    rows = a.rows
+    # the sweep's numbers are the engine's: cycles per image on one point, recomputed by hand
+    r = next(r for r in rows if r["multipliers"] == 4 and r["mode.skip"] is False and r["workload"] == "w1")
+    assert r["cycles"] == pytest.approx(sum(-(-L.macs_dense // 4) for L in
+                                            __import__("workloads").Workload.load(setup / "wl.npz").layers.values()))
+    # skip=False does the dense work: 100 % utilization; constraints mark rows, not drop them
+    assert all(r["status"] == "ok" for r in rows if r["utilization"] >= 0.5)
+    assert any(r["status"].startswith("infeasible") for r in rows) or all(r["utilization"] >= 0.5 for r in rows)
+    files = a.summary["files"]
+    for k in ("csv", "pareto", "best", "pareto_latency_s_vs_energy_j", "pareto_latency_s_vs_area_mm2_png"):
+        assert Path(files[k]).exists()
+    best = json.loads(Path(files["best"]).read_text())
+    ok = [r for r in rows if r["status"] == "ok"]
+    assert best["latency_s"]["value"] == min(r["latency_s"] for r in ok)
+
+
+def test_pre_simulation_constraint_skips(setup):
+    spec = write_spec(BASE, setup, constraints=["multipliers <= 4"])
+    res = run_sweep(spec, out=setup / "o", jobs=1, plots=False)
+    assert res.summary["simulated"] == 8 and res.summary["infeasible"] == 8
+    assert all("latency_s" not in r for r in res.rows if r["multipliers"] > 4)
+
+
+def test_limit_then_resume_only_missing(setup):
+    spec = write_spec(BASE, setup)
+    a = run_sweep(spec, out=setup / "o", jobs=1, limit=5, plots=False)
+    assert a.summary["simulated"] == 5 and a.summary["missing"] == 11
+    assert len(PointCache(setup / "o" / "cache")) == 5
+    b = run_sweep(spec, out=setup / "o", jobs=2, plots=False)
+    assert b.summary["simulated"] == 11 and b.summary["cached"] == 5 and b.summary["missing"] == 0
+    ref = run_sweep(spec, out=setup / "ref", jobs=1, plots=False)
+    assert _csv(setup / "o") == _csv(setup / "ref")
+
+
+def test_interrupt_then_resume(setup, monkeypatch):
+    spec = write_spec(BASE, setup, parameters={"multipliers": [2, 4, 8, 16]}, workloads={"w1": "wl.npz"})
+    monkeypatch.setenv("SWEEP_TOY_INTERRUPT_AT", "8")
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(spec, out=setup / "o", jobs=1, plots=False)
+    assert len(PointCache(setup / "o" / "cache")) == 2  # points before the kill are kept
+    # a stray temp file from a write cut short must not count as a result
+    (setup / "o" / "cache" / "zz").mkdir()
+    (setup / "o" / "cache" / "zz" / ".tmp-partial").write_text("{")
+    monkeypatch.delenv("SWEEP_TOY_INTERRUPT_AT")
+    b = run_sweep(spec, out=setup / "o", jobs=1, plots=False)
+    assert b.summary["simulated"] == 2 and b.summary["cached"] == 2
+
+
+def test_corrupt_cache_entry_is_recomputed(setup):
+    spec = write_spec(BASE, setup, parameters={"multipliers": [2, 4]}, workloads={"w1": "wl.npz"})
+    run_sweep(spec, out=setup / "o", jobs=1, plots=False)
+    f = sorted((setup / "o" / "cache").glob("*/*.json"))[0]
+    f.write_text("{not json")
+    b = run_sweep(spec, out=setup / "o", jobs=1, plots=False)
+    assert b.summary["simulated"] == 1 and b.summary["cached"] == 1
+
+
+def test_dask_local_matches_local(setup):
+    pytest.importorskip("distributed")
+    spec = write_spec(BASE, setup, parameters={"multipliers": [2, 4, 8], "mode.skip": [True, False]})
+    a = run_sweep(spec, out=setup / "a", jobs=1, plots=False)
+    d = run_sweep(spec, out=setup / "d", dask_local=2, plots=False)
+    assert d.summary["executor"] == "dask" and d.summary["workers"] == 2 and d.summary["simulated"] == 12
+    assert _csv(setup / "a") == _csv(setup / "d")
+
+
+# ------------------------------------------------------------------ CLI
+def test_cli(setup, capsys):
+    from accelsim.cli import main
+    spec = write_spec(BASE, setup)
+    assert main(["sweep", str(spec), "--out", str(setup / "o"), "--jobs", "1", "--json", "--no-plots"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["points"] == 16 and s["feasible"] == 16 and set(s["pareto"]) >= {"latency_s_vs_energy_j", "all"}
+    assert main(["sweep", str(spec), "--dry-run"]) == 0
+    assert "16 point(s)" in capsys.readouterr().out
+    bad = write_spec(BASE, setup, parameters={"nope.x": [1]})
+    assert main(["sweep", str(bad), "--out", str(setup / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "spec.yaml" in err and "nope.x" in err
+
+
+def test_shipped_examples_validate():
+    from accelsim.models import model_names
+    for p in sorted((REPO / "examples" / "sweeps").glob("*.yaml")):
+        model = yaml.safe_load(p.read_text()).get("arch", "")
+        try:
+            spec = load_spec(p)
+        except ConfigError as e:
+            if "unknown model" in str(e) or "unknown accelerator" in str(e):
+                pytest.skip(f"{p.name}: model not available yet ({model}; known: {model_names()})")
+            raise
+        assert spec.points()
