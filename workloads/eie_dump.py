@@ -118,7 +118,8 @@ def read_dump(path, n_out: int = FC8_OUTPUTS, n_pe: int = FC8_PES, n_in: int = F
             raise WorkloadError(f"column pointers not monotone: ptr[{j + 1}]={ptr[j + 1]} < ptr[{j}]={ptr[j]}",
                                 file=str(fp))
         if ptr[-1] != n:
-            raise WorkloadError(f"last column pointer {ptr[-1]} != {n} entries in {fs.name}", file=str(fp))
+            raise WorkloadError(f"file size {fs.stat().st_size} bytes = {n} entries, but the last column pointer "
+                                f"in {fp.name} is {ptr[-1]}", file=str(fs))
         code, run = spm[:, 0], spm[:, 1]
         if n and code.max() >= CODEBOOK_SIZE:
             i = int(np.argmax(code >= CODEBOOK_SIZE))

@@ -1,0 +1,231 @@
+"""EIE model: the authors' fc8 dump, closed forms, invariants, functional outputs, dump validation."""
+
+import shutil
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from accelsim.config import load_arch
+from accelsim.engine import make_model, run_instance
+from accelsim.errors import ConfigError
+from accelsim.models.eie import (build_matrix, kmeans_share, matrix_from_dense, matrix_from_dump, run_matrix,
+                                 synthetic_acts, synthetic_matrix)
+from workloads import Layer, LayerInstance, Workload, WorkloadError
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return load_arch("eie")
+
+
+@pytest.fixture(scope="module")
+def dump(shared):
+    p = shared / "validation" / "eie_alexnet_fc8"
+    if not p.is_dir():
+        pytest.skip("eie_alexnet_fc8 not in the shared folder")
+    return p
+
+
+@pytest.fixture(scope="module")
+def fc8(dump, cfg):
+    return matrix_from_dump(dump, 1000, 4096, 64, cfg["act_regs_per_pe"])
+
+
+# ------------------------------------------------------------------ the real dump
+def test_fc8_dump_cycles_functional_and_invariants(dump):
+    from workloads.zoo import resolve
+    wl = resolve("eie-alexnet-fc8", shared=dump.parent.parent)
+    L = wl.layers["fc8"]
+    assert (L.C, L.K) == (4096, 1000) and L.meta["act_nnz"] == 1759
+    assert wl.meta["stored_entries"] == 1051991 and len(wl.meta["stored_entries_per_pe"]) == 64
+    model = make_model("eie")
+    inst = wl.instance("fc8", 0)
+    r = run_instance(model, inst, functional=True)
+    assert r.extra["matrix_source"].startswith("dump:")       # stored CSC used as-is
+    ref = F.linear(torch.tensor(inst.acts_dense().ravel()), torch.tensor(inst.weights_dense()[:, :, 0, 0]),
+                   torch.tensor(L.bias)).numpy()
+    np.testing.assert_allclose(r.output, ref, rtol=1e-9, atol=1e-12 * np.abs(ref).max())
+    # Table IV: 9.9 us = 7,920 cycles at 800 MHz (acceptance: within 3 %)
+    assert abs(r.cycles / 7920 - 1) <= 0.03
+    assert r.cycles >= r.extra["broadcasts"] == 1760                  # 1759 non-zeros + the bias column
+    assert r.cycles >= r.extra["busiest_pe_entries"]
+    assert sum(r.breakdown.values()) == r.cycles
+    assert r.macs_effectual == r.macs_actual                           # no padding in this dump
+    assert r.energy_j > 0 and set(r.actions) <= set(model.energy.rows)
+
+
+def test_fifo_sweep_monotone_and_saturating(fc8, cfg):
+    act = fc8.meta["act"][None]
+    cyc = [run_matrix(fc8, act, cfg, fifo_depth=d)["cycles"] for d in (1, 2, 3, 4, 6, 8, 12, 16, 32, 64)]
+    assert all(a >= b for a, b in zip(cyc, cyc[1:])), cyc
+    assert cyc[0] > cyc[-1] and cyc[-2] == cyc[-1]
+
+
+def _corrupt(dump, tmp_path, fname, fn):
+    d = tmp_path / "dump"
+    shutil.copytree(dump, d)
+    p = d / fname
+    p.chmod(0o644)
+    data = np.fromfile(p, dtype="<u4")
+    data = fn(data)
+    data.astype("<u4").tofile(p)
+    return d, p
+
+
+@pytest.mark.parametrize("fname, fn, msg", [
+    ("ptr/ptr3.dat", lambda a: np.concatenate([a[:10], [a[10] + 100000], a[11:]]), "not monotone"),
+    ("spm/spm5.dat", lambda a: np.where(np.arange(a.size) == 0, 16, a), "codebook size"),
+    # PE 40 holds 15 rows: a run of 15 before the first entry of a column puts it on local row 15
+    ("spm/spm40.dat", lambda a: np.where(np.arange(a.size) == 1, 15, a), "past the PE's 15 rows"),
+    ("ptr/ptr7.dat", lambda a: a[:-1], "file size"),
+    ("spm/spm9.dat", lambda a: a[:-2], "last column pointer in ptr9.dat is"),
+])
+def test_dump_validation_errors(dump, tmp_path, fname, fn, msg):
+    from workloads.eie_dump import read_dump
+    d, p = _corrupt(dump, tmp_path, fname, fn)
+    with pytest.raises(WorkloadError, match=msg) as e:
+        read_dump(d)
+    assert str(p) in str(e.value)
+
+
+def test_dump_act_file_size(dump, tmp_path):
+    from workloads.eie_dump import read_dump
+    d = tmp_path / "dump"
+    shutil.copytree(dump, d)
+    (d / "act.dat").chmod(0o644)
+    (d / "act.dat").write_bytes(b"\0" * 100)
+    with pytest.raises(WorkloadError, match="act.dat.*file size"):
+        read_dump(d)
+
+
+# ------------------------------------------------------------------ closed forms
+@pytest.mark.parametrize("K, C, depth", [(128, 10, 1), (130, 7, 3), (200, 9, 8), (64, 5, 2), (4480, 3, 4)])
+def test_dense_all_ones_closed_form(cfg, K, C, depth):
+    """Dense all-ones: PE 0 streams ceil(K/N) rows per column back to back (run 0, no padding);
+    +2 cycles of fill (broadcast, pointer read) per pass; passes of 64 rows per PE."""
+    rows, cols = np.nonzero(np.ones((K, C)))
+    m = build_matrix(rows, cols, np.ones(rows.size), K, C, 64)
+    r = run_matrix(m, np.ones((1, C)), cfg, fifo_depth=depth)
+    rpe = -(-K // 64)
+    per_pass = [min(64, rpe - 64 * q) for q in range(-(-rpe // 64))]
+    assert r["cycles"] == sum(C * x + 2 for x in per_pass)
+    assert r["busiest_pe_entries"] == C * rpe and m.n_padding == 0
+
+
+def test_lnzd_rate_bound(cfg):
+    """One row per PE (K = N): the LNZD's one activation per cycle bounds it: C + 2 cycles."""
+    C = 300
+    rows, cols = np.nonzero(np.ones((64, C)))
+    m = build_matrix(rows, cols, np.ones(rows.size), 64, C, 64)
+    assert run_matrix(m, np.ones((1, C)), cfg, fifo_depth=2)["cycles"] == C + 2
+
+
+def test_padding_entries_for_long_runs():
+    # column 0: rows 0 and 40 of PE 0 (local rows 0 and 40 with N=1): gap 39 -> 2 paddings (16 + 16) + 7
+    m = build_matrix(np.array([0, 40]), np.array([0, 0]), np.array([1.0, 2.0]), 64, 1, n_pe=1)
+    assert m.n_entries == 4 and m.n_padding == 2
+    assert m.run.tolist() == [0, 15, 15, 7] and m.row.tolist() == [0, 16, 32, 40]
+
+
+# ------------------------------------------------------------------ invariants (property)
+@settings(max_examples=25, deadline=None)
+@given(K=st.integers(1, 300), C=st.integers(1, 80), wd=st.floats(0.0, 1.0), ad=st.floats(0.0, 1.0),
+       depth=st.integers(1, 12), seed=st.integers(0, 10_000), bubble=st.booleans())
+def test_invariants_random(cfg, K, C, wd, ad, depth, seed, bubble):
+    rng = np.random.default_rng(seed)
+    c = cfg.with_overrides({"lnzd_row_bubble": bubble, "n_pe": 8, "act_regs_per_pe": 16})
+    W = rng.standard_normal((K, C)) * (rng.random((K, C)) < wd)
+    a = rng.random(C) * (rng.random(C) < ad)
+    m = matrix_from_dense(W, 8, rng.standard_normal(K), 16)
+    r = run_matrix(m, a[None], c, functional=True, fifo_depth=depth)
+    assert r["cycles"] >= r["broadcasts"] == m.n_pass * (np.count_nonzero(a) + 1)  # + bias, every pass
+    assert r["cycles"] >= r["max_pe_work_cycles"] >= r["busiest_pe_entries"]
+    assert sum(r["breakdown"].values()) == r["cycles"]
+    np.testing.assert_allclose(r["output"][0], m.dense()[0] @ a + m.dense()[1], rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(m.dense()[0], W)
+    deeper = run_matrix(m, a[None], c, fifo_depth=depth + 4)
+    assert deeper["cycles"] <= r["cycles"]
+
+
+# ------------------------------------------------------------------ built matrices, sharing, conv
+def test_functional_fc_with_passes_and_padding(cfg):
+    """Small PE count / register file so that the layer needs passes and 2-bit indices pad."""
+    rng = np.random.default_rng(1)
+    K, C = 70, 40
+    W = rng.standard_normal((K, C)) * (rng.random((K, C)) < 0.2)
+    b = rng.standard_normal(K)
+    wl = Workload("t")
+    wl.add_layer(Layer("fc", "fc", C=C, K=K, weights=W, bias=b))
+    a = rng.random(C) * (rng.random(C) < 0.5)
+    wl.set_image_data(0, "fc", acts=a)
+    model = make_model("eie", ["n_pe=4", "act_regs_per_pe=8", "index_bits=2"])
+    r = run_instance(model, wl.instance("fc"), functional=True)
+    assert r.extra["passes"] == 3 and r.extra["padding_entries"] > 0
+    ref = F.linear(torch.tensor(a), torch.tensor(W), torch.tensor(b)).numpy()
+    np.testing.assert_allclose(r.output, ref, rtol=1e-9, atol=1e-12)
+
+
+def test_prune_and_weight_sharing(cfg):
+    rng = np.random.default_rng(2)
+    W = rng.standard_normal((50, 30))
+    m = matrix_from_dense(W, 8, None, 64, 4, prune_density=0.3, codebook_size=16)
+    Wq, _ = m.dense()
+    assert np.count_nonzero(Wq) == round(0.3 * W.size)
+    assert len(np.unique(Wq[Wq != 0])) <= 15 and m.codebook[0] == 0.0
+    kept = np.abs(W) >= np.sort(np.abs(W).ravel())[-round(0.3 * W.size)]
+    assert ((Wq != 0) == kept).all()                      # magnitude pruning keeps the largest
+    assert np.abs(Wq[kept] - W[kept]).max() < 0.25 * np.abs(W).max()  # codes approximate the weights
+    codes, cb = kmeans_share(np.array([[0.0, 1.0, 1.1, -2.0]]), 3)
+    assert codes[0, 0] == 0 and codes[0, 1] == codes[0, 2] != codes[0, 3]
+    a = rng.random(30)
+    r = run_matrix(m, a[None], cfg, functional=True)
+    np.testing.assert_allclose(r["output"][0], Wq @ a, rtol=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["conv", "depthwise"])
+def test_conv_lowering_functional_and_cost(kind):
+    rng = np.random.default_rng(3)
+    C, K, H, Wd = (6, 6, 7, 8) if kind == "depthwise" else (4, 5, 7, 8)
+    g = C if kind == "depthwise" else 1
+    w = rng.standard_normal((K, C // g, 3, 3)) * (rng.random((K, C // g, 3, 3)) < 0.6)
+    L = Layer("c", kind, C=C, K=K, H=H, W=Wd, R=3, S=3, padding=1, groups=g, weights=w)
+    acts = np.maximum(0, rng.standard_normal((C, H, Wd)))
+    mask = rng.random((H, Wd)) < 0.4
+    model = make_model("eie", ["n_pe=8"])
+    r = run_instance(model, LayerInstance(L, 0, acts=acts, weights=w, out_mask=mask), functional=True)
+    ref = F.conv2d(torch.tensor(acts)[None], torch.tensor(w), padding=1, groups=g)[0].numpy()
+    np.testing.assert_allclose(r.output[:, mask], ref[:, mask], rtol=1e-9, atol=1e-12)
+    assert (r.output[:, ~mask] == 0).all()
+    assert r.extra["active_pixels"] == mask.sum()
+    # pixels run back to back: the cost is the sum of the single-pixel SpMVs
+    none = run_instance(model, LayerInstance(L, 0, acts=acts, weights=w, out_mask=np.zeros_like(mask)))
+    assert none.cycles == 0
+    one = mask & (np.cumsum(mask.ravel()).reshape(mask.shape) == 1)
+    r1 = run_instance(model, LayerInstance(L, 0, acts=acts, weights=w, out_mask=one))
+    assert 0 < r1.cycles < r.cycles
+    assert r.macs_effectual == r.macs_actual  # 4-bit runs never pad with <= 2 rows per PE
+
+
+def test_synthetic_matrix_exact_density():
+    rng = np.random.default_rng(0)
+    m = synthetic_matrix(300, 200, 0.07, rng, n_pe=16)
+    assert np.count_nonzero(m.dense()[0]) == round(0.07 * 300 * 200)
+    assert np.count_nonzero(synthetic_acts(200, 0.35, rng)) == 70
+
+
+def test_bad_config_and_cli(capsys, dump):
+    with pytest.raises(ConfigError, match="fifo_depth"):
+        load_arch("eie", ["fifo_depth=0"])
+    with pytest.raises(ConfigError, match="spmat_line_bits"):
+        load_arch("eie", ["spmat_line_bits=60"])
+    from accelsim.cli import main
+    import json
+    assert main(["simulate", "--workload", "eie-alexnet-fc8", "--arch", "eie", "--set", "fifo_depth=4", "--json",
+                 "--jobs", "1", "--shared", str(dump.parent.parent)]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["layers"][0]["extra"]["fifo_depth"] == 4 and d["layers"][0]["cycles"] > 7000
+    assert main(["simulate", "--workload", "eie-alexnet-fc8", "--arch", "eie", "--set", "fifo_depth=-1"]) == 2
