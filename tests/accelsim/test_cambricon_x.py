@@ -137,6 +137,8 @@ def test_functional_matches_torch(spec, fmt):
                                      padding=L.padding, dilation=L.dilation, groups=L.groups)[0].numpy()
     ref = ref * mask[None]
     np.testing.assert_allclose(r.output, ref, rtol=1e-9, atol=1e-12 * np.abs(ref).max())
+    from workloads.effectual import effectual_macs
+    assert r.macs_effectual == effectual_macs(_inst(L, acts, mask))  # walk == shared BLAS count
 
 
 @pytest.mark.parametrize("spec", [dict(kind="conv", C=9, K=21, H=7, W=6, R=3, S=3, padding=1),

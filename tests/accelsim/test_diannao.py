@@ -6,16 +6,11 @@ import pytest
 from accelsim.engine import make_model, run_instance
 from accelsim.errors import ConfigError
 from accelsim.models.diannao import dma_traffic, largest_remainder
-from workloads import Layer, Workload
+from test_cambricon_x import _inst  # same-directory helper (pytest puts tests/accelsim on sys.path)
+from workloads import Layer
 from workloads.effectual import conv_reference
 
 
-def _inst(L, acts=None, mask=None):
-    wl = Workload("t")
-    wl.add_layer(L)
-    if acts is not None or mask is not None:
-        wl.set_image_data(0, L.name, acts=acts, out_mask=mask)
-    return wl.instance(L.name, 0)
 
 
 def test_hand_worked_fc():
