@@ -166,50 +166,55 @@ def add_key(bits: int) -> str:
 
 
 # ------------------------------------------------------------------ per-model formulas
-def _scnn(cfg: ArchConfig) -> AreaReport:
+def _scnn_pe_table(cfg: ArchConfig, crossbar: bool) -> AreaReport:
+    """SCNN (and, without the scatter crossbar, DCNN) from the SCNN paper's PE area table (16 nm)."""
     b = _Builder(cfg, "paper")
-    rows, rn = _get(cfg, "pe_rows", "pe.rows", default=8)
-    cols, cn = _get(cfg, "pe_cols", "pe.cols", default=8)
-    F, fn = _get(cfg, "multipliers.F", "F", default=4)
-    I, in_ = _get(cfg, "multipliers.I", "I", default=4)
-    banks, bn = _get(cfg, "accumulator.banks", "accum.banks", "banks", default=2 * F * I)
-    entries, en = _get(cfg, "accumulator.entries", "accum.entries", "bank_entries", default=32)
-    acc_bits, abn = _get(cfg, "accumulator.bits", "accum_bits", default=24)
-    iaram, ian = _get(cfg, "iaram_bytes", "buffers.iaram_bytes", "iaram_kb", "buffers.iaram_kb", default=10240)
-    oaram, oan = _get(cfg, "oaram_bytes", "buffers.oaram_bytes", "oaram_kb", "buffers.oaram_kb", default=10240)
-    if "kb" in ian:
-        iaram *= 1024
-    if "kb" in oan:
-        oaram *= 1024
-    fifo, ffn = _get(cfg, "weight_fifo.entries", "weight_fifo_entries", "fifo_entries", default=50)
+    rows, cols = int(cfg["pe_rows"]), int(cfg["pe_cols"])
+    F, I = int(cfg["multipliers.F"]), int(cfg["multipliers.I"])
+    banks, entries, acc_bits = int(cfg["accumulator.banks"]), int(cfg["accumulator.entries"]), \
+        int(cfg["accumulator.bits"])
+    vb, ib = int(cfg.get("value_bits", 16)), int(cfg.get("index_bits", 4))
     pes = rows * cols
-    fifo_bytes = fifo * (F * 16 + F * 4) / 8  # an entry = F weights x 16 b + F x 4-bit indices (section 2.1)
+    fifo_bytes = int(cfg["weight_fifo.entries"]) * F * (vb + ib) / 8  # an entry = F values + F indices
     acc_bytes = banks * entries * acc_bits * 2 / 8  # double-buffered
-    per_pe = [("act_ram", iaram + oaram, f"{ian} + {oan}"), ("weight_fifo", fifo_bytes, f"{ffn} x F x 20 b"),
-              ("multipliers", F * I, f"{fn} x {in_}"), ("crossbar", F * I * banks, f"({fn} x {in_}) x {bn}"),
-              ("accumulators", acc_bytes, f"{bn} x {en} x {abn} x 2 (double-buffered)"), ("other", 1, "per PE")]
+    per_pe = [("act_ram", cfg["iaram_bytes"] + cfg["oaram_bytes"], "iaram_bytes + oaram_bytes"),
+              ("weight_fifo", fifo_bytes, "weight_fifo.entries x F x (value_bits + index_bits) / 8"),
+              ("multipliers", F * I, "multipliers.F x multipliers.I")]
+    if crossbar:
+        per_pe.append(("crossbar", F * I * banks, "(F x I) inputs x accumulator.banks outputs"))
+    per_pe += [("accumulators", acc_bytes, "accumulator.banks x entries x bits x 2 (double-buffered) / 8"),
+               ("other", 1, "per PE")]
     for name, count, basis in per_pe:
-        b.add(f"pe.{name}", SCNN_PE_16NM[name], count * pes, f"{basis}, x {rn} x {cn} PEs")
-    b.rep.notes.append("SCNN paper PE table (16 nm) scaled per unit; reproduces 64 x 0.123 mm^2 = 7.9 mm^2 "
-                       "at the paper's config by construction")
+        b.add(f"pe.{name}", SCNN_PE_16NM[name], count * pes, f"{basis}, x pe_rows x pe_cols ({pes} PEs)")
     return b.rep
+
+
+def _scnn(cfg: ArchConfig) -> AreaReport:
+    rep = _scnn_pe_table(cfg, crossbar=True)
+    rep.notes.append("SCNN paper PE table (16 nm) scaled per unit (crossbar ~ inputs x outputs, assumed); "
+                     "reproduces 64 x 0.123 mm^2 = 7.9 mm^2 at the paper's config by construction")
+    return rep
+
+
+def _dcnn(cfg: ArchConfig) -> AreaReport:
+    rep = _scnn_pe_table(cfg, crossbar=False)
+    rep.notes.append("DCNN: SCNN PE table without the scatter crossbar (dense products map to fixed "
+                     "accumulators) and with the config's (2x) activation RAM; a third-party figure of 5.9 mm^2 "
+                     "exists (accelerators doc 2.1), which this component sum does not reproduce")
+    return rep
 
 
 def _eie(cfg: ArchConfig) -> AreaReport:
     b = _Builder(cfg, "paper")
-    n, nn = _get(cfg, "n_pe", "pes", "num_pes", "pe_count", default=64)
-    spmat, sn = _get(cfg, "spmat_bytes", "sram.spmat_bytes", "spmat_kb", "sram.spmat_kb", default=128 * 1024)
-    ptr, pn = _get(cfg, "ptr_bytes", "sram.ptr_bytes", "ptr_kb", "sram.ptr_kb", default=32 * 1024)
-    act, an = _get(cfg, "act_bytes", "sram.act_bytes", "act_kb", default=2 * 1024)
-    q, qn = _get(cfg, "queue_depth", "act_queue_depth", "fifo_depth", default=8)
-    spmat = spmat * 1024 if "kb" in sn else spmat
-    ptr = ptr * 1024 if "kb" in pn else ptr
-    act = act * 1024 if "kb" in an else act
-    parts = [("spmat_sram", spmat, sn), ("ptr_sram", ptr, pn), ("act_rw", act, an), ("act_queue", q, qn),
+    n = int(cfg["n_pe"])
+    q = int(cfg["fifo_depth"]) + 1  # the preset's depth 7 is the paper's 8-entry ring (see the eie preset)
+    # Spmat / Ptr / Act SRAM sizes are not config fields: the paper's 128 / 32 / 2 KB per PE
+    parts = [("spmat_sram", 128 * 1024, "paper: 128 KB Spmat per PE"), ("ptr_sram", 32 * 1024, "paper: 32 KB Ptr"),
+             ("act_rw", 2 * 1024, "paper: 2 KB Act"), ("act_queue", q, "fifo_depth + 1 entries"),
              ("arithm", 1, "1 MAC per PE")]
     sub = 0.0
     for name, count, basis in parts:
-        b.add(f"pe.{name}", EIE_PE_45NM[name], count * n, f"{basis}, x {nn} PEs")
+        b.add(f"pe.{name}", EIE_PE_45NM[name], count * n, f"{basis}, x n_pe ({n})")
         sub += b.rep.components[-1].area_mm2
     f = EIE_PE_45NM["filler"]
     b.rep.components.append(Component("pe.filler", sub * f.area_mm2, f.area_mm2, f.per, "fraction of PE blocks",
@@ -219,39 +224,92 @@ def _eie(cfg: ArchConfig) -> AreaReport:
     return b.rep
 
 
+def _cx_parts(n, tm, bits, nbin, nbout, sb) -> list[tuple[str, str, float, str]]:
+    return [("pe.multipliers", mult_key(bits), n * tm, f"pe.count x pe.multipliers ({bits}-bit)"),
+            ("pe.adder_tree", add_key(2 * bits), n * tm, "pe.count x pe.multipliers (Tm-1 tree adders + 1 accumulator)"),
+            ("pe.synapse_buffer", "sram_byte", n * sb, "pe.count x sb.bytes_per_pe"),
+            ("nbin", "sram_byte", nbin, "nbin.bytes"), ("nbout", "sram_byte", nbout, "nbout.bytes")]
+
+
+def _cx_rows(cfg: ArchConfig, method: str) -> _Builder:
+    """Cambricon-X / DianNao generic rows from the shared field names (pe.count, pe.multipliers, ...)."""
+    b = _Builder(cfg, method)
+    for name, key, count, basis in _cx_parts(int(cfg["pe.count"]), int(cfg["pe.multipliers"]), int(cfg["data.bits"]),
+                                             cfg["nbin.bytes"], cfg["nbout.bytes"], cfg["sb.bytes_per_pe"]):
+        b.add(name, GENERIC[key], count, basis)
+    return b
+
+
 def _cambricon_x(cfg: ArchConfig) -> AreaReport:
-    b = _Builder(cfg, "paper")
-    n, nn = _get(cfg, "n_pe", "pes", "num_pes", "Tn", default=16)
-    tm, tn_ = _get(cfg, "multipliers_per_pe", "Tm", "macs_per_pe", default=16)
-    bits, bbn = _get(cfg, "bits", "data_bits", default=16)
-    nbin, nin = _get(cfg, "nbin_bytes", "buffers.nbin_bytes", default=8 * 1024)
-    nbout, non = _get(cfg, "nbout_bytes", "buffers.nbout_bytes", default=8 * 1024)
-    sb, sbn = _get(cfg, "sb_bytes", "buffers.sb_bytes", "sb_bytes_per_pe", default=2 * 1024)
-    b.add_generic("pe.multipliers", mult_key(bits), n * tm, f"{nn} x {tn_} ({bbn}-bit)")
-    b.add_generic("pe.adder_tree", add_key(2 * bits), n * tm, f"{nn} x {tn_} (tree of Tm-1 adders + accumulator)")
-    b.add_generic("pe.synapse_buffer", "sram_byte", n * sb, f"{nn} x {sbn}")
-    b.add_generic("nbin", "sram_byte", nbin, nin)
-    b.add_generic("nbout", "sram_byte", nbout, non)
-    # Unaccounted logic (indexing module, control, NoC, wiring): the published 6.38 mm^2 minus the generic rows
-    # at the published config (16 PEs x 16 multipliers, 16-bit, buffer sizes as quoted), assumed to scale with
-    # PE count (the IM has one selector per PE).  An assumption, not a published split.
+    """Generic rows for multipliers, adder trees and buffers, plus 'other logic' (indexing module, control,
+    NoC, wiring) = published 6.38 mm^2 minus those rows at the published config (16 x 16, 16-bit, the
+    preset's buffer sizes), assumed to scale with the PE count (the IM has one selector per PE)."""
+    b = _cx_rows(cfg, "paper")
+    n = int(cfg["pe.count"])
     ref = _Builder(cfg, "paper")
     ref.node = CAMBRICON_X_TOTAL.node_nm
-    ref.add("m", GENERIC[mult_key(16)], 256, "")
-    ref.add("a", GENERIC[add_key(32)], 256, "")
-    ref.add("s", GENERIC["sram_byte"], 16 * 2048 + 16384, "")
+    for name, key, count, basis in _cx_parts(16, 16, 16, 8192, 8192, 2048):  # the cambricon-x preset's values
+        ref.add(name, GENERIC[key], count, basis)
     rest_per_pe = (CAMBRICON_X_TOTAL.area_mm2 - ref.rep.total_mm2) / 16
-    b.add("other_logic", RefArea(rest_per_pe, "PE", 65, "Cambricon-X 6.38 mm^2 (65 nm) minus generic multipliers, "
-                                 "adders and buffers, per PE (assumed split)"), n, f"{nn} PEs")
-    b.rep.notes.append("Cambricon-X: only the 6.38 mm^2 total is published; the split is an assumption")
+    b.add("other_logic", RefArea(rest_per_pe, "PE", CAMBRICON_X_TOTAL.node_nm,
+                                 "Cambricon-X 6.38 mm^2 (65 nm) minus generic multipliers, adders and buffers, "
+                                 "per PE (assumed split)"), n, "pe.count")
+    b.rep.notes.append("only the 6.38 mm^2 total is published; the split into components is an assumption")
+    return b.rep
+
+
+def _diannao(cfg: ArchConfig) -> AreaReport:
+    b = _cx_rows(cfg, "generic")
+    b.rep.notes.append("generic rows only (multipliers, adder trees, buffers): control and wiring are not "
+                       "counted, so this is a lower bound and not comparable with the Cambricon-X total")
+    return b.rep
+
+
+def _eyeriss(cfg: ArchConfig) -> AreaReport:
+    """Eyeriss v1 / v2: PEs x SIMD MACs + spads (entries x entry bits) + GLB, generic densities."""
+    b = _Builder(cfg, "generic")
+    cl = int(cfg["clusters.rows"]) * int(cfg["clusters.cols"])
+    pes = cl * int(cfg["cluster.pe_rows"]) * int(cfg["cluster.pe_cols"])
+    lanes = int(cfg["pe.simd_lanes"])
+    compressed = bool(cfg.get("pe.compressed_spads"))
+    wbits = int(cfg["bits.weight_entry"]) - (4 if compressed else 0)  # a CSC entry carries a 4-bit zero count
+    psum_bits = 20 if compressed else 16  # v2: 20-bit psums (accelerators doc 5.1); v1: 16-bit (assumed)
+    b.add("pe.macs", GENERIC[mult_key(wbits)], pes * lanes, f"PEs ({pes}) x pe.simd_lanes ({wbits}-bit operands)")
+    b.add("pe.accumulators", GENERIC[add_key(psum_bits)], pes * lanes, f"one {psum_bits}-bit adder per MAC")
+    spad_bits = (cfg["pe.iact_spad_entries"] * cfg["bits.iact_entry"] + cfg["pe.weight_spad_entries"] *
+                 cfg["bits.weight_entry"] * lanes + cfg["pe.psum_spad_entries"] * psum_bits * lanes)
+    if compressed:
+        spad_bits += cfg["pe.iact_addr_entries"] * 4 + cfg["pe.weight_addr_entries"] * 7
+    b.add("pe.spads", GENERIC["sram_byte"], pes * spad_bits / 8,
+          "PEs x (iact + weight x lanes + psum x lanes [+ address] spad entries x bits)")
+    glb = cl * (cfg["glb.iact_bytes_per_cluster"] + cfg["glb.psum_entries_per_cluster"] * psum_bits / 8)
+    b.add("glb", GENERIC["sram_byte"], glb, "clusters x (glb.iact_bytes_per_cluster + psum entries x bits)")
+    b.rep.notes.append("generic densities (spads counted at SRAM density: an underestimate for register files); "
+                       "NoC, control and pads not counted -- a lower bound; no published area in the project docs")
+    return b.rep
+
+
+def _systolic(cfg: ArchConfig) -> AreaReport:
+    b = _Builder(cfg, "generic")
+    n = int(cfg["array.height"]) * int(cfg["array.width"])
+    bits = 8 * int(cfg["word_bytes"])
+    b.add_generic("pe.multipliers", mult_key(bits), n, f"array.height x array.width ({bits}-bit)")
+    b.add_generic("pe.accumulators", add_key(4 * bits), n, f"one {4 * bits}-bit accumulator per PE (assumed)")
+    kb = cfg["sram.ifmap_kb"] + cfg["sram.filter_kb"] + cfg["sram.ofmap_kb"]
+    b.add_generic("sram", "sram_byte", kb * 1024, "sram.ifmap_kb + filter_kb + ofmap_kb (KiB)")
+    b.rep.notes.append("generic: multipliers + accumulators + SRAM; control and wiring not counted (lower bound)")
     return b.rep
 
 
 _FORMULAS: dict[str, Callable[[ArchConfig], AreaReport]] = {
     "scnn": _scnn,
+    "dcnn": _dcnn,
     "eie": _eie,
     "cambricon-x": _cambricon_x,
-    "cambricon_x": _cambricon_x,
+    "diannao": _diannao,
+    "eyeriss-v1": _eyeriss,
+    "eyeriss-v2": _eyeriss,
+    "systolic": _systolic,
 }
 
 # config fields the generic method reads: (multiplier-count fields, bit-width fields)

@@ -34,15 +34,23 @@ class SweepResult:
     summary: dict = field(default_factory=dict)
 
 
-def load_workloads(spec: SweepSpec, shared=None) -> dict:
-    """Resolve every workload of the spec and cut it to its images / layers (the cut is what is shipped)."""
-    from workloads import WorkloadError
+def load_workloads(spec: SweepSpec, shared=None, trace_dir: Path | None = None) -> dict:
+    """Resolve every workload of the spec and cut it to its images / layers (the cut is what is shipped).
+
+    A ``{dynhead: {...}}`` source is generated once with ``python -m dynhead trace`` into ``trace_dir``
+    (named by a hash of its options) and reused afterwards.
+    """
+    from workloads import Workload, WorkloadError
     from workloads.zoo import resolve
     out = {}
     for key, ws in spec.workloads.items():
         fld = f"workloads.{key}"
         try:
-            wl = resolve(ws.source, shared=shared, seed=spec.seed)
+            if ws.trace is not None:
+                wl = Workload.load(_generate_trace(ws.trace, trace_dir or default_cache_dir() / "traces", spec.file,
+                                                   f"{fld}.source.dynhead"))
+            else:
+                wl = resolve(ws.source, shared=shared, seed=spec.seed)
             if ws.images is not None or ws.layers is not None:
                 bad = [i for i in (ws.images or []) if not 0 <= i < wl.n_images]
                 if bad:
@@ -53,6 +61,41 @@ def load_workloads(spec: SweepSpec, shared=None) -> dict:
             raise ConfigError(f"cannot load workload {ws.source!r}: {e}", file=spec.file, field=fld) from None
         out[key] = wl
     return out
+
+
+def _generate_trace(opts: dict, trace_dir: Path, file, fld) -> Path:
+    import hashlib
+    import json
+    import subprocess
+    from .spec import TRACE_OPTIONS
+    ck = str(opts["checkpoint"])
+    ident = {"opts": opts}
+    try:  # the checkpoint's bytes are part of the identity, so a retrained checkpoint regenerates the trace
+        import dynhead
+        cp = dynhead.shipped_path(ck) if ck in dynhead.SHIPPED else Path(ck)
+        ident["checkpoint_sha256"] = hashlib.sha256(Path(cp).read_bytes()).hexdigest()
+    except Exception as e:  # noqa: BLE001 - reported below by dynhead itself with its own message
+        ident["checkpoint_error"] = str(e)
+    tag = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:20]
+    path = Path(trace_dir) / f"dynhead-{tag}.npz"
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
+    argv = [sys.executable, "-m", "dynhead", "trace", "--out", str(tmp)]
+    for k, v in opts.items():
+        flag = TRACE_OPTIONS[k][1]
+        if isinstance(v, bool):
+            argv += [flag] if v else []
+        else:
+            argv += [flag, str(v)]
+    r = subprocess.run(argv, capture_output=True, text=True)
+    if r.returncode != 0 or not tmp.exists():
+        last = (r.stderr.strip().splitlines() or r.stdout.strip().splitlines() or ["no output"])[-1]
+        tmp.unlink(missing_ok=True)
+        raise ConfigError(f"dynhead trace failed: {last}", file=file, field=fld)
+    os.replace(tmp, path)
+    return path
 
 
 def _columns(spec: SweepSpec) -> list[str]:
@@ -76,9 +119,9 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, out: str | os.PathLike | None
     from ..engine import default_jobs
     from ..models import get_model_class
 
-    workloads = load_workloads(spec, shared)
-    wl_hash = {k: w.content_hash for k, w in workloads.items()}
     cache = PointCache(Path(cache_dir) if cache_dir else (Path(out) / "cache" if out else default_cache_dir()))
+    workloads = load_workloads(spec, shared, cache.root / "traces")
+    wl_hash = {k: w.content_hash for k, w in workloads.items()}
     columns = _columns(spec)
     pkeys = spec.param_keys
     rows: list[dict] = []

@@ -54,9 +54,16 @@ _OPS = {"<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b, "<": lambda a, b: 
 @dataclass
 class WorkloadSpec:
     key: str
-    source: str  # zoo name or resolved path
+    source: str  # zoo name or resolved path ("dynhead-trace" when ``trace`` is set)
     images: list[int] | None = None
     layers: list[str] | None = None
+    trace: dict | None = None  # options of ``python -m dynhead trace`` (generated once, cached by options)
+
+
+#: options of a ``source: {dynhead: {...}}`` workload -> (type, ``python -m dynhead trace`` flag)
+TRACE_OPTIONS = {"checkpoint": (str, "--checkpoint"), "images": (str, "--images"), "size": (str, "--size"),
+                 "max_images": (int, "--max-images"), "prune": (float, "--prune"), "width": (int, "--width"),
+                 "seed": (int, "--seed"), "dense": (bool, "--dense")}
 
 
 @dataclass
@@ -381,8 +388,21 @@ def _workloads(data, file, base_dir: Path) -> dict[str, WorkloadSpec]:
         fld = f"workloads.{key}"
         if isinstance(v, str):
             v = {"source": v}
+        if isinstance(v, dict) and isinstance(v.get("source"), dict):
+            extra = set(v) - {"source", "images", "layers"}
+            if extra:
+                raise ConfigError(f"unknown key {sorted(extra)[0]!r} (allowed: source, images, layers)", file=file,
+                                  field=fld)
+            trace = _trace_options(v["source"], file, f"{fld}.source")
+            layers = v.get("layers")
+            if layers is not None and (not isinstance(layers, list) or not all(isinstance(x, str) for x in layers)):
+                raise ConfigError("must be a list of layer names", file=file, field=f"{fld}.layers")
+            out[str(key)] = WorkloadSpec(str(key), "dynhead-trace", _int_list(v.get("images"), file, f"{fld}.images"),
+                                         layers, trace)
+            continue
         if not isinstance(v, dict) or not isinstance(v.get("source"), str):
-            raise ConfigError("needs 'source': a zoo name or a .npz file", file=file, field=fld)
+            raise ConfigError("needs 'source': a zoo name, a .npz file or {dynhead: {trace options}}", file=file,
+                              field=fld)
         extra = set(v) - {"source", "images", "layers"}
         if extra:
             raise ConfigError(f"unknown key {sorted(extra)[0]!r} (allowed: source, images, layers)", file=file,
@@ -399,6 +419,33 @@ def _workloads(data, file, base_dir: Path) -> dict[str, WorkloadSpec]:
         if layers is not None and (not isinstance(layers, list) or not all(isinstance(x, str) for x in layers)):
             raise ConfigError("must be a list of layer names", file=file, field=f"{fld}.layers")
         out[str(key)] = WorkloadSpec(str(key), src, _int_list(v.get("images"), file, f"{fld}.images"), layers)
+    return out
+
+
+def _trace_options(src: dict, file, fld) -> dict:
+    if set(src) != {"dynhead"} or not isinstance(src["dynhead"], dict):
+        raise ConfigError("a generated source is {dynhead: {checkpoint: ..., size: ..., ...}}", file=file, field=fld)
+    opts = src["dynhead"]
+    out = {}
+    for k, v in opts.items():
+        if k not in TRACE_OPTIONS:
+            raise ConfigError(f"unknown trace option (allowed: {', '.join(TRACE_OPTIONS)})", file=file,
+                              field=f"{fld}.dynhead.{k}")
+        t = TRACE_OPTIONS[k][0]
+        if t is float and isinstance(v, int) and not isinstance(v, bool):
+            v = float(v)
+        if t is str and isinstance(v, int) and not isinstance(v, bool):
+            v = str(v)
+        if not isinstance(v, t) or (t is not bool and isinstance(v, bool)):
+            raise ConfigError(f"must be {t.__name__}, got {v!r}", file=file, field=f"{fld}.dynhead.{k}")
+        if k == "prune" and not 0 < v <= 1:
+            raise ConfigError(f"must be in (0, 1], got {v}", file=file, field=f"{fld}.dynhead.{k}")
+        if k in ("max_images", "width") and v < 1:
+            raise ConfigError(f"must be >= 1, got {v}", file=file, field=f"{fld}.dynhead.{k}")
+        out[k] = v
+    if "checkpoint" not in out:
+        raise ConfigError("needs 'checkpoint' (a path or a shipped name: small, large)", file=file,
+                          field=f"{fld}.dynhead.checkpoint")
     return out
 
 
