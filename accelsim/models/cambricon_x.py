@@ -36,14 +36,19 @@ What the model walks (all in Numba, from the layer's real pruned weights):
 4. **Memory** (shared with DianNao, :func:`accelsim.models.diannao.dma_traffic`):
    compressed weights once, inputs once or per reduction tile when they do not
    fit NBin, partial-sum spills; DMA overlaps compute (assumed double
-   buffering): ``memory_stall`` = max(0, DMA cycles - compute cycles).
+   buffering): ``memory_stall`` = max(0, DMA cycles - compute cycles - NBin stall).
+5. **NBin bandwidth**: the buffer controller streams each (block, position)
+   receptive field (L neurons) out of NBin once at ``nbin.neurons_per_cycle``
+   and broadcasts it to the 16 selectors; when that takes longer than the PEs'
+   work the difference is ``nbin_bandwidth`` (binding only at densities below
+   ~Tm / nbin.neurons_per_cycle, e.g. VGG16 fc6/fc7 at 4 %).
 
 Breakdown (sums to ``cycles``): ``busy`` (multiplier slots with a real
 synapse), ``fragmentation`` (empty slots of an output neuron's last chunk,
 nnz mod 16 != 0), ``step_padding`` (slots of step-index padding entries),
 ``im_window`` (extra chunks forced by the IM window), ``load_imbalance``
 (PE idle while the slowest PE works, incl. PEs without a map in the last
-block), ``memory_stall``, ``pipeline_fill``.  The dynamic head's output mask
+block), ``nbin_bandwidth``, ``memory_stall``, ``pipeline_fill``.  The dynamic head's output mask
 skips inactive output neurons entirely; ``extra["savings"]`` separates the
 cycles saved by weight sparsity (dense weights, no mask -> sparse weights, no
 mask) from those saved by the mask (sparse, no mask -> sparse, mask).
@@ -308,6 +313,9 @@ class CambriconX(AcceleratorModel):
         "im.window_neurons": Field(int, "neurons", default=256, min=1,
                                    source="assumed: one NBin read of Tn x Tm = 256 neurons",
                                    doc="span of consecutive input neurons the IM can select a chunk from"),
+        "nbin.neurons_per_cycle": Field(int, "neurons/cycle", default=256, min=1,
+                                        source="assumed: one NBin row of Tn x Tm = 256 neurons per cycle",
+                                        doc="NBin read bandwidth into the buffer controller (shared by all IMs)"),
         "nbin.bytes": Field(int, "bytes", default=8192, source=f"assumed; {BUFFER_NOTE}"),
         "nbout.bytes": Field(int, "bytes", default=8192, source=f"assumed; {BUFFER_NOTE}"),
         "sb.bytes_per_pe": Field(int, "bytes", default=2048, source=f"assumed; {BUFFER_NOTE}"),
@@ -378,10 +386,15 @@ class CambriconX(AcceleratorModel):
                           nbin_bytes=cfg["nbin.bytes"], nbout_bytes=cfg["nbout.bytes"],
                           sb_bytes_per_pe=cfg["sb.bytes_per_pe"], data_bytes=db)
         dma_cyc = int(math.ceil(dma["total"] / cfg["dma.bytes_per_cycle"])) if cfg["dma.enabled"] else 0
-        stall = max(0, dma_cyc - comp_cyc)
+        # NBin -> BC stream: each (block, active position) receptive field of L neurons is read once and
+        # broadcast to the selectors; the PEs cannot run ahead of it on average
+        nb = -(-K // n_pe)
+        nbin_cyc = nb * n_active * -(-L // int(cfg["nbin.neurons_per_cycle"]))
+        nbin_stall = max(0, nbin_cyc - comp_cyc)
+        stall = max(0, dma_cyc - comp_cyc - nbin_stall)
         fill = int(cfg["pipeline.fill_cycles"]) if comp_cyc else 0
-        bd.update(memory_stall=stall, pipeline_fill=fill)
-        cycles = comp_cyc + stall + fill
+        bd.update(nbin_bandwidth=nbin_stall, memory_stall=stall, pipeline_fill=fill)
+        cycles = comp_cyc + nbin_stall + stall + fill
 
         # compute counts (activations dense: zero neurons are multiplied)
         n_real = int(nnz.sum())
@@ -389,7 +402,6 @@ class CambriconX(AcceleratorModel):
         macs_actual = n_real * n_active
         macs_gated = n_pad * n_active  # padding entries keep a slot; weight 0 -> gated
         eff, out = effectual_and_output(inst, active, functional, comp)
-        nb = -(-K // n_pe)
         e_all = int(ent.sum()) * n_active
         actions = {
             "mult_16b": macs_actual,
@@ -424,7 +436,8 @@ class CambriconX(AcceleratorModel):
         extra = {
             "index_format": fmt, "index_formats": fmts, "dense_weight_bytes": K * L * db,
             "weight_nnz": n_real, "weight_density": n_real / max(1, K * L), "reduction_length": L,
-            "n_active_positions": n_active, "compute_cycles": comp_cyc, "dma_cycles": dma_cyc, "dma_bytes": dma,
+            "n_active_positions": n_active, "compute_cycles": comp_cyc, "nbin_cycles": nbin_cyc,
+            "dma_cycles": dma_cyc, "dma_bytes": dma,
             "pe_cycles": pe_busy.tolist(),
             "load_imbalance_ratio": float(pe_busy.max() / mean_pe) if mean_pe else 1.0,
             "savings": {"dense_weights_no_mask_cycles": dense_nomask, "sparse_weights_no_mask_cycles": sparse_nomask,
