@@ -94,7 +94,7 @@ def write_card(rows):
         "",
         "## Training",
         f"- AdamW lr {tr['lr']}, batch {tr['batch']}, warm-up + cosine, grad clip 10, 1 CPU thread, wall-time limit",
-        f"  {tr['max_minutes']} min per run (the cosine schedule follows the time when it binds first).",
+        f"  {tr['max_cpu_minutes']} CPU-min per run (the cosine schedule follows CPU time when it binds first).",
         "- Loss: focal + GIoU (centerness-weighted) + centerness BCE + lambda * mean(soft/full) (spec §3.3).",
         "",
         "## Results (held-out synthetic split, %d images)" % N_VAL,

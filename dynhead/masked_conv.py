@@ -4,8 +4,8 @@ Works on CPU and CUDA, for any batch size (the official kernel is CUDA-only, bat
 Only torch is needed.  For one layer with an output mask ``m`` (N, H, W):
 
 1. ``idx = nonzero(m)`` -> M active (n, h, w) triples;
-2. gather: ``cols[M, C_in*R*S]`` from the zero-padded input, column order (c, r, s) like
-   ``weight.reshape(C_out, -1)``;
+2. gather: ``cols[M, R*S*C_in]`` from the zero-padded, channel-last input (column order
+   (r, s, c); the weight is permuted to match);
 3. GEMM: ``vals[M, C_out] = cols @ W^T (+ bias)``;
 4. optional post-ops on the gathered matrix (GroupNorm over the active pixels of each image
    and group — the official eval semantics — then ReLU);
@@ -42,7 +42,8 @@ def gather_conv(x: torch.Tensor, weight: torch.Tensor, idx: torch.Tensor, bias: 
     p = R // 2
     # channel-last padded copy so one (n, h, w) gather yields a contiguous C vector
     xp = F.pad(x, (p, p, p, p)).permute(0, 2, 3, 1).contiguous()
-    wm = weight.reshape(K, C * R * S)
+    # weight in (k, r, s, c) order so the gathered (m, R*S, C) block is used as-is (no transpose copy)
+    wm = weight.permute(0, 2, 3, 1).reshape(K, R * S * C)
     M = idx.shape[0]
     out = x.new_empty((M, K))
     if M == 0:
@@ -54,8 +55,7 @@ def gather_conv(x: torch.Tensor, weight: torch.Tensor, idx: torch.Tensor, bias: 
         n = idx[a:b, 0:1]
         h = idx[a:b, 1:2] + dy  # (m, R*S) padded coordinates of the taps
         w = idx[a:b, 2:3] + dx
-        cols = xp[n, h, w]  # (m, R*S, C)
-        cols = cols.permute(0, 2, 1).reshape(b - a, C * R * S)  # (c, r, s) order
+        cols = xp[n, h, w].reshape(b - a, R * S * C)  # (m, R*S, C): tap-major, channels innermost
         out[a:b] = cols @ wm.t()
     if bias is not None:
         out += bias

@@ -545,6 +545,33 @@ def random_features(size: tuple[int, int], channels: int = 256, batch: int = 1, 
             for h, w in _cost.level_sizes(size)]
 
 
+def random_gate_override(head, features: list[torch.Tensor], density: float, seed: int = 0) -> dict:
+    """Seeded spatially clustered gates for every (tower, stage, level, path) of a dynamic head:
+    smooth noise thresholded so that a ``density`` fraction of pixels is open (values in (0.5, 1]),
+    for ``HeadContext(gate_override=...)``.  Lets benchmarks set the sparsity of a random head."""
+    if not 0.0 <= density <= 1.0:
+        raise DynheadError(f"gate density must be in [0, 1], got {density}", field="density")
+    g = torch.Generator().manual_seed(seed)
+    out = {}
+    keys = [f"scale{s}" for s in range(getattr(head, "K", 2))] + ["depth"]
+    for tower in ("cls", "reg"):
+        for d in range(head.depth):
+            for l, f in enumerate(features):
+                N, _, H, W = f.shape
+                for key in keys:
+                    lo = torch.randn(N, 1, max(1, H // 4), max(1, W // 4), generator=g)
+                    n = F.interpolate(lo, size=(H, W), mode="bilinear", align_corners=False)
+                    n = n + 0.05 * torch.randn(N, 1, H, W, generator=g)  # break ties
+                    k = int(round(density * H * W))
+                    m = torch.zeros(N, 1, H, W, dtype=torch.bool)
+                    if k > 0:
+                        thr = n.flatten(1).topk(k, dim=1).values[:, -1]
+                        m = n >= thr[:, None, None, None]
+                    v = 0.5 + 0.5 * torch.rand(N, 1, H, W, generator=g)
+                    out[(tower, d, l, key)] = torch.where(m, v, torch.zeros(())).to(f.device, f.dtype)
+    return out
+
+
 # ---------------------------------------------------------------------------- detector
 class FCOS(nn.Module):
     """Backbone + FPN + head.  ``forward(images)`` takes preprocessed (N, 3, H, W) with H, W

@@ -251,11 +251,12 @@ def prepare_images(model, images, size, names=None, warn=None):
 
 def trace_model(model, images, size=(160, 160), *, names=None, width: int | None = None, prune: float | None = None,
                 masked: bool = True, store_acts: bool = True, store_weights: bool = True, act_dtype=np.float32,
-                seed: int = 0, warn=None, checkpoint: str | None = None):
+                seed: int = 0, warn=None, checkpoint: str | None = None, num_classes: int | None = None):
     """Run ``model`` (an FCOS with a dynamic head) on ``images`` (uint8 RGB arrays or tensors) at
     ``size`` and return the Workload.  ``width``: trace a head of that width with seeded random
     weights, driven by this model's gates (the spatial masks) and a seeded random channel expansion of
-    its FPN features.  ``prune``: magnitude-prune the traced head's weights to this density."""
+    its FPN features (``num_classes``: the wide head's classifier outputs, default the model's).
+    ``prune``: magnitude-prune the traced head's weights to this density."""
     if model.head.kind != "dynamic":
         raise DynheadError(f"tracing needs a dynamic head, the checkpoint has {model.head.kind!r}", field="head")
     if not images:
@@ -279,11 +280,11 @@ def trace_model(model, images, size=(160, 160), *, names=None, width: int | None
         meta["sources"] = {"weights": "trained checkpoint", "activations": "real (trained model)",
                            "masks": "real gates of the trained model"}
     else:
-        if width < 1 or width % model.cfg.gn_groups and width % 32:
-            raise DynheadError(f"--width {width} must be a multiple of 32", field="width")
+        if width < 32 or width % 32:
+            raise DynheadError(f"--width {width} must be a positive multiple of 32 (GroupNorm(32))", field="width")
         g = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed)
-        head = build_head("dynamic", narrow.depth, width, narrow.num_classes, gn_groups=32,
+        head = build_head("dynamic", narrow.depth, width, num_classes or narrow.num_classes, gn_groups=32,
                           gate_activation=model.cfg.gate_activation, tau=model.cfg.tau)
         # seeded random head weights: N(0, 0.01) init is what an untrained head has; rescale the depth
         # convs to He init so activations have realistic (not vanishing) magnitudes
@@ -329,6 +330,7 @@ def add_trace_args(sub):
     p.add_argument("--size", default="160x160", help="HxW input size (padded to a multiple of 32 if needed)")
     p.add_argument("--out", required=True, help="output .npz")
     p.add_argument("--width", type=int, default=None, help="trace a head of this width (random weights, trained masks)")
+    p.add_argument("--classes", type=int, default=None, help="with --width: classifier outputs (e.g. 80)")
     p.add_argument("--prune", type=float, default=None, help="magnitude-prune head weights to this density")
     p.add_argument("--no-acts", action="store_true", help="store only masks and densities, not activations")
     p.add_argument("--no-weights", action="store_true", help="store only weight densities, not weights")
@@ -357,7 +359,8 @@ def _cmd_trace(a):
     t0 = time.time()
     wl = trace_model(model, [im for _, im in items], size, names=[n for n, _ in items], width=a.width,
                      prune=a.prune, masked=not a.dense, store_acts=not a.no_acts, store_weights=not a.no_weights,
-                     act_dtype=np.dtype(a.act_dtype), seed=a.seed, checkpoint=str(a.checkpoint))
+                     act_dtype=np.dtype(a.act_dtype), seed=a.seed, checkpoint=str(a.checkpoint),
+                     num_classes=a.classes)
     wl.meta["images_from"] = str(folder)
     digest = wl.save(a.out)
     used = [m["used_gflops"] for m in wl.image_meta]

@@ -30,20 +30,7 @@ def _images(n=2):
     return [make_image("val", 1, i, (128, 128))[0] for i in range(n)]
 
 
-def _gn_active(x, mask, gn):
-    C = x.shape[0]
-    G = gn.num_groups
-    v = x[:, mask].reshape(G, C // G, -1)
-    mu = v.mean(axis=(1, 2), keepdims=True)
-    var = ((v - mu) ** 2).mean(axis=(1, 2), keepdims=True)
-    y = ((v - mu) / np.sqrt(var + gn.eps)).reshape(C, -1) * gn.weight.detach().numpy()[:, None] \
-        + gn.bias.detach().numpy()[:, None]
-    out = np.zeros_like(x)
-    out[:, mask] = y
-    return out
-
-
-def test_trace_roundtrip_names_masks_and_consistency(tmp_path):
+def test_trace_roundtrip_names_masks_and_consistency(tmp_path, gn_ref):
     m = _model()
     wl = trace_model(m, _images(2), (128, 128), names=["a.png", "b.png"])
     p = tmp_path / "t.npz"
@@ -69,7 +56,7 @@ def test_trace_roundtrip_names_masks_and_consistency(tmp_path):
     c1 = conv_reference(inst1.acts_dense(), inst1.weights_dense(), padding=1)
     m1 = inst1.out_mask_or_ones()
     gn = m.head.cls_subnet[0].depth_module.bottleneck.conv1.norm
-    ref = np.maximum(_gn_active(c1, m1, gn), 0) * m1
+    ref = np.maximum(gn_ref(c1, m1, gn), 0) * m1
     assert np.allclose(inst2.acts_dense(), ref, atol=2e-4)
     # conv2's out mask is inside conv1's (dilated) mask
     assert not (inst2.out_mask_or_ones() & ~m1).any()
