@@ -405,11 +405,16 @@ class EyerissV2(AcceleratorModel):
         return bool(c["pe.skip_zero_iacts"]), bool(c["pe.skip_zero_weights"])
 
     def _prepare(self, inst):
+        """Padded iact codes: 2 non-zero, 1 zero, 0 padding that is never fed.
+
+        A PE that skips zero iacts skips the halo too; a dense PE (v1, depthwise rule 'dense')
+        streams the halo as zeros, so its count is the algorithmic K*P*Q*C*R*S (Timeloop convention)."""
         L = inst.layer
         dw = L.kind == "depthwise"
         pad = L.padding
         am = inst.act_mask()
-        code = np.zeros((L.C, L.H + 2 * pad, L.W + 2 * pad), dtype=np.int8)
+        skip_i, _ = self._flags(L)
+        code = np.full((L.C, L.H + 2 * pad, L.W + 2 * pad), 0 if skip_i else 1, dtype=np.int8)
         code[:, pad:pad + L.H, pad:pad + L.W] = np.where(am, 2, 1)
         return dw, code, inst.weight_mask()
 
@@ -421,7 +426,7 @@ class EyerissV2(AcceleratorModel):
             col = wmask[:, 0].astype(np.int64) if (skip_w and compressed) else np.ones((K, R, S), np.int64)
             colr = col if lanes == 1 else lanes * _ceil(col, lanes)
             tiles = _blocksum(colr.sum(axis=2), M0, 0)[:, None, :]  # (nMb, 1, R)
-            chan_blocks = _blocksum(nz.astype(np.int32), M0, 0)
+            chan_blocks = None
             wcyc_mean = float(_ceil(col, lanes).mean())
         else:
             if skip_w and compressed:
@@ -435,46 +440,43 @@ class EyerissV2(AcceleratorModel):
             wcyc_mean = float(_ceil(col, lanes).mean())
         return col, colr, tiles, chan_blocks, nz, wcyc_mean
 
-    def candidates(self, L, dw, code, wmask, skip_i, skip_w):
-        """All legal mappings with a density-based cycle estimate (sorted, best first)."""
+    def candidates(self, L, dw, code, wmask, skip_i, skip_w, top: int | None = None):
+        """Legal mappings ranked by a density-based cycle estimate (best first); (top list, count)."""
         c = self.cfg
         lanes = c["pe.simd_lanes"]
         compressed = c["pe.compressed_spads"]
         K, Cg, R, S = wmask.shape
         P, Q = L.P, L.Q
-        rows, cols = c["cluster.pe_rows"], c["cluster.pe_cols"]
-        nclus = c["clusters.rows"] * c["clusters.cols"]
         icap, iaddr = c["pe.iact_spad_entries"], c["pe.iact_addr_entries"]
         wcap, waddr, pcap = c["pe.weight_spad_entries"], c["pe.weight_addr_entries"], c["pe.psum_spad_entries"]
         if S > iaddr:
-            return []
+            return [], 0
         Wp = code.shape[2]
         d_act = float((code == 2).sum()) / max(1, int((code >= 1).sum())) if skip_i else 1.0
-        out = []
-        m0s = sorted({m for m in M0_CHOICES if m <= min(K, pcap)} | ({min(K, pcap)} if K <= pcap else set()))
+        combos = self._spatial_combos(R, P)
+        win_cache: dict[int, int] = {}
+        parts = []
+        m0s = sorted({m for m in M0_CHOICES if m <= min(K, pcap)} | ({K} if K <= pcap else set()))
         for M0 in m0s:
             col, colr, tiles_dw, cb_dw, nz, wcyc_mean = self._tile_stats(L, dw, code, wmask, M0, lanes, skip_i,
                                                                          skip_w, compressed)
-            c0s = [1] if dw else [x for x in C0_CHOICES if x <= Cg]
-            for C0 in c0s:
+            rsum = None if dw else colr.sum(axis=3)
+            for C0 in ([1] if dw else [x for x in C0_CHOICES if x <= Cg]):
                 blk = M0 if dw else C0
                 if blk * S > waddr:
                     continue
-                # weight spad: every real tile (one filter row, C0 x S columns of M0 rows) must fit
-                if dw:
-                    wt_data = tiles_dw
-                    chan = cb_dw
-                else:
-                    wt_data = _blocksum(colr.sum(axis=3), C0, 1)  # (nMb, nCb, R)
-                    chan = _blocksum(nz.astype(np.int32), C0, 0)
+                wt_data = tiles_dw if dw else _blocksum(rsum, C0, 1)  # (nMb, nCb, R) stored weight entries
                 if int(wt_data.max()) > wcap:
                     continue
-                # iact spad: every C0 x S window of the real data must fit
-                if compressed:
-                    win = np.zeros((chan.shape[0], chan.shape[1], Q), dtype=np.int64)
-                    for s in range(S):
-                        win += chan[:, :, s * L.dilation: s * L.dilation + L.stride * (Q - 1) + 1: L.stride]
-                    if int(win.max()) > icap:
+                if compressed:  # every C0 x S iact window of the real data must fit the spad
+                    if blk not in win_cache:
+                        chan = _blocksum(nz.astype(np.int32), blk, 0)
+                        win = np.zeros((chan.shape[0], chan.shape[1], Q), dtype=np.int64)
+                        for s_ in range(S):
+                            o = s_ * L.dilation
+                            win += chan[:, :, o: o + L.stride * (Q - 1) + 1: L.stride]
+                        win_cache[blk] = int(win.max())
+                    if win_cache[blk] > icap:
                         continue
                 elif blk * S > icap:
                     continue
@@ -482,41 +484,45 @@ class EyerissV2(AcceleratorModel):
                 row_ent = (blk * Wp * d_act + Wp) if compressed else blk * Wp
                 work = Q * S * blk * d_act * wcyc_mean
                 nMb, nCb = _ceil(K, M0), (1 if dw else _ceil(Cg, C0))
-                out.extend(self._spatial(L, M0, C0, nMb, nCb, R, P, Q, rows, cols, nclus, work, row_ent, mean_wt,
-                                         dw))
-        out.sort(key=lambda m: (m.est, -m.M0, -m.C0, m.Rsp, m.Cr, m.Fc, m.Mc, m.Fk, m.Ck, m.Mk))
-        return out
+                parts.append(self._estimate(L, combos, M0, C0, nMb, nCb, R, P, Q, work, row_ent, mean_wt))
+        if not parts:
+            return [], 0
+        allc = np.concatenate(parts, axis=0)  # columns: est, M0, C0, Rsp, Cr, Fc, Mc, Fk, Ck, Mk
+        order = np.lexsort(tuple(allc[:, j] for j in range(9, 2, -1)) + (-allc[:, 2], -allc[:, 1], allc[:, 0]))
+        top = len(order) if top is None else top
+        out = [Mapping(*(int(v) for v in allc[i, [3, 4, 5, 6, 7, 8, 9, 1, 2]]), est=float(allc[i, 0]))
+               for i in order[:top]]
+        return out, int(allc.shape[0])
 
-    def _spatial(self, L, M0, C0, nMb, nCb, R, P, Q, rows, cols, nclus, work, row_ent, mean_wt, dw):
+    def _spatial_combos(self, R, P) -> np.ndarray:
+        """(Rsp, Cr, Fc, Mc, Fk, Ck, Mk) that fit a cluster and the cluster grid."""
         c = self.cfg
-        bw_i, bw_w, bw_p = (c["noc.iact_entries_per_cycle"], c["noc.weight_entries_per_cycle"],
-                            c["noc.psum_entries_per_cycle"])
-        ideal = c["memory.ideal"]
-        fill = c["pe.pipeline_stages"] - 1
-        res = []
-        for Rsp in range(1, min(R, rows) + 1):
-            for Cr in range(1, rows // Rsp + 1):
-                if Cr > nCb:
-                    break
-                for Fc in range(1, min(P, cols) + 1):
-                    for Mc in range(1, cols // Fc + 1):
-                        if Mc > nMb:
-                            break
-                        for Fk in range(1, min(_ceil(P, Fc), nclus) + 1):
-                            for Ck in range(1, min(_ceil(nCb, Cr), nclus // Fk) + 1):
-                                for Mk in range(1, min(_ceil(nMb, Mc), nclus // (Fk * Ck)) + 1):
-                                    n_mt, n_ct = _ceil(nMb, Mc * Mk), _ceil(nCb, Cr * Ck)
-                                    n_rt, n_ft = _ceil(R, Rsp), _ceil(P, Fc * Fk)
-                                    passes = n_mt * n_ct * n_rt * n_ft
-                                    t = work + fill
-                                    if not ideal:
-                                        rows_i = min(Rsp * Fc, (Fc - 1) * L.stride + Rsp)
-                                        t_i = rows_i * Cr * row_ent / bw_i
-                                        t_w = Rsp * Cr * Mc * mean_wt / bw_w / n_ft
-                                        t_p = Fc * Mc * M0 * Q * (1 if n_ct * n_rt == 1 else 2) / bw_p
-                                        t = max(t, t_i, t_w, t_p)
-                                    res.append(Mapping(Rsp, Cr, Fc, Mc, Fk, Ck, Mk, M0, C0, passes * t))
-        return res
+        rows, cols = c["cluster.pe_rows"], c["cluster.pe_cols"]
+        nclus = c["clusters.rows"] * c["clusters.cols"]
+        inner = [(Rsp, Cr, Fc, Mc) for Rsp in range(1, min(R, rows) + 1) for Cr in range(1, rows // Rsp + 1)
+                 for Fc in range(1, min(P, cols) + 1) for Mc in range(1, cols // Fc + 1)]
+        outer = [(Fk, Ck, Mk) for Fk in range(1, nclus + 1) for Ck in range(1, nclus // Fk + 1)
+                 for Mk in range(1, nclus // (Fk * Ck) + 1)]
+        a = np.array([i + o for i in inner for o in outer if o[0] <= _ceil(P, i[2])], dtype=np.int64)
+        return a
+
+    def _estimate(self, L, cb, M0, C0, nMb, nCb, R, P, Q, work, row_ent, mean_wt) -> np.ndarray:
+        """Vectorised estimate over spatial combos: passes x max(PE work, iact/weight/psum delivery)."""
+        c = self.cfg
+        Rsp, Cr, Fc, Mc, Fk, Ck, Mk = (cb[:, j] for j in range(7))
+        ok = (Cr <= nCb) & (Mc <= nMb) & (Ck <= -(-nCb // Cr)) & (Mk <= -(-nMb // Mc))
+        Rsp, Cr, Fc, Mc, Fk, Ck, Mk = (x[ok] for x in (Rsp, Cr, Fc, Mc, Fk, Ck, Mk))
+        n_mt, n_ct = -(-nMb // (Mc * Mk)), -(-nCb // (Cr * Ck))
+        n_rt, n_ft = -(-R // Rsp), -(-P // (Fc * Fk))
+        passes = n_mt * n_ct * n_rt * n_ft
+        t = np.full(passes.shape, work + c["pe.pipeline_stages"] - 1, dtype=np.float64)
+        if not c["memory.ideal"]:
+            rows_i = np.minimum(Rsp * Fc, (Fc - 1) * L.stride + Rsp)
+            t = np.maximum(t, rows_i * Cr * row_ent / c["noc.iact_entries_per_cycle"])
+            t = np.maximum(t, Rsp * Cr * Mc * mean_wt / c["noc.weight_entries_per_cycle"] / n_ft)
+            t = np.maximum(t, Fc * Mc * M0 * Q * np.where(n_ct * n_rt == 1, 1, 2) / c["noc.psum_entries_per_cycle"])
+        n = len(passes)
+        return np.column_stack([passes * t, np.full(n, M0), np.full(n, C0), Rsp, Cr, Fc, Mc, Fk, Ck, Mk])
 
     def _run(self, L, dw, code, wmask, m: Mapping, skip_i, skip_w):
         c = self.cfg
@@ -545,28 +551,42 @@ class EyerissV2(AcceleratorModel):
         # psum GLB capacity: outputs of a cluster kept across temporal C/R accumulation
         nMb, nCb = _ceil(K, m.M0), (1 if dw else _ceil(Cg, m.C0))
         n_ct, n_rt, n_ft = _ceil(nCb, m.Cr * m.Ck), _ceil(R, m.Rsp), _ceil(L.P, m.Fc * m.Fk)
+        n_mt = _ceil(nMb, m.Mc * m.Mk)
         chunks = 1
         if n_ct * n_rt > 1:
             ws = m.Mc * m.M0 * m.Fc * n_ft * L.Q
             chunks = max(1, min(n_ft, _ceil(ws, c["glb.psum_entries_per_cluster"])))
-        ft_chunk = _ceil(n_ft, chunks)
-        chunks = _ceil(n_ft, ft_chunk)
+        # DRAM tiling (layer level).  Weights bypass the GLB, so an input that does not fit the iact
+        # GLB costs either iact re-reads (once per output-channel tile, weights fetched once) or weight
+        # re-reads (once per output-row chunk whose input fits, iacts fetched once); take the cheaper.
+        wbits, ibits, obits = c["bits.weight_entry"], c["bits.iact_entry"], c["bits.output"]
+        nclus = c["clusters.rows"] * c["clusters.cols"]
+        w_once = float(wtile.sum())
+        i_stored = float(chan.sum() + (code[0] >= 1).sum()) if compressed else float((code >= 1).sum())
+        glb_bytes = c["glb.iact_bytes_per_cluster"] * nclus
+        in_bytes = i_stored * ibits / 8
+        tiling, i_reads, w_reads = "input fits the GLB", 1, chunks
+        if in_bytes > glb_bytes:
+            a_bytes = w_once * chunks * wbits / 8 + in_bytes * n_mt
+            pc = max(chunks, min(n_ft, _ceil(in_bytes, glb_bytes)))
+            b_bytes = w_once * pc * wbits / 8 + in_bytes
+            if a_bytes <= b_bytes:
+                tiling, i_reads = "weights once, iacts re-read per output-channel tile", n_mt
+            else:
+                tiling, w_reads = "iacts once, weights re-read per output-row chunk", pc
+        ft_chunk = _ceil(n_ft, w_reads)
+        w_reads = _ceil(n_ft, ft_chunk)
         acc = _array_timing(code, ptr, dw, K, Cg, R, S, L.P, L.Q, L.stride, L.dilation, m.M0, m.C0, skip_i, skip_w,
                             lanes, m.Rsp, m.Cr, m.Fc, m.Mc, m.Fk, m.Ck, m.Mk, self.n_pes, rowent, wtile,
                             float(c["noc.iact_entries_per_cycle"]), float(c["noc.weight_entries_per_cycle"]),
                             float(c["noc.psum_entries_per_cycle"]), bool(c["memory.ideal"]), ft_chunk,
                             c["pe.pipeline_stages"])
-        # DRAM (layer level): weights once per psum chunk, iacts once (or per M tile if they do not fit)
-        wbits, ibits, obits = c["bits.weight_entry"], c["bits.iact_entry"], c["bits.output"]
-        w_entries = float(wtile.sum()) * chunks
-        i_stored = float(chan.sum() + (code[0] >= 1).sum()) if compressed else float((code >= 1).sum())
-        nclus = c["clusters.rows"] * c["clusters.cols"]
-        fits = i_stored * ibits / 8 <= c["glb.iact_bytes_per_cluster"] * nclus
-        i_reads = 1 if fits else _ceil(nMb, m.Mc * m.Mk)
+        # outputs leave uncompressed (their sparsity is only known to the next layer)
         out_bytes = K * L.P * L.Q * obits / 8
-        dram_bytes = w_entries * wbits / 8 + i_stored * i_reads * ibits / 8 + out_bytes
-        return acc, {"dram_bytes": dram_bytes, "dram_weight_entries": w_entries, "dram_iact_entries": i_stored * i_reads,
-                     "psum_chunks": chunks, "glb_iact_writes": i_stored * i_reads}
+        dram_bytes = w_once * w_reads * wbits / 8 + in_bytes * i_reads + out_bytes
+        return acc, {"dram_bytes": dram_bytes, "dram_weight_entries": w_once * w_reads,
+                     "dram_iact_entries": i_stored * i_reads, "psum_chunks": chunks, "weight_fetches": w_reads,
+                     "dram_tiling": tiling, "glb_iact_writes": i_stored * i_reads}
 
     def _cycles(self, acc, dram):
         t = acc[A_TOTAL]
@@ -575,28 +595,33 @@ class EyerissV2(AcceleratorModel):
         dcyc = dram["dram_bytes"] / self.cfg["dram.bytes_per_cycle"]
         return int(math.ceil(max(t, dcyc))), max(0.0, dcyc - t)
 
-    def map_layer(self, inst):
-        """Search, simulate the best few on the real data, return (mapping, acc, dram, n_candidates)."""
+    def map_layer(self, inst, mapping: Mapping | None = None):
+        """Search, simulate the best few on the real data, return (mapping, acc, dram, n_candidates, data).
+
+        ``mapping`` pins the mapping (no search; the caller vouches for its legality)."""
         L = inst.layer
         dw, code, wmask = self._prepare(inst)
         skip_i, skip_w = self._flags(L)
-        cands = self.candidates(L, dw, code, wmask, skip_i, skip_w)
+        if mapping is not None:
+            acc, dram = self._run(L, dw, code, wmask, mapping, skip_i, skip_w)
+            return mapping, acc, dram, 1, (dw, code, wmask, skip_i, skip_w)
+        cands, ncand = self.candidates(L, dw, code, wmask, skip_i, skip_w, top=self.cfg["mapper.top_k"])
         if not cands:
             raise AccelsimError(f"{self.cfg.name}: layer {L.name!r}: no legal mapping (filter width {L.S} vs "
                                 f"iact address spad {self.cfg['pe.iact_addr_entries']}, or spads too small)")
         best = None
-        for m in cands[: self.cfg["mapper.top_k"]]:
+        for m in cands:
             acc, dram = self._run(L, dw, code, wmask, m, skip_i, skip_w)
             cyc, _ = self._cycles(acc, dram)
             if best is None or cyc < best[0]:
                 best = (cyc, m, acc, dram)
-        return best[1], best[2], best[3], len(cands), (dw, code, wmask, skip_i, skip_w)
+        return best[1], best[2], best[3], ncand, (dw, code, wmask, skip_i, skip_w)
 
-    def simulate_layer(self, inst, functional: bool = False) -> LayerResult:
+    def simulate_layer(self, inst, functional: bool = False, mapping: Mapping | None = None) -> LayerResult:
         L = inst.layer
         c = self.cfg
         lanes = c["pe.simd_lanes"]
-        m, acc, dram, ncand, (dw, code, wmask, skip_i, skip_w) = self.map_layer(inst)
+        m, acc, dram, ncand, (dw, code, wmask, skip_i, skip_w) = self.map_layer(inst, mapping)
         cycles, dram_stall = self._cycles(acc, dram)
         bd = {"busy": acc[A_IDEAL], "spatial_fragmentation": acc[A_FRAG], "load_imbalance": acc[A_IMB],
               "pipeline_fill_drain": acc[A_FILL], "noc_iact_stall": acc[A_ST_I], "noc_weight_stall": acc[A_ST_W],
@@ -635,11 +660,13 @@ class EyerissV2(AcceleratorModel):
         from workloads.effectual import effectual_macs
         eff = effectual_macs(inst)
         extra = {
-            "mapping": m.describe(), "mapping_candidates": ncand, "passes": int(acc[A_PASSES]),
+            "mapping": m.describe(), "mapping_factors": [m.Rsp, m.Cr, m.Fc, m.Mc, m.Fk, m.Ck, m.Mk, m.M0, m.C0],
+            "mapping_candidates": ncand, "passes": int(acc[A_PASSES]),
             "closed_form_dense_cycles": int(closed_form),
             "mapping_efficiency": float(acc[A_ACTIVE] / max(1.0, acc[A_PASSES] * self.n_pes)),
             "simd_idle_lane_slots": int(slots - macs) if not is_v1 else 0,
-            "psum_chunks": dram["psum_chunks"], "dram_bytes": dram["dram_bytes"],
+            "psum_chunks": dram["psum_chunks"], "weight_fetches": dram["weight_fetches"],
+            "dram_tiling": dram["dram_tiling"], "dram_bytes": dram["dram_bytes"],
             "noc_modes": self._noc_modes(L, m),
             "rule": {"skip_zero_iacts": skip_i, "skip_zero_weights": skip_w,
                      "depthwise_rule": c["pe.depthwise_rule"] if dw else None},
@@ -689,6 +716,175 @@ def _rel(sim, ref):
     return (sim - ref) / ref if ref else None
 
 
+def _check(name, sim, ref, unit, ok, note):
+    return {"name": name, "simulated": sim, "reference": ref, "rel_error": _rel(sim, ref) if ref else None,
+            "unit": unit, "pass": ok, "note": note}
+
+
+def _chip_numbers(rep) -> dict:
+    t = rep.total()
+    dram_pj = rep.energy_by_action().get("dram_byte", 0.0)
+    e = t["energy_j"]
+    return {"cycles": t["cycles"], "inf_per_s": rep.cfg.clock_hz / t["cycles"], "energy_j": e,
+            "energy_chip_j": e - dram_pj * 1e-12, "inf_per_j_chip": 1.0 / (e - dram_pj * 1e-12),
+            "inf_per_j_with_dram": 1.0 / e, "utilization": t["utilization"], "breakdown": t["breakdown"]}
+
+
+def small_layers(seed: int = 0):
+    """Small conv / strided conv / depthwise / FC layers with real values (functional + invariant checks)."""
+    from workloads import Layer, Workload
+    from workloads.synthetic import random_tensor
+    rng = np.random.default_rng(seed)
+    wl = Workload("eyeriss-small", meta={"seed": seed})
+    specs = [Layer("conv3x3", "conv", C=20, K=36, H=9, W=11, R=3, S=3, padding=1),
+             Layer("conv_s2", "conv", C=8, K=10, H=12, W=12, R=3, S=3, stride=2, padding=1),
+             Layer("pw", "conv", C=40, K=48, H=6, W=5),
+             Layer("dw", "depthwise", C=24, K=24, H=10, W=9, R=3, S=3, padding=1, groups=24),
+             Layer("fc", "fc", C=70, K=33)]
+    for L in specs:
+        w = random_tensor(L.weight_shape, 0.55, rng)
+        L2 = Layer(L.name, L.kind, C=L.C, K=L.K, H=L.H, W=L.W, R=L.R, S=L.S, stride=L.stride, padding=L.padding,
+                   groups=L.groups, weights=w)
+        wl.add_layer(L2)
+        wl.set_image_data(0, L.name, acts=random_tensor(L.act_shape, 0.6, rng, nonneg=True))
+    return wl
+
+
 def validate(shared=None, full: bool = False) -> dict:
-    """Single-PE ground truth, dense closed form, chip-level MobileNet vs the paper, invariants."""
-    return {}
+    """Everything issue 7 asks for, as checks (``accelsim validate eyeriss-v2 --json``).
+
+    1. one PE, one MAC (preset ``eyeriss-v2-pe``) on the nine real MobileNet-0.5 masks: pointwise
+       cycles must equal the artifact's ground truth; depthwise L20 reported with the modelled rule;
+    2. chip level on a magnitude-pruned MobileNet-v1 (1.0, 224), batch 1, 200 MHz: inf/s, inf/J
+       beside the paper, v2/v1 speedup beside 12.6x (reported, not pass/fail);
+    3. all-dense MobileNet-v1: array cycles within 10 % of the closed-form count of the chosen mappings;
+    4. invariants (deterministic, monotone in non-zeros at a fixed mapping, cycles >= effectual/(PEs x lanes));
+    5. functional output == numpy conv (float64, 1e-9 relative) for conv / strided / depthwise / FC.
+    """
+    import time
+
+    from workloads.errors import WorkloadError
+    from workloads.effectual import conv_reference
+    from workloads.eyeriss_masks import measured_densities, sparse_mobilenet_v1
+    from workloads.zoo import resolve
+
+    from ..engine import make_model, simulate
+
+    t0 = time.perf_counter()
+    checks, out = [], {"model": "eyeriss-v2"}
+    # 1. single PE on the real masks
+    try:
+        wl = resolve("eyeriss-v2-pe-mobilenet05", shared)
+    except WorkloadError as e:
+        checks.append(_check("single-PE MobileNet-0.5 masks", None, None, "cycles", None, f"skipped: {e}"))
+    else:
+        pe = make_model("eyeriss-v2-pe")
+        rep = simulate(wl, pe, jobs=1)
+        dense_pe = make_model("eyeriss-v2-pe", ["pe.depthwise_rule=dense"])
+        for r in rep.results:
+            L = wl.layers[r.name]
+            gt = L.meta["ground_truth_cycles"]
+            if L.kind == "depthwise":
+                inst = wl.instance(r.name, 0)
+                alt = dense_pe.simulate_layer(inst.materialize(0)).cycles
+                w_only = int(inst.weight_mask().sum()) * L.P * L.Q
+                checks.append(_check(f"PE {r.name} (depthwise) cycles", r.cycles, gt, "cycles", None,
+                                     f"modelled rule 'skip' (zero iacts and zero weights skipped, 1 cycle per "
+                                     f"effectual MAC) = {r.cycles}; rule 'dense' (no skipping) = {alt}; "
+                                     f"weight-only skipping would give {w_only}. The ground truth equals the dense "
+                                     f"count although the iact mask is {inst.act_mask().mean():.1%} dense, so the "
+                                     f"artifact's PE did not skip in this depthwise layer (rule unresolved, "
+                                     f"accelerators.md 5.3)"))
+            else:
+                checks.append(_check(f"PE {r.name} (pointwise) cycles", r.cycles, gt, "cycles", r.cycles == gt,
+                                     "must equal the ground truth exactly (sum_c nnz_iact(c) x nnz_w(c))"))
+    # 2. chip level
+    dens = measured_densities(shared)
+    out["densities"] = dens
+    wl = sparse_mobilenet_v1(shared, seed=0)
+    v2 = simulate(wl, "eyeriss-v2")
+    v1 = simulate(wl, "eyeriss-v1")
+    n2, n1 = _chip_numbers(v2), _chip_numbers(v1)
+    why_s = ("model: 1.0/224 MobileNet-v1 = %.0f M dense MACs; the network behind the paper's number is not "
+             "public (the artifact's Eyeriss v2 masks are MobileNet width 0.5 at 128x128, ~12x fewer MACs; see "
+             "the 0.5/128 context check); utilisation %.1f%% of 384 MAC/cycle, losses in 'breakdown'"
+             % (v2.total()["macs_dense"] / 1e6, 100 * n2["utilization"]))
+    checks.append(_check("chip sparse MobileNet-v1 1.0/224 inferences/s", n2["inf_per_s"], PAPER["inf_per_s"],
+                         "inf/s", None, why_s))
+    checks.append(_check("chip sparse MobileNet-v1 1.0/224 inferences/J (chip, no DRAM)", n2["inf_per_j_chip"],
+                         PAPER["inf_per_j"], "inf/J", None,
+                         "Accelergy 45 nm PE energies + scaled GLB/NoC (the chip is 65 nm: x65/45 by the engine's "
+                         "scaling rule would lower inf/J by 31%%); paper power is chip power; with LPDDR4 DRAM "
+                         "(64 pJ/B) included: %.1f inf/J" % n2["inf_per_j_with_dram"]))
+    checks.append(_check("v2/v1 speedup on sparse MobileNet-v1 1.0/224", n1["cycles"] / n2["cycles"],
+                         PAPER["speedup_vs_v1"], "x", None,
+                         "both at 200 MHz with the same DRAM bandwidth; v1: 168 dense 16-bit PEs, RS, 4 words/cycle "
+                         "buses (assumed); v1 cycles %d, v2 cycles %d" % (n1["cycles"], n2["cycles"])))
+    wl05 = sparse_mobilenet_v1(shared, seed=0, width=0.5, res=128)
+    n05 = _chip_numbers(simulate(wl05, "eyeriss-v2"))
+    n05v1 = _chip_numbers(simulate(wl05, "eyeriss-v1"))
+    checks.append(_check("context: sparse MobileNet-v1 0.5/128 inferences/s", n05["inf_per_s"], PAPER["inf_per_s"],
+                         "inf/s", None, "same densities at the size of the artifact's masks; inf/J (chip) %.1f, "
+                         "v2/v1 speedup %.2fx" % (n05["inf_per_j_chip"], n05v1["cycles"] / n05["cycles"])))
+    out["chip"] = {"v2_1.0_224": n2, "v1_1.0_224": n1, "v2_0.5_128": n05, "v1_0.5_128": n05v1,
+                   "paper": PAPER,
+                   "per_layer_v2": [{"layer": r.name, "cycles": r.cycles, "mapping": r.extra["mapping"],
+                                     "noc_modes": r.extra["noc_modes"], "breakdown": r.breakdown}
+                                    for r in v2.results],
+                   "per_layer_v1_cycles": {r.name: r.cycles for r in v1.results}}
+    # 3. dense closed form
+    wld = sparse_mobilenet_v1(shared, seed=0, densities={"pw_weight": 1.0, "dw_weight": 1.0, "iact": 1.0})
+    if not full:
+        wld = wld.subset(layers=[n for n in wld.layer_names() if n in ("conv1", "dw1", "pw1", "dw2", "pw2", "dw7",
+                                                                         "pw7", "dw13", "pw13", "fc")])
+    dr = simulate(wld, "eyeriss-v2")
+    sim = sum(r.cycles for r in dr.results)
+    cf = sum(r.extra["closed_form_dense_cycles"] for r in dr.results)
+    losses = {}
+    for r in dr.results:
+        for k, v in r.breakdown.items():
+            if k != "busy":
+                losses[k] = losses.get(k, 0) + v
+    checks.append(_check("dense MobileNet-v1: array cycles vs closed form of the chosen mappings", sim, cf,
+                         "cycles", abs(sim / cf - 1) <= 0.10,
+                         "closed form = passes x (Q x C0 x S x ceil(M0/2)) per layer; losses beyond it: "
+                         + ", ".join(f"{k} {v}" for k, v in sorted(losses.items()) if v)
+                         + ("" if full else " (10 representative layers; --full runs all 28)")))
+    out["dense_per_layer"] = [{"layer": r.name, "cycles": r.cycles, "closed_form": r.extra["closed_form_dense_cycles"],
+                               "rel": r.cycles / r.extra["closed_form_dense_cycles"] - 1, "breakdown": r.breakdown}
+                              for r in dr.results]
+    # 4. invariants and 5. functional on small layers
+    small = small_layers(0)
+    for arch in ("eyeriss-v2", "eyeriss-v1"):
+        m = make_model(arch)
+        worst, ok_det, ok_mono, ok_bound = 0.0, True, True, True
+        for name in small.layer_names():
+            inst = small.instance(name, 0).materialize(0)
+            r = m.simulate_layer(inst, functional=True)
+            L = inst.layer
+            ref = conv_reference(inst.acts_dense(), inst.weights_dense(), L.stride, L.padding, L.dilation, L.groups)
+            worst = max(worst, float(np.max(np.abs(r.output - ref)) / max(1e-300, np.max(np.abs(ref)))))
+            ok_det &= m.simulate_layer(inst).cycles == r.cycles
+            ok_bound &= r.cycles * m.peak_macs_per_cycle() >= r.macs_effectual
+            thin = _thin(inst, 0.5, 1)
+            mf = Mapping(*r.extra["mapping_factors"])
+            ok_mono &= m.simulate_layer(thin, mapping=mf).cycles <= r.cycles
+        checks.append(_check(f"{arch} functional == numpy conv (conv, strided, depthwise, FC)", worst, 0.0,
+                             "max rel. error", worst <= 1e-9, "float64 over the CSC walk, tolerance 1e-9"))
+        checks.append(_check(f"{arch} invariants on small layers", None, None, "", ok_det and ok_mono and ok_bound,
+                             f"deterministic {ok_det}; monotone in non-zeros at the chosen mapping {ok_mono}; "
+                             f"cycles >= effectual MACs / (PEs x lanes) {ok_bound}"))
+    out["checks"] = checks
+    out["wall_s"] = time.perf_counter() - t0
+    return out
+
+
+def _thin(inst, keep: float, seed: int):
+    """A copy of a materialised instance with a random subset of its non-zeros (acts and weights) removed."""
+    from dataclasses import replace as _replace
+    rng = np.random.default_rng(seed)
+    a = inst.acts_dense().copy()
+    w = inst.weights_dense().copy()
+    a[rng.random(a.shape) > keep] = 0.0
+    w[rng.random(w.shape) > keep] = 0.0
+    return _replace(inst, acts=a, weights=w)
