@@ -141,6 +141,19 @@ class EIEMatrix:
         """Entries per (pass, PE, column), int32."""
         return np.diff(self.ptr, axis=2).astype(np.int32)
 
+    def nonzeros_per_column(self) -> np.ndarray:
+        """Non-padding (non-zero weight) entries per (pass, column) over all PEs; cached."""
+        if "nz_per_col" not in self.meta:
+            nz = np.zeros((self.n_pass, self.n_cols), dtype=np.int64)
+            for q in range(self.n_pass):
+                for p in range(self.n_pe):
+                    s = self.base[q, p]
+                    pt = self.ptr[q, p]
+                    cs = np.concatenate([[0], np.cumsum(self.value[s:s + pt[-1]] != 0)])
+                    nz[q] += cs[pt[1:]] - cs[pt[:-1]]
+            self.meta["nz_per_col"] = nz
+        return self.meta["nz_per_col"]
+
     def entries_per_pe(self) -> np.ndarray:
         return self.ptr[:, :, -1].sum(axis=0)
 
@@ -221,7 +234,11 @@ def build_matrix(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_out: in
     local = rows // n_pe
     q = local // regs_per_pe
     lrow = local - q * regs_per_pe
-    order = np.lexsort((lrow, cols, pe, q))      # (pass, PE, column, row)
+    key = ((q * n_pe + pe) * n_cols + cols) * regs_per_pe + lrow
+    order = np.argsort(key)                      # (pass, PE, column, row); keys are unique
+    ks = key[order]
+    if ks.size > 1 and (ks[1:] == ks[:-1]).any():
+        raise AccelsimError("duplicate (row, column) entries in the sparse matrix")
     pe, q, lrow, cols_s = pe[order], q[order], lrow[order], cols[order]
     vals_s, codes_s = vals[order], codes[order]
     seg = q * n_pe + pe
@@ -665,14 +682,7 @@ def run_matrix(m: EIEMatrix, vecs: np.ndarray, cfg, functional: bool = False, fi
     bd = {k: int(round(v)) for k, v in parts.items()}
     bd["idle_tail"] += cycles - sum(bd.values())
     # effectual / padding counts over the broadcast non-bias columns
-    nz_per_col = np.zeros((m.n_pass, m.n_cols), dtype=np.int64)
-    for q in range(m.n_pass):
-        for p in range(N):
-            s = m.base[q, p]
-            pt = m.ptr[q, p]
-            nzv = (m.value[s:s + pt[-1]] != 0).astype(np.int64)
-            cs = np.concatenate([[0], np.cumsum(nzv)])
-            nz_per_col[q] += cs[pt[1:]] - cs[pt[:-1]]
+    nz_per_col = m.nonzeros_per_column()
     ent_per_col = cnt.sum(axis=1)                            # (n_pass, n_cols)
     eff = ent_nb = bias_ent = 0
     for pos in nzpos:
