@@ -305,9 +305,10 @@ class CambriconX(AcceleratorModel):
                          source=f"{PAPER}, abstract (PEs asynchronous)",
                          doc="async: each PE moves on when done; lockstep: groups wait for their slowest PE"),
         "data.bits": Field(int, "bits", default=16, choices=(8, 16, 32), source=f"{PAPER}: 16-bit fixed point"),
-        "index.format": Field(str, "", default="step", choices=("step", "direct"),
+        "index.format": Field(str, "", default="step", choices=("step", "direct", "auto"),
                               source="assumed: the paper compares both and picks by sparsity range",
-                              doc="weight index format held in the SB and decoded by the IM"),
+                              doc="weight index format held in the SB and decoded by the IM; auto: the "
+                                  "smaller of the two per layer"),
         "index.step_bits": Field(int, "bits", default=8, min=1, max=16, source="assumed",
                                  doc="width of a step index; longer gaps insert padding entries"),
         "im.window_neurons": Field(int, "neurons", default=256, min=1,
@@ -353,9 +354,12 @@ class CambriconX(AcceleratorModel):
         n_pe, tm = int(cfg["pe.count"]), int(cfg["pe.multipliers"])
         vb, sbits = int(cfg["data.bits"]), int(cfg["index.step_bits"])
         db = max(1, vb // 8)
+        comp = compress(inst, "step", vb, sbits)
+        other = compress(inst, "direct", vb, sbits)
         fmt = cfg["index.format"]
-        comp = compress(inst, fmt, vb, sbits)
-        other = compress(inst, "direct" if fmt == "step" else "step", vb, sbits)
+        if fmt == "direct" or (fmt == "auto" and other.map_bits().sum() < comp.map_bits().sum()):
+            comp, other = other, comp
+        fmt = comp.fmt  # auto: the smaller format for this layer
         K, L = comp.K, comp.L
         om = inst.out_mask_or_ones().ravel()
         active = (om if cfg["skip_masked_outputs"] else np.ones_like(om)).astype(np.bool_)
@@ -518,7 +522,8 @@ def _network_runs(name: str, models: dict, full: bool, seed: int, density_overri
             r = run_instance(m, wl.instance(lname, 0), seed=seed)
             row[key] = {"cycles": int(r.cycles), "energy_j": r.energy_j, "breakdown": dict(r.breakdown),
                         "energy_pJ": dict(r.energy_pJ), "extra": {k: r.extra.get(k) for k in
-                                                                   ("compute_cycles", "dma_cycles", "energy_share_im")}}
+                                                                   ("compute_cycles", "dma_cycles", "energy_share_im",
+                                                                   "index_formats", "dense_weight_bytes")}}
         rows.append(row)
     return rows
 
@@ -636,6 +641,13 @@ def validate(shared=None, full: bool = False) -> dict:
                              f"paper value is the average over all its benchmarks; {mode}", tol=0.5))
         checks.append(_check(f"{net} speedup with ideal memory (no DMA stalls)", spi, PAPER_SPEEDUP, "x", None,
                              "cause analysis: compute-only speedup", tol=0.5))
+        store = {f: sum(row["cx"]["extra"]["index_formats"][f]["storage_bytes"] for row in rows)
+                 for f in ("direct", "step")}
+        dense_b = sum(row["cx"]["extra"]["dense_weight_bytes"] for row in rows)
+        nets[net]["weight_storage_bytes"] = {**store, "dense": dense_b}
+        checks.append(_check(f"{net} weight storage, step / direct indexing", store["step"] / store["direct"], None,
+                             "ratio", None, f"step {store['step']:,} B, direct {store['direct']:,} B, dense "
+                             f"{dense_b:,} B; per layer in extra.index_formats"))
         checks.append(_check(f"{net} IM share of Cambricon-X energy", im_share, None, "fraction", None,
                              "indexing-module actions (select, step add, mask scan) over total energy"))
     avg_sp = float(np.mean([nets[n]["speedup"] for n in nets]))
@@ -703,7 +715,8 @@ def validate(shared=None, full: bool = False) -> dict:
                "speedup_ideal_memory": v["speedup_ideal_memory"],
                "cambricon_x_cycle_shares": v["cx_cycle_shares"],
                "diannao_memory_stall_share": v["dn_memory_stall_share"],
-               "im_energy_share": v["im_energy_share"], "cambricon_x_energy_shares": v["cx_energy_shares"]}
+               "im_energy_share": v["im_energy_share"], "cambricon_x_energy_shares": v["cx_energy_shares"],
+               "weight_storage_bytes": v["weight_storage_bytes"]}
            for n, v in nets.items()}
     return {"model": "cambricon-x", "mode": mode, "checks": checks, "per_layer": per_layer,
             "gap_analysis": gap, "wall_s": time.perf_counter() - t0}

@@ -62,6 +62,8 @@ def test_step_index_padding_and_storage():
     assert c.map_bits().tolist() == [4 * (16 + 3)]
     d = compress(_inst(L), "direct", 16, 3)
     assert d.map_bits().tolist() == [2 * 16 + 32]
+    auto = run_instance(make_model("cambricon-x", {**IDEAL, "index.step_bits": 3, "index.format": "auto"}), _inst(L))
+    assert auto.extra["index_format"] == "direct"  # 8 bytes < ceil(76 / 8) = 10 bytes
     r = run_instance(make_model("cambricon-x", {**IDEAL, "index.step_bits": 3}), _inst(L, acts=np.ones(32)))
     assert r.macs_actual == 2 and r.macs_gated == 2 and r.macs_skipped == 32 - 4
     assert r.extra["index_formats"]["step"]["padding_entries"] == 2
