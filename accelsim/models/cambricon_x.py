@@ -22,13 +22,15 @@ What the model walks (all in Numba, from the layer's real pruned weights):
 2. **IM selection** (:func:`_map_cycles`): per cycle a PE takes up to Tm of its
    entries whose input neurons lie inside the IM's selection window of
    ``im.window_neurons`` consecutive neurons of NBin, starting at the first
-   entry not yet taken (greedy, which is also the optimum, so the count is
-   monotone in the non-zeros).  A dense filter gives exactly ceil(L/Tm)
+   entry not yet taken (greedy, which is optimal for a fixed entry list, so
+   removing non-zeros never adds chunks; the hypothesis tests also cover step
+   padding).  A dense filter gives exactly ceil(L/Tm)
    cycles per output neuron, DianNao's count.  Cycles lost to the window are
    ``im_window`` in the breakdown.
 3. **PE schedule** (:func:`_timeline`): output neuron order as in DianNao's
-   loop nest, which Cambricon-X keeps [paper Sec. 4: each PE owns one output
-   neuron; for CONV, different output maps at the same position]: for each
+   loop nest, which Cambricon-X keeps [accelerators.md §4.2: each PE owns
+   different output neurons; for CONV, different output maps at the same
+   position]: for each
    block of Tn output maps, for each active output position in raster order,
    PE i computes map ``block*Tn + i``.  ``pe.sync = async`` (paper) lets each PE
    run ahead: layer compute time = max over PEs of their summed work;
@@ -48,8 +50,8 @@ synapse), ``fragmentation`` (empty slots of an output neuron's last chunk,
 nnz mod 16 != 0), ``step_padding`` (slots of step-index padding entries),
 ``im_window`` (extra chunks forced by the IM window), ``load_imbalance``
 (PE idle while the slowest PE works, incl. PEs without a map in the last
-block), ``nbin_bandwidth``, ``memory_stall``, ``pipeline_fill``.  The dynamic head's output mask
-skips inactive output neurons entirely; ``extra["savings"]`` separates the
+block), ``nbin_bandwidth``, ``memory_stall``, ``pipeline_fill``.  The dynamic
+head's output mask skips inactive output neurons entirely; ``extra["savings"]`` separates the
 cycles saved by weight sparsity (dense weights, no mask -> sparse weights, no
 mask) from those saved by the mask (sparse, no mask -> sparse, mask).
 
@@ -63,8 +65,8 @@ Peak throughput: 16 PEs x 16 multipliers x 2 ops (multiply + add) x 1 GHz =
 512 GOP/s of useful work.  The paper's 544 GOP/s headline is 16 x 34 ops per
 cycle; counting the adder tree (15 adds) plus the accumulator (1) with the
 16 multiplies gives the 32 ops of the 512 figure, so the other 2 ops per PE
-per cycle must come from units outside the multiply-accumulate path (most
-plausibly the PE's output stage: bias add / activation function).  The PDF
+per cycle would come from units outside the multiply-accumulate path (a
+guess: the PE's output stage, bias add / activation function).  The PDF
 has not been checked (accelerators.md §4.1 marks it unresolved); the model's
 useful-work peak is 512 GOP/s.
 """
