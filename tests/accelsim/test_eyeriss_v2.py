@@ -1,0 +1,196 @@
+"""Eyeriss v2: single-PE ground truth, functional output, mapper legality, invariants (property tests)."""
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from accelsim.engine import make_model, simulate
+from accelsim.errors import ConfigError
+from accelsim.models.eyeriss_v2 import Mapping, _thin, small_layers
+from accelsim.paths import validation_dir
+from workloads import Layer, LayerInstance, effectual_macs
+from workloads.synthetic import random_tensor
+
+FULL = bool(os.environ.get("ACCELSIM_FULL"))
+MASKS = validation_dir("eyerissv2_pe_mobilenet05")
+needs_masks = pytest.mark.skipif(MASKS is None, reason="../shared/validation/eyerissv2_pe_mobilenet05 not found")
+
+
+@pytest.fixture(scope="module")
+def v2():
+    return make_model("eyeriss-v2")
+
+
+@pytest.fixture(scope="module")
+def masks_wl():
+    from workloads.zoo import resolve
+    return resolve("eyeriss-v2-pe-mobilenet05")
+
+
+@needs_masks
+def test_single_pe_pointwise_equals_ground_truth(masks_wl):
+    rep = simulate(masks_wl, "eyeriss-v2-pe", jobs=1)
+    pw = [r for r in rep.results if masks_wl.layers[r.name].kind == "conv"]
+    assert len(pw) == 8
+    for r in pw:
+        assert r.cycles == masks_wl.layers[r.name].meta["ground_truth_cycles"], r.name
+        assert r.cycles == r.macs_effectual  # one MAC unit, no overhead: one cycle per effectual MAC
+
+
+@needs_masks
+def test_single_pe_depthwise_rules(masks_wl):
+    inst = masks_wl.instance("L20", 0).materialize(0)
+    gt = masks_wl.layers["L20"].meta["ground_truth_cycles"]
+    skip = make_model("eyeriss-v2-pe").simulate_layer(inst)
+    dense = make_model("eyeriss-v2-pe", ["pe.depthwise_rule=dense"]).simulate_layer(inst)
+    assert skip.cycles == effectual_macs(inst) < gt
+    assert dense.cycles == inst.layer.macs_dense == gt  # the artifact's L20 count is the dense count
+
+
+def _inst(L, wd, ad, seed):
+    rng = np.random.default_rng(seed)
+    return LayerInstance(L, 0, acts=random_tensor(L.act_shape, ad, rng, nonneg=True),
+                         weights=random_tensor(L.weight_shape, wd, rng))
+
+
+@pytest.mark.parametrize("arch", ["eyeriss-v2", "eyeriss-v2-pe"])
+def test_functional_matches_torch(arch):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    m = make_model(arch)
+    wl = small_layers(3)
+    for name in wl.layer_names():
+        inst = wl.instance(name, 0).materialize(0)
+        L = inst.layer
+        r = m.simulate_layer(inst, functional=True)
+        a = torch.tensor(inst.acts_dense())[None]
+        w = torch.tensor(inst.weights_dense())
+        ref = F.conv2d(a, w, stride=L.stride, padding=L.padding, groups=L.groups)[0].numpy()
+        np.testing.assert_allclose(r.output, ref, rtol=1e-9, atol=1e-12 * np.abs(ref).max())
+
+
+def test_functional_needs_values(v2):
+    from workloads import SparseTensor
+    from accelsim.errors import AccelsimError
+    L = Layer("p", "conv", C=4, K=4, H=3, W=3)
+    inst = LayerInstance(L, 0, acts=SparseTensor(np.ones((4, 3, 3), bool)), weights=SparseTensor(np.ones((4, 4, 1, 1), bool)))
+    with pytest.raises(AccelsimError, match="real values"):
+        v2.simulate_layer(inst, functional=True)
+
+
+def test_mapping_is_legal_and_reported(v2):
+    """The chosen mapping fits the PE spads on the real data, the array, and is named in the report."""
+    c = v2.cfg
+    wl = small_layers(1)
+    for name in wl.layer_names():
+        inst = wl.instance(name, 0).materialize(0)
+        r = v2.simulate_layer(inst)
+        mp = r.extra["mapping"]
+        Rsp, Cr, Fc, Mc, Fk, Ck, Mk, M0, C0 = r.extra["mapping_factors"]
+        assert Rsp * Cr <= c["cluster.pe_rows"] and Fc * Mc <= c["cluster.pe_cols"]
+        assert Fk * Ck * Mk <= c["clusters.rows"] * c["clusters.cols"]
+        assert M0 <= c["pe.psum_spad_entries"] and mp["pe_tile"] == {"M0": M0, "C0": C0}
+        L = inst.layer
+        blk = M0 if L.kind == "depthwise" else C0
+        assert blk * L.S <= c["pe.weight_addr_entries"]
+        # weight tile (compressed, SIMD words rounded to pairs) fits 192 entries
+        w = inst.weight_mask()
+        K = w.shape[0]
+        for mb in range(0, K, M0):
+            cols = w[mb:mb + M0].sum(axis=0)  # (Cg, R, S)
+            pairs = 2 * -(-cols // 2)
+            if L.kind == "depthwise":
+                continue
+            for cb in range(0, w.shape[1], C0):
+                assert pairs[cb:cb + C0].sum(axis=(0, 2)).max() <= c["pe.weight_spad_entries"]
+        assert r.extra["noc_modes"]["weights"] in ("unicast", "multicast", "broadcast")
+
+
+def test_simd_idle_lane_counted():
+    """A weight column of 3 non-zeros costs 2 cycles on SIMD-2 (idle lane counted), 3 on one MAC."""
+    L = Layer("one", "conv", C=1, K=3, H=1, W=1)
+    inst = LayerInstance(L, 0, acts=np.ones((1, 1, 1)), weights=np.ones((3, 1, 1, 1)))
+    one = make_model("eyeriss-v2-pe")
+    two = make_model("eyeriss-v2-pe", ["pe.simd_lanes=2"])
+    assert one.simulate_layer(inst).cycles == 3
+    r = two.simulate_layer(inst)
+    assert r.cycles == 2 and r.extra["simd_idle_lane_slots"] == 1 and r.actions["mac_gated"] == 1
+
+
+def test_pipeline_fill_drain_and_breakdown_sum(v2):
+    inst = small_layers(2).instance("pw", 0).materialize(0)
+    r = v2.simulate_layer(inst)
+    assert sum(r.breakdown.values()) == r.cycles
+    assert r.breakdown["pipeline_fill_drain"] == r.extra["passes"] * (v2.cfg["pe.pipeline_stages"] - 1)
+
+
+def test_dense_close_to_closed_form(v2):
+    """All-dense pointwise layer: array cycles within 10 % of the closed form of the chosen mapping."""
+    L = Layer("pwd", "conv", C=64, K=64, H=14, W=14)
+    inst = _inst(L, 1.0, 1.0, 0)
+    r = v2.simulate_layer(inst)
+    cf = r.extra["closed_form_dense_cycles"]
+    assert abs(r.cycles / cf - 1) <= 0.10
+    assert r.macs_actual == L.macs_dense
+
+
+layer_st = st.sampled_from([
+    Layer("c3", "conv", C=6, K=10, H=7, W=8, R=3, S=3, padding=1),
+    Layer("s2", "conv", C=5, K=7, H=9, W=9, R=3, S=3, stride=2, padding=1),
+    Layer("p1", "conv", C=24, K=40, H=4, W=5),
+    Layer("dw", "depthwise", C=12, K=12, H=6, W=7, R=3, S=3, padding=1, groups=12),
+    Layer("fc", "fc", C=50, K=21),
+])
+
+
+@settings(max_examples=25 if not FULL else 150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(L=layer_st, wd=st.floats(0.05, 1.0), ad=st.floats(0.05, 1.0), seed=st.integers(0, 2**16))
+def test_invariants(L, wd, ad, seed):
+    m = make_model("eyeriss-v2")
+    inst = _inst(L, wd, ad, seed)
+    r = m.simulate_layer(inst)
+    eff = effectual_macs(inst)
+    assert r.macs_effectual == eff == r.extra["macs_walked_effectual"]
+    assert r.cycles * m.n_pes * m.cfg["pe.simd_lanes"] >= eff  # cycles >= effectual / (PEs x 2)
+    assert m.simulate_layer(inst).cycles == r.cycles  # deterministic
+    thin = _thin(inst, 0.6, seed)  # a subset of the non-zeros, same mapping: never slower
+    assert m.simulate_layer(thin, mapping=Mapping(*r.extra["mapping_factors"])).cycles <= r.cycles
+    pe = make_model("eyeriss-v2-pe")  # one MAC: exactly one cycle per effectual MAC
+    assert pe.simulate_layer(inst).cycles == eff
+
+
+def test_report_json_has_mapping(tmp_path):
+    wl = small_layers(0)
+    rep = simulate(wl, "eyeriss-v2", jobs=1, layers=["pw", "dw"])
+    d = rep.to_dict()
+    assert all("mapping" in l["extra"] and "pe_tile" in l["extra"]["mapping"] for l in d["layers"])
+    e = d["energy_table"]["actions"]
+    assert e["mac"]["energy_pJ"] == pytest.approx(0.561) and "7.4" in e["mac"]["source"]
+    assert d["total"]["energy_j"] > 0
+
+
+def test_bad_config_names_field():
+    with pytest.raises(ConfigError, match="pe.depthwise_rule"):
+        make_model("eyeriss-v2", ["pe.depthwise_rule=sometimes"])
+    with pytest.raises(ConfigError, match="pe.simd_lanes"):
+        make_model("eyeriss-v2", ["pe.simd_lanes=3"])
+
+
+def test_grouped_conv_unsupported():
+    from accelsim.errors import UnsupportedLayer
+    from workloads import Workload
+    wl = Workload("g")
+    wl.add_layer(Layer("g2", "conv", C=4, K=4, H=3, W=3, groups=2, weight_density=0.5, act_density=0.5))
+    with pytest.raises(UnsupportedLayer, match="grouped"):
+        simulate(wl, "eyeriss-v2", jobs=1)
+
+
+def test_cli_bad_override_exit_code(capsys):
+    from accelsim.cli import main
+    assert main(["simulate", "--workload", "eyeriss-v2-sparse-mobilenet-v1", "--arch", "eyeriss-v2",
+                 "--set", "pe.psum_spad_entries=0", "--layers", "fc"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pe.psum_spad_entries" in err[0]
