@@ -220,6 +220,11 @@ def effectual_macs_fast(inst: LayerInstance) -> int:
     return int((wcount.reshape(L.C, L.R * L.S) * acount).sum())
 
 
+def _touched(P: int, R: int, stride: int, dilation: int) -> int:
+    """Distinct (padded) input rows read by P output rows of an R-tap filter."""
+    return int(np.unique(np.arange(P)[:, None] * stride + np.arange(R)[None, :] * dilation).size)
+
+
 def _sram_row(kb: float) -> str:
     """Horowitz 45 nm SRAM row whose size class is nearest (in log2) to a buffer of kb KiB."""
     classes = {"sram_8kb_64b": 8.0, "sram_32kb_64b": 32.0, "sram_1mb_64b": 1024.0}
@@ -284,10 +289,18 @@ class Systolic(AcceleratorModel):
         if c["sparsity.enabled"]:
             n, m = c["sparsity.N"], c["sparsity.M"]
             w = nonzero_mask(inst.weights).reshape(L.K, -1)  # (K, Kw) rows c*R*S + r*S + s
-            Kr = max(condensed_rows(w[gi * Kf:(gi + 1) * Kf].T, n, m, L.name) for gi in range(g))
+            try:
+                Kr = max(condensed_rows(w[gi * Kf:(gi + 1) * Kf].T, n, m, L.name) for gi in range(g))
+            except AccelsimError as e:
+                if "weights" in inst.synthetic:
+                    raise AccelsimError(f"{e}; this layer has no weights, and the synthetic ones drawn for its "
+                                        f"density are uniformly random, not {n}:{m}") from None
+                raise
         Sr, Sc, T = gemm_dims(df, M, Kr, Kf)
-        # unique operand bytes of one group (im2col duplicates are not refetched)
-        if_bytes = L.N * (L.C // g) * (L.H + 2 * L.padding) * (L.W + 2 * L.padding) * wb
+        # unique operand bytes of one group: input rows/cols some window touches (im2col
+        # duplicates are not refetched; a 1x1 stride-2 conv reads a quarter of its input)
+        if_bytes = L.N * (L.C // g) * _touched(L.P, L.R, L.stride, L.dilation) * \
+            _touched(L.Q, L.S, L.stride, L.dilation) * wb
         f_bytes = Kr * Kf * wb
         of_bytes = M * Kf * wb
         halves = [c[k] * 1024 / 2 for k in ("sram.ifmap_kb", "sram.filter_kb", "sram.ofmap_kb")]
