@@ -83,7 +83,6 @@ import numpy as np
 from numba import njit
 
 from workloads import LayerInstance, WorkloadError
-from workloads.effectual import im2col
 
 from ..config import Field
 from ..engine import AcceleratorModel, LayerResult
@@ -362,22 +361,6 @@ def matrix_from_dump(path, n_out: int, n_in: int, n_pe: int, regs_per_pe: int = 
 
 # ===================================================================== cycle model
 @njit(cache=True)
-def _bubbles(pos, window):
-    """LNZD bubble cycles before each broadcast item (row changes of a ``window``-wide scan)."""
-    n = pos.shape[0]
-    out = np.zeros(n, dtype=np.int64)
-    if window <= 0 or n == 0:
-        return out
-    out[0] = pos[0] // window
-    for k in range(1, n):
-        d = pos[k] // window - pos[k - 1] // window
-        if d > 0 and pos[k - 1] % window == window - 1:
-            d -= 1
-        out[k] = d
-    return out
-
-
-@njit(cache=True)
 def _start_column(p, q, c, cnt, ptr, line_entries, rem, cur_empty, lastline, out_pe):
     """Stream stage takes column c: max(1, entries) cycles; count the Spmat line reads (a line
     register keeps the last line, so a column starting in it does not re-read it)."""
@@ -492,6 +475,104 @@ def _run_jobs(cnt, ptr, seq, seq_off, bub, job_pass, fifo_depth, line_entries, p
 
 
 @njit(cache=True)
+def _run_jobs_event(cnt, ptr, seq, seq_off, bub, job_pass, fifo_depth, line_entries, pass_overhead, out_pe, out_g):
+    """Same machine and outputs as :func:`_run_jobs`, computed per (PE, broadcast item)
+    instead of per (PE, cycle): exact recurrences of the cycle rules (tested equal).
+
+    For item k: broadcast cycle B_k = max(B_{k-1} + 1 + bubbles_k, max_p P_{p,k-depth} + 1)
+    (the FIFO has room once item k-depth was popped in an earlier cycle); per PE p the pop
+    (pointer read) P_k = max(B_k + 1, P_{k-1} + 1, S_{k-1} - 1) (register free), stream
+    start S_k = max(P_k, F_{k-1}) + 1, end F_k = S_k + max(1, e_k) - 1; the job ends at
+    max_p F_{p,last} + 1.
+    """
+    N = cnt.shape[1]
+    R = fifo_depth + 2                           # ring of recent pop cycles per PE
+    Pr = np.zeros((N, R), dtype=np.int64)
+    Pl = np.zeros(N, dtype=np.int64)            # P_{k-1}
+    Sl = np.zeros(N, dtype=np.int64)            # S_{k-1}
+    Fl = np.zeros(N, dtype=np.int64)            # F_{k-1}
+    pp = np.zeros(N, dtype=np.int64)            # items popped by the cycle after the latest push
+    lastline = np.zeros(N, dtype=np.int64)
+    work0 = np.zeros(N, dtype=np.int64)
+    total = 0
+    for j in range(seq_off.shape[0] - 1):
+        q = job_pass[j]
+        s0 = seq_off[j]
+        B = seq_off[j + 1] - s0
+        if j > 0:
+            total += pass_overhead
+            out_g[3] += pass_overhead
+        if B == 0:                               # nothing to broadcast: one scan cycle (as the stepper)
+            for p in range(N):
+                out_pe[3, p] += 1
+            total += 1
+            out_g[5] += 1
+            continue
+        for p in range(N):
+            Pl[p] = -(1 << 40)
+            Sl[p] = -(1 << 40)
+            Fl[p] = -(1 << 40)
+            pp[p] = 0
+            lastline[p] = -1
+            work0[p] = out_pe[0, p] + out_pe[1, p]
+        Bl = -1
+        for k in range(B):
+            c = seq[s0 + k]
+            bk = Bl + 1 + bub[s0 + k]
+            out_g[2] += bub[s0 + k]
+            if k >= fifo_depth:
+                for p in range(N):
+                    v = Pr[p, (k - fifo_depth) % R] + 1
+                    if v > bk:
+                        bk = v
+            out_g[1] += bk - (Bl + 1 + bub[s0 + k])
+            out_g[4] += 1
+            for p in range(N):
+                # start-of-cycle FIFO occupancy right after this push (for the max-occupancy statistic)
+                while pp[p] < k and Pr[p, pp[p] % R] <= bk:
+                    pp[p] += 1
+                occ = k + 1 - pp[p]
+                if occ > out_pe[6, p]:
+                    out_pe[6, p] = occ
+                pk = bk + 1
+                if Pl[p] + 1 > pk:
+                    pk = Pl[p] + 1
+                if Sl[p] - 1 > pk:
+                    pk = Sl[p] - 1
+                sk = (pk if pk > Fl[p] else Fl[p]) + 1
+                e = cnt[q, p, c]
+                out_pe[4, p] += 1
+                if e > 0:
+                    out_pe[0, p] += e
+                    out_pe[7, p] += e
+                    st = ptr[q, p, c]
+                    first = st // line_entries
+                    last = (st + e - 1) // line_entries
+                    out_pe[5, p] += last - first + 1 - (1 if first == lastline[p] else 0)
+                    lastline[p] = last
+                    Fl[p] = sk + e - 1
+                else:
+                    out_pe[1, p] += 1
+                    Fl[p] = sk
+                Pr[p, k % R] = pk
+                Pl[p] = pk
+                Sl[p] = sk
+            Bl = bk
+        T = 0
+        for p in range(N):
+            if Fl[p] + 1 > T:
+                T = Fl[p] + 1
+        for p in range(N):
+            tail = T - (Fl[p] + 1)
+            out_pe[3, p] += tail
+            out_pe[2, p] += T - tail - (out_pe[0, p] + out_pe[1, p] - work0[p])   # waiting on the FIFO
+        total += T
+        out_g[5] += 1
+    out_g[0] += total
+    return total
+
+
+@njit(cache=True)
 def _functional(ptr, base, row, value, seq, seq_off, acts, act_off, job_pass, rows_per_pass, n_out, out):
     """Walk the stored entries of every broadcast column: out[j, row] += value * a_j (float64)."""
     N = ptr.shape[1]
@@ -543,6 +624,9 @@ class EIE(AcceleratorModel):
         "pass_overhead_cycles": Field(int, "cycles", default=0, min=0,
                                       doc="cycles between passes / conv pixels besides the drain",
                                       source="assumed (paper gives none; write-back overlaps)"),
+        "timing_loop": Field(str, "", default="event", choices=("event", "cycle"),
+                             doc="event: exact per-(PE, broadcast) recurrences; cycle: explicit per-cycle stepper "
+                                 "(same results, tested equal; slower)"),
         "compress.prune_density": Field(float, "", default=1.0, min=0.0, max=1.0,
                                         doc="magnitude-prune dense weights to this density (1 = keep all)"),
         "compress.codebook_size": Field(int, "codes", default=0, min=0, max=256,
@@ -595,7 +679,8 @@ class EIE(AcceleratorModel):
     def simulate_layer(self, inst: LayerInstance, functional: bool = False) -> LayerResult:
         L = inst.layer
         m = self.matrix_for(inst)
-        vecs, pix = activation_vectors(inst)             # (n_pix, C') active pixels only
+        vecs = PixelVectors(inst)                        # active pixels only, built in chunks
+        pix = vecs.pix
         res = run_matrix(m, vecs, self.cfg, functional=functional)
         cyc = res["cycles"]
         # compute counts (bias entries are not layer MACs)
@@ -633,82 +718,137 @@ def lowered_weights(inst: LayerInstance) -> np.ndarray:
     return W
 
 
-def activation_vectors(inst: LayerInstance) -> tuple[np.ndarray, np.ndarray]:
-    """(active pixels, C R S) activation vectors and the flat indices of the active pixels."""
-    L = inst.layer
-    a = inst.acts_dense()
-    if L.kind == "fc":
-        return a.reshape(1, -1), np.zeros(1, dtype=np.int64)
-    cols = im2col(a, L.R, L.S, L.stride, L.padding, L.dilation)   # (C R S, P Q)
-    pix = np.flatnonzero(inst.out_mask_or_ones().ravel())
-    return np.ascontiguousarray(cols[:, pix].T), pix
+class PixelVectors:
+    """Activation vectors of a layer's active output pixels, produced in chunks: ``self(a, b)``
+    gives rows a..b-1, shape (b - a, C R S), each the im2col column of one active pixel
+    (index c*R*S + r*S + s, zero padding included).  ``n`` = active pixels, ``pix`` their
+    flat (p * Q + q) indices.  An fc layer is one vector."""
+
+    def __init__(self, inst: LayerInstance):
+        L = inst.layer
+        self.L = L
+        a = inst.acts_dense()
+        if L.kind == "fc":
+            self.pix = np.zeros(1, dtype=np.int64)
+            self.x = a.reshape(1, -1)
+        else:
+            self.pix = np.flatnonzero(inst.out_mask_or_ones().ravel())
+            p = L.padding
+            self.x = np.pad(a, ((0, 0), (p, p), (p, p))) if p else a
+        self.n = int(self.pix.shape[0])
+
+    def __call__(self, a: int, b: int) -> np.ndarray:
+        L = self.L
+        if L.kind == "fc":
+            return self.x[a:b]
+        pix = self.pix[a:b]
+        pr, pc = pix // L.Q, pix % L.Q
+        hi = pr[:, None] * L.stride + np.arange(L.R) * L.dilation          # (n, R)
+        wi = pc[:, None] * L.stride + np.arange(L.S) * L.dilation          # (n, S)
+        patch = self.x[:, hi[:, :, None], wi[:, None, :]]                   # (C, n, R, S)
+        return patch.transpose(1, 0, 2, 3).reshape(pix.shape[0], -1)
 
 
-def run_matrix(m: EIEMatrix, vecs: np.ndarray, cfg, functional: bool = False, fifo_depth: int | None = None) -> dict:
-    """Simulate SpMVs of ``m`` with each row of ``vecs`` (n_vec, C) as the input activations.
+def _jobs(aug: np.ndarray, n_pass: int, window: int):
+    """Broadcast order (non-zero positions), LNZD bubbles, offsets and pass of every job
+    (pass-major, then vector), vectorised over the vectors."""
+    vi, pos = np.nonzero(aug)                    # row-major: sorted by vector, then position
+    n_vec = aug.shape[0]
+    cnt = np.bincount(vi, minlength=n_vec)
+    first = np.ones(pos.shape, dtype=bool)
+    first[1:] = vi[1:] != vi[:-1]
+    if window > 0:
+        r = pos // window
+        bub = np.empty_like(pos)
+        bub[0:1] = r[0:1]
+        d = r[1:] - r[:-1] - ((r[1:] > r[:-1]) & (pos[:-1] % window == window - 1))
+        bub[1:] = d
+        bub[first] = r[first]                    # first item of a vector: rows scanned before it
+    else:
+        bub = np.zeros_like(pos)
+    seq = np.tile(pos, n_pass).astype(np.int64)
+    bub = np.tile(bub, n_pass).astype(np.int64)
+    seq_off = np.concatenate([[0], np.cumsum(np.tile(cnt, n_pass))]).astype(np.int64)
+    job_pass = np.repeat(np.arange(n_pass), n_vec).astype(np.int64)
+    return seq, bub, seq_off, job_pass, pos, vi
 
-    Returns cycles, breakdown, actions and statistics (see the module docstring).
+
+CHUNK_VECTORS = 256  # conv pixels per kernel call (bounds the im2col / output memory)
+
+
+def run_matrix(m: EIEMatrix, vecs: np.ndarray, cfg, functional: bool = False, fifo_depth: int | None = None,
+               timing_loop: str | None = None) -> dict:
+    """Simulate SpMVs of ``m`` with each row of ``vecs`` (n_vec, C) as the input activations,
+    back to back (a conv layer's active pixels).  Returns cycles, breakdown, actions and
+    statistics (see the module docstring); ``output`` (n_vec, K) in functional mode.
+    ``vecs`` may also be a callable ``(start, stop) -> rows`` with ``vecs.n`` rows in all.
     """
     N = m.n_pe
     depth = int(cfg["fifo_depth"] if fifo_depth is None else fifo_depth)
-    vecs = np.asarray(vecs, dtype=np.float64)
-    n_vec = vecs.shape[0]
-    if vecs.shape[1] != m.n_in:
-        raise AccelsimError(f"activation vector length {vecs.shape[1]} != matrix inputs {m.n_in}")
-    aug = np.ones((n_vec, m.n_cols)) if m.has_bias else np.empty((n_vec, m.n_cols))
-    aug[:, :m.n_in] = vecs
-    nzpos = [np.flatnonzero(v) for v in aug]     # bias activation 1.0 is broadcast as column n_in
+    loop = timing_loop or cfg.get("timing_loop", "event")
+    kernel = _run_jobs_event if loop == "event" else _run_jobs
+    if callable(vecs):
+        get, n_vec = vecs, int(vecs.n)
+    else:
+        arr = np.asarray(vecs, dtype=np.float64)
+        get, n_vec = (lambda a_, b_: arr[a_:b_]), arr.shape[0]
     window = N if cfg["lnzd_row_bubble"] else 0
-    seqs, bubs, jp = [], [], []
-    for q in range(m.n_pass):
-        for pos in nzpos:
-            seqs.append(pos)
-            bubs.append(_bubbles(pos.astype(np.int64), window))
-            jp.append(q)
-    seq = np.concatenate(seqs).astype(np.int64) if seqs else np.zeros(0, np.int64)
-    bub = np.concatenate(bubs).astype(np.int64) if bubs else np.zeros(0, np.int64)
-    seq_off = np.concatenate([[0], np.cumsum([len(s) for s in seqs])]).astype(np.int64)
-    job_pass = np.asarray(jp, dtype=np.int64)
     cnt = m.counts()
     line_entries = int(cfg["spmat_line_bits"]) // ENTRY_BITS
     out_pe = np.zeros((8, N), dtype=np.int64)
     out_g = np.zeros(6, dtype=np.int64)
-    cycles = int(_run_jobs(cnt, m.ptr, seq, seq_off, bub, job_pass, depth, line_entries,
-                           int(cfg["pass_overhead_cycles"]), out_pe, out_g))
+    nz_per_col = m.nonzeros_per_column().sum(axis=0)        # over passes
+    ent_per_col = cnt.sum(axis=(0, 1))
+    eff = ent_nb = bias_ent = 0
+    output = np.zeros((n_vec, m.n_out)) if functional else None
+    for c0 in range(0, max(n_vec, 1), CHUNK_VECTORS):
+        c1 = min(n_vec, c0 + CHUNK_VECTORS)
+        if c1 <= c0:
+            break
+        v = np.asarray(get(c0, c1), dtype=np.float64)
+        if v.ndim != 2 or v.shape[1] != m.n_in:
+            raise AccelsimError(f"activation vector length {v.shape[-1]} != matrix inputs {m.n_in}")
+        aug = np.empty((v.shape[0], m.n_cols))
+        aug[:, :m.n_in] = v
+        if m.has_bias:
+            aug[:, m.n_in] = 1.0                 # the bias column's activation, broadcast like any non-zero
+        seq, bub, seq_off, job_pass, pos, vi = _jobs(aug, m.n_pass, window)
+        kernel(cnt, m.ptr, seq, seq_off, bub, job_pass, depth, line_entries, 0, out_pe, out_g)
+        nb = pos[pos < m.n_in]
+        eff += int(nz_per_col[nb].sum())
+        ent_nb += int(ent_per_col[nb].sum())
+        if m.has_bias:
+            bias_ent += int(ent_per_col[m.n_in]) * v.shape[0]
+        if functional:
+            tmp = np.zeros((v.shape[0] * m.n_pass, m.n_out))
+            act_off = (np.arange(v.shape[0] * m.n_pass, dtype=np.int64) % v.shape[0]) * m.n_cols
+            _functional(m.ptr, m.base, m.row, m.value, seq, seq_off, aug.ravel(), act_off, job_pass,
+                        m.rows_per_pass, m.n_out, tmp)
+            output[c0:c1] = tmp.reshape(m.n_pass, v.shape[0], m.n_out).sum(axis=0)
+    n_jobs = int(out_g[5])
+    over = int(cfg["pass_overhead_cycles"]) * max(0, n_jobs - 1)   # between passes / pixels
+    cycles = int(out_g[0]) + over
     busy, empty, idle_e, idle_t, pops, lines, maxocc, ents = out_pe
     # breakdown: mean over PEs (each PE's classes sum to the cycles), rounded to sum exactly
     parts = {"busy": busy.mean(), "empty_column": empty.mean(), "idle_fifo_empty": idle_e.mean(),
-             "idle_tail": idle_t.mean(), "pass_overhead": float(out_g[3])}
-    bd = {k: int(round(v)) for k, v in parts.items()}
+             "idle_tail": idle_t.mean(), "pass_overhead": float(over)}
+    bd = {k: int(round(x)) for k, x in parts.items()}
     bd["idle_tail"] += cycles - sum(bd.values())
-    # effectual / padding counts over the broadcast non-bias columns
-    nz_per_col = m.nonzeros_per_column()
-    ent_per_col = cnt.sum(axis=1)                            # (n_pass, n_cols)
-    eff = ent_nb = bias_ent = 0
-    for pos in nzpos:
-        nb = pos[pos < m.n_in]
-        eff += int(nz_per_col[:, nb].sum())
-        ent_nb += int(ent_per_col[:, nb].sum())
-        if m.has_bias:
-            bias_ent += int(ent_per_col[:, m.n_in].sum())
     n_bc = int(out_g[4])
     entries = int(ents.sum())
-    outs_written = m.n_out * n_vec
     actions = {
         "ptr_sram_read_16b": 2 * int(pops.sum()),               # p_j and p_j+1 from the even/odd banks
-        "spmat_sram_read_64b": int(lines.sum()),
+        f"spmat_sram_read_{int(cfg['spmat_line_bits'])}b": int(lines.sum()),
         "codebook_read_16b": entries,
         "mac_16b": entries,
         "act_rf_read_16b": entries + m.n_cols * n_vec * m.n_pass,  # dest read-modify-write + LNZD source scan
         "act_rf_write_16b": entries,
         "act_sram_read_16b": m.n_in * n_vec * m.n_pass,       # input vector into the source registers
-        "act_sram_write_16b": outs_written,
+        "act_sram_write_16b": m.n_out * n_vec,                # outputs written back
         "fifo_write_32b": N * n_bc,
         "fifo_read_32b": int(pops.sum()),
         "pe_clock_cycle": N * cycles,
     }
-    if cfg["spmat_line_bits"] != SPMAT_LINE_BITS:
-        actions[f"spmat_sram_read_{int(cfg['spmat_line_bits'])}b"] = actions.pop("spmat_sram_read_64b")
     max_busy = int(busy.max()) if N else 0
     res = {
         "cycles": cycles, "breakdown": bd, "actions": actions,
@@ -720,18 +860,10 @@ def run_matrix(m: EIEMatrix, vecs: np.ndarray, cfg, functional: bool = False, fi
         "mean_pe_work_cycles": float((busy + empty).mean()), "max_pe_work_cycles": int((busy + empty).max()),
         "idle_fifo_empty_per_pe": idle_e.tolist(), "idle_tail_per_pe": idle_t.tolist(),
         "max_fifo_occupancy": int(maxocc.max()) if N else 0, "fifo_depth": depth,
-        "vectors": n_vec,
+        "vectors": n_vec, "timing_loop": loop,
     }
     if functional:
-        out = np.zeros((n_vec, m.n_out))
-        acts = aug.ravel()
-        act_off = np.arange(n_vec * m.n_pass, dtype=np.int64) % n_vec * m.n_cols
-        tmp = np.zeros((n_vec * m.n_pass, m.n_out))
-        _functional(m.ptr, m.base, m.row, m.value, seq, seq_off, acts, act_off, job_pass, m.rows_per_pass,
-                    m.n_out, tmp)
-        for q in range(m.n_pass):
-            out += tmp[q * n_vec:(q + 1) * n_vec]
-        res["output"] = out
+        res["output"] = output
     return res
 
 

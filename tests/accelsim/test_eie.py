@@ -229,3 +229,30 @@ def test_bad_config_and_cli(capsys, dump):
     d = json.loads(capsys.readouterr().out)
     assert d["layers"][0]["extra"]["fifo_depth"] == 4 and d["layers"][0]["cycles"] > 7000
     assert main(["simulate", "--workload", "eie-alexnet-fc8", "--arch", "eie", "--set", "fifo_depth=-1"]) == 2
+
+
+@settings(max_examples=40, deadline=None)
+@given(K=st.integers(1, 200), C=st.integers(1, 70), wd=st.floats(0.0, 1.0), ad=st.floats(0.0, 1.0),
+       n=st.integers(1, 3), depth=st.integers(1, 10), seed=st.integers(0, 10_000), bubble=st.booleans(),
+       over=st.integers(0, 3))
+def test_event_loop_equals_cycle_stepper(cfg, K, C, wd, ad, n, depth, seed, bubble, over):
+    """The per-(PE, broadcast) recurrences give exactly the per-cycle stepper's results."""
+    rng = np.random.default_rng(seed)
+    c = cfg.with_overrides({"lnzd_row_bubble": bubble, "n_pe": 8, "act_regs_per_pe": 16,
+                            "pass_overhead_cycles": over})
+    W = rng.standard_normal((K, C)) * (rng.random((K, C)) < wd)
+    a = rng.random((n, C)) * (rng.random((n, C)) < ad)
+    m = matrix_from_dense(W, 8, rng.standard_normal(K) if seed % 2 else None, 16)
+    ev = run_matrix(m, a, c, fifo_depth=depth, timing_loop="event")
+    cy = run_matrix(m, a, c, fifo_depth=depth, timing_loop="cycle")
+    ev.pop("timing_loop"), cy.pop("timing_loop")
+    assert ev == cy
+
+
+def test_event_equals_cycle_on_fc8(fc8, cfg):
+    act = fc8.meta["act"][None]
+    for d in (1, 7, 64):
+        ev = run_matrix(fc8, act, cfg, fifo_depth=d, timing_loop="event")
+        cy = run_matrix(fc8, act, cfg, fifo_depth=d, timing_loop="cycle")
+        assert ev["cycles"] == cy["cycles"] and ev["breakdown"] == cy["breakdown"]
+        assert ev["actions"] == cy["actions"] and ev["max_fifo_occupancy"] == cy["max_fifo_occupancy"]
