@@ -52,10 +52,11 @@ from . import register_model
 
 # ------------------------------------------------------------------ numba kernels
 # act codes: 0 = padding (never fed), 1 = zero iact, 2 = non-zero iact
-NACC = 26
+NACC = 28
 (A_TOTAL, A_COMPUTE, A_IDEAL, A_FRAG, A_IMB, A_FILL, A_ST_I, A_ST_W, A_ST_P,
  A_MACS, A_SLOTS_NZ, A_SLOTS_Z, A_LOOKUPS, A_WWORDS, A_I_NOC, A_W_NOC, A_P_GLB_W, A_P_GLB_R,
- A_I_SPADW, A_W_SPADW, A_PASSES, A_P_NOC, A_WORK, A_ACTIVE, A_WLOADS, A_NZ_LOOKUPS) = range(NACC)
+ A_I_SPADW, A_W_SPADW, A_PASSES, A_P_NOC, A_WORK, A_ACTIVE, A_WLOADS, A_NZ_LOOKUPS,
+ A_DENSE_NZ, A_DENSE_Z) = range(NACC)
 
 
 @njit(cache=True)
@@ -147,12 +148,16 @@ def _array_timing(act, wptr, dw, K, Cg, R, S, P, Q, stride, dil, M0, C0, skip_i,
                                                             work += cyc
                                                             acc[A_LOOKUPS] += 1
                                                             acc[A_WWORDS] += cyc
+                                                            # MACs a non-skipping PE performs (dense
+                                                            # column) or gates (zero iact)
                                                             if a == 2:
                                                                 acc[A_MACS] += n
                                                                 acc[A_SLOTS_NZ] += cyc * lanes
                                                                 acc[A_NZ_LOOKUPS] += 1
+                                                                acc[A_DENSE_NZ] += n if skip_w else dense_h
                                                             else:
                                                                 acc[A_SLOTS_Z] += cyc * lanes
+                                                                acc[A_DENSE_Z] += n if skip_w else dense_h
                                                 wsum += work
                                                 nact += 1
                                                 if work > wmax:
@@ -630,17 +635,18 @@ class EyerissV2(AcceleratorModel):
         bd["busy"] += cycles - sum(bd.values())  # rounding residue
         macs = int(acc[A_MACS])
         slots = int(acc[A_SLOTS_NZ] + acc[A_SLOTS_Z])
-        is_v1 = not c["pe.skip_zero_iacts"]
-        if is_v1:  # zero iacts gate the MAC (v1 / dense), non-zero iacts use every slot
-            mac_actual, mac_gated = int(acc[A_SLOTS_NZ]), int(acc[A_SLOTS_Z])
-        else:
-            mac_actual, mac_gated = macs, slots - macs  # idle SIMD lanes (and dense-rule slots) are gated
+        # performed MACs: non-zero iact x every weight the PE walks (all of them when it does not skip
+        # weights); gated: MACs on zero iacts / halo (kept their slot, not their energy); idle: empty
+        # SIMD lanes.  A skipping PE performs exactly the effectual MACs.
+        mac_actual, mac_gated = int(acc[A_DENSE_NZ]), int(acc[A_DENSE_Z])
+        idle = slots - mac_actual - mac_gated
         actions = {
-            "mac": mac_actual, "mac_gated": mac_gated,
+            "mac": mac_actual, "mac_gated": mac_gated + idle,
             "iact_spad_read": acc[A_LOOKUPS],
             "iact_spad_meta_read": acc[A_LOOKUPS] if c["pe.compressed_spads"] else 0,
             "weight_spad_meta_read": acc[A_LOOKUPS] if c["pe.compressed_spads"] else 0,
-            "weight_spad_read": acc[A_WWORDS] if not is_v1 else acc[A_SLOTS_NZ],
+            # a zero iact gates the weight read of a dense PE too
+            "weight_spad_read": acc[A_WWORDS] if skip_i else acc[A_SLOTS_NZ] / lanes,
             "psum_spad_access": 2 * mac_actual,
             "iact_spad_write": acc[A_I_SPADW], "weight_spad_write": acc[A_W_SPADW],
             "glb_iact_read": acc[A_I_NOC], "glb_iact_write": dram["glb_iact_writes"],
@@ -664,7 +670,7 @@ class EyerissV2(AcceleratorModel):
             "mapping_candidates": ncand, "passes": int(acc[A_PASSES]),
             "closed_form_dense_cycles": int(closed_form),
             "mapping_efficiency": float(acc[A_ACTIVE] / max(1.0, acc[A_PASSES] * self.n_pes)),
-            "simd_idle_lane_slots": int(slots - macs) if not is_v1 else 0,
+            "simd_idle_lane_slots": int(idle),
             "psum_chunks": dram["psum_chunks"], "weight_fetches": dram["weight_fetches"],
             "dram_tiling": dram["dram_tiling"], "dram_bytes": dram["dram_bytes"],
             "noc_modes": self._noc_modes(L, m),
@@ -678,8 +684,8 @@ class EyerissV2(AcceleratorModel):
                 raise AccelsimError(f"layer {L.name!r}: functional mode needs real values (pattern-only data)")
             out = self.functional_output(inst, m.M0, m.C0)
         return LayerResult(inst.name, inst.image, cycles, bd, actions, L.macs_dense, eff, mac_actual,
-                           macs_skipped=int(L.macs_dense - mac_actual - mac_gated) if not is_v1 else 0,
-                           macs_gated=mac_gated if is_v1 else 0, output=out, extra=extra)
+                           macs_skipped=int(L.macs_dense - mac_actual - mac_gated), macs_gated=mac_gated,
+                           output=out, extra=extra)
 
     def _noc_modes(self, L, m: Mapping) -> dict:
         """HM-NoC mode per data type implied by the sharing pattern of the mapping (section 5.2)."""
