@@ -380,15 +380,16 @@ def _start_column(p, q, c, cnt, ptr, line_entries, rem, cur_empty, lastline, out
 
 
 @njit(cache=True)
-def _run_jobs(cnt, ptr, seq, seq_off, bub, job_pass, fifo_depth, line_entries, pass_overhead, out_pe, out_g):
-    """Cycle-by-cycle simulation of a list of jobs (one SpMV pass each), back to back.
+def _run_jobs(cnt, ptr, seq, seq_off, bub, job_pass, fifo_depth, line_entries, out_pe, out_g):
+    """Cycle-by-cycle simulation of a list of jobs (one SpMV pass each), back to back
+    (the caller adds ``pass_overhead_cycles`` between jobs).
 
     cnt (n_pass, N, n_cols) entries per column; ptr (n_pass, N, n_cols+1) segment offsets
     (for Spmat line reads); seq[seq_off[j]:seq_off[j+1]] the broadcast column order of
     job j, bub the LNZD bubbles before each item; job_pass[j] its pass.
     out_pe (8, N) accumulates per PE: 0 busy, 1 empty_column, 2 idle_fifo_empty,
     3 idle_tail, 4 pops, 5 spmat line reads, 6 max FIFO occupancy, 7 entries.
-    out_g (6,): 0 cycles, 1 broadcast stall, 2 LNZD bubbles, 3 pass overhead, 4 broadcasts,
+    out_g (6,): 0 cycles, 1 broadcast stall, 2 LNZD bubbles, 3 (unused), 4 broadcasts,
     5 jobs.  Returns total cycles.
     """
     N = cnt.shape[1]
@@ -402,9 +403,6 @@ def _run_jobs(cnt, ptr, seq, seq_off, bub, job_pass, fifo_depth, line_entries, p
         q = job_pass[j]
         s0 = seq_off[j]
         B = seq_off[j + 1] - s0
-        if j > 0:
-            total += pass_overhead
-            out_g[3] += pass_overhead
         for p in range(N):
             popped[p] = 0
             nxt[p] = -1
@@ -475,7 +473,7 @@ def _run_jobs(cnt, ptr, seq, seq_off, bub, job_pass, fifo_depth, line_entries, p
 
 
 @njit(cache=True)
-def _run_jobs_event(cnt, ptr, seq, seq_off, bub, job_pass, fifo_depth, line_entries, pass_overhead, out_pe, out_g):
+def _run_jobs_event(cnt, ptr, seq, seq_off, bub, job_pass, fifo_depth, line_entries, out_pe, out_g):
     """Same machine and outputs as :func:`_run_jobs`, computed per (PE, broadcast item)
     instead of per (PE, cycle): exact recurrences of the cycle rules (tested equal).
 
@@ -499,9 +497,6 @@ def _run_jobs_event(cnt, ptr, seq, seq_off, bub, job_pass, fifo_depth, line_entr
         q = job_pass[j]
         s0 = seq_off[j]
         B = seq_off[j + 1] - s0
-        if j > 0:
-            total += pass_overhead
-            out_g[3] += pass_overhead
         if B == 0:                               # nothing to broadcast: one scan cycle (as the stepper)
             for p in range(N):
                 out_pe[3, p] += 1
@@ -813,7 +808,7 @@ def run_matrix(m: EIEMatrix, vecs: np.ndarray, cfg, functional: bool = False, fi
         if m.has_bias:
             aug[:, m.n_in] = 1.0                 # the bias column's activation, broadcast like any non-zero
         seq, bub, seq_off, job_pass, pos, vi = _jobs(aug, m.n_pass, window)
-        kernel(cnt, m.ptr, seq, seq_off, bub, job_pass, depth, line_entries, 0, out_pe, out_g)
+        kernel(cnt, m.ptr, seq, seq_off, bub, job_pass, depth, line_entries, out_pe, out_g)
         nb = pos[pos < m.n_in]
         eff += int(nz_per_col[nb].sum())
         ent_nb += int(ent_per_col[nb].sum())
