@@ -47,14 +47,21 @@ Reads top-down like the paper (Sec. III-IV; ``../shared/docs/accelerators.md`` s
    multiplier-array step computes the F x I Cartesian product.  Each product's output
    coordinate ``(k, (y+pad-r*dil)/s, (x+pad-s*dil)/s)`` comes from the indices; products
    outside the output plane are discarded (``out_of_plane``); the rest cross the 16 x 32
-   scatter crossbar to accumulator bank
+   scatter crossbar to an accumulator bank.  The paper gives no hash; two are provided
+   (:func:`bank_terms`, ``accumulator.bank_hash``), with ``spatial = (p-p0)*Qacc + (q-q0)``
+   the position in the PE's accumulator footprint:
 
-       ``bank = address mod A``,  ``address = (k_local*Pacc + p - p0)*Qacc + (q - q0)``
+       skewed (default): ``bank = (k_local mod F) + F * ((spatial + k_local // F) mod (A/F))``
+       linear:           ``bank = ((k_local*Pacc + p - p0)*Qacc + q - q0) mod A``
 
-   (low-order interleaving of the linear accumulator address; the paper does not give its
-   hash).  A bank accepts one product per cycle, so a step lasts ``max products on one
-   bank`` cycles (DNNsim's model), and the ``max - 1`` extra cycles are ``bank_conflict``
-   stalls, counted exactly per step.
+   (skewed: an F-vector of consecutive channels uses F distinct lanes and consecutive
+   pixels of an I-vector distinct spatial slots; linear: plain low-order interleaving).
+   A bank accepts one product per cycle.  ``accumulator.conflict_model``:
+   ``step_max`` (default, DNNsim's model) -- a step lasts ``max products on one bank``
+   cycles and the ``max - 1`` extra cycles are ``bank_conflict`` stalls, counted exactly
+   per step; ``queue`` -- per-bank queues of ``queue_depth`` products (8, as in
+   SCNN_Simulator_101) drain one product per cycle, a step issues when every bank it
+   needs has room, and the round ends when the queues are empty.
    After each round all PEs barrier (``load_imbalance`` = idle PE-cycles), exchange
    output halos (``halo``: the largest halo of a PE, ``(footprint - owned) x Kc`` partial
    sums at ``halo.psums_per_cycle``), and the PPU drains the owned accumulators

@@ -56,7 +56,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(f"{k}{v}" for k, v in c.items()))
-@pytest.mark.parametrize("model", [SCNN, SKIP, LINEAR], ids=["scnn", "maskskip", "linear-krs"])
+@pytest.mark.parametrize("model", [SCNN, SKIP, LINEAR, QUEUE], ids=["scnn", "maskskip", "linear-krs", "queue"])
 def test_functional_equals_conv2d(case, model):
     inst = _inst(**case)
     r = run_instance(model, inst, functional=True)
@@ -260,3 +260,38 @@ def test_presets_load_with_sources():
         assert all(cfg.sources[k] for k in cfg.values)
     m = make_model("scnn-4x256")
     assert m.peak_macs_per_cycle() == SCNN.peak_macs_per_cycle() == 1024
+
+
+def test_density_sweep_trend_on_googlenet_shapes(shared):
+    """Reduced Fig. 10 sweep (one inception layer, three densities): SCNN's advantage grows as density falls."""
+    from accelsim.models.scnn import _layer, _layers_from_csv
+    rows = _layers_from_csv(shared / "validation" / "scnn_layer_densities" / "googlenet_inception_3a_5b.csv")
+    row = next(r for r in rows if r["layer"] == "inception_3a_5x5")
+    dcnn = make_model("dcnn")
+    perf = []
+    for d in (1.0, 0.5, 0.1):
+        L = _layer(row, d)
+        s = run_instance(SCNN, LayerInstance(L, 0, act_density=d))
+        c = run_instance(dcnn, LayerInstance(L, 0, act_density=d))
+        perf.append(c.cycles / s.cycles)
+    assert perf[0] <= 1.0 + 1e-12          # dense: SCNN never beats the dense baseline
+    assert perf[0] < perf[1] < perf[2]
+    assert perf[2] > 5
+
+
+@pytest.mark.slow
+def test_validate_reports_every_check(shared):
+    """``accelsim validate scnn`` end to end (~10 CPU-s; full sweep with ACCELSIM_FULL=1).  The
+    reduced form that always runs is test_density_sweep_trend_on_googlenet_shapes."""
+    import os
+    if not os.environ.get("ACCELSIM_FULL"):
+        pytest.skip("set ACCELSIM_FULL=1 (reduced form: test_density_sweep_trend_on_googlenet_shapes)")
+    from accelsim.models.scnn import validate
+    res = validate(shared, full=True)
+    names = {c["name"] for c in res["checks"]}
+    assert {"perf SCNN/DCNN at density 1.0", "performance crossover density", "speedup at density 0.1",
+            "GoogLeNet 1x1 utilisation with Kc=8", "64x16 beats 4x256"} <= names
+    for c in res["checks"]:
+        assert set(c) == {"name", "simulated", "reference", "rel_error", "unit", "pass", "note"}
+    curve = res["density_curve"]
+    assert curve[-1]["perf_scnn_over_dcnn"] > curve[0]["perf_scnn_over_dcnn"]
