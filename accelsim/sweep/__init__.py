@@ -239,7 +239,7 @@ class _Bar:
 
     def point(self, line: str):
         if self.p is not None:
-            self.p.console.print(line, markup=False, highlight=False)
+            self.p.console.print(line, markup=False, highlight=False, soft_wrap=True)
             self.p.update(self.t, advance=1, description=line[:60])
 
     def __exit__(self, *exc):
@@ -301,7 +301,7 @@ def run(args) -> int:
     for col, b in s.get("best", {}).items():
         pt = b["point"]
         desc = " ".join(f"{k}={pt.get(k)}" for k in spec.param_keys)
-        c.print(f"best {col} ({b['sense']}): {b['value']:.6g}  [{desc}]", markup=False)
+        c.print(f"best {col} ({b['sense']}): {b['value']:.6g}  [{desc}]", markup=False, soft_wrap=True)
     for tag, p in s.get("pareto", {}).items():
         c.print(f"Pareto {tag}: {len(p['points'])} point(s)")
     c.print(f"wrote {out}/points.csv, pareto_*.csv/png, best.json, summary.json")

@@ -20,7 +20,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -223,10 +223,15 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "accelsim" / "sweep"
 
 
-def summary_line(row: dict, param_keys: list[str], fmt: Callable | None = None) -> str:
-    ps = " ".join(f"{k.split('.')[-1]}={row.get(k)}" for k in param_keys)
+def summary_line(row: dict, param_keys: list[str]) -> str:
+    """One line per point for the progress display: parameters, then per-image latency/energy, area, util."""
+    ps = " ".join(f"{k.split('.')[-1]}={_short(row.get(k))}" for k in param_keys)
     if row.get("status") != "ok":
         return f"#{row['point']} {ps}: {row.get('status')}"
     return (f"#{row['point']} {ps}: {row['latency_s'] * 1e3:.4g} ms/img, {row['energy_j'] * 1e6:.4g} uJ/img, "
             f"{row['area_mm2']:.3g} mm2, util {100 * (row.get('utilization') or 0):.1f}%"
             + (" (cached)" if row.get("_cached") else ""))
+
+
+def _short(v):
+    return f"{v:.4g}" if isinstance(v, float) else v

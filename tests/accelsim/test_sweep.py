@@ -203,6 +203,13 @@ def test_dask_local_matches_local(setup):
     d = run_sweep(spec, out=setup / "d", dask_local=2, plots=False)
     assert d.summary["executor"] == "dask" and d.summary["workers"] == 2 and d.summary["simulated"] == 12
     assert _csv(setup / "a") == _csv(setup / "d")
+    # an existing scheduler by address (--scheduler tcp://HOST:PORT); in-process worker keeps it quick
+    from distributed import LocalCluster
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cl:
+        assert cl.scheduler_address.startswith(("tcp://", "inproc://"))
+        e = run_sweep(spec, out=setup / "e", scheduler=cl.scheduler_address, plots=False)
+    assert e.summary["executor"] == "dask" and e.summary["simulated"] == 12
+    assert _csv(setup / "a") == _csv(setup / "e")
 
 
 # ------------------------------------------------------------------ CLI
