@@ -1020,35 +1020,45 @@ def validate(shared: Path | None, full: bool = False) -> dict:
                 "inception_5b_1x1"}
         rows = [r for r in rows if r["layer"] in keep]
     densities = [1.0, 0.9, 0.85, 0.8, 0.75, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1] if full else \
-        [1.0, 0.9, 0.8, 0.7, 0.5, 0.3, 0.1]
+        [1.0, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.3, 0.1]
     scnn = make_model("scnn")
     dcnn = make_model("dcnn")
+    dopt = make_model("dcnn-opt")
     curve = []
     for d in densities:
-        cs = cd = es = ed = 0.0
+        cs = cd = es = ed = eo = 0.0
         for r in rows:
             L = _layer(r, d)
-            a, b = _run(scnn, L), _run(dcnn, L)
+            a, b, o = _run(scnn, L), _run(dcnn, L), _run(dopt, L)
             cs += a.cycles
             cd += b.cycles
             es += a.energy_j
             ed += b.energy_j
+            eo += o.energy_j
         curve.append({"density": d, "scnn_cycles": cs, "dcnn_cycles": cd, "perf_scnn_over_dcnn": cd / cs,
-                      "energy_scnn_over_dcnn": es / ed})
+                      "energy_scnn_over_dcnn": es / ed, "energy_scnn_over_dcnn_opt": es / eo})
     res["density_curve"] = curve
     res["layers"] = [r["layer"] for r in rows]
     c1 = curve[0]["perf_scnn_over_dcnn"]
     res["checks"].append(_check("perf SCNN/DCNN at density 1.0", c1, 0.79, "x", "paper Fig. 10", tol=0.25))
     ds = np.array([c["density"] for c in curve])
-    pr = np.array([c["perf_scnn_over_dcnn"] for c in curve])
-    cross = None
-    for i in range(len(ds) - 1):
-        if (pr[i] - 1) * (pr[i + 1] - 1) <= 0 and pr[i] != pr[i + 1]:
-            cross = float(ds[i] + (1 - pr[i]) * (ds[i + 1] - ds[i]) / (pr[i + 1] - pr[i]))
-            break
-    res["checks"].append(_check("performance crossover density", cross if cross is not None else float("nan"),
-                                0.85, "density", "linear interpolation of the simulated curve; paper ~0.85",
-                                passed=(cross is not None and abs(cross - 0.85) <= 0.1)))
+
+    def crossover(key, inverse=False):
+        v = np.array([c[key] for c in curve])
+        v = 1 / v if inverse else v
+        for i in range(len(ds) - 1):
+            if (v[i] - 1) * (v[i + 1] - 1) <= 0 and v[i] != v[i + 1]:
+                return float(ds[i] + (1 - v[i]) * (ds[i + 1] - ds[i]) / (v[i + 1] - v[i]))
+        return None
+
+    for label, key, inv, ref in (("performance crossover density", "perf_scnn_over_dcnn", False, 0.85),
+                                 ("energy crossover density vs DCNN", "energy_scnn_over_dcnn", True, 0.83),
+                                 ("energy crossover density vs DCNN-opt", "energy_scnn_over_dcnn_opt", True, 0.6)):
+        x = crossover(key, inv)
+        res["checks"].append(_check(label, x, ref, "density", "interpolated on the simulated curve", passed=(x is not None and abs(x - ref) <= 0.1))
+                             if x is not None else {"name": label, "simulated": None, "reference": ref,
+                                                    "rel_error": None, "unit": "density", "pass": False,
+                                                    "note": "no crossing in the simulated sweep"})
     res["checks"].append(_check("speedup at density 0.1", curve[-1]["perf_scnn_over_dcnn"], 24.0, "x",
                                 "paper Fig. 10", tol=0.25))
     res["checks"].append(_check("energy SCNN/DCNN at density 1.0", curve[0]["energy_scnn_over_dcnn"], 1.33, "x",
