@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import AccelsimError, ConfigError
-from .execute import METRICS, DaskRunner, PointCache, Task, cache_key, default_cache_dir, execute, summary_line
+from .execute import (METRICS, DaskRunner, PointCache, Task, cache_key, default_cache_dir, execute, model_fingerprint,
+                      summary_line)
 from .spec import PRE_SIM_COLUMNS, SweepSpec, load_spec, spec_from_dict
 
 __all__ = ["run_sweep", "load_spec", "spec_from_dict", "SweepSpec", "SweepResult", "PointCache", "add_arguments",
@@ -140,7 +141,8 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, out: str | os.PathLike | None
         if failed:  # known before simulating: do not spend time on it
             row["status"] = "infeasible: " + "; ".join(failed)
             continue
-        key = cache_key(cfg.hash, wl_hash[pt["workload"]], None, None, spec.seed, spec.on_unsupported)
+        key = cache_key(cfg.hash, wl_hash[pt["workload"]], None, None, spec.seed, spec.on_unsupported,
+                        model_fingerprint(model))
         row["_key"] = key
         hit = cache.get(key)
         if hit is not None:

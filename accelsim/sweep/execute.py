@@ -49,11 +49,38 @@ class Task:
     on_unsupported: str
 
 
-def cache_key(arch_hash: str, workload_hash: str, images, layers, seed: int, on_unsupported: str) -> str:
+def cache_key(arch_hash: str, workload_hash: str, images, layers, seed: int, on_unsupported: str,
+              model_fingerprint: str = "") -> str:
+    """sha256 over everything that determines a point's numbers.
+
+    Besides (arch config hash, workload content hash, toolkit version) it covers the model's source file and
+    the scaled energy table (``model_fingerprint``), so editing a model or a table does not reuse stale points.
+    """
     blob = json.dumps({"arch": arch_hash, "workload": workload_hash, "images": images, "layers": layers,
                        "seed": seed, "on_unsupported": on_unsupported, "toolkit": __version__,
-                       "metrics": METRICS_VERSION}, sort_keys=True)
+                       "metrics": METRICS_VERSION, "model": model_fingerprint}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+_FP: dict[tuple, str] = {}
+
+
+def model_fingerprint(model) -> str:
+    """Hash of the model class's source file, the engine's and the energy table the config uses (after scaling)."""
+    import inspect
+    cls = type(model)
+    tkey = (cls, json.dumps(model.energy.dump(), sort_keys=True, default=str))
+    if tkey not in _FP:
+        h = hashlib.sha256()
+        from .. import engine
+        for obj in (cls, engine):
+            try:
+                h.update(Path(inspect.getsourcefile(obj)).read_bytes())
+            except (TypeError, OSError):
+                h.update(repr(obj).encode())
+        h.update(tkey[1].encode())
+        _FP[tkey] = h.hexdigest()
+    return _FP[tkey]
 
 
 def evaluate(model, workload, images, layers, seed: int, on_unsupported: str) -> dict:

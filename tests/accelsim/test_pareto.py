@@ -28,7 +28,7 @@ val = st.one_of(st.integers(0, 6).map(float), st.floats(-1e3, 1e3, allow_nan=Fal
                 st.sampled_from([float("nan"), float("inf")]))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.integers(1, 4).flatmap(lambda d: st.tuples(
     st.lists(st.lists(val, min_size=d, max_size=d), min_size=0, max_size=40),
     st.lists(st.sampled_from(["min", "max"]), min_size=d, max_size=d))))
