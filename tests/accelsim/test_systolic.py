@@ -148,3 +148,20 @@ def test_config_errors(tmp_path):
 def test_validate_against_recorded_scalesim():
     res = validate()
     assert res["pass"] and all(c["rel_error"] == 0 for c in res["checks"])
+
+
+def test_fold_counts_properties():
+    hyp = pytest.importorskip("hypothesis")
+    st = hyp.strategies
+
+    @hyp.settings(max_examples=200, deadline=None)
+    @hyp.given(st.sampled_from(["os", "ws", "is"]), st.integers(1, 300), st.integers(1, 300), st.integers(1, 300),
+               st.integers(1, 40), st.integers(1, 40))
+    def check(df, M, Kw, Kf, H, W):
+        Sr, Sc, T = {"os": (M, Kf, Kw), "ws": (Kw, Kf, M), "is": (Kw, M, Kf)}[df]
+        folds, cyc = fold_counts(df, Sr, Sc, T, H, W)
+        assert folds == -(-Sr // H) * -(-Sc // W)
+        assert cyc + 1 >= -(-M * Kw * Kf // (H * W))  # never faster than the peak of H*W MACs/cycle
+        assert fold_counts(df, Sr + 1, Sc, T, H, W)[1] >= cyc <= fold_counts(df, Sr, Sc, T + 1, H, W)[1]
+
+    check()
