@@ -130,6 +130,7 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, out: str | os.PathLike | None
     pre = [c for c in spec.constraints if c.column in PRE_SIM_COLUMNS or c.column in pkeys]
     post = [c for c in spec.constraints if c not in pre]
     n_cached = 0
+    same: dict[str, list[int]] = {}  # cache key -> rows waiting for it
     for i, pt in enumerate(spec.points()):
         cfg = spec.arch_for(pt)
         model = get_model_class(cfg.model)(cfg)
@@ -149,7 +150,10 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, out: str | os.PathLike | None
             row.update(hit)
             row["_cached"] = True
             n_cached += 1
+        elif key in same:  # two parameter sets that give the same config: simulate it once
+            same[key].append(i)
         else:
+            same[key] = [i]
             tasks.append(Task(i, key, model, pt["workload"], None, None, spec.seed, spec.on_unsupported))
     if limit is not None:
         tasks = tasks[:max(0, limit)]
@@ -173,12 +177,15 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, out: str | os.PathLike | None
                 r = rows[idx]
                 if err is None:
                     cache.put(r["_key"], metrics, {"point": {k: r.get(k) for k in pkeys}, "model": r["model"]})
-                    r.update(metrics)
                     n_done += 1
                 else:
-                    r["status"] = f"error: {err}"
                     n_err += 1
-                bar.point(summary_line({**r, "status": r.get("status", "ok")}, pkeys))
+                for j in same[r["_key"]]:
+                    if err is None:
+                        rows[j].update(metrics)
+                    else:
+                        rows[j]["status"] = f"error: {err}"
+                    bar.point(summary_line({**rows[j], "status": rows[j].get("status", "ok")}, pkeys))
     finally:
         if dask is not None:
             n_workers = dask.n_workers
@@ -252,7 +259,7 @@ class _Bar:
 # ------------------------------------------------------------------ CLI
 def add_arguments(p) -> None:
     p.add_argument("spec", help="sweep spec YAML (see examples/sweeps/)")
-    p.add_argument("--out", "-o", help="output folder (default: sweeps/<spec name>)")
+    p.add_argument("--out", "-o", help="output folder (default: runs/sweeps/<spec name>)")
     p.add_argument("--cache", help="point cache folder (default: <out>/cache)")
     p.add_argument("--jobs", "-j", type=int, default=None, help="local worker processes (default: all cores)")
     g = p.add_mutually_exclusive_group()
@@ -287,7 +294,7 @@ def run(args) -> int:
                 print(f"#{i} " + " ".join(f"{k}={v}" for k, v in pt.items()))
             print(f"{len(pts)} point(s)")
         return 0
-    out = args.out or str(Path("sweeps") / spec.name)
+    out = args.out or str(Path("runs") / "sweeps" / spec.name)
     res = run_sweep(spec, out, cache_dir=args.cache, jobs=args.jobs, scheduler=args.scheduler,
                     dask_local=args.dask_local, limit=args.limit, plots=not args.no_plots,
                     progress=not args.json or sys.stderr.isatty(), shared=args.shared)

@@ -194,6 +194,15 @@ def test_interrupt_then_resume(setup, monkeypatch):
     assert b.summary["simulated"] == 2 and b.summary["cached"] == 2
 
 
+def test_same_config_twice_simulated_once(setup):
+    # multipliers 8 is the base value: the override-free point and the explicit one are the same config
+    spec = write_spec(BASE, setup, sampling="list", parameters=None, workloads={"w1": "wl.npz"},
+                      points=[{"multipliers": 8}, {"multipliers": 8, "mode.skip": True}, {"multipliers": 2}])
+    res = run_sweep(spec, out=setup / "o", jobs=2, plots=False)
+    assert res.summary["simulated"] == 2 and res.summary["missing"] == 0
+    assert res.rows[0]["cycles"] == res.rows[1]["cycles"] and res.rows[1]["status"] == "ok"
+
+
 def test_corrupt_cache_entry_is_recomputed(setup):
     spec = write_spec(BASE, setup, parameters={"multipliers": [2, 4]}, workloads={"w1": "wl.npz"})
     run_sweep(spec, out=setup / "o", jobs=1, plots=False)
