@@ -208,6 +208,8 @@ def test_conv_lowering_functional_and_cost(kind):
     r1 = run_instance(model, LayerInstance(L, 0, acts=acts, weights=w, out_mask=one))
     assert 0 < r1.cycles < r.cycles
     assert r.macs_effectual == r.macs_actual  # 4-bit runs never pad with <= 2 rows per PE
+    from workloads.effectual import effectual_macs
+    assert r.macs_effectual == effectual_macs(LayerInstance(L, 0, acts=acts, weights=w, out_mask=mask))
 
 
 def test_synthetic_matrix_exact_density():
