@@ -58,9 +58,17 @@ def main(argv=None) -> int:
             runs[name] = {"points": s["points"], "simulated": s["simulated"], "workers": s["workers"],
                           "wall_s": wall, "points_per_min": 60.0 * s["simulated"] / wall,
                           "csv": (out / "points.csv").read_text()}
+        # what travels per task (model + config) vs once per worker (the workload)
+        import pickle
+        from accelsim.engine import make_model
+        from accelsim.sweep.execute import Task
+        from workloads import Workload
+        pt = spec.points()[0]
+        task = Task(0, "k", make_model(spec.arch_for(pt)), pt["workload"], None, None, 0, "error")
+        payload = {"task_bytes": len(pickle.dumps(task)), "workload_bytes": len(pickle.dumps(Workload.load(path)))}
         csvs = {r["csv"] for r in runs.values()}
         result = {"arch": a.arch, "workload": a.workload, "layers": a.layers, "cpu_count": os.cpu_count(),
-                  "identical_results": len(csvs) == 1,
+                  "identical_results": len(csvs) == 1, **payload,
                   "runs": {k: {kk: vv for kk, vv in v.items() if kk != "csv"} for k, v in runs.items()}}
     if a.json:
         print(json.dumps(result, indent=2))
@@ -70,6 +78,8 @@ def main(argv=None) -> int:
             print(f"  {k:7s} workers={v['workers']}: {v['simulated']} points in {v['wall_s']:.1f} s = "
                   f"{v['points_per_min']:.1f} points/min")
         print(f"  identical results across executors: {result['identical_results']}")
+        print(f"  per-task payload {result['task_bytes']:,} bytes; workload shipped once per worker: "
+              f"{result['workload_bytes']:,} bytes")
     return 0 if result["identical_results"] else 1
 
 
