@@ -672,7 +672,9 @@ class EIE(AcceleratorModel):
             return self._cache[key]
         as_stored = (N == int(L.meta.get("eie_n_pe", N)) and self.cfg["index_bits"] == 4 and -(-L.K // N) <= R
                      and self.cfg["compress.prune_density"] >= 1.0 and not self.cfg["compress.codebook_size"])
-        if dump and L.kind == "fc" and as_stored:  # the authors' CSC as-is; otherwise re-compress the decoded W
+        # the authors' CSC as-is; otherwise (other config, or a saved workload whose dump folder is gone)
+        # re-compress the decoded weights, which gives the same CSC for the preset (tested)
+        if dump and L.kind == "fc" and as_stored and Path(dump).is_dir():
             m = matrix_from_dump(dump, L.K, L.C, N, R)
         else:
             W = lowered_weights(inst)
