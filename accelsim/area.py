@@ -127,7 +127,7 @@ class _Builder:
 
     def add(self, name: str, ref: RefArea, count: float, basis: str):
         self.rep.components.append(Component(name, ref.area_mm2 * self.scale(ref.node_nm) * count, count, ref.per,
-                                             basis, ref.source, ref.node_nm))
+                                             basis, ref.source, float(ref.node_nm)))
 
     def add_generic(self, name: str, key: str, count: float, basis: str):
         """A GENERIC row, or the energy table's own area row for ``key`` when it has one."""
@@ -135,7 +135,7 @@ class _Builder:
         if t is not None and key in t.area:
             a, src = t.area[key]
             self.rep.components.append(Component(name, t.area_mm2(key) * count, count, key, basis,
-                                                 f"energy table {t.name}: {src}", t.table_node_nm))
+                                                 f"energy table {t.name}: {src}", float(t.table_node_nm)))
         else:
             self.add(name, GENERIC[key], count, basis)
 

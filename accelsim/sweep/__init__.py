@@ -136,7 +136,8 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, out: str | os.PathLike | None
         model = get_model_class(cfg.model)(cfg)
         area = area_of(model)
         row = {"point": i, **{k: pt.get(k) for k in pkeys}, "area_mm2": area.total_mm2, "area_method": area.method,
-               "model": cfg.model, "workload_hash": wl_hash[pt["workload"]][:16], "arch_hash": cfg.hash[:16]}
+               "model": cfg.model, "workload_hash": wl_hash[pt["workload"]][:16], "arch_hash": cfg.hash[:16],
+               "_area": area}
         rows.append(row)
         failed = [c.text for c in pre if not c.holds(row)]
         if failed:  # known before simulating: do not spend time on it
@@ -213,7 +214,8 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, out: str | os.PathLike | None
                "constraints": [c.text for c in spec.constraints]}
     if out is not None:
         from .outputs import write_outputs
-        res = write_outputs(Path(out), rows, columns, spec.objectives, spec.name, plots=plots)
+        res = write_outputs(Path(out), rows, columns, spec.objectives, spec.name, plots=plots,
+                            areas={r["point"]: r["_area"] for r in rows})
         summary.update(res)
         from workloads.storage import atomic_write_bytes
         import json

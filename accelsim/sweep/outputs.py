@@ -96,12 +96,25 @@ def best_per_objective(rows: list[dict], objectives: list[tuple[str, str]], colu
     return out
 
 
+AREA_COLUMNS = ["point", "component", "area_mm2", "count", "unit", "basis", "source", "ref_node_nm", "node_nm",
+                "method"]
+
+
 def write_outputs(out: Path, rows: list[dict], columns: list[str], objectives: list[tuple[str, str]],
-                  name: str, plots: bool = True) -> dict:
-    """Write every output file; returns {"files": {...}, "pareto": {...}, "best": {...}}."""
+                  name: str, plots: bool = True, areas: dict | None = None) -> dict:
+    """Write every output file; returns {"files": {...}, "pareto": {...}, "best": {...}}.
+
+    ``areas``: point -> :class:`accelsim.area.AreaReport`, written as area_breakdown.csv (one row per
+    component, with its formula basis and source).
+    """
     out.mkdir(parents=True, exist_ok=True)
     files = {"csv": str(out / "points.csv")}
     _write(out / "points.csv", rows_to_csv(rows, columns))
+    if areas:
+        arows = [{"point": p, "node_nm": rep.node_nm, "method": rep.method, **c.__dict__, "component": c.name}
+                 for p, rep in sorted(areas.items()) for c in rep.components]
+        _write(out / "area_breakdown.csv", rows_to_csv(arows, AREA_COLUMNS))
+        files["area_breakdown"] = str(out / "area_breakdown.csv")
     if write_parquet(out / "points.parquet", rows, columns):
         files["parquet"] = str(out / "points.parquet")
     ok = [r for r in rows if r.get("status") == "ok"]

@@ -155,8 +155,15 @@ def test_serial_pool_rerun_identical_and_cached(setup):
     assert all(r["status"] == "ok" for r in rows if r["utilization"] >= 0.5)
     assert any(r["status"].startswith("infeasible") for r in rows) or all(r["utilization"] >= 0.5 for r in rows)
     files = a.summary["files"]
-    for k in ("csv", "pareto", "best", "pareto_latency_s_vs_energy_j", "pareto_latency_s_vs_area_mm2_png"):
+    for k in ("csv", "pareto", "best", "pareto_latency_s_vs_energy_j", "pareto_latency_s_vs_area_mm2_png",
+              "area_breakdown"):
         assert Path(files[k]).exists()
+    import csv
+    arows = list(csv.DictReader(open(files["area_breakdown"])))
+    for r in rows:  # the per-component rows add up to the row's area, each with a source
+        comp = [a for a in arows if int(a["point"]) == r["point"]]
+        assert comp and all(a["source"] for a in comp)
+        assert sum(float(a["area_mm2"]) for a in comp) == pytest.approx(r["area_mm2"])
     best = json.loads(Path(files["best"]).read_text())
     ok = [r for r in rows if r["status"] == "ok"]
     assert best["latency_s"]["value"] == min(r["latency_s"] for r in ok)
