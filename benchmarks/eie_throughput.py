@@ -5,8 +5,9 @@ Two layers: the EIE authors' AlexNet fc8 dump (4096 x 1000, 1,051,991 stored ent
 synthetic 9216 x 4096 layer at 9 % weight density (AlexNet fc6 size, Table III; 35.1 %
 activations).  Each is timed three ways, best of ``--repeat`` after a JIT warm-up:
 
-* ``cycle``: the cycle loop alone (:func:`accelsim.models.eie.run_matrix`, not functional)
-  on the already-compressed per-PE CSC;
+* ``cycle``: the timing loop alone (:func:`accelsim.models.eie.run_matrix`, not functional)
+  on the already-compressed per-PE CSC, default ``timing_loop: event``; ``stepper`` is the
+  same with the explicit per-cycle loop (``timing_loop: cycle``, identical results);
 * ``layer``: ``simulate_layer`` end to end (matrix cached on the model, as in a run over
   many images), timing + energy bookkeeping, no functional output;
 * ``build``: compressing the dense matrix into the per-PE CSC (synthetic layer) or reading
@@ -52,9 +53,12 @@ def best(fn, repeat):
 def bench(name, m, acts, cfg, repeat, build_s, inst=None, model=None):
     run_matrix(m, acts, cfg)  # JIT warm-up (or cache load)
     t_cyc, r = best(lambda: run_matrix(m, acts, cfg), repeat)
+    run_matrix(m, acts, cfg, timing_loop="cycle")
+    t_step, rs = best(lambda: run_matrix(m, acts, cfg, timing_loop="cycle"), repeat)
+    assert rs["cycles"] == r["cycles"]
     row = {"layer": name, "stored_entries": m.n_entries, "streamed_entries": r["actions"]["mac_16b"],
            "cycles": r["cycles"], "cycle_loop_s": t_cyc, "entries_per_s": m.n_entries / t_cyc,
-           "sim_cycles_per_s": r["cycles"] / t_cyc, "build_s": build_s}
+           "sim_cycles_per_s": r["cycles"] / t_cyc, "stepper_s": t_step, "build_s": build_s}
     if inst is not None:
         model.simulate_layer(inst)  # fills the model's matrix cache
         t_layer, res = best(lambda: model.simulate_layer(inst), repeat)
@@ -97,7 +101,7 @@ def main():
     for r in rows:
         print(f"{r['layer']:28s} {r['stored_entries']:>10,} entries  {r['cycles']:>7,} cycles  "
               f"cycle loop {1e3 * r['cycle_loop_s']:7.2f} ms ({r['entries_per_s'] / 1e6:7.1f} M entries/s, "
-              f"{r['sim_cycles_per_s'] / 1e6:5.2f} M cycles/s)  layer {1e3 * r.get('layer_s', float('nan')):7.2f} ms  "
+              f"{r['sim_cycles_per_s'] / 1e6:5.2f} M cycles/s)  stepper {1e3 * r['stepper_s']:7.2f} ms  layer {1e3 * r.get('layer_s', float('nan')):7.2f} ms  "
               f"build {1e3 * r['build_s']:7.1f} ms")
 
 
