@@ -1,0 +1,459 @@
+"""Orchestration of ``accelsim compare`` (see :mod:`accelsim.compare` for what the table means).
+
+Steps: load the rows' heads -> per image, backbone+FPN features (untimed) -> head GFLOPs from the
+official hard-gate tally -> measured head latency (dense / masked, batch 1 / batch N) -> per-image
+traces (``dynhead.trace``) -> ``simulate`` on every target -> table, JSON, CSV, plots.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .compare import GPU_PEAK_MACS, MODELS, PAPER_V100, _parse_overrides
+from .errors import AccelsimError
+
+LABELS = {"baseline": "baseline (no gates)", "large": "dynamic Large (lambda 0.1)",
+          "small": "dynamic Small (lambda 0.8)"}
+
+
+def _stats(v):
+    from .gpu import latency_stats
+    return latency_stats(v) if len(v) else {}
+
+
+# ------------------------------------------------------------------ rows
+class Row:
+    """One model row: the head that is measured/traced and how to drive it per image."""
+
+    def __init__(self, name, head, backbone_model, gate_model=None, width=None):
+        self.name = name
+        self.head = head                  # head measured and traced (possibly wide, random weights)
+        self.backbone_model = backbone_model  # FCOS giving the FPN features (trained narrow model)
+        self.gate_model = gate_model      # trained model whose gates drive a wide head (None: own gates)
+        self.width = width
+        self.features = []                # per image: list of 5 tensors (1, C, h, w) at the head's width
+        self.gates = []                   # per image: gate dict for gate_override (or None)
+        self.gflops = []
+        self.seen_gates = []              # per image: the gates the head actually used (cpu)
+        self.active_ratio = []            # per image: open fraction of all depth-gate pixels
+
+
+def _load_rows(a, size):
+    import torch
+
+    import dynhead
+    from dynhead.checkpoint import load_model
+    from dynhead.model import build_head
+
+    dyn = {}
+    for name, path in (("large", a.checkpoint_large), ("small", a.checkpoint_small)):
+        m = load_model(path) if path else dynhead.load_shipped(name)
+        m.eval()
+        if m.head.kind != "dynamic":
+            raise AccelsimError(f"--checkpoint-{name}: {path}: head is {m.head.kind!r}, expected a dynamic head")
+        dyn[name] = m
+    cfg = dyn["small"].cfg
+    if dyn["large"].cfg.depth != cfg.depth or dyn["large"].cfg.channels != cfg.channels:
+        raise AccelsimError("--checkpoint-large/--checkpoint-small: the two dynamic models differ in depth or width")
+    width = a.width or cfg.channels
+    if width % 32:
+        raise AccelsimError(f"--width {width}: must be a multiple of 32 (GroupNorm groups)")
+    depth = cfg.depth
+    bdepth = a.baseline_depth or depth
+    torch.manual_seed(a.seed)
+    base_head = build_head("fix", bdepth, width, cfg.num_classes).eval()
+    rows = {"baseline": Row("baseline", base_head, dyn["small"], None, width)}
+    for name in ("large", "small"):
+        m = dyn[name]
+        if width == cfg.channels:
+            rows[name] = Row(name, m.head, m, None, width)
+        else:
+            torch.manual_seed(a.seed + 1)
+            wide = build_head("dynamic", depth, width, cfg.num_classes).eval()
+            rows[name] = Row(name, wide, m, m, width)
+    return rows, cfg
+
+
+def _raw_images(a):
+    import dynhead
+    if a.image_dir:
+        from dynhead.data import load_image_folder
+        imgs = [im for _, im in load_image_folder(a.image_dir)]
+    else:
+        imgs = dynhead.sample_images()
+    if not imgs:
+        raise AccelsimError("no images to run (empty --image-dir?)")
+    if a.images < 1:
+        raise AccelsimError(f"--images: must be >= 1, got {a.images}")
+    return [imgs[i % len(imgs)] for i in range(a.images)]
+
+
+def _images(a, size):
+    import torch
+    import torch.nn.functional as F
+
+    out = []
+    for im in _raw_images(a):
+        t = torch.from_numpy(np.ascontiguousarray(im)).permute(2, 0, 1)[None].float()
+        out.append(F.interpolate(t, size=size, mode="bilinear", align_corners=False))
+    return out
+
+
+def _prepare(rows, images, a):
+    """Features and gates per image (untimed), then the hard-gate GFLOPs of every row."""
+    import torch
+
+    from dynhead.cost import hard_gflops
+    from dynhead.model import HeadContext, random_features
+
+    with torch.inference_mode():
+        for name, row in rows.items():
+            m = row.backbone_model
+            for i, img in enumerate(images):
+                x, _ = m.preprocess(img)
+                feats = m.features(x)
+                gates = None
+                if row.gate_model is not None:  # wide head: narrow model's gates, seeded random features
+                    ctx = HeadContext()
+                    row.gate_model.head(feats, ctx=ctx)
+                    gates = dict(ctx.gates)
+                    sizes = [tuple(f.shape[-2:]) for f in feats]
+                    feats = random_features(_input_size(sizes), row.width, 1, seed=a.seed + 100 + i)
+                elif name == "baseline" and feats[0].shape[1] != row.width:
+                    sizes = [tuple(f.shape[-2:]) for f in feats]
+                    feats = random_features(_input_size(sizes), row.width, 1, seed=a.seed + 100 + i)
+                row.features.append(feats)
+                row.gates.append(gates)
+                ctx = HeadContext(gate_override=gates)
+                row.head(feats, ctx=ctx)
+                row.gflops.extend(hard_gflops(row.head))
+                seen = {k: v.detach().cpu() for k, v in ctx.gates.items()}
+                row.seen_gates.append(seen)
+                depth = [v for k, v in seen.items() if k[3] == "depth"]
+                row.active_ratio.append(float(sum(int((v > 0).sum()) for v in depth) /
+                                              max(1, sum(v.numel() for v in depth))) if depth else 1.0)
+
+
+def _input_size(level_sizes):
+    h, w = level_sizes[0]
+    return (h * 8, w * 8)
+
+
+# ------------------------------------------------------------------ measurement
+def _measure(rows, a, device):
+    import torch
+
+    from dynhead.model import HeadContext
+    from .gpu import measure
+
+    out = {}
+    for name, row in rows.items():
+        head = row.head.to(device)
+        modes = ("dense",) if name == "baseline" else ("dense", "masked")
+        res = {}
+        for mode in modes:
+            masked = mode == "masked"
+            # batch 1: every image separately (per-image latency distribution)
+            per_image = []
+            for feats, gates in zip(row.features, row.gates):
+                f = [t.to(device) for t in feats]
+                g = {k: v.to(device) for k, v in gates.items()} if gates else None
+                st = measure(lambda: head(f, masked=masked, ctx=HeadContext(masked=masked, gate_override=g)),
+                             device, warmup=a.warmup, reps=a.reps)
+                per_image.append(st)
+            avgs = [s["avg"] for s in per_image]
+            res[f"{mode}_b1"] = {"per_image_avg_s": avgs, "latency_s": _stats(avgs),
+                                 "cv_max": max(s["cv"] for s in per_image), "protocol": per_image[0]["protocol"]}
+            # batch N: images cycled to N, latency per image = batch time / N
+            N = max(1, a.batch)
+            idx = [i % len(row.features) for i in range(N)]
+            fb = [torch.cat([row.features[i][l] for i in idx]).to(device) for l in range(5)]
+            gb = None
+            if row.gates[0]:
+                gb = {k: torch.cat([row.gates[i][k] for i in idx]).to(device) for k in row.gates[0]}
+            st = measure(lambda: head(fb, masked=masked, ctx=HeadContext(masked=masked, gate_override=gb)),
+                         device, warmup=max(1, a.warmup // 2), reps=max(3, a.reps // 2))
+            res[f"{mode}_bN"] = {"batch": N, "latency_s_per_image": st["avg"] / N, "batch_stats": st}
+        out[name] = res
+        row.head.to("cpu")
+    return out
+
+
+# ------------------------------------------------------------------ traces + simulation
+def _baseline_as_dynamic(fix_head):
+    """The gate-free baseline as a dynamic head with the same weights and every gate forced open
+    (scale_weight = 1), so ``dynhead.trace`` can record it; its gate convs are dropped afterwards."""
+    import torch
+
+    from dynhead.model import build_head
+    dyn = build_head("dynamic", fix_head.depth, fix_head.C, fix_head.num_classes).eval()
+    sd = {}
+    for k, v in fix_head.state_dict().items():
+        parts = k.split(".")
+        if len(parts) > 3 and parts[0] in ("cls_subnet", "bbox_subnet") and parts[2] == "convs":
+            k = ".".join(parts[:2] + ["dynamic_convs", parts[3], "convs"] + parts[4:])
+        sd[k] = v
+    missing, unexpected = dyn.load_state_dict(sd, strict=False)
+    assert not unexpected and all(".gate." in k or k.endswith("scale_weight") for k in missing), (missing, unexpected)
+    with torch.no_grad():
+        for st in list(dyn.cls_subnet) + list(dyn.bbox_subnet):
+            st.scale_weight.fill_(1.0)
+    return dyn
+
+
+def _trace(name, row, a, size, raw_images):
+    """Per-image workload of one row (see module doc of dynhead.trace)."""
+    import torch
+
+    from dynhead.trace import magnitude_prune_, trace_head_only, trace_model
+    if name != "baseline":
+        wl = trace_model(row.backbone_model, raw_images, size, width=row.width if row.gate_model else None,
+                         prune=a.prune, seed=a.seed, warn=lambda s: None,
+                         checkpoint=getattr(a, f"checkpoint_{name}") or f"shipped:{name}")
+        wl.name = f"{name}_{wl.name}"
+        return wl
+    head = _baseline_as_dynamic(row.head)
+    meta = {"row": "baseline", "sources": {
+        "weights": f"seeded random (seed {a.seed}), N(0, 0.01) init as an untrained head",
+        "activations": "the head's own, on the trained model's FPN features" if row.gate_model is None and
+        row.width == row.backbone_model.head.C else "the head's own, on seeded random FPN features",
+        "masks": "none: every output pixel is computed (gate-free head)"}}
+    if a.prune is not None:
+        meta["pruning"] = {"target_density": a.prune, "densities": magnitude_prune_(head, a.prune)}
+    ones = [{k: torch.ones_like(v) for k, v in g.items()} for g in _dyn_gate_shapes(head, row.features)]
+    wl = trace_head_only(head, row.features, gate_override_per_image=ones, meta=meta, name="baseline_fix_head")
+    keep = [n for n, L in wl.layers.items() if not L.meta.get("op", "").startswith("gate_")]
+    sub = wl.subset(keep)
+    for n in keep:  # gate-free: no output masks
+        for img in sub.images:
+            if n in img:
+                img[n] = type(img[n])(acts=img[n].acts, out_mask=None, act_density=img[n].act_density)
+    sub.image_meta = [dict(m) for m in wl.image_meta]
+    return sub
+
+
+def _dyn_gate_shapes(head, features_per_image):
+    """Gate dicts (all ones) with the shapes the dynamic head expects, per image."""
+    import torch
+
+    from dynhead.model import HeadContext
+    out = []
+    with torch.no_grad():
+        for feats in features_per_image:
+            ctx = HeadContext()
+            head(feats, ctx=ctx)
+            out.append(ctx.gates)
+    return out
+
+
+def _simulate(traces, targets, overrides, a):
+    from .config import list_presets
+    from .engine import make_model, simulate
+
+    presets = set(list_presets())
+    sims, missing, peaks = {}, [], {}
+    for t in targets:
+        if t not in presets:
+            missing.append(t)
+            continue
+        model = make_model(t, overrides.get(t) or None)
+        peaks[t] = model.peak_macs_per_cycle() * model.cfg.clock_hz
+        for name, wl in traces.items():
+            rep = simulate(wl, model, jobs=a.jobs, seed=a.seed, on_unsupported="skip", progress=False)
+            sims[(name, t)] = rep
+    return sims, missing, peaks
+
+
+# ------------------------------------------------------------------ main
+def run_compare(a) -> dict:
+    import torch
+
+    from dynhead.cost import full_gflops, parse_size
+    from .gpu import device_info, pick_device
+
+    t0 = time.perf_counter()
+    try:
+        size = parse_size(a.size)
+    except ValueError as e:
+        raise AccelsimError(f"--size: {e}") from None
+    if a.images < 1 or a.batch < 1 or a.reps < 1:
+        raise AccelsimError("--images, --batch and --reps must be >= 1")
+    if a.prune is not None and not 0.0 < a.prune <= 1.0:
+        raise AccelsimError(f"--prune: density must be in (0, 1], got {a.prune}")
+    targets = [t for t in a.targets.split(",") if t]
+    overrides = _parse_overrides(a.overrides, targets)
+    try:
+        device = pick_device(a.device)
+    except ValueError as e:
+        raise AccelsimError(str(e)) from None
+    torch.manual_seed(a.seed)
+
+    rows, cfg = _load_rows(a, size)
+    images = _images(a, size)
+    _prepare(rows, images, a)
+    dev = device_info(device)
+    measured = {} if a.no_measure else _measure(rows, a, device)
+    raw = _raw_images(a)
+    traces = {name: _trace(name, row, a, size, raw) for name, row in rows.items()}
+    sims, missing, peaks = _simulate(traces, targets, overrides, a)
+
+    gpu_peak = (a.gpu_peak_tmacs * 1e12 if a.gpu_peak_tmacs else
+                next((v for k, v in GPU_PEAK_MACS.items() if dev.get("kind") == "gpu" and k in dev.get("name", "")),
+                     GPU_PEAK_MACS["V100"]))
+    gpu_peak_src = ("--gpu-peak-tmacs" if a.gpu_peak_tmacs else
+                    ("data sheet of the measured GPU" if dev.get("kind") == "gpu" and any(
+                        k in dev.get("name", "") for k in GPU_PEAK_MACS) else "V100 FP32 data sheet (the paper's GPU)"))
+
+    res = _assemble(a, size, cfg, rows, traces, measured, sims, missing, peaks, dev, gpu_peak, gpu_peak_src,
+                    full_gflops)
+    res["wall_s"] = time.perf_counter() - t0
+    files = _write(res, rows, traces, sims, a, images)
+    res["files"] = files
+    return res
+
+
+def _assemble(a, size, cfg, rows, traces, measured, sims, missing, peaks, dev, gpu_peak, gpu_peak_src,
+              full_gflops):
+    entries = []
+    dev_label = f"{'GPU' if dev.get('kind') == 'gpu' else 'CPU (no GPU available)'}: {dev.get('name')}"
+    for name in MODELS:
+        row = rows[name]
+        g = _stats(row.gflops)
+        meas = measured.get(name, {})
+        for mode_key, m in meas.items():
+            if mode_key.endswith("_b1"):
+                entries.append({"model": name, "target": f"{dev.get('kind')}:{mode_key[:-3]}", "kind": "measured",
+                                "batch": 1, "latency_s": m["latency_s"], "cv_max": m["cv_max"],
+                                "energy_j_per_image": None, "gflops": g})
+            else:
+                entries.append({"model": name, "target": f"{dev.get('kind')}:{mode_key[:-3]}", "kind": "measured",
+                                "batch": m["batch"], "latency_s": {"avg": m["latency_s_per_image"]},
+                                "energy_j_per_image": None, "gflops": g})
+        for (mname, t), rep in sims.items():
+            if mname != name:
+                continue
+            pi = rep.per_image()
+            lat = _stats([p["latency_s"] for p in pi])
+            en = _stats([p["energy_j"] for p in pi])
+            iso = peaks[t] / gpu_peak
+            entries.append({"model": name, "target": t, "kind": "simulated", "batch": 1, "latency_s": lat,
+                            "energy_j_per_image": en, "gflops": g, "clock_hz": rep.cfg.clock_hz,
+                            "iso_throughput_latency_s": {k: v * iso for k, v in lat.items() if k in ("avg", "min", "max")},
+                            "skipped_layers": [s["name"] for s in rep.skipped],
+                            "energy_by_action_pJ_per_image": {k: v / max(1, len(pi)) for k, v in
+                                                              rep.energy_by_action().items()},
+                            "report_hash": rep.hash})
+    # speedups vs the baseline on the same target; measured rows against the baseline's dense run at the
+    # same batch size (the baseline has no gates, so it has no masked execution)
+    def key(e):
+        t = e["target"]
+        if e["kind"] == "measured":
+            t = t.split(":")[0] + ":dense"
+        return (t, e.get("batch", 1))
+    base = {key(e): e["latency_s"].get("avg") for e in entries if e["model"] == "baseline"}
+    for e in entries:
+        b = base.get(key(e))
+        e["speedup_vs_baseline"] = (b / e["latency_s"]["avg"]) if b and e["latency_s"].get("avg") else None
+    for name in MODELS:
+        p = PAPER_V100[name]
+        entries.append({"model": name, "target": "paper:V100", "kind": "reference", "batch": 1,
+                        "latency_s": {k: (v / 1e3 if v is not None else None) for k, v in p["latency_ms"].items()},
+                        "gflops": {"avg": p["gflops"]}, "energy_j_per_image": None,
+                        "speedup_vs_baseline": PAPER_V100["baseline"]["latency_ms"]["avg"] / p["latency_ms"]["avg"],
+                        "source": "rebuttal Table 5 (NeurIPS 2020 author feedback), head only, Tesla V100"})
+    bdepth = rows["baseline"].head.depth
+    return {
+        "settings": {"size": list(size), "images": a.images, "batch": a.batch, "width": rows["small"].width,
+                     "depth": cfg.depth, "baseline_depth": bdepth, "prune": a.prune, "seed": a.seed,
+                     "targets": [t for t in a.targets.split(",") if t], "missing_targets": missing,
+                     "checkpoints": {"large": a.checkpoint_large or "shipped:large",
+                                     "small": a.checkpoint_small or "shipped:small"}},
+        "device": dev, "device_label": dev_label,
+        "baseline_full_gflops": full_gflops("fix", bdepth, size, C=rows["baseline"].width, pad=True),
+        "gpu_peak_macs_per_s": gpu_peak, "gpu_peak_source": gpu_peak_src,
+        "iso_throughput_note": "ideal PE-count scaling to the GPU's peak MAC rate (optimistic bound)",
+        "accelerator_peak_macs_per_s": peaks,
+        "workloads": {n: {"hash": wl.content_hash, "images": wl.n_images, "layers": len(wl.layers),
+                          "meta": wl.meta} for n, wl in traces.items()},
+        "configs": {t: rep.cfg.to_dict() for (n, t), rep in sims.items() if n == "baseline"},
+        "per_image": {n: {"gflops": rows[n].gflops, "active_ratio": rows[n].active_ratio} for n in rows},
+        "entries": entries,
+    }
+
+
+def _fmt_ms(st, key="avg"):
+    v = st.get(key) if st else None
+    return "-" if v is None else f"{v * 1e3:.3f}"
+
+
+def _markdown(res) -> str:
+    s = res["settings"]
+    lines = [f"# accelsim compare — head only, {s['size'][0]}x{s['size'][1]}, C={s['width']}, "
+             f"D={s['depth']} (baseline D={s['baseline_depth']}), {s['images']} image(s)", "",
+             f"Measured on **{res['device_label']}** (torch {res['device'].get('torch')}); simulated targets at "
+             f"their own clocks; the paper's V100 row is a labelled reference.", "",
+             "| model | target | kind | GFLOPs avg (min-max) | latency ms avg (min-max) | speedup vs baseline | "
+             "energy uJ/image | iso-throughput ms |", "|---|---|---|---|---|---|---|---|"]
+    for e in res["entries"]:
+        g = e.get("gflops") or {}
+        gf = f"{g.get('avg', 0):.3f}" + (f" ({g['min']:.3f}-{g['max']:.3f})" if "min" in g and g.get("min") is not None else "")
+        lat = e["latency_s"]
+        lt = _fmt_ms(lat) + (f" ({_fmt_ms(lat, 'min')}-{_fmt_ms(lat, 'max')})" if lat.get("min") is not None else "")
+        sp = f"{e['speedup_vs_baseline']:.2f}x" if e.get("speedup_vs_baseline") else "-"
+        en = e.get("energy_j_per_image") or {}
+        et = f"{en['avg'] * 1e6:.3f}" if en.get("avg") is not None else "-"
+        iso = _fmt_ms(e.get("iso_throughput_latency_s") or {})
+        tgt = e["target"] + (f" (batch {e['batch']})" if e.get("batch", 1) > 1 else "")
+        lines.append(f"| {LABELS[e['model']]} | {tgt} | {e['kind']} | {gf} | {lt} | {sp} | {et} | {iso} |")
+    lines += ["", f"Baseline full cost at this size: {res['baseline_full_gflops']:.2f} GFLOPs (official accounting).",
+              f"Iso-throughput: {res['iso_throughput_note']}; GPU peak {res['gpu_peak_macs_per_s'] / 1e12:.2f} TMAC/s "
+              f"({res['gpu_peak_source']})."]
+    cvs = [e["cv_max"] for e in res["entries"] if e.get("cv_max") is not None]
+    if cvs:
+        lines.append(f"Measurement repeatability: worst per-image coefficient of variation {max(cvs) * 100:.1f} %.")
+    if res["settings"]["missing_targets"]:
+        lines.append("Targets without a preset (skipped): " + ", ".join(res["settings"]["missing_targets"]))
+    return "\n".join(lines) + "\n"
+
+
+def _csv(res) -> str:
+    import csv
+    import io
+    buf = io.StringIO()
+    cols = ["model", "target", "kind", "batch", "gflops_avg", "gflops_min", "gflops_max", "latency_s_avg",
+            "latency_s_min", "latency_s_max", "latency_s_p50", "latency_s_p99", "speedup_vs_baseline",
+            "energy_j_per_image_avg", "iso_throughput_latency_s_avg"]
+    w = csv.DictWriter(buf, fieldnames=cols)
+    w.writeheader()
+    for e in res["entries"]:
+        g, lat, en = e.get("gflops") or {}, e["latency_s"], e.get("energy_j_per_image") or {}
+        w.writerow({"model": e["model"], "target": e["target"], "kind": e["kind"], "batch": e.get("batch"),
+                    "gflops_avg": g.get("avg"), "gflops_min": g.get("min"), "gflops_max": g.get("max"),
+                    "latency_s_avg": lat.get("avg"), "latency_s_min": lat.get("min"),
+                    "latency_s_max": lat.get("max"), "latency_s_p50": lat.get("p50"),
+                    "latency_s_p99": lat.get("p99"), "speedup_vs_baseline": e.get("speedup_vs_baseline"),
+                    "energy_j_per_image_avg": en.get("avg"),
+                    "iso_throughput_latency_s_avg": (e.get("iso_throughput_latency_s") or {}).get("avg")})
+    return buf.getvalue()
+
+
+def _write(res, rows, traces, sims, a, images) -> dict:
+    from workloads.storage import atomic_write_bytes
+
+    from .report import _default
+    out = Path(a.out)
+    files = {"json": out / "compare.json", "md": out / "compare.md", "csv": out / "compare.csv"}
+    atomic_write_bytes(files["md"], _markdown(res).encode())
+    atomic_write_bytes(files["csv"], _csv(res).encode())
+    if not a.no_plots:
+        from .compare_plots import write_plots
+        files.update(write_plots(res, rows, traces, sims, out, images))
+    res_files = {k: str(v) for k, v in files.items()}
+    res["files"] = res_files
+    atomic_write_bytes(files["json"], json.dumps(res, indent=2, default=_default).encode())
+    return res_files
