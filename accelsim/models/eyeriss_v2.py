@@ -38,6 +38,8 @@ What is simulated (cycle level, data driven, Numba):
   does not fit the iact GLB, outputs once) is bounded by ``dram.bytes_per_cycle`` per layer.
 * **Functional mode**: the same tiles are walked over real CSC values (float64) and must
   equal conv2d / depthwise / FC.
+* Not modelled: output masks (every output is computed; ``macs_effectual`` still honours
+  them), grouped convolutions other than depthwise, batch > 1 within a layer instance.
 
 Eyeriss v1 (``eyeriss_v1.py``) reuses this array simulator with dense PEs.
 """
@@ -766,12 +768,13 @@ def small_layers(seed: int = 0):
     specs = [Layer("conv3x3", "conv", C=20, K=36, H=9, W=11, R=3, S=3, padding=1),
              Layer("conv_s2", "conv", C=8, K=10, H=12, W=12, R=3, S=3, stride=2, padding=1),
              Layer("pw", "conv", C=40, K=48, H=6, W=5),
+             Layer("dil2", "conv", C=6, K=9, H=10, W=10, R=3, S=3, padding=2, dilation=2),
              Layer("dw", "depthwise", C=24, K=24, H=10, W=9, R=3, S=3, padding=1, groups=24),
              Layer("fc", "fc", C=70, K=33)]
     for L in specs:
         w = random_tensor(L.weight_shape, 0.55, rng)
         L2 = Layer(L.name, L.kind, C=L.C, K=L.K, H=L.H, W=L.W, R=L.R, S=L.S, stride=L.stride, padding=L.padding,
-                   groups=L.groups, weights=w)
+                   dilation=L.dilation, groups=L.groups, weights=w)
         wl.add_layer(L2)
         wl.set_image_data(0, L.name, acts=random_tensor(L.act_shape, 0.6, rng, nonneg=True))
     return wl

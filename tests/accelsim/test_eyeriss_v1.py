@@ -63,7 +63,8 @@ def test_functional_v1():
         L = inst.layer
         out = v1.simulate_layer(inst, functional=True).output
         ref = torch.nn.functional.conv2d(torch.tensor(inst.acts_dense())[None], torch.tensor(inst.weights_dense()),
-                                         stride=L.stride, padding=L.padding, groups=L.groups)[0].numpy()
+                                         stride=L.stride, padding=L.padding, dilation=L.dilation,
+                                         groups=L.groups)[0].numpy()
         np.testing.assert_allclose(out, ref, rtol=1e-9, atol=1e-12 * np.abs(ref).max())
 
 

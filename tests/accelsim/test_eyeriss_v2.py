@@ -68,7 +68,7 @@ def test_functional_matches_torch(arch):
         r = m.simulate_layer(inst, functional=True)
         a = torch.tensor(inst.acts_dense())[None]
         w = torch.tensor(inst.weights_dense())
-        ref = F.conv2d(a, w, stride=L.stride, padding=L.padding, groups=L.groups)[0].numpy()
+        ref = F.conv2d(a, w, stride=L.stride, padding=L.padding, dilation=L.dilation, groups=L.groups)[0].numpy()
         np.testing.assert_allclose(r.output, ref, rtol=1e-9, atol=1e-12 * np.abs(ref).max())
 
 
