@@ -62,3 +62,12 @@ class EyerissV1(EyerissV2):
         "depthwise": "RS with one channel per weight column (dense)",
         "fc": "1x1 conv on a 1x1 plane: C blocks down PE rows, M blocks across PE columns",
     }
+
+
+def validate(shared=None, full: bool = False) -> dict:
+    """The Eyeriss v1 checks of the Eyeriss v2 suite (v1 functional/invariants, v2/v1 speed-up and efficiency)."""
+    from .eyeriss_v2 import validate as v2_validate
+    res = v2_validate(shared, full)
+    res["model"] = "eyeriss-v1"
+    res["checks"] = [c for c in res["checks"] if "v1" in c["name"]]
+    return res
