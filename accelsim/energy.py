@@ -20,7 +20,8 @@ capacitance proportional to feature size, so
     A(node)    = A_table * (node / node_table)^2
 
 This is the first-order (Dennard) rule; below ~22 nm it overestimates the
-savings of scaling, which the report states next to any scaled table.
+savings of scaling, which the report states next to any scaled table.  Rows marked
+``node_scaled: false`` (off-chip DRAM) keep their table energy at any node.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Row:
     energy_pJ: float
     width_bits: int | None
     source: str
+    node_scaled: bool = True  # False for off-chip rows (DRAM): the chip's node does not change them
 
 
 class EnergyTable:
@@ -62,7 +64,8 @@ class EnergyTable:
 
     def energy_pJ(self, action: str) -> float:
         try:
-            return self.rows[action].energy_pJ * self.scale_e
+            r = self.rows[action]
+            return r.energy_pJ * (self.scale_e if r.node_scaled else 1.0)
         except KeyError:
             raise ConfigError(f"action {action!r} has no row in energy table {self.name!r}", file=self.file,
                               field="actions") from None
@@ -84,8 +87,9 @@ class EnergyTable:
             "table_node_nm": self.table_node_nm, "table_voltage_v": self.table_voltage_v,
             "node_nm": self.node_nm, "voltage_v": self.voltage_v,
             "energy_scale": self.scale_e, "area_scale": self.scale_a, "scaling_rule": SCALING_RULE,
-            "actions": {a: {"energy_pJ": r.energy_pJ * self.scale_e, "table_energy_pJ": r.energy_pJ,
-                            "width_bits": r.width_bits, "source": r.source} for a, r in sorted(self.rows.items())},
+            "actions": {a: {"energy_pJ": self.energy_pJ(a), "table_energy_pJ": r.energy_pJ,
+                            "width_bits": r.width_bits, "node_scaled": r.node_scaled, "source": r.source}
+                        for a, r in sorted(self.rows.items())},
             "area": {c: {"area_mm2": v * self.scale_a, "source": s} for c, (v, s) in sorted(self.area.items())},
         }
 
@@ -117,7 +121,10 @@ def load_table(name: str, node_nm: float | None = None, voltage_v: float | None 
         e = r["energy_pJ"]
         if isinstance(e, bool) or not isinstance(e, (int, float)) or e < 0:
             raise ConfigError(f"energy_pJ must be a number >= 0, got {e!r}", file=f, field=f"actions.{a}")
-        rows[a] = Row(a, float(e), r.get("width_bits"), str(r["source"]))
+        ns = r.get("node_scaled", True)
+        if not isinstance(ns, bool):
+            raise ConfigError(f"node_scaled must be true or false, got {ns!r}", file=f, field=f"actions.{a}")
+        rows[a] = Row(a, float(e), r.get("width_bits"), str(r["source"]), ns)
     area = {}
     for c, r in (data.get("area") or {}).items():
         if not isinstance(r, dict) or "area_mm2" not in r or not r.get("source"):

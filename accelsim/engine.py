@@ -132,15 +132,24 @@ def run_instance(model: AcceleratorModel, inst: LayerInstance, functional: bool 
 _G: dict[str, Any] = {}
 
 
-def _init_worker(model, workload, functional, seed):
-    _G.update(model=model, workload=workload, functional=functional, seed=seed)
+def _init_worker(model, workload, functional, seed, skip):
+    _G.update(model=model, workload=workload, functional=functional, seed=seed, skip=skip)
     os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 
 def _work(task):
     name, image = task
-    wl = _G["workload"]
-    return run_instance(_G["model"], wl.instance(name, image), _G["functional"], _G["seed"])
+    return _run_or_skip(_G["model"], _G["workload"], name, image, _G["functional"], _G["seed"], _G["skip"])
+
+
+def _run_or_skip(model, wl, name, image, functional, seed, skip):
+    """A LayerResult, or (name, reason) when the model finds the layer unsupported and ``skip`` is set."""
+    try:
+        return run_instance(model, wl.instance(name, image), functional, seed)
+    except UnsupportedLayer as e:
+        if not skip:
+            raise
+        return (name, str(e))
 
 
 def default_jobs() -> int:
@@ -179,15 +188,22 @@ def simulate(workload: Workload, arch: str | ArchConfig, overrides=None, *, imag
     show = progress if progress is not None else (len(tasks) > 20 and os.isatty(2))
     t0 = time.perf_counter()
     results: list[LayerResult] = []
+    skip = on_unsupported == "skip"
     if jobs == 1:
-        it = (run_instance(model, workload.instance(n, i), functional, seed) for n, i in tasks)
+        it = (_run_or_skip(model, workload, n, i, functional, seed, skip) for n, i in tasks)
         results = list(_progress(it, len(tasks), show, f"{model.cfg.name}"))
     else:
         import multiprocessing as mp
         ctx = mp.get_context("fork")
-        with ctx.Pool(jobs, initializer=_init_worker, initargs=(model, workload, functional, seed)) as pool:
+        with ctx.Pool(jobs, initializer=_init_worker, initargs=(model, workload, functional, seed, skip)) as pool:
             it = pool.imap(_work, tasks, chunksize=max(1, len(tasks) // (jobs * 8)))
             results = list(_progress(it, len(tasks), show, f"{model.cfg.name}"))
+    seen = {s["name"] for s in skipped}
+    for r in results:
+        if isinstance(r, tuple) and r[0] not in seen:
+            seen.add(r[0])
+            skipped.append({"name": r[0], "reason": r[1]})
+    results = [r for r in results if not isinstance(r, tuple)]
     wall = time.perf_counter() - t0
     return Report(model=model, workload=workload, results=results, skipped=skipped, images=imgs, seed=seed,
                   functional=functional, wall_s=wall)

@@ -11,8 +11,9 @@ JSON layout::
      "energy_table": {...ERT dump with the source of every row...},
      "energy_by_action_pJ": {...}, "skipped_layers": [...], "toolkit": {...}, "report_hash": "..."}
 
-``report_hash`` is sha256 over the JSON without wall-clock fields, so the same
-inputs give the same hash.
+``report_hash`` is sha256 over the JSON without wall-clock time and absolute paths (config file,
+energy-table file, workload file), so the same inputs give the same hash on any machine.
+``per_image_stats`` entries hold avg/min/max/p50/p99 and ``cv`` (std/mean).
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ class Report:
         pi = d["per_image"]
         d["per_image_stats"] = {"latency_s": _stats([p["latency_s"] for p in pi]),
                                 "energy_j": _stats([p["energy_j"] for p in pi])}
-        d["report_hash"] = hashlib.sha256(json.dumps(d, sort_keys=True, default=_default).encode()).hexdigest()
+        d["report_hash"] = hashlib.sha256(json.dumps(_portable(d), sort_keys=True).encode()).hexdigest()
         d["wall_s"] = self.wall_s
         return d
 
@@ -128,15 +129,20 @@ class Report:
         return json.dumps(self.to_dict(), indent=indent, default=_default)
 
     def csv_rows(self) -> list[dict]:
+        """SCALE-Sim COMPUTE_REPORT columns: Stall Cycles = memory/bandwidth stalls (breakdown keys
+        ``memory_stall`` or ``*_stall``); Overall Util % = actual MACs / (cycles x peak); Compute Util % =
+        actual MACs / ((cycles - stall) x peak), as SCALE-Sim computes it over compute cycles only."""
         rows = []
+        peak = self.model.peak_macs_per_cycle() or 0
         for i, r in enumerate(self.results):
-            stall = int(r.cycles - r.breakdown.get("busy", r.cycles))
-            util = 100.0 * (r.utilization or 0.0)
+            stall = int(stall_cycles(r.breakdown))
+            overall = 100.0 * r.macs_actual / max(1, r.cycles * peak) if peak else 0.0
+            compute = 100.0 * r.macs_actual / max(1, (r.cycles - stall) * peak) if peak else 0.0
             mapping = r.extra.get("mapping_efficiency")
             rows.append({"LayerID": i, "Layer": r.name, "Image": r.image, "Total Cycles": int(r.cycles),
-                         "Stall Cycles": stall, "Overall Util %": round(util, 4),
+                         "Stall Cycles": stall, "Overall Util %": round(overall, 4),
                          "Mapping Efficiency %": round(100.0 * mapping, 4) if mapping is not None else "",
-                         "Compute Util %": round(util, 4),
+                         "Compute Util %": round(compute, 4),
                          "cycles": int(r.cycles), "latency_s": r.latency_s,
                          "energy_pJ": sum(r.energy_pJ.values()), "macs_dense": r.macs_dense,
                          "macs_effectual": r.macs_effectual, "macs_actual": r.macs_actual,
@@ -176,6 +182,20 @@ class Report:
         atomic_write_bytes(files["csv"], self.to_csv().encode())
         atomic_write_bytes(files["md"], self.to_markdown().encode())
         return {k: str(v) for k, v in files.items()}
+
+
+def stall_cycles(breakdown: dict) -> int:
+    """Memory/bandwidth stall cycles of a breakdown: keys ``memory_stall`` or ending in ``_stall``."""
+    return sum(int(v) for k, v in breakdown.items() if k == "memory_stall" or k.endswith("_stall"))
+
+
+def _portable(d: dict) -> dict:
+    """The report without machine-specific fields (absolute paths, wall time), for the report hash."""
+    d = json.loads(json.dumps(d, default=_default))
+    d.get("arch", {}).pop("file", None)
+    d.get("energy_table", {}).pop("file", None)
+    d.get("workload", {}).pop("source", None)
+    return d
 
 
 def _default(o):

@@ -306,10 +306,12 @@ class LayerInstance:
         L = self.layer
         acts, weights, out_mask = self.acts, self.weights, self.out_mask
         synth = list(self.synthetic)
-        rng = np.random.default_rng([seed, self.image, _stable_hash(L.name)])
+        # weights are static per layer: their stream must not depend on the image
+        wrng = np.random.default_rng([seed, _stable_hash(L.name), 0])
+        rng = np.random.default_rng([seed, self.image, _stable_hash(L.name), 1])
         if weights is None:
             d = 1.0 if L.weight_density is None else L.weight_density
-            weights = random_tensor(L.weight_shape, d, rng)
+            weights = random_tensor(L.weight_shape, d, wrng)
             synth.append("weights")
         if acts is None:
             d = self.act_density if self.act_density is not None else L.act_density

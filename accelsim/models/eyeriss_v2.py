@@ -55,7 +55,7 @@ from numba import njit
 
 from ..config import Field
 from ..engine import AcceleratorModel, LayerResult
-from ..errors import AccelsimError
+from ..errors import AccelsimError, UnsupportedLayer
 from . import register_model
 
 # ------------------------------------------------------------------ numba kernels
@@ -632,7 +632,7 @@ class EyerissV2(AcceleratorModel):
             return mapping, acc, dram, 1, (dw, code, wmask, skip_i, skip_w)
         cands, ncand = self.candidates(L, dw, code, wmask, skip_i, skip_w, top=self.cfg["mapper.top_k"])
         if not cands:
-            raise AccelsimError(f"{self.cfg.name}: layer {L.name!r}: no legal mapping (filter width {L.S} vs "
+            raise UnsupportedLayer(f"{self.cfg.name}: layer {L.name!r}: no legal mapping (filter width {L.S} vs "
                                 f"iact address spad {self.cfg['pe.iact_addr_entries']}, or spads too small)")
         best = None
         for m in cands:
