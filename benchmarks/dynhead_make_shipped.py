@@ -14,9 +14,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from pathlib import Path
 
-import numpy as np
 import torch
 
 import dynhead
@@ -140,4 +138,7 @@ def write_card(rows):
 
 
 if __name__ == "__main__":
+    if len(sys.argv) < 3 or any(a.startswith("-") for a in sys.argv[1:]):
+        print(__doc__)
+        raise SystemExit(2)
     main(sys.argv[1:])

@@ -15,7 +15,6 @@ max-pooled gate), hard ("used") = sum 1[g != 0] * unit, full = sum unit.
 
 from __future__ import annotations
 
-import math
 
 from .errors import DynheadError
 

@@ -18,7 +18,7 @@ State-dict key names follow spec §7.2, so cvpods checkpoints load (see ``checkp
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn as nn

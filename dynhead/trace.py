@@ -364,7 +364,8 @@ def _cmd_trace(a):
     wl.meta["images_from"] = str(folder)
     digest = wl.save(a.out)
     used = [m["used_gflops"] for m in wl.image_meta]
-    print(f"wrote {a.out} (content hash {digest[:12]}): {len(wl.layers)} layers x {wl.n_images} images in {time.time() - t0:.1f}s; used GFLOPs "
+    print(f"wrote {a.out} (content hash {digest[:12]}): {len(wl.layers)} layers x {wl.n_images} images in "
+          f"{time.time() - t0:.1f}s; used GFLOPs "
           f"per image min/avg/max {min(used):.4f}/{np.mean(used):.4f}/{max(used):.4f} "
           f"(full {wl.image_meta[0]['full_gflops']:.4f}); depth-gate active "
           f"{np.mean([m['depth_gate_active'] for m in wl.image_meta]):.3f}")

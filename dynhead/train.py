@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import time
 from pathlib import Path
 
@@ -364,8 +363,9 @@ def train(out: str | Path, budget_lambda: float = 0.1, iters: int = 1000, batch:
         hist.append({k: float(v.detach()) for k, v in loss.items()})
         if it % log_every == 0 or it == iters:
             m = {k: np.mean([h[k] for h in hist[-log_every:]]) for k in hist[-1]}
-            log(f"iter {it}/{iters} {time.time() - t0:6.1f}s wall {time.process_time() - c0:6.1f}s cpu loss {m['total']:.3f} (cls {m['cls']:.3f} box "
-                f"{m['box']:.3f} ctr {m['ctr']:.3f} budget {m.get('budget', 0):.3f}) used/full {m['used_ratio']:.3f}")
+            log(f"iter {it}/{iters} {time.time() - t0:6.1f}s wall {time.process_time() - c0:6.1f}s cpu "
+                f"loss {m['total']:.3f} (cls {m['cls']:.3f} box {m['box']:.3f} ctr {m['ctr']:.3f} "
+                f"budget {m.get('budget', 0):.3f}) used/full {m['used_ratio']:.3f}")
         if it % ckpt_every == 0:
             _save(model, out, budget_lambda, it, hist, ds, t0, None, extra=extra)
         if prog >= 1.0 and it < iters:
@@ -389,7 +389,8 @@ def SyntheticDetectionFactory(n, split, seed, size, num_classes):
 def _save(model, out, lam, it, hist, ds, t0, ev, val=None, train_s=None, extra=None):
     from .checkpoint import save_checkpoint
     last = hist[-50:]
-    info = {"lambda": lam, "iterations": it, **(extra or {}), "final_loss": float(np.mean([h["total"] for h in last])),
+    info = {"lambda": lam, "iterations": it, **(extra or {}),
+            "final_loss": float(np.mean([h["total"] for h in last])),
             "final_task_loss": float(np.mean([h["total"] - h.get("budget", 0.0) for h in last])),
             "final_used_ratio_train": float(np.mean([h["used_ratio"] for h in last])),
             "train_seconds": round(time.time() - t0 if train_s is None else train_s, 1),

@@ -54,3 +54,10 @@ def test_random_gate_override_density():
     with torch.no_grad():
         h(f, masked=True, ctx=HeadContext(masked=True, gate_override=gates))
     assert (h.last_costs["hard"] < h.last_costs["full"]).all()
+
+
+def test_eval_cli_on_shipped(capsys):
+    from dynhead.__main__ import main
+    assert main(["eval", "--checkpoint", "small", "--n", "4", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["n_images"] == 4 and 0 <= r["mAP50"] <= 1 and r["used_over_full"] < 0.2
