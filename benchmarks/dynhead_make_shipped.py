@@ -1,7 +1,7 @@
 """Build the shipped dynhead artefacts from trained checkpoints (reproducible pipeline).
 
-    python -m dynhead train --out /tmp/dh/lam0.1.pt --lambda 0.1 --iters 1200 --max-minutes 5
-    python -m dynhead train --out /tmp/dh/lam0.8.pt --lambda 0.8 --iters 1200 --max-minutes 5
+    python -m dynhead train --out /tmp/dh/lam0.1.pt --lambda 0.1 --iters 1500 --max-cpu-minutes 5
+    python -m dynhead train --out /tmp/dh/lam0.8.pt --lambda 0.8 --iters 1500 --max-cpu-minutes 5
     python benchmarks/dynhead_make_shipped.py /tmp/dh/lam0.1.pt /tmp/dh/lam0.8.pt
 
 Writes float16 copies to dynhead/checkpoints/ (names from dynhead.SHIPPED), sample PNGs to
