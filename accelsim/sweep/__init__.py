@@ -107,11 +107,13 @@ def _columns(spec: SweepSpec) -> list[str]:
 def run_sweep(spec: SweepSpec | str | os.PathLike, out: str | os.PathLike | None = None, *,
               cache_dir: str | os.PathLike | None = None, jobs: int | None = None, scheduler: str | None = None,
               dask_local: int | None = None, limit: int | None = None, plots: bool = True, progress: bool = False,
-              shared=None, arch_overrides: list[str] | None = None, console=None) -> SweepResult:
+              shared=None, arch_overrides: list[str] | None = None, console=None,
+              trace_dir: str | os.PathLike | None = None) -> SweepResult:
     """Run (or resume) a sweep; returns its rows and summary and writes outputs to ``out`` when given.
 
     ``limit``: simulate at most this many uncached points, then stop (the rest stay missing; a rerun
     resumes).  ``jobs``: local worker processes (default: all cores; 1 = in this process).
+    ``trace_dir``: where generated dynhead traces are kept (default: ``<cache>/traces``).
     """
     t0 = time.perf_counter()
     if not isinstance(spec, SweepSpec):
@@ -121,7 +123,7 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, out: str | os.PathLike | None
     from ..models import get_model_class
 
     cache = PointCache(Path(cache_dir) if cache_dir else (Path(out) / "cache" if out else default_cache_dir()))
-    workloads = load_workloads(spec, shared, cache.root / "traces")
+    workloads = load_workloads(spec, shared, Path(trace_dir) if trace_dir else cache.root / "traces")
     wl_hash = {k: w.content_hash for k, w in workloads.items()}
     columns = _columns(spec)
     pkeys = spec.param_keys
