@@ -290,3 +290,36 @@ def test_shipped_examples_validate():
                 pytest.skip(f"{p.name}: model not available yet ({model}; known: {model_names()})")
             raise
         assert spec.points()
+
+
+FULL = bool(os.environ.get("ACCELSIM_FULL"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("full", [FULL])
+def test_scnn_small_example_on_dynhead_trace(tmp_path, full):
+    """The shipped example on the real dynamic-head trace.  Reduced (default): 2 points, 1 image, serial.
+    Full (ACCELSIM_FULL=1): all 18 points locally and on a 2-worker local Dask cluster, identical CSVs."""
+    p = REPO / "examples" / "sweeps" / "scnn_small.yaml"
+    try:
+        import dynhead
+        dynhead.shipped_path("small")
+    except Exception as e:  # noqa: BLE001
+        pytest.skip(f"dynhead shipped checkpoint unavailable: {e}")
+    data = yaml.safe_load(p.read_text())
+    if not full:
+        data["workloads"]["dynhead_small"]["images"] = [0]
+        data["parameters"] = {"multipliers.F,multipliers.I": [[4, 4]], "accumulator.banks": [16, 32],
+                              "pe_rows,pe_cols": [[4, 4]]}
+    from accelsim.sweep import spec_from_dict
+    spec = spec_from_dict(data, file=str(p), base_dir=p.parent)
+    traces = tmp_path / "traces"
+    a = run_sweep(spec, out=tmp_path / "a", jobs=1 if not full else 2, plots=False, trace_dir=traces)
+    n = len(spec.points())
+    assert a.summary["simulated"] + a.summary["infeasible"] == n and a.summary["missing"] == 0
+    ok = [r for r in a.rows if r["status"] == "ok"]
+    assert ok and all(r["latency_s"] > 0 and r["energy_j"] > 0 and r["macs_effectual"] > 0 for r in ok)
+    if full:
+        d = run_sweep(spec, out=tmp_path / "d", dask_local=2, plots=False, trace_dir=traces)
+        assert d.summary["simulated"] == a.summary["simulated"]
+        assert _csv(tmp_path / "a") == _csv(tmp_path / "d")
