@@ -40,7 +40,7 @@ PAPER_V100 = {  # rebuttal Table 5 (head only, Tesla V100); dynamic-head.md sect
 GPU_PEAK_MACS = {"V100": 15.7e12 / 2, "A100": 19.5e12 / 2, "H100": 67e12 / 2, "H200": 67e12 / 2,
                  "T4": 8.1e12 / 2, "L4": 30.3e12 / 2, "A10": 31.2e12 / 2}
 
-DEFAULT_TARGETS = ("scnn", "dcnn", "eie", "cambricon-x", "diannao", "eyeriss-v2", "eyeriss-v1", "systolic")
+DEFAULT_TARGETS = ("scnn", "scnn-maskskip", "dcnn", "eie", "cambricon-x", "diannao", "eyeriss-v2", "eyeriss-v1", "systolic")
 MODELS = ("baseline", "large", "small")
 
 

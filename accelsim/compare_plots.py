@@ -42,8 +42,8 @@ def latency_plot(res, path):
             avg = lat["avg"] * 1e3
             xs.append(i + (j - 1) * w)
             ys.append(avg)
-            lo.append(avg - (lat.get("min") or lat["avg"]) * 1e3)
-            hi.append((lat.get("max") or lat["avg"]) * 1e3 - avg)
+            lo.append(max(0.0, avg - (lat.get("min") or lat["avg"]) * 1e3))  # clamp float rounding
+            hi.append(max(0.0, (lat.get("max") or lat["avg"]) * 1e3 - avg))
         ax.bar(xs, ys, w, yerr=[lo, hi], capsize=2, color=MODEL_COLORS[model], label=model)
     ax.set_xticks(range(len(targets)))
     ax.set_xticklabels(targets, rotation=35, ha="right", fontsize=8)

@@ -105,6 +105,21 @@ class AcceleratorModel:
         return float(macs_actual) / float(max(1, cycles) * peak) if peak else 0.0
 
 
+def largest_remainder(parts: dict[str, float], total: int) -> dict[str, int]:
+    """Round non-negative float parts to integers that sum exactly to ``total`` (cycles)."""
+    keys = list(parts)
+    vals = np.array([max(0.0, parts[k]) for k in keys], dtype=np.float64)
+    s = vals.sum()
+    if s > 0:
+        vals = vals * (total / s)
+    fl = np.floor(vals).astype(np.int64)
+    rem = int(total - fl.sum())
+    order = np.argsort(-(vals - fl), kind="stable")
+    for i in order[:rem]:
+        fl[i] += 1
+    return {k: int(v) for k, v in zip(keys, fl)}
+
+
 def make_model(arch: str | ArchConfig, overrides=None) -> AcceleratorModel:
     from .models import get_model_class
     cfg = load_arch(arch, overrides)

@@ -80,14 +80,14 @@ import numpy as np
 from numba import njit
 
 from accelsim.config import Field
-from accelsim.engine import AcceleratorModel, LayerResult
+from accelsim.engine import AcceleratorModel, LayerResult, largest_remainder
 from accelsim.errors import ConfigError
 from accelsim.models import register_model
 from accelsim.sparse import _rle_counts, _rle_fill
 from workloads.effectual import effectual_macs
 from workloads.ir import SparseTensor
 
-from .diannao import BUFFER_NOTE, dma_traffic, largest_remainder
+from .diannao import BUFFER_NOTE, dma_traffic
 
 PAPER = "Zhang et al., Cambricon-X, MICRO 2016"
 

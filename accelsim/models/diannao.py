@@ -26,7 +26,7 @@ import numpy as np
 from numba import njit
 
 from accelsim.config import Field
-from accelsim.engine import AcceleratorModel, LayerResult
+from accelsim.engine import AcceleratorModel, LayerResult, largest_remainder
 from accelsim.models import register_model
 
 BUFFER_NOTE = ("buffer sizes of Cambricon-X are not established (accelerators.md §4.1: 8 KB NBin/NBout and "
@@ -64,21 +64,6 @@ def dma_traffic(*, C: int, H: int, W: int, K: int, n_active: int, map_bytes: np.
             "psum_spill": spill, "outputs": out_bytes,
             "total": w_bytes + in_bytes * in_passes + spill + out_bytes,
             "max_reduction_tiles": int(tiles_blk.max()) if nb else 0}
-
-
-def largest_remainder(parts: dict[str, float], total: int) -> dict[str, int]:
-    """Round non-negative float parts to integers that sum exactly to ``total`` (cycles)."""
-    keys = list(parts)
-    vals = np.array([max(0.0, parts[k]) for k in keys], dtype=np.float64)
-    s = vals.sum()
-    if s > 0:
-        vals = vals * (total / s)
-    fl = np.floor(vals).astype(np.int64)
-    rem = int(total - fl.sum())
-    order = np.argsort(-(vals - fl), kind="stable")
-    for i in order[:rem]:
-        fl[i] += 1
-    return {k: int(v) for k, v in zip(keys, fl)}
 
 
 @njit(cache=True)

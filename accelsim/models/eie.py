@@ -96,7 +96,7 @@ from numba import njit
 from workloads import LayerInstance
 
 from ..config import Field
-from ..engine import AcceleratorModel, LayerResult
+from ..engine import AcceleratorModel, LayerResult, largest_remainder
 from ..errors import AccelsimError, ConfigError
 from . import register_model
 
@@ -841,8 +841,7 @@ def run_matrix(m: EIEMatrix, vecs: np.ndarray, cfg, functional: bool = False, fi
     # breakdown: mean over PEs (each PE's classes sum to the cycles), rounded to sum exactly
     parts = {"busy": busy.mean(), "empty_column": empty.mean(), "idle_fifo_empty": idle_e.mean(),
              "idle_tail": idle_t.mean(), "pass_overhead": float(over)}
-    bd = {k: int(round(x)) for k, x in parts.items()}
-    bd["idle_tail"] += cycles - sum(bd.values())
+    bd = largest_remainder(parts, cycles)
     n_bc = int(out_g[4])
     entries = int(ents.sum())
     actions = {

@@ -54,7 +54,7 @@ import numpy as np
 from numba import njit
 
 from ..config import Field
-from ..engine import AcceleratorModel, LayerResult
+from ..engine import AcceleratorModel, LayerResult, largest_remainder
 from ..errors import AccelsimError, UnsupportedLayer
 from . import register_model
 
@@ -651,8 +651,7 @@ class EyerissV2(AcceleratorModel):
         bd = {"busy": acc[A_IDEAL], "spatial_fragmentation": acc[A_FRAG], "load_imbalance": acc[A_IMB],
               "pipeline_fill_drain": acc[A_FILL], "noc_iact_stall": acc[A_ST_I], "noc_weight_stall": acc[A_ST_W],
               "psum_glb_stall": acc[A_ST_P], "dram_stall": dram_stall}
-        bd = {k: int(round(v)) for k, v in bd.items()}
-        bd["busy"] += cycles - sum(bd.values())  # rounding residue
+        bd = largest_remainder(bd, cycles)
         macs = int(acc[A_MACS])
         slots = int(acc[A_SLOTS_NZ] + acc[A_SLOTS_Z])
         # performed MACs: non-zero iact x every weight the PE walks (all of them when it does not skip
