@@ -74,6 +74,7 @@ def add_arguments(p):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/compare", help="output folder (default runs/compare)")
     p.add_argument("--json", action="store_true", help="print the JSON result to stdout")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
 
 
 def _parse_overrides(items, targets):

@@ -251,7 +251,7 @@ def _dyn_gate_shapes(head, features_per_image):
     return out
 
 
-def _simulate(traces, targets, overrides, a):
+def _simulate(traces, targets, overrides, a, log):
     from .config import list_presets
     from .engine import make_model, simulate
 
@@ -264,9 +264,25 @@ def _simulate(traces, targets, overrides, a):
         model = make_model(t, overrides.get(t) or None)
         peaks[t] = model.peak_macs_per_cycle() * model.cfg.clock_hz
         for name, wl in traces.items():
+            t0 = time.perf_counter()
             rep = simulate(wl, model, jobs=a.jobs, seed=a.seed, on_unsupported="skip", progress=False)
             sims[(name, t)] = rep
+            log(f"simulated {name} on {t}: {rep.total()['latency_s'] * 1e3:.3f} ms/run "
+                f"({time.perf_counter() - t0:.1f} s wall)")
     return sims, missing, peaks
+
+
+class _Log:
+    """Progress lines on stderr (stdout stays clean for --json), with elapsed time."""
+
+    def __init__(self, quiet=False):
+        import sys
+        self.t0, self.quiet, self.err = time.perf_counter(), quiet, sys.stderr
+
+    def __call__(self, msg):
+        if not self.quiet:
+            self.err.write(f"[compare {time.perf_counter() - self.t0:6.1f} s] {msg}\n")
+            self.err.flush()
 
 
 # ------------------------------------------------------------------ main
@@ -281,6 +297,11 @@ def run_compare(a) -> dict:
         size = parse_size(a.size)
     except ValueError as e:
         raise AccelsimError(f"--size: {e}") from None
+    from dynhead.cost import level_sizes
+    p7 = level_sizes(size, pad=True)[-1]
+    if p7[0] * p7[1] < 2:  # GroupNorm over one pixel x one channel per group is undefined
+        raise AccelsimError(f"--size {a.size}: too small, P7 would be {p7[0]}x{p7[1]} (need at least 2 pixels, "
+                            f"e.g. 128x192 or 256x256)")
     if a.images < 1 or a.batch < 1 or a.reps < 1:
         raise AccelsimError("--images, --batch and --reps must be >= 1")
     if a.prune is not None and not 0.0 < a.prune <= 1.0:
@@ -293,14 +314,21 @@ def run_compare(a) -> dict:
         raise AccelsimError(str(e)) from None
     torch.manual_seed(a.seed)
 
+    log = _Log(quiet=getattr(a, "quiet", False))
     rows, cfg = _load_rows(a, size)
     images = _images(a, size)
     _prepare(rows, images, a)
+    log(f"{len(images)} image(s) at {size[0]}x{size[1]}, head C={rows['small'].width} D={cfg.depth}; features and "
+        f"gates ready")
     dev = device_info(device)
     measured = {} if a.no_measure else _measure(rows, a, device)
+    log(f"measured head latency on {dev.get('name')}")
     raw = _raw_images(a)
-    traces = {name: _trace(name, row, a, size, raw) for name, row in rows.items()}
-    sims, missing, peaks = _simulate(traces, targets, overrides, a)
+    traces = {}
+    for name, row in rows.items():
+        traces[name] = _trace(name, row, a, size, raw)
+        log(f"traced {name}: {len(traces[name].layers)} layers x {traces[name].n_images} image(s)")
+    sims, missing, peaks = _simulate(traces, targets, overrides, a, log)
 
     gpu_peak = (a.gpu_peak_tmacs * 1e12 if a.gpu_peak_tmacs else
                 next((v for k, v in GPU_PEAK_MACS.items() if dev.get("kind") == "gpu" and k in dev.get("name", "")),
