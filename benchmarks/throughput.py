@@ -19,7 +19,7 @@ off.  Larger sizes are skipped once the previous size's time x 4.5 (each step ha
 work) would exceed ``--budget`` seconds.  The exponent b is the least-squares slope of
 log(wall s) vs log(effectual MACs) over the sizes run (needs 4; "n/a" otherwise); b = 1 is
 linear in the effectual work, b < 1 means a fixed per-layer cost still shows at the small
-sizes.  Models that fail are listed with their error.
+sizes; a second fit leaves out the smallest size (when 5 ran).  Models that fail are listed with their error.
 """
 
 from __future__ import annotations
@@ -98,6 +98,9 @@ def bench_model(name: str, budget: float, repeat: int) -> dict:
     eff = np.array([r["macs_effectual"] for r in rows], float)
     t = np.array([r["wall_s"] for r in rows], float)
     out["exponent"] = float(np.polyfit(np.log(eff), np.log(t), 1)[0]) if len(rows) >= 4 else None
+    # the same fit without the smallest size, where fixed per-layer costs weigh most
+    out["exponent_top4"] = (float(np.polyfit(np.log(eff[-4:]), np.log(t[-4:]), 1)[0]) if len(rows) >= 5
+                            else out["exponent"])
     big = rows[-1]
     out["eff_macs_per_s"] = big["macs_effectual"] / big["wall_s"]
     return out
@@ -124,8 +127,8 @@ def main(argv=None):
     print(f"# machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, python "
           f"{platform.python_version()}; date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print("| model | preset | family | sizes run | effectual MACs (largest) | wall s (largest) "
-          "| effectual MACs / s / core | exponent b (t ~ work^b) |")
-    print("|" + "---|" * 8)
+          "| effectual MACs / s / core | exponent b (t ~ work^b), all sizes | b, largest 4 sizes |")
+    print("|" + "---|" * 9)
     results = []
     for n in names:
         try:
@@ -134,12 +137,13 @@ def main(argv=None):
             r = {"model": n, "error": f"{type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''}"}
         results.append(r)
         if "error" in r:
-            print(f"| {n} | - | - | - | - | - | failed: {r['error']} | - |", flush=True)
+            print(f"| {n} | - | - | - | - | - | failed: {r['error']} | - | - |", flush=True)
             continue
         big = r["sizes"][-1]
-        b = f"{r['exponent']:.2f}" if r["exponent"] is not None else "n/a (<4 sizes)"
+        b, b4 = (f"{r[k]:.2f}" if r[k] is not None else "n/a (<4 sizes)" for k in ("exponent", "exponent_top4"))
         print(f"| {n} | {r['preset']} | {r['family']} | {', '.join(x['layer'] for x in r['sizes'])} | "
-              f"{big['macs_effectual']:,} | {big['wall_s']:.4f} | {r['eff_macs_per_s']:.3g} | {b} |", flush=True)
+              f"{big['macs_effectual']:,} | {big['wall_s']:.4f} | {r['eff_macs_per_s']:.3g} | {b} | {b4} |",
+              flush=True)
     print("\nper size (model: layer effectual-MACs wall-s):")
     for r in results:
         if "error" not in r:
