@@ -166,25 +166,27 @@ def build_config(model: str, name: str, raw: dict[str, Any], file: str | None = 
     schema = {**COMMON_FIELDS, **cls.FIELDS}
     values, units, sources = {}, {}, {}
     for key, v in raw.items():
+        # an error in a command-line override names --set, not the preset file
+        file_k = "--set" if overridden and key in overridden else file
         if key not in schema:
             close = [k for k in schema if k.split(".")[-1] == key.split(".")[-1]]
             hint = f" (did you mean {close[0]}?)" if close else ""
-            raise ConfigError(f"unknown key for model '{model}'{hint}", file=file, field=key)
+            raise ConfigError(f"unknown key for model '{model}'{hint}", file=file_k, field=key)
         f = schema[key]
         src = f.source
         if isinstance(v, dict):
             extra = set(v) - {"value", "unit", "source"}
             if extra:
-                raise ConfigError(f"unexpected entries {sorted(extra)} (allowed: value, unit, source)", file=file,
+                raise ConfigError(f"unexpected entries {sorted(extra)} (allowed: value, unit, source)", file=file_k,
                                   field=key)
             unit = v.get("unit")
             if unit and f.unit and unit != f.unit:
-                raise ConfigError(f"unit {unit!r} does not match the schema's {f.unit!r}", file=file, field=key)
+                raise ConfigError(f"unit {unit!r} does not match the schema's {f.unit!r}", file=file_k, field=key)
             src = v.get("source") or src
             v = v.get("value")
         if overridden and key in overridden:
             src = "command-line override"
-        values[key] = f.check(v, key, file)
+        values[key] = f.check(v, key, file_k)
         units[key] = f.unit
         sources[key] = src
     for key, f in schema.items():

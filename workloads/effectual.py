@@ -67,9 +67,21 @@ def effectual_counts(inst: LayerInstance) -> np.ndarray:
 
 
 def effectual_macs(inst: LayerInstance) -> int:
-    """Effectual MACs of one layer instance: non-zero w x non-zero a x active output."""
-    counts = effectual_counts(inst)
-    return int((counts * inst.out_mask_or_ones()[None]).sum())
+    """Effectual MACs of one layer instance: non-zero w x non-zero a x active output.
+
+    The output mask is shared by all filters, so the count factorises per (c, r, s) into
+    (non-zero weights over the filters of c's group) x (non-zero activations that tap (r, s) of an
+    active output): one im2col-vector product instead of a K-row product (K times cheaper than
+    summing :func:`effectual_counts`, same exact value)."""
+    L = inst.layer
+    a = nonzero_mask(inst.acts).astype(np.float32)
+    w = nonzero_mask(inst.weights)
+    om = inst.out_mask_or_ones().reshape(-1).astype(np.float32)
+    cols = im2col(a, L.R, L.S, L.stride, L.padding, L.dilation)  # (C*R*S, P*Q)
+    acount = (cols @ om).round().astype(np.int64).reshape(L.C, L.R * L.S)
+    g, Kg, Cg = L.groups, L.K // L.groups, L.C // L.groups
+    wcount = w.reshape(g, Kg, Cg, L.R * L.S).sum(axis=1).astype(np.int64)  # (g, Cg, RS)
+    return int((wcount.reshape(L.C, L.R * L.S) * acount).sum())
 
 
 def per_channel_nnz(x, axis_channel: int = 0) -> np.ndarray:

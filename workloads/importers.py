@@ -9,9 +9,13 @@ Topology CSV (SCALE-Sim v2/v3), header then one row per layer::
   field); this reader accepts rows with or without it and reads columns by
   header name (case and spacing ignored), so column order is free.
 * SCALE-Sim has no padding column: IFMAP sizes are taken as **already
-  padded**, so imported layers have ``padding=0``.  Export writes
-  ``H + 2*padding`` (and ``W + 2*padding``), which keeps the output size and
-  the MAC count.
+  padded**, so imported layers have ``padding=0``.  SCALE-Sim sizes the output
+  as ceil((H - R + s) / s), accelsim as floor((H - R) / s) + 1: they differ by
+  one where (H - R) is not a multiple of the stride.  Export therefore writes,
+  for a padded layer, the input extent the layer really reads,
+  ``(P - 1) * stride + R`` (<= H + 2*padding), on which both tools agree on P
+  and the MAC count; a layer without padding is written with its own H, W so
+  import -> export -> import is exact.
 * The optional v3 ``Sparsity`` column holds an N:M ratio (N non-zeros in
   every M weights); it is read into ``weight_density = N/M`` and kept in
   ``meta['sparsity']`` so export writes it back.
@@ -245,7 +249,11 @@ def topology_rows(wl: Workload) -> list[list]:
         if "," in n or '"' in n:
             raise WorkloadError(f"layer name {n!r} contains a comma or quote (SCALE-Sim splits on commas)",
                                 field=f"{n}.name")
-        row = [n, L.H + 2 * L.padding, L.W + 2 * L.padding, L.R, L.S, L.C // L.groups, L.K, L.stride]
+        if L.padding:
+            h, w = (L.P - 1) * L.stride + L.R, (L.Q - 1) * L.stride + L.S
+        else:
+            h, w = L.H, L.W
+        row = [n, h, w, L.R, L.S, L.C // L.groups, L.K, L.stride]
         if with_sparsity:
             row.append(L.meta.get("sparsity", ""))
         rows.append(row)

@@ -56,7 +56,7 @@ import numba
 import numpy as np
 
 from workloads import LayerInstance
-from workloads.effectual import im2col
+from workloads.effectual import effectual_macs, im2col
 from workloads.ir import nonzero_mask
 
 from ..config import ArchConfig, Field
@@ -204,22 +204,6 @@ def condensed_rows(wmat: np.ndarray, n: int, m: int, layer: str = "?") -> int:
     return last * n + int(per_block[last].max())
 
 
-def effectual_macs_fast(inst: LayerInstance) -> int:
-    """Effectual MACs (non-zero w x non-zero a x active output), same value as
-    ``workloads.effectual.effectual_macs`` but K times cheaper: because the output mask is
-    shared by all filters, the count factorises per (c, r, s) into (non-zero weights over
-    the filters of the group) x (non-zero activations under the active outputs)."""
-    L = inst.layer
-    a = nonzero_mask(inst.acts).astype(np.float32)
-    w = nonzero_mask(inst.weights)
-    om = inst.out_mask_or_ones().reshape(-1).astype(np.float32)
-    cols = im2col(a, L.R, L.S, L.stride, L.padding, L.dilation)  # (C*R*S, P*Q)
-    acount = (cols @ om).round().astype(np.int64).reshape(L.C, L.R * L.S)
-    g, Kg, Cg = L.groups, L.K // L.groups, L.C // L.groups
-    wcount = w.reshape(g, Kg, Cg, L.R * L.S).sum(axis=1).astype(np.int64)  # (g, Cg, RS)
-    return int((wcount.reshape(L.C, L.R * L.S) * acount).sum())
-
-
 def _touched(P: int, R: int, stride: int, dilation: int) -> int:
     """Distinct (padded) input rows read by P output rows of an R-tap filter."""
     return int(np.unique(np.arange(P)[:, None] * stride + np.arange(R)[None, :] * dilation).size)
@@ -325,7 +309,7 @@ class Systolic(AcceleratorModel):
             actions[row] = actions.get(row, 0.0) + g * float(words) * to64
         actions["dram_64b"] = g * float(v[7] + v[8]) / 8.0
         dense = L.macs_dense
-        eff = effectual_macs_fast(inst)
+        eff = effectual_macs(inst)
         out = self._functional(inst, Kw, Kf, g) if functional else None
         return LayerResult(
             inst.name, inst.image, int(cycles), breakdown, actions, macs_dense=dense, macs_effectual=eff,
