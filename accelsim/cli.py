@@ -269,20 +269,12 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _user_errors():
-    try:
-        from dynhead.errors import DynheadError
-    except ImportError:  # pragma: no cover - dynhead ships with accelsim
-        return USER_ERRORS
-    return USER_ERRORS + (DynheadError,)
-
-
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except _user_errors() as e:
+    except USER_ERRORS as e:
         sys.stderr.write(f"accelsim: error: {e}\n")
         return 2
     except BrokenPipeError:

@@ -1,23 +1,18 @@
 """Errors the CLI turns into one line and exit code 2."""
 
-from workloads.errors import WorkloadError
+from workloads.errors import InputError, WorkloadError
 
 
 class AccelsimError(ValueError):
     """Bad user input (arguments, unsupported layer for a model, ...)."""
 
 
-class ConfigError(AccelsimError):
-    """An architecture config, preset or override is invalid."""
-
-    def __init__(self, reason: str, *, file: str | None = None, field: str | None = None):
-        self.reason, self.file, self.field = reason, file, field
-        parts = [p for p in (str(file) if file else None, f"field '{field}'" if field else None) if p]
-        super().__init__(f"{': '.join(parts)}: {reason}" if parts else reason)
+class ConfigError(AccelsimError, InputError):
+    """An architecture config, preset or override is invalid (file, field, reason on one line)."""
 
 
 class UnsupportedLayer(AccelsimError):
     """The model cannot run this layer (e.g. depthwise on SCNN) and has no documented fallback."""
 
 
-USER_ERRORS = (AccelsimError, WorkloadError)
+USER_ERRORS = (AccelsimError, InputError)  # InputError covers WorkloadError and dynhead's DynheadError

@@ -1,12 +1,14 @@
-"""Errors raised for bad workload input.
+"""Errors raised for bad input.
 
-Every error carries the file (when there is one), the field and the reason so
-that the CLI can print one line and exit with code 2.
+:class:`InputError` is the common base of every bad-input error in the toolkit
+(workload files, configs, checkpoints, images): it carries the file (when there
+is one), the field and the reason, formatted on one line, so that the CLIs can
+print it and exit with code 2.
 """
 
 
-class WorkloadError(ValueError):
-    """A workload file, table or layer description is invalid."""
+class InputError(ValueError):
+    """Bad user input: ``file: field 'x': reason`` on one line."""
 
     def __init__(self, reason: str, *, file: str | None = None, field: str | None = None):
         self.reason = reason
@@ -18,4 +20,9 @@ class WorkloadError(ValueError):
         if field:
             parts.append(f"field '{field}'")
         prefix = ": ".join(parts)
-        super().__init__(f"{prefix}: {reason}" if prefix else reason)
+        msg = f"{prefix}: {reason}" if prefix else reason
+        super().__init__(" ".join(str(msg).split()))  # always one line
+
+
+class WorkloadError(InputError):
+    """A workload file, table or layer description is invalid."""
