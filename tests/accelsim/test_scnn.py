@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from accelsim.config import load_arch
@@ -167,6 +167,8 @@ layer_st = st.fixed_dictionaries({
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=layer_st, which=st.sampled_from(["acts", "weights"]), pick=st.integers(0, 10_000),
        model=st.sampled_from([SCNN, QUEUE]))
+@example(case={"C": 1, "K": 3, "H": 2, "W": 12, "R": 3, "da": 1.0, "dw": 0.875, "seed": 1}, which="weights",
+         pick=0, model=SCNN)
 def test_adding_a_nonzero_never_decreases_cycles_or_energy(case, which, pick, model):
     R = case.pop("R")
     inst = _inst(R=R, pad=R // 2, **case)
@@ -179,7 +181,11 @@ def test_adding_a_nonzero_never_decreases_cycles_or_energy(case, which, pick, mo
                           weights=arr if which == "weights" else inst.weights)
     r1 = finish(model, inst, model.simulate_layer(inst))
     r2 = finish(model, inst2, model.simulate_layer(inst2))
-    assert r2.cycles >= r1.cycles
+    # A new non-zero repacks the F-/I-vectors, which can move products off a congested accumulator
+    # bank: total cycles may then drop, but never by more than the bank-conflict stalls (hypothesis
+    # found such a case: C=1, K=3, 2x12, R=3, one weight added, 31 -> 30 cycles, stalls 32 -> 20).
+    # Without conflicts (the step count) the model is monotone.
+    assert r2.cycles >= r1.cycles - r1.extra["conflict_stall_pe_cycles"]
     assert r2.energy_j >= r1.energy_j * (1 - 1e-12)
     assert r2.extra["multiplier_steps"] >= r1.extra["multiplier_steps"]
     # lower bound: effectual products / (PEs x F x I)
