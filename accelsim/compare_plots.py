@@ -112,7 +112,7 @@ def masks_plot(rows, images, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    gates = rows["small"].seen_gates[0] if rows["small"].seen_gates else None
+    gates = rows["large"].seen_gates[0] if rows["large"].seen_gates else None
     if not gates:
         return None
     img = images[0][0].permute(1, 2, 0).numpy().astype(np.uint8)
@@ -127,7 +127,7 @@ def masks_plot(rows, images, path):
         ax.imshow(frac, extent=ext, cmap="magma", alpha=0.55, vmin=0, vmax=1, interpolation="nearest")
         ax.set_title(f"P{l + 3}: {100 * frac.mean():.0f}% open", fontsize=8)
         ax.axis("off")
-    fig.suptitle("Depth-gate masks of image 0 (dynamic Small), fraction of stages x towers open", fontsize=9)
+    fig.suptitle("Depth-gate masks of image 0 (dynamic Large), fraction of stages x towers open", fontsize=9)
     return _save(fig, path)
 
 

@@ -267,7 +267,7 @@ def _simulate(traces, targets, overrides, a, log):
             t0 = time.perf_counter()
             rep = simulate(wl, model, jobs=a.jobs, seed=a.seed, on_unsupported="skip", progress=False)
             sims[(name, t)] = rep
-            log(f"simulated {name} on {t}: {rep.total()['latency_s'] * 1e3:.3f} ms/run "
+            log(f"simulated {name} on {t}: {rep.total()['latency_s'] * 1e3 / max(1, wl.n_images):.3f} ms/image "
                 f"({time.perf_counter() - t0:.1f} s wall)")
     return sims, missing, peaks
 
@@ -325,7 +325,7 @@ def run_compare(a) -> dict:
     log(f"measured head latency on {dev.get('name')}")
     raw = _raw_images(a)
     traces = {}
-    for name, row in rows.items():
+    for name, row in (rows.items() if targets else ()):  # no targets: GFLOPs and measurement only
         traces[name] = _trace(name, row, a, size, raw)
         log(f"traced {name}: {len(traces[name].layers)} layers x {traces[name].n_images} image(s)")
     sims, missing, peaks = _simulate(traces, targets, overrides, a, log)
@@ -362,6 +362,9 @@ def _assemble(a, size, cfg, rows, traces, measured, sims, missing, peaks, dev, g
                 entries.append({"model": name, "target": f"{dev.get('kind')}:{mode_key[:-3]}", "kind": "measured",
                                 "batch": m["batch"], "latency_s": {"avg": m["latency_s_per_image"]},
                                 "energy_j_per_image": None, "gflops": g})
+        if not meas and not any(mname == name for mname, _ in sims):  # --no-measure, no targets
+            entries.append({"model": name, "target": "flops-only", "kind": "accounting", "batch": 1,
+                            "latency_s": {}, "energy_j_per_image": None, "gflops": g})
         for (mname, t), rep in sims.items():
             if mname != name:
                 continue

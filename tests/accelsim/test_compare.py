@@ -68,3 +68,19 @@ def test_masked_vs_dense_on_cuda():
     print(f"dense {dense['avg'] * 1e3:.3f} ms, masked {masked['avg'] * 1e3:.3f} ms, "
           f"masked/dense {masked['avg'] / dense['avg']:.3f}")
     assert dense["avg"] > 0 and masked["avg"] > 0
+
+
+def test_flops_only_baseline_depth_and_width(tmp_path, capsys):
+    """The GFLOPs column is the official accounting: the gate-free baseline's is its full cost (the paper
+    setting `--width 256 --baseline-depth 6 --size 800x1344` reads 297.88 the same way)."""
+    from dynhead.cost import full_gflops
+    rc = main(["compare", "--width", "64", "--baseline-depth", "6", "--size", "256x256", "--images", "2",
+               "--targets", "", "--no-measure", "--no-plots", "--out", str(tmp_path), "--json", "--quiet"])
+    assert rc == 0
+    res = json.loads(capsys.readouterr().out)
+    ents = {e["model"]: e for e in res["entries"] if e["kind"] == "accounting"}
+    assert ents["baseline"]["gflops"]["avg"] == pytest.approx(full_gflops("fix", 6, (256, 256), C=64, pad=True))
+    # dynamic rows: hard-gate tallies of the C=64 head driven by the trained gates, below their full cost
+    for m in ("large", "small"):
+        assert 0 < ents[m]["gflops"]["max"] < full_gflops("dynamic", 3, (256, 256), C=64, pad=True)
+    assert ents["large"]["gflops"]["avg"] > ents["small"]["gflops"]["avg"]  # lambda 0.1 keeps more pixels
