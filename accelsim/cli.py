@@ -46,6 +46,8 @@ def _add_simulate(sub):
     p.add_argument("--shared", help="shared data folder (default: $ACCELSIM_SHARED or ../shared)")
     p.add_argument("--json", action="store_true", help="print the JSON report to stdout")
     p.add_argument("--out", help="write report.json, COMPUTE_REPORT.csv and summary.md to this folder")
+    p.add_argument("--chrome-trace", metavar="FILE",
+                   help="write a layer timeline in Chrome trace-event JSON (open in Perfetto)")
     p.set_defaults(func=_cmd_simulate)
 
 
@@ -75,6 +77,9 @@ def _cmd_simulate(a):
                    on_unsupported="skip" if a.skip_unsupported else "error")
     if a.out:
         rep.write(a.out)
+    if a.chrome_trace:
+        from workloads.storage import atomic_write_bytes
+        atomic_write_bytes(a.chrome_trace, json.dumps(rep.to_chrome_trace()).encode())
     if a.json:
         _print_json(rep.to_dict())
         return 0

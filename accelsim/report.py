@@ -174,6 +174,37 @@ class Report:
                   ", ".join(f"{k} {v:,}" for k, v in sorted(t["breakdown"].items()))]
         return "\n".join(lines) + "\n"
 
+    def to_chrome_trace(self) -> dict:
+        """Timeline in Chrome trace-event JSON (open in Perfetto / chrome://tracing).
+
+        One process per image; thread 0 holds one complete ("X") event per layer, back to back
+        (layers run sequentially), ``ts``/``dur`` in microseconds at the config's clock, with the
+        cycle breakdown, compute counts and energy in ``args``; a counter track ("C") plots each
+        layer's utilisation."""
+        clock = self.cfg.clock_hz
+        events = [{"name": "process_name", "ph": "M", "pid": 0, "tid": 0,
+                   "args": {"name": f"{self.cfg.name} on {self.workload.name}"}}]
+        t_img: dict[int, float] = {}
+        for r in self.results:
+            pid = int(r.image) + 1
+            if pid not in t_img:
+                t_img[pid] = 0.0
+                events.append({"name": "process_name", "ph": "M", "pid": pid, "tid": 0,
+                               "args": {"name": f"image {r.image} ({self.cfg.name} @ {clock / 1e6:g} MHz)"}})
+                events.append({"name": "thread_name", "ph": "M", "pid": pid, "tid": 0, "args": {"name": "layers"}})
+            dur = r.cycles / clock * 1e6
+            events.append({"name": r.name, "cat": "layer", "ph": "X", "pid": pid, "tid": 0, "ts": t_img[pid],
+                           "dur": dur, "args": {"cycles": int(r.cycles), "breakdown": dict(r.breakdown),
+                                                "macs_effectual": int(r.macs_effectual),
+                                                "macs_actual": int(r.macs_actual),
+                                                "energy_pJ": sum(r.energy_pJ.values())}})
+            events.append({"name": "utilization", "ph": "C", "pid": pid, "tid": 0, "ts": t_img[pid],
+                           "args": {"utilization": float(r.utilization or 0.0)}})
+            t_img[pid] += dur
+        return {"traceEvents": events, "displayTimeUnit": "ns",
+                "otherData": {"clock_hz": clock, "workload_hash": self.workload.content_hash,
+                              "config_hash": self.cfg.hash, "note": "ts/dur in microseconds at clock_hz"}}
+
     def write(self, outdir) -> dict[str, str]:
         """report.json, COMPUTE_REPORT.csv and summary.md in ``outdir`` (atomic writes)."""
         out = Path(outdir)

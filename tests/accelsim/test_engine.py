@@ -108,3 +108,21 @@ def test_energy_scaling(toy_yaml):
     from accelsim.energy import table_for
     t = table_for(cfg)
     assert t.energy_pJ("mac_16b") == pytest.approx(1.05 * 0.5)
+
+
+def test_chrome_trace_timeline(toy_yaml, tmp_path):
+    from accelsim.cli import main
+    wl = _wl(2)
+    p = tmp_path / "w.npz"
+    wl.save(p)
+    out = tmp_path / "t.json"
+    assert main(["simulate", "-w", str(p), "-a", str(toy_yaml), "-j", "1", "--chrome-trace", str(out)]) == 0
+    tr = json.loads(out.read_text())
+    xs = [e for e in tr["traceEvents"] if e["ph"] == "X"]
+    assert len(xs) == 4 and {e["pid"] for e in xs} == {1, 2}
+    rep = simulate(wl, str(toy_yaml), jobs=1)
+    for pid, img in ((1, 0), (2, 1)):
+        ev = sorted((e for e in xs if e["pid"] == pid), key=lambda e: e["ts"])
+        assert ev[0]["ts"] == 0 and ev[1]["ts"] == pytest.approx(ev[0]["dur"])  # back to back
+        lat = [pi for pi in rep.per_image() if pi["image"] == img][0]["latency_s"]
+        assert sum(e["dur"] for e in ev) == pytest.approx(lat * 1e6)
