@@ -199,6 +199,8 @@ def load(path) -> Workload:
     file = str(path)
     if not os.path.exists(file):
         raise WorkloadError("no such file", file=file)
+    if not zipfile.is_zipfile(file):
+        raise WorkloadError("not an .npz archive (not a zip file; truncated or another format?)", file=file)
     try:
         z = np.load(file, allow_pickle=False)
         keys = set(z.files)
