@@ -68,6 +68,9 @@ def add_arguments(p):
     p.add_argument("--gpu-peak-tmacs", type=float, default=None,
                    help="peak TMAC/s for the iso-throughput columns (default: from the measured GPU's name, "
                         "else the paper's V100, 7.85 TMAC/s FP32)")
+    p.add_argument("--iso-resimulate", action="store_true",
+                   help="also re-simulate every target with its PE count scaled to the GPU's peak MAC rate "
+                        "(targets '<preset>@iso'; buffers and bandwidths unchanged)")
     p.add_argument("--no-measure", action="store_true", help="skip the latency measurement")
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--jobs", "-j", type=int, default=None, help="simulation worker processes")

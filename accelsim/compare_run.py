@@ -251,25 +251,49 @@ def _dyn_gate_shapes(head, features_per_image):
     return out
 
 
-def _simulate(traces, targets, overrides, a, log):
+#: PE-count fields scaled for the iso-throughput re-simulation: "lin" multiplies by the factor, "sqrt"
+#: (two fields of a 2-D grid) by its square root; buffers, NoC and DRAM bandwidth stay as configured
+ISO_FIELDS = {"pe_rows": "sqrt", "pe_cols": "sqrt", "n_pe": "lin", "pe.count": "lin", "clusters.rows": "sqrt",
+              "clusters.cols": "sqrt", "array.height": "sqrt", "array.width": "sqrt"}
+
+
+def iso_overrides(cfg, factor: float) -> dict:
+    """Overrides that scale a config's PE count by about ``factor`` (rounded per field, >= 1)."""
+    out = {}
+    for k, rule in ISO_FIELDS.items():
+        if k in cfg:
+            f = factor ** 0.5 if rule == "sqrt" else factor
+            out[k] = max(1, int(round(cfg[k] * f)))
+    return out
+
+
+def _simulate(traces, targets, overrides, a, log, gpu_peak=None):
     from .config import list_presets
     from .engine import make_model, simulate
 
     presets = set(list_presets())
-    sims, missing, peaks = {}, [], {}
+    sims, missing, peaks, iso_cfg = {}, [], {}, {}
     for t in targets:
         if t not in presets:
             missing.append(t)
             continue
-        model = make_model(t, overrides.get(t) or None)
-        peaks[t] = model.peak_macs_per_cycle() * model.cfg.clock_hz
-        for name, wl in traces.items():
-            t0 = time.perf_counter()
-            rep = simulate(wl, model, jobs=a.jobs, seed=a.seed, on_unsupported="skip", progress=False)
-            sims[(name, t)] = rep
-            log(f"simulated {name} on {t}: {rep.total()['latency_s'] * 1e3 / max(1, wl.n_images):.3f} ms/image "
-                f"({time.perf_counter() - t0:.1f} s wall)")
-    return sims, missing, peaks
+        variants = [(t, make_model(t, overrides.get(t) or None))]
+        peaks[t] = variants[0][1].peak_macs_per_cycle() * variants[0][1].cfg.clock_hz
+        if getattr(a, "iso_resimulate", False) and gpu_peak:
+            ov = iso_overrides(variants[0][1].cfg, gpu_peak / peaks[t])
+            if ov:
+                m = make_model(variants[0][1].cfg, ov)
+                iso_cfg[f"{t}@iso"] = ov
+                peaks[f"{t}@iso"] = m.peak_macs_per_cycle() * m.cfg.clock_hz
+                variants.append((f"{t}@iso", m))
+        for label, model in variants:
+            for name, wl in traces.items():
+                t0 = time.perf_counter()
+                rep = simulate(wl, model, jobs=a.jobs, seed=a.seed, on_unsupported="skip", progress=False)
+                sims[(name, label)] = rep
+                log(f"simulated {name} on {label}: {rep.total()['latency_s'] * 1e3 / max(1, wl.n_images):.3f} "
+                    f"ms/image ({time.perf_counter() - t0:.1f} s wall)")
+    return sims, missing, peaks, iso_cfg
 
 
 class _Log:
@@ -328,17 +352,16 @@ def run_compare(a) -> dict:
     for name, row in (rows.items() if targets else ()):  # no targets: GFLOPs and measurement only
         traces[name] = _trace(name, row, a, size, raw)
         log(f"traced {name}: {len(traces[name].layers)} layers x {traces[name].n_images} image(s)")
-    sims, missing, peaks = _simulate(traces, targets, overrides, a, log)
-
     gpu_peak = (a.gpu_peak_tmacs * 1e12 if a.gpu_peak_tmacs else
                 next((v for k, v in GPU_PEAK_MACS.items() if dev.get("kind") == "gpu" and k in dev.get("name", "")),
                      GPU_PEAK_MACS["V100"]))
     gpu_peak_src = ("--gpu-peak-tmacs" if a.gpu_peak_tmacs else
                     ("data sheet of the measured GPU" if dev.get("kind") == "gpu" and any(
                         k in dev.get("name", "") for k in GPU_PEAK_MACS) else "V100 FP32 data sheet (the paper's GPU)"))
+    sims, missing, peaks, iso_cfg = _simulate(traces, targets, overrides, a, log, gpu_peak)
 
     res = _assemble(a, size, cfg, rows, traces, measured, sims, missing, peaks, dev, gpu_peak, gpu_peak_src,
-                    full_gflops)
+                    full_gflops, iso_cfg)
     res["wall_s"] = time.perf_counter() - t0
     files = _write(res, rows, traces, sims, a, images)
     res["files"] = files
@@ -346,7 +369,8 @@ def run_compare(a) -> dict:
 
 
 def _assemble(a, size, cfg, rows, traces, measured, sims, missing, peaks, dev, gpu_peak, gpu_peak_src,
-              full_gflops):
+              full_gflops, iso_cfg=None):
+    iso_cfg = iso_cfg or {}
     entries = []
     dev_label = f"{'GPU' if dev.get('kind') == 'gpu' else 'CPU (no GPU available)'}: {dev.get('name')}"
     for name in MODELS:
@@ -376,6 +400,8 @@ def _assemble(a, size, cfg, rows, traces, measured, sims, missing, peaks, dev, g
                             "energy_j_per_image": en, "gflops": g, "clock_hz": rep.cfg.clock_hz,
                             "iso_throughput_latency_s": {k: v * iso for k, v in lat.items() if k in ("avg", "min", "max")},
                             "skipped_layers": [s["name"] for s in rep.skipped],
+                            "iso_overrides": iso_cfg.get(t),
+                            "peak_macs_per_s": peaks[t],
                             "energy_by_action_pJ_per_image": {k: v / max(1, len(pi)) for k, v in
                                                               rep.energy_by_action().items()},
                             "report_hash": rep.hash})
@@ -407,7 +433,9 @@ def _assemble(a, size, cfg, rows, traces, measured, sims, missing, peaks, dev, g
         "device": dev, "device_label": dev_label,
         "baseline_full_gflops": full_gflops("fix", bdepth, size, C=rows["baseline"].width, pad=True),
         "gpu_peak_macs_per_s": gpu_peak, "gpu_peak_source": gpu_peak_src,
-        "iso_throughput_note": "ideal PE-count scaling to the GPU's peak MAC rate (optimistic bound)",
+        "iso_throughput_note": "ideal PE-count scaling to the GPU's peak MAC rate (optimistic bound); "
+                               "targets named <preset>@iso are re-simulated with the PE count scaled to that "
+                               "peak (--iso-resimulate; buffers, NoC and DRAM bandwidth unchanged)",
         "accelerator_peak_macs_per_s": peaks,
         "workloads": {n: {"hash": wl.content_hash, "images": wl.n_images, "layers": len(wl.layers),
                           "meta": wl.meta} for n, wl in traces.items()},

@@ -84,3 +84,24 @@ def test_flops_only_baseline_depth_and_width(tmp_path, capsys):
     for m in ("large", "small"):
         assert 0 < ents[m]["gflops"]["max"] < full_gflops("dynamic", 3, (256, 256), C=64, pad=True)
     assert ents["large"]["gflops"]["avg"] > ents["small"]["gflops"]["avg"]  # lambda 0.1 keeps more pixels
+
+
+def test_iso_overrides_scale_pe_count_to_gpu_peak():
+    from accelsim.compare_run import iso_overrides
+    from accelsim.engine import make_model
+    for preset in ("scnn", "cambricon-x", "systolic", "eyeriss-v2", "eie"):
+        m = make_model(preset)
+        peak = m.peak_macs_per_cycle() * m.cfg.clock_hz
+        m2 = make_model(m.cfg, iso_overrides(m.cfg, 7.85e12 / peak))
+        # rounding the PE grid keeps the scaled peak within 15 % of the target
+        assert m2.peak_macs_per_cycle() * m2.cfg.clock_hz == pytest.approx(7.85e12, rel=0.15), preset
+
+
+def test_compare_iso_resimulate(tmp_path, capsys):
+    rc = main(["compare", "--size", "128x192", "--images", "1", "--no-measure", "--no-plots", "--quiet",
+               "--targets", "systolic,cambricon-x", "--iso-resimulate", "--out", str(tmp_path), "--json"])
+    assert rc == 0
+    res = json.loads(capsys.readouterr().out)
+    iso = [e for e in res["entries"] if e["target"].endswith("@iso")]
+    assert {e["target"] for e in iso} == {"systolic@iso", "cambricon-x@iso"} and len(iso) == 6
+    assert all(e["iso_overrides"] for e in iso)
