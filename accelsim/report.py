@@ -226,6 +226,7 @@ def _portable(d: dict) -> dict:
     d.get("arch", {}).pop("file", None)
     d.get("energy_table", {}).pop("file", None)
     d.get("workload", {}).pop("source", None)
+    d.get("workload", {}).pop("meta", None)  # provenance (may hold paths); the content hash covers the data
     return d
 
 

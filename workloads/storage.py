@@ -10,8 +10,9 @@ bit-identical):
   ``L/<layer>/bias``.
 * ``I/<image>/<layer>/acts.mask``, ``.../acts.values``, ``.../out_mask``.
 
-The content hash is sha256 over the layer specs, the edges and every array
-(name, dtype, shape, bytes) in sorted order; reports record it.  Writes go to a
+The content hash is sha256 over the layer specs (shapes, densities; not the
+free-form ``meta``, which may hold paths), the edges and every array (name,
+dtype, shape, bytes) in sorted order; reports record it.  Writes go to a
 temporary file that is renamed into place, so no half-written file remains.
 """
 
@@ -93,7 +94,9 @@ def _to_arrays(wl: Workload) -> tuple[dict, dict]:
 
 def _hash(arrays: dict, manifest: dict) -> str:
     h = hashlib.sha256()
-    spec = {k: manifest[k] for k in ("name", "layers", "edges")}
+    # layer ``meta`` is provenance (it may hold machine-specific paths), not content: left out
+    layers = [{k: v for k, v in L.items() if k != "meta"} for L in manifest["layers"]]
+    spec = {"name": manifest["name"], "layers": layers, "edges": manifest["edges"]}
     h.update(json.dumps(spec, sort_keys=True, default=str).encode())
     for k in sorted(arrays):
         a = np.ascontiguousarray(arrays[k])

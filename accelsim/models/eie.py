@@ -363,7 +363,7 @@ def matrix_from_dump(path, n_out: int, n_in: int, n_pe: int, regs_per_pe: int = 
     code = np.concatenate(d.code)
     m = EIEMatrix(n_pe, n_out, n_in, True, regs_per_pe, ptr, base, np.concatenate(d.row).astype(np.int32),
                   np.concatenate(d.run).astype(np.int16), code.astype(np.int16), d.codebook[code], d.codebook,
-                  4, source=f"dump:{path}")
+                  4, source=f"dump:{Path(path).name}")  # folder name: reports stay path-independent
     m.meta["n_padding"] = int((code == 0).sum())
     m.meta["act"] = d.act
     return m
