@@ -23,10 +23,7 @@ Single core: BLAS / Numba threads pinned to 1 before numpy is imported.  Wall ti
 for comparison on one machine only (never asserted in tests).
 """
 
-import os
-
-for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ[_v] = "1"
+import _single_core  # noqa: F401  (pins one thread before numpy is imported)
 
 import argparse  # noqa: E402
 import json  # noqa: E402

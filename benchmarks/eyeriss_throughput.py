@@ -11,10 +11,7 @@ inferences/J (chip, and with DRAM), the v2/v1 speed-up next to the paper (1470.6
 Wall times are for comparison on one machine only (never asserted in tests).
 """
 
-import os
-
-for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ[_v] = "1"
+import _single_core  # noqa: F401  (pins one thread before numpy is imported)
 
 import argparse  # noqa: E402
 import json  # noqa: E402

@@ -12,10 +12,9 @@ project's ``workloads.effectual.conv_reference``) of the same layer in the same 
 Single core: BLAS / Numba threads are pinned to 1 before numpy is imported.
 """
 
-import os
+import os  # noqa: E402
 
-for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ[_v] = "1"
+import _single_core  # noqa: F401  (pins one thread before numpy is imported)
 
 import argparse  # noqa: E402
 import time  # noqa: E402
