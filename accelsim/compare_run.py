@@ -93,12 +93,12 @@ def _raw_images(a):
     return [imgs[i % len(imgs)] for i in range(a.images)]
 
 
-def _images(a, size):
+def _images(raw, size):
     import torch
     import torch.nn.functional as F
 
     out = []
-    for im in _raw_images(a):
+    for im in raw:
         t = torch.from_numpy(np.ascontiguousarray(im)).permute(2, 0, 1)[None].float()
         out.append(F.interpolate(t, size=size, mode="bilinear", align_corners=False))
     return out
@@ -208,8 +208,6 @@ def _baseline_as_dynamic(fix_head):
 
 def _trace(name, row, a, size, raw_images):
     """Per-image workload of one row (see module doc of dynhead.trace)."""
-    import torch
-
     from dynhead.trace import magnitude_prune_, trace_head_only, trace_model
     if name != "baseline":
         wl = trace_model(row.backbone_model, raw_images, size, width=row.width if row.gate_model else None,
@@ -225,7 +223,7 @@ def _trace(name, row, a, size, raw_images):
         "masks": "none: every output pixel is computed (gate-free head)"}}
     if a.prune is not None:
         meta["pruning"] = {"target_density": a.prune, "densities": magnitude_prune_(head, a.prune)}
-    ones = [{k: torch.ones_like(v) for k, v in g.items()} for g in _dyn_gate_shapes(head, row.features)]
+    ones = _open_gates(head, row.features)
     wl = trace_head_only(head, row.features, gate_override_per_image=ones, meta=meta, name="baseline_fix_head")
     keep = [n for n, L in wl.layers.items() if not L.meta.get("op", "").startswith("gate_")]
     sub = wl.subset(keep)
@@ -237,18 +235,14 @@ def _trace(name, row, a, size, raw_images):
     return sub
 
 
-def _dyn_gate_shapes(head, features_per_image):
-    """Gate dicts (all ones) with the shapes the dynamic head expects, per image."""
+def _open_gates(head, features_per_image):
+    """Per image, the gate dict a dynamic head reads (``(tower, stage, level, "scale{s}"|"depth")`` ->
+    (1, 1, h, w)), all ones: every gate open."""
     import torch
-
-    from dynhead.model import HeadContext
-    out = []
-    with torch.no_grad():
-        for feats in features_per_image:
-            ctx = HeadContext()
-            head(feats, ctx=ctx)
-            out.append(ctx.gates)
-    return out
+    keys = [f"scale{s}" for s in range(head.K)] + ["depth"]
+    return [{(t, d, l, k): torch.ones(1, 1, *f.shape[-2:])
+             for t in ("cls", "reg") for d in range(head.depth) for l, f in enumerate(feats) for k in keys}
+            for feats in features_per_image]
 
 
 #: PE-count fields scaled for the iso-throughput re-simulation: "lin" multiplies by the factor, "sqrt"
@@ -340,14 +334,14 @@ def run_compare(a) -> dict:
 
     log = _Log(quiet=getattr(a, "quiet", False))
     rows, cfg = _load_rows(a, size)
-    images = _images(a, size)
+    raw = _raw_images(a)
+    images = _images(raw, size)
     _prepare(rows, images, a)
     log(f"{len(images)} image(s) at {size[0]}x{size[1]}, head C={rows['small'].width} D={cfg.depth}; features and "
         f"gates ready")
     dev = device_info(device)
     measured = {} if a.no_measure else _measure(rows, a, device)
     log(f"measured head latency on {dev.get('name')}")
-    raw = _raw_images(a)
     traces = {}
     for name, row in (rows.items() if targets else ()):  # no targets: GFLOPs and measurement only
         traces[name] = _trace(name, row, a, size, raw)
