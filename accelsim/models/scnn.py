@@ -997,6 +997,41 @@ def _check(name, sim, ref, unit="", note="", tol=None, passed=None):
             "note": note}
 
 
+# GoogLeNet inception modules (Szegedy et al. 2015, Table 1): plane, input channels and the
+# output channels of the four 1x1 convolutions (#1x1, #3x3 reduce, #5x5 reduce, pool proj).
+GOOGLENET_1X1 = {
+    "3a": (28, 192, (64, 96, 16, 32)), "3b": (28, 256, (128, 128, 32, 64)),
+    "4a": (14, 480, (192, 96, 16, 64)), "4b": (14, 512, (160, 112, 24, 64)),
+    "4c": (14, 512, (128, 128, 24, 64)), "4d": (14, 512, (112, 144, 32, 64)),
+    "4e": (14, 528, (256, 160, 32, 128)), "5a": (7, 832, (256, 160, 32, 128)),
+    "5b": (7, 832, (384, 192, 48, 128)),
+}
+
+
+def _googlenet_1x1_bracket(model, rows: list[dict]) -> dict:
+    """Utilisation of all 36 GoogLeNet 1x1 layers with every module at 3a's, then at 5b's mean
+    (activation, weight) densities of the shared data; per plane size and overall."""
+    out = {}
+    for mod in ("3a", "5b"):
+        sel = [r for r in rows if r["layer"].startswith(f"inception_{mod}") and r["R"] == "1"]
+        da = float(np.mean([float(r["act_density"]) for r in sel]))
+        dw = float(np.mean([float(r["weight_density"]) for r in sel]))
+        eff, slots, by_plane = 0, 0, {}
+        for name, (hw, c, ks) in GOOGLENET_1X1.items():
+            for j, k in enumerate(ks):
+                L = Layer(f"inception_{name}_1x1_{j}", "conv", C=c, K=k, H=hw, W=hw, R=1, S=1,
+                          act_density=da, weight_density=dw)
+                rr = _run(model, L)
+                s = rr.cycles * model.peak_macs_per_cycle()
+                eff += rr.macs_effectual
+                slots += s
+                e0, s0 = by_plane.get(hw, (0, 0))
+                by_plane[hw] = (e0 + rr.macs_effectual, s0 + s)
+        out[f"densities_of_{mod}"] = {"act_density": da, "weight_density": dw, "utilization": eff / slots,
+                                      "by_plane": {f"{hw}x{hw}": e / s for hw, (e, s) in by_plane.items()}}
+    return out
+
+
 def validate(shared: Path | None, full: bool = False) -> dict:
     """Density sweep on GoogLeNet inception 3a/5b shapes (paper Fig. 10) plus the utilisation studies.
 
@@ -1089,23 +1124,44 @@ def validate(shared: Path | None, full: bool = False) -> dict:
     u = eff / slots
     res["kc8_1x1_utilization"] = per
     res["checks"].append(_check("GoogLeNet 1x1 utilisation with Kc=8", u, 0.20, "",
-                                "paper: below 20 %; pass = below; per layer in kc8_1x1_utilization",
-                                passed=u < 0.20))
-    # 64 PEs x 16 multipliers vs 4 PEs x 256
+                                "paper: below 20 %; pass = below; the 3a (28x28) and 5b (7x7) 1x1 layers of the "
+                                "shared data, per layer in kc8_1x1_utilization", passed=u < 0.20))
+    # The shared data hold 3a and 5b only; the network's other 1x1 layers (3b, 4a-4e, 5a) have
+    # public shapes but unknown densities.  Bracket them: all modules at 3a's densities (denser,
+    # the upper end) and all at 5b's (the lower end).
+    res["kc8_1x1_googlenet_bracket"] = _googlenet_1x1_bracket(scnn8, allrows)
+    # PE granularity: 64 PEs x 16 multipliers vs 4 PEs x 256 on every 3a/5b layer.  The paper
+    # has 64x16 faster by 11 % at math utilisations 59 % vs 35 %; since both designs do the same
+    # effectual work on the same 1024 multipliers, a utilisation over all chip cycles would
+    # differ by exactly the speed ratio (1.11, not 1.69), so the paper's figure must count the
+    # PEs' own busy cycles (issue steps + conflict stalls), not the cycles they wait at barriers.
     big = make_model("scnn-4x256")
-    ue = us = ub = 0.0
-    for x in (allrows if full else [x for x in allrows if x["layer"] in ("inception_3a_3x3", "inception_5b_3x3",
-                                                                         "inception_3a_1x1")]):
-        L = _layer(x, None)
-        a, b = _run(scnn, L), _run(big, L)
-        ue += a.macs_effectual
-        us += a.cycles * scnn.peak_macs_per_cycle()
-        ub += b.cycles * big.peak_macs_per_cycle()
-    u64, u4 = ue / us, ue / ub
-    res["checks"].append(_check("math utilisation 64x16", u64, 0.59, "", "paper 59 %", tol=0.25))
-    res["checks"].append(_check("math utilisation 4x256", u4, 0.35, "", "paper 35 %", tol=0.25))
-    res["checks"].append(_check("64x16 beats 4x256", u64 / u4, 0.59 / 0.35, "x", "paper: ratio 1.69",
-                                passed=u64 > u4))
+    gran = {}
+    for label, m in (("64x16", scnn), ("4x256", big)):
+        g = {"cycles": 0, "macs_effectual": 0, "pe_active_slots": 0, "pe_issue_slots": 0}
+        FI = m.cfg["multipliers.F"] * m.cfg["multipliers.I"]
+        for x in allrows:
+            rr = _run(m, _layer(x, None))
+            g["cycles"] += rr.cycles
+            g["macs_effectual"] += rr.macs_effectual
+            g["pe_issue_slots"] += rr.extra["multiplier_steps"] * FI
+            g["pe_active_slots"] += (rr.extra["multiplier_steps"] + rr.extra["conflict_stall_pe_cycles"]) * FI
+        g["chip_utilization"] = g["macs_effectual"] / (g["cycles"] * m.peak_macs_per_cycle())
+        g["math_utilization_pe_active"] = g["macs_effectual"] / g["pe_active_slots"]
+        g["math_utilization_issue_steps"] = g["macs_effectual"] / g["pe_issue_slots"]
+        gran[label] = g
+    res["granularity"] = gran
+    u64, u4 = gran["64x16"]["math_utilization_pe_active"], gran["4x256"]["math_utilization_pe_active"]
+    res["checks"].append(_check("math utilisation 64x16", u64, 0.59, "",
+                                "paper 59 %; effectual / (PE busy cycles x 16), busy = issue steps + "
+                                "conflict stalls; chip-cycle utilisation in granularity", tol=0.25))
+    res["checks"].append(_check("math utilisation 4x256", u4, 0.35, "", "paper 35 %; as above, x 256",
+                                tol=0.25))
+    res["checks"].append(_check("64x16 beats 4x256", u64 / u4, 0.59 / 0.35, "x",
+                                "paper: ratio 1.69; pass = 64x16 higher", passed=u64 > u4))
+    sp = gran["4x256"]["cycles"] / gran["64x16"]["cycles"]
+    res["checks"].append(_check("64x16 speed over 4x256", sp, 1.11, "x",
+                                "paper: 64x16 faster by 11 %; pass = 64x16 faster", passed=sp > 1.0))
     # sensitivity of the sweep to the two unpublished crossbar choices
     sens = []
     for label, ov in (("queue depth 8", {"accumulator.conflict_model": "queue"}),
