@@ -167,6 +167,21 @@ def _add_workload(sub):
     ls = ws.add_parser("list", help="built-in workload names")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(func=_cmd_workload_list)
+    t = ws.add_parser("import-torch", help="run a PyTorch model and import every conv2d/linear call with its "
+                                           "real activations and weights")
+    t.add_argument("model", metavar="MODEL", help="built-in (resnet18, resnet50, fcos-dynamic-large, "
+                                                  "fcos-dynamic-small) or package.module:callable")
+    t.add_argument("--out", required=True, help="workload file to write (.npz)")
+    t.add_argument("--input", help="input shape C x H x W, e.g. 3x224x224 (default: the built-in's)")
+    t.add_argument("--images", type=int, default=1, help="number of images (default 1)")
+    t.add_argument("--image-dir", help="RGB images to run (default: seeded random inputs; the FCOS built-ins "
+                                       "use the shipped sample images)")
+    t.add_argument("--checkpoint", help="state_dict to load into the model (strict)")
+    t.add_argument("--name", help="workload name (default: MODEL)")
+    t.add_argument("--no-acts", action="store_true", help="store activation densities only")
+    t.add_argument("--seed", type=int, default=0, help="seed of the weights' init and of random inputs")
+    t.add_argument("--json", action="store_true", help="print the import report as JSON")
+    t.set_defaults(func=_cmd_workload_import_torch)
 
 
 def _cmd_workload_show(a):
@@ -204,6 +219,38 @@ def _cmd_workload_convert(a):
     else:
         raise AccelsimError(f"--out: {a.out}: expected a .npz or .csv file name")
     print(f"wrote {a.out}")
+    return 0
+
+
+def _cmd_workload_import_torch(a):
+    from workloads.torch_import import BUILTIN_MODELS, import_torch, load_weights, make_inputs, parse_shape, \
+        resolve_model
+    if not a.out.endswith(".npz"):
+        raise AccelsimError(f"--out: {a.out}: expected a .npz file name")
+    if a.images < 1:
+        raise AccelsimError(f"--images: must be >= 1, got {a.images}")
+    model = resolve_model(a.model, seed=a.seed)
+    shape = parse_shape(a.input) if a.input else BUILTIN_MODELS.get(a.model, (None, None))[1]
+    if shape is None:
+        raise AccelsimError(f"--input: needed for {a.model} (e.g. --input 3x224x224)")
+    if a.checkpoint:
+        load_weights(model, a.checkpoint)
+    xs = make_inputs(a.model, model, shape, a.images, a.image_dir, seed=a.seed)
+    meta = {"model": a.model, "checkpoint": a.checkpoint, "seed": a.seed,
+            "inputs": "image folder" if a.image_dir else ("shipped sample images" if a.model.startswith("fcos-")
+                                                         else "seeded N(0,1)")}
+    try:
+        wl, rep = import_torch(model, xs, a.name or a.model.replace(":", "."), store_acts=not a.no_acts, meta=meta)
+    except RuntimeError as e:  # the model itself failed on these inputs
+        raise AccelsimError(f"MODEL: {a.model} failed on inputs of shape {tuple(xs[0].shape)}: "
+                            f"{str(e).splitlines()[0]}") from None
+    wl.save(a.out)
+    if a.json:
+        _print_json({"out": a.out, "hash": wl.content_hash, **rep.to_dict()})
+    else:
+        for line in rep.lines():
+            print(line)
+        print(f"wrote {a.out} ({len(wl.layers)} layers, {wl.n_images} image(s))")
     return 0
 
 
