@@ -10,6 +10,7 @@ import argparse
 import importlib
 import json
 import sys
+from pathlib import Path
 
 from .errors import USER_ERRORS, AccelsimError
 
@@ -38,7 +39,7 @@ def _add_simulate(sub):
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one config field, e.g. --set pe_rows=4 --set multipliers.F=8")
     p.add_argument("--images", help="comma-separated image indices (default: all)")
-    p.add_argument("--layers", help="comma-separated layer names (default: all)")
+    p.add_argument("--layers", help="comma-separated layer names or shell patterns, e.g. 'head.*' (default: all)")
     p.add_argument("--functional", action="store_true", help="also compute and check the layer outputs")
     p.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: all cores)")
     p.add_argument("--seed", type=int, default=0, help="seed for synthetic data of density-only layers")
@@ -48,7 +49,19 @@ def _add_simulate(sub):
     p.add_argument("--out", help="write report.json, COMPUTE_REPORT.csv and summary.md to this folder")
     p.add_argument("--chrome-trace", metavar="FILE",
                    help="write a layer timeline in Chrome trace-event JSON (open in Perfetto)")
+    p.add_argument("--plots", action="store_true", help="with --out: also write the report's plots "
+                                                        "(cycle/energy breakdown, utilisation, per-image, roofline)")
     p.set_defaults(func=_cmd_simulate)
+
+
+def select_layers(names: list[str], text: str) -> list[str]:
+    """Layers named in ``text`` (comma-separated names or fnmatch patterns), in workload order."""
+    import fnmatch
+    want = [x.strip() for x in text.split(",") if x.strip()]
+    bad = [w for w in want if not (w in names or (any(ch in w for ch in "*?[") and fnmatch.filter(names, w)))]
+    if bad:
+        raise AccelsimError(f"--layers: no layer named or matching {', '.join(bad)}")
+    return [n for n in names if any(n == w or fnmatch.fnmatchcase(n, w) for w in want)]
 
 
 def _int_list(text, field):
@@ -64,11 +77,9 @@ def _cmd_simulate(a):
     wl = resolve(a.workload, shared=a.shared, seed=a.seed)
     model = make_model(a.arch, a.overrides)
     imgs = _int_list(a.images, "--images") if a.images else None
-    layers = [x for x in a.layers.split(",") if x] if a.layers else None
-    if layers:
-        unknown = set(layers) - set(wl.layers)
-        if unknown:
-            raise AccelsimError(f"--layers: unknown layer(s) {', '.join(sorted(unknown))} in {wl.name}")
+    if a.plots and not a.out:
+        raise AccelsimError("--plots: needs --out DIR (the plots are written beside report.json)")
+    layers = select_layers(list(wl.layers), a.layers) if a.layers else None
     if imgs:
         bad = [i for i in imgs if not 0 <= i < wl.n_images]
         if bad:
@@ -77,6 +88,9 @@ def _cmd_simulate(a):
                    on_unsupported="skip" if a.skip_unsupported else "error")
     if a.out:
         rep.write(a.out)
+        if a.plots:
+            from .report_plots import write_report_plots
+            write_report_plots(json.loads(rep.to_json()), a.out)
     if a.chrome_trace:
         from workloads.storage import atomic_write_bytes
         atomic_write_bytes(a.chrome_trace, json.dumps(rep.to_chrome_trace()).encode())
@@ -99,7 +113,40 @@ def _cmd_simulate(a):
     if rep.skipped:
         c.print(f"skipped {len(rep.skipped)} unsupported layer(s): " + ", ".join(s["name"] for s in rep.skipped))
     if a.out:
-        c.print(f"wrote {a.out}/report.json, COMPUTE_REPORT.csv, summary.md")
+        c.print(f"wrote {a.out}/report.json, COMPUTE_REPORT.csv, summary.md" + (" and plots" if a.plots else ""))
+    return 0
+
+
+# ------------------------------------------------------------------ plot
+def _add_plot(sub):
+    p = sub.add_parser("plot", help="plots of a saved simulation report (report.json)")
+    p.add_argument("report", help="report.json written by `accelsim simulate --out`")
+    p.add_argument("--out", required=True, help="folder for the PNG files")
+    p.add_argument("--top", type=int, default=30, help="layers drawn per bar chart (largest by cycles; "
+                                                       "the rest merged into one bar)")
+    p.set_defaults(func=_cmd_plot)
+
+
+def _cmd_plot(a):
+    from .report_plots import write_report_plots
+    path = Path(a.report)
+    if not path.is_file():
+        raise AccelsimError(f"{path}: report file not found")
+    try:
+        rep = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise AccelsimError(f"{path}: not a JSON report ({type(e).__name__})") from None
+    need = ("layers", "total", "per_image", "arch", "workload")
+    if not isinstance(rep, dict) or any(k not in rep for k in need):
+        missing = [k for k in need if not isinstance(rep, dict) or k not in rep]
+        raise AccelsimError(f"{path}: field {missing[0]!r}: missing (not an accelsim simulate report)")
+    if not rep["layers"]:
+        raise AccelsimError(f"{path}: field 'layers': empty, nothing to plot")
+    if a.top < 1:
+        raise AccelsimError(f"--top: must be >= 1, got {a.top}")
+    files = write_report_plots(rep, a.out, top=a.top)
+    for f in files.values():
+        print(f"wrote {f}")
     return 0
 
 
@@ -314,6 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"accelsim {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_simulate(sub)
+    _add_plot(sub)
     _add_validate(sub)
     _add_delegated(sub)
     _add_workload(sub)

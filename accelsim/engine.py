@@ -92,6 +92,19 @@ class AcceleratorModel:
     def peak_macs_per_cycle(self) -> int:
         raise NotImplementedError
 
+    #: config fields that give the off-chip bandwidth, with the factor to bytes per second
+    #: (x 1, or x clock for per-cycle fields); the first one present is used
+    DRAM_BANDWIDTH_FIELDS = (("dram.bandwidth_bytes_per_s", False), ("dram.bandwidth_bytes_per_cycle", True),
+                             ("dram.bytes_per_cycle", True), ("dma.bytes_per_cycle", True))
+
+    def dram_bytes_per_s(self) -> float | None:
+        """Off-chip bandwidth in bytes/s as configured, or None where the model has none (EIE keeps
+        the whole model on chip).  Used for the roofline's bandwidth ceiling."""
+        for key, per_cycle in self.DRAM_BANDWIDTH_FIELDS:
+            if key in self.cfg:
+                return float(self.cfg[key]) * (self.cfg.clock_hz if per_cycle else 1.0)
+        return None
+
     def simulate_layer(self, inst: LayerInstance, functional: bool = False) -> LayerResult:
         raise NotImplementedError
 

@@ -5,7 +5,7 @@ JSON layout::
     {"arch": {...config with units and sources...}, "workload": {"name", "hash", "source", "images"},
      "total": {"cycles", "latency_s", "energy_j", "clock_hz", "macs_dense", "macs_effectual", ...},
      "per_image": [{"image", "cycles", "latency_s", "energy_j"}...],
-     "per_image_stats": {"latency_s": {"avg","min","max","p50","p99"}, "energy_j": {...}},
+     "per_image_stats": {"latency_s": {"avg","min","max","p50","p90","p99"}, "energy_j": {...}},
      "layers": [{"name", "image", "cycles", "latency_s", "energy_j", "macs_dense", "macs_effectual",
                  "utilization", "breakdown": {...}, "actions": {...}, "energy_pJ": {...}}...],
      "energy_table": {...ERT dump with the source of every row...},
@@ -13,7 +13,7 @@ JSON layout::
 
 ``report_hash`` is sha256 over the JSON without wall-clock time and absolute paths (config file,
 energy-table file, workload file), so the same inputs give the same hash on any machine.
-``per_image_stats`` entries hold avg/min/max/p50/p99 and ``cv`` (std/mean).
+``per_image_stats`` entries hold avg/min/max/p50/p90/p99 and ``cv`` (std/mean).
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ def _stats(values) -> dict:
     if v.size == 0:
         return {}
     return {"avg": float(v.mean()), "min": float(v.min()), "max": float(v.max()),
-            "p50": float(np.percentile(v, 50)), "p99": float(np.percentile(v, 99)),
+            "p50": float(np.percentile(v, 50)), "p90": float(np.percentile(v, 90)),
+            "p99": float(np.percentile(v, 99)),
             "cv": float(v.std() / v.mean()) if v.mean() else 0.0}
 
 
@@ -88,6 +89,7 @@ class Report:
                 "macs_gated": int(sum(r.macs_gated for r in rs)),
                 "utilization": macs_actual / max(1, cyc * peak) if peak else None,
                 "peak_macs_per_cycle": peak,
+                "dram_bytes_per_s": self.model.dram_bytes_per_s(),
                 "breakdown": bd}
 
     def energy_by_action(self) -> dict:
