@@ -51,11 +51,16 @@ Reads top-down like the paper (Sec. III-IV; ``../shared/docs/accelerators.md`` s
    (:func:`bank_terms`, ``accumulator.bank_hash``), with ``spatial = (p-p0)*Qacc + (q-q0)``
    the position in the PE's accumulator footprint:
 
-       skewed (default): ``bank = (k_local mod F) + F * ((spatial + k_local // F) mod (A/F))``
-       linear:           ``bank = ((k_local*Pacc + p - p0)*Qacc + q - q0) mod A``
+       linear (default): ``bank = ((k_local*Pacc + p - p0)*Qacc + q - q0) mod A``
+       skewed:           ``bank = (k_local mod F) + F * ((spatial + k_local // F) mod (A/F))``
 
-   (skewed: an F-vector of consecutive channels uses F distinct lanes and consecutive
-   pixels of an I-vector distinct spatial slots; linear: plain low-order interleaving).
+   (linear: plain low-order interleaving of the accumulator address; skewed: an F-vector
+   of consecutive channels uses F distinct lanes and consecutive pixels of an I-vector
+   distinct spatial slots, so dense data never conflict).  The default is ``linear``:
+   SCNN's loss at full density is attributed (in a third-party reading of the paper) to
+   contention among products hashing to the same accumulator bank, which the skewed hash
+   never produces on dense data (docs/timing-model.md, SCNN "Bank hash"; until 2026-11-27
+   the default was skewed).
    A bank accepts one product per cycle.  ``accumulator.conflict_model``:
    ``step_max`` (default, DNNsim's model) -- a step lasts ``max products on one bank``
    cycles and the ``max - 1`` extra cycles are ``bank_conflict`` stalls, counted exactly
@@ -664,9 +669,9 @@ def _scnn_kernel(round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val, a_padc
 def bank_terms(ast: "ActStreams", wst: "WeightStreams", plan: Plan, F: int, A: int, kind: str):
     """Per-entry terms of the accumulator bank hash: bank = ((a_term + w_term) mod M) * mult + w_lane.
 
-    ``linear``: bank = address mod A, address = (k_local*Pacc + p - p0)*Qacc + (q - q0)
+    ``linear`` (default): bank = address mod A, address = (k_local*Pacc + p - p0)*Qacc + (q - q0)
     (low-order interleaving of the linear accumulator address).
-    ``skewed`` (default): bank = (k_local mod F) + F * ((spatial + k_local // F) mod (A / F)),
+    ``skewed``: bank = (k_local mod F) + F * ((spatial + k_local // F) mod (A / F)),
     spatial = (p - p0)*Qacc + (q - q0): an F-vector of consecutive output channels uses F
     distinct bank lanes, consecutive pixels of an I-vector distinct spatial slots, and the
     k_local // F skew separates channels k and k + F.
@@ -789,9 +794,11 @@ class SCNN(AcceleratorModel):
         **GEOMETRY_FIELDS,
         "output_mask_skip": Field(bool, "", False, doc="variant: drop activations / gate products aimed at "
                                   "masked-off outputs before the multiplier array", source="assumed (not in SCNN)"),
-        "accumulator.bank_hash": Field(str, "", "skewed", choices=("skewed", "linear"), doc="product -> bank "
-                                       "mapping (see bank_terms): skewed = channel lane + skewed spatial "
-                                       "interleave, linear = address mod banks", source="assumed (paper gives none)"),
+        "accumulator.bank_hash": Field(str, "", "linear", choices=("linear", "skewed"), doc="product -> bank "
+                                       "mapping (see bank_terms): linear = address mod banks, skewed = channel "
+                                       "lane + skewed spatial interleave (conflict-free on dense data)",
+                                       source="assumed (paper gives no hash; SCNN's dense-data loss is attributed "
+                                              "to bank contention, which linear has and skewed lacks)"),
         "accumulator.conflict_model": Field(str, "", "step_max", choices=("step_max", "queue"), doc="step_max: "
                                             "a step lasts max products on one bank (DNNsim); queue: per-bank "
                                             "queues of queue_depth products", source="assumed (paper gives none)"),
@@ -1165,7 +1172,7 @@ def validate(shared: Path | None, full: bool = False) -> dict:
     # sensitivity of the sweep to the two unpublished crossbar choices
     sens = []
     for label, ov in (("queue depth 8", {"accumulator.conflict_model": "queue"}),
-                      ("linear bank hash", {"accumulator.bank_hash": "linear"})):
+                      ("skewed bank hash", {"accumulator.bank_hash": "skewed"})):
         m = make_model("scnn", ov)
         for d in ((1.0, 0.5, 0.1) if not full else densities):
             cs = sum(_run(m, _layer(r, d)).cycles for r in rows)

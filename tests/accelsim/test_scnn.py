@@ -18,6 +18,7 @@ SCNN = make_model("scnn")
 SKIP = make_model("scnn-maskskip")
 QUEUE = make_model("scnn", {"accumulator.conflict_model": "queue"})
 LINEAR = make_model("scnn", {"accumulator.bank_hash": "linear", "weight_order": "krs"})
+SKEWED = make_model("scnn", {"accumulator.bank_hash": "skewed"})
 # per-bank queues deeper than any step can fill: a step never waits, each bank drains its
 # products one per cycle (a work-conserving queue), so conflicts only lengthen the round's tail
 UNBOUNDED = make_model("scnn", {"accumulator.conflict_model": "queue", "accumulator.queue_depth": 1 << 20})
@@ -59,7 +60,8 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(f"{k}{v}" for k, v in c.items()))
-@pytest.mark.parametrize("model", [SCNN, SKIP, LINEAR, QUEUE], ids=["scnn", "maskskip", "linear-krs", "queue"])
+@pytest.mark.parametrize("model", [SCNN, SKIP, LINEAR, QUEUE, SKEWED],
+                         ids=["scnn", "maskskip", "linear-krs", "queue", "skewed"])
 def test_functional_equals_conv2d(case, model):
     inst = _inst(**case)
     r = run_instance(model, inst, functional=True)
@@ -143,8 +145,12 @@ def test_dense_inputs_give_closed_form_plus_named_overheads(shape):
     assert b["rle_padding"] == 0 and b["memory_stall"] == 0
     assert r.cycles == base + drain[-1] + r.extra["conflict_stall_max_per_round"]
     kc = r.extra["Kc"]
-    if kc % SCNN.cfg["multipliers.F"] == 0:  # F-vectors = F consecutive channels at one tap: distinct lanes
-        assert b["bank_conflict"] == 0 and r.extra["conflict_stall_pe_cycles"] == 0
+    if kc % SCNN.cfg["multipliers.F"] == 0:
+        # the skewed hash: F-vectors = F consecutive channels at one tap use distinct lanes, so dense
+        # data never conflict and SCNN equals the closed form exactly
+        s = run_instance(SKEWED, inst)
+        assert s.breakdown["bank_conflict"] == 0 and s.extra["conflict_stall_pe_cycles"] == 0
+        assert s.cycles == base + drain[-1]
     # the dense baseline has exactly the conflict-free count
     d = run_instance(make_model("dcnn"), inst)
     assert d.cycles == base + drain[-1]
@@ -265,7 +271,7 @@ def test_unsupported_layer_and_skip():
 @pytest.mark.parametrize("override, field", [
     (["multipliers.F=0"], "multipliers.F"),
     (["accumulator.bank_hash=modulo"], "accumulator.bank_hash"),
-    (["accumulator.banks=30"], "accumulator.banks"),      # not a multiple of F for the skewed hash
+    (["accumulator.bank_hash=skewed", "accumulator.banks=30"], "accumulator.banks"),  # skewed needs F | banks
     (["accumulator.bits=8"], "accumulator.bits"),
     (["iaram_bytes=4"], "iaram_bytes"),
     (["pe_rows=two"], "pe_rows"),
