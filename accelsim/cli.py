@@ -129,13 +129,9 @@ def _add_plot(sub):
 
 def _cmd_plot(a):
     from .report_plots import write_report_plots
+    from .paths import read_json
     path = Path(a.report)
-    if not path.is_file():
-        raise AccelsimError(f"{path}: report file not found")
-    try:
-        rep = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise AccelsimError(f"{path}: not a JSON report ({type(e).__name__})") from None
+    rep = read_json(path, "", "JSON report")
     need = ("layers", "total", "per_image", "arch", "workload")
     if not isinstance(rep, dict) or any(k not in rep for k in need):
         missing = [k for k in need if not isinstance(rep, dict) or k not in rep]

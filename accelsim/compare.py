@@ -72,6 +72,10 @@ def add_arguments(p):
                    help="also re-simulate every target with its PE count scaled to the GPU's peak MAC rate "
                         "(targets '<preset>@iso'; buffers and bandwidths unchanged)")
     p.add_argument("--no-measure", action="store_true", help="skip the latency measurement")
+    p.add_argument("--measured", metavar="COMPARE_JSON",
+                   help="take the measured rows from a compare.json written elsewhere (e.g. on a GPU machine by "
+                        "`accelsim compare --targets '' --device cuda`) instead of measuring here; its settings "
+                        "must match this run's")
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--jobs", "-j", type=int, default=None, help="simulation worker processes")
     p.add_argument("--seed", type=int, default=0)

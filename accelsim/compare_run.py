@@ -184,6 +184,43 @@ def _measure(rows, a, device):
     return out
 
 
+#: settings a --measured file must share with this run (the rows must describe the same heads and images)
+MEASURED_KEYS = ("size", "images", "batch", "width", "depth", "baseline_depth", "seed", "checkpoints")
+
+
+def _settings(a, size, rows, cfg) -> dict:
+    return {"size": list(size), "images": a.images, "batch": a.batch, "width": rows["small"].width,
+            "depth": cfg.depth, "baseline_depth": rows["baseline"].head.depth, "prune": a.prune, "seed": a.seed,
+            "checkpoints": {"large": a.checkpoint_large or "shipped:large",
+                            "small": a.checkpoint_small or "shipped:small"}}
+
+
+def _load_measured(path, a, size, rows, cfg, raw):
+    """(measured, device) of a compare.json written by another run, after checking it measured the
+    same heads on the same images (the MEASURED_KEYS of its settings)."""
+    from .paths import read_json
+    p = Path(path)
+    res = read_json(p, "--measured", "compare.json")
+    if not isinstance(res, dict) or not isinstance(res.get("measured_raw"), dict) or not res["measured_raw"]:
+        raise AccelsimError(f"--measured: {p}: field 'measured_raw': missing or empty (not a compare.json with "
+                            f"measurements)")
+    here, there = _settings(a, size, rows, cfg), res.get("settings", {})
+    for k in MEASURED_KEYS:
+        if there.get(k) != here[k]:
+            raise AccelsimError(f"--measured: {p}: field 'settings.{k}': {there.get(k)!r} there, {here[k]!r} in "
+                                f"this run")
+    if res.get("image_hashes") != image_hashes(raw):
+        raise AccelsimError(f"--measured: {p}: field 'image_hashes': the measurement used other images")
+    return res["measured_raw"], res.get("device", {})
+
+
+def image_hashes(raw) -> list[str]:
+    """sha256 (16 hex digits) of each input image's uint8 pixels: identifies the inputs across machines."""
+    import hashlib
+    return [hashlib.sha256(np.ascontiguousarray(np.asarray(img, dtype=np.uint8)).tobytes()).hexdigest()[:16]
+            for img in raw]
+
+
 # ------------------------------------------------------------------ traces + simulation
 def _baseline_as_dynamic(fix_head):
     """The gate-free baseline as a dynamic head with the same weights and every gate forced open
@@ -262,6 +299,8 @@ def iso_overrides(cfg, factor: float) -> dict:
 
 
 def _simulate(traces, targets, overrides, a, log, gpu_peak=None):
+    if not targets:  # measurement only: a GPU machine may have torch + numpy and nothing else
+        return {}, [], {}, {}
     from .config import list_presets
     from .engine import make_model, simulate
 
@@ -340,8 +379,12 @@ def run_compare(a) -> dict:
     log(f"{len(images)} image(s) at {size[0]}x{size[1]}, head C={rows['small'].width} D={cfg.depth}; features and "
         f"gates ready")
     dev = device_info(device)
-    measured = {} if a.no_measure else _measure(rows, a, device)
-    log(f"measured head latency on {dev.get('name')}")
+    if getattr(a, "measured", None):
+        measured, dev = _load_measured(a.measured, a, size, rows, cfg, raw)
+        log(f"measured head latency taken from {a.measured} ({dev.get('name')})")
+    else:
+        measured = {} if a.no_measure else _measure(rows, a, device)
+        log(f"measured head latency on {dev.get('name')}")
     traces = {}
     for name, row in (rows.items() if targets else ()):  # no targets: GFLOPs and measurement only
         traces[name] = _trace(name, row, a, size, raw)
@@ -356,6 +399,8 @@ def run_compare(a) -> dict:
 
     res = _assemble(a, size, cfg, rows, traces, measured, sims, missing, peaks, dev, gpu_peak, gpu_peak_src,
                     full_gflops, iso_cfg)
+    res["measured_raw"] = measured
+    res["image_hashes"] = image_hashes(raw)
     res["wall_s"] = time.perf_counter() - t0
     files = _write(res, rows, traces, sims, a, images)
     res["files"] = files
@@ -419,11 +464,8 @@ def _assemble(a, size, cfg, rows, traces, measured, sims, missing, peaks, dev, g
                         "source": "rebuttal Table 5 (NeurIPS 2020 author feedback), head only, Tesla V100"})
     bdepth = rows["baseline"].head.depth
     return {
-        "settings": {"size": list(size), "images": a.images, "batch": a.batch, "width": rows["small"].width,
-                     "depth": cfg.depth, "baseline_depth": bdepth, "prune": a.prune, "seed": a.seed,
-                     "targets": [t for t in a.targets.split(",") if t], "missing_targets": missing,
-                     "checkpoints": {"large": a.checkpoint_large or "shipped:large",
-                                     "small": a.checkpoint_small or "shipped:small"}},
+        "settings": {**_settings(a, size, rows, cfg), "targets": [t for t in a.targets.split(",") if t],
+                     "missing_targets": missing},
         "device": dev, "device_label": dev_label,
         "baseline_full_gflops": full_gflops("fix", bdepth, size, C=rows["baseline"].width, pad=True),
         "gpu_peak_macs_per_s": gpu_peak, "gpu_peak_source": gpu_peak_src,

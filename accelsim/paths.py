@@ -27,3 +27,18 @@ def validation_dir(name: str, override=None) -> Path | None:
         return None
     p = s / "validation" / name
     return p if p.is_dir() else None
+
+
+def read_json(path, label: str, kind: str = "JSON file"):
+    """A JSON file's content, or an AccelsimError "<label>: <path>: ..." naming what is wrong."""
+    import json
+
+    from .errors import AccelsimError
+    p = Path(path)
+    prefix = f"{label}: {p}" if label else str(p)
+    if not p.is_file():
+        raise AccelsimError(f"{prefix}: {kind} not found")
+    try:
+        return json.loads(p.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise AccelsimError(f"{prefix}: not a {kind} ({type(e).__name__})") from None

@@ -167,8 +167,15 @@ def check_image_array(img, name: str = "image") -> np.ndarray:
 
 
 def read_image(path) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+    """An RGB image file as uint8 (H, W, 3).  PIL reads any format; without PIL (a GPU machine with
+    only torch + numpy) 8-bit RGB PNGs, like the shipped samples, are read by :func:`read_png_rgb8`."""
     path = Path(path)
+    try:
+        from PIL import Image, UnidentifiedImageError
+    except ImportError:
+        if path.suffix.lower() != ".png":
+            raise DynheadError("reading non-PNG images needs Pillow (pip install pillow)", file=str(path)) from None
+        return read_png_rgb8(path)
     try:
         with Image.open(path) as im:
             if im.mode != "RGB":
@@ -177,6 +184,72 @@ def read_image(path) -> np.ndarray:
             return np.asarray(im).copy()
     except (UnidentifiedImageError, OSError) as e:
         raise DynheadError(f"cannot read image ({type(e).__name__})", file=str(path)) from None
+
+
+def read_png_rgb8(path) -> np.ndarray:
+    """Decode an 8-bit, non-interlaced RGB PNG with zlib and numpy only (PNG spec, ISO/IEC 15948:
+    chunks, IDAT zlib stream, per-row filters None/Sub/Up/Average/Paeth)."""
+    import struct
+    import zlib
+    path = Path(path)
+    data = path.read_bytes()
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise DynheadError("not a PNG file", file=str(path))
+    pos, idat, hdr = 8, [], None
+    while pos + 8 <= len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        if kind == b"IHDR":
+            hdr = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat.append(body)
+        elif kind == b"IEND":
+            break
+        pos += 12 + n
+    if hdr is None or not idat:
+        raise DynheadError("truncated PNG (no IHDR or IDAT)", file=str(path))
+    W, H, depth, ctype, _, _, interlace = hdr
+    if (depth, ctype, interlace) != (8, 2, 0):
+        raise DynheadError(f"PNG is not 8-bit non-interlaced RGB (depth {depth}, colour type {ctype}, interlace "
+                           f"{interlace}); without Pillow only those can be read", file=str(path))
+    try:
+        raw = np.frombuffer(zlib.decompress(b"".join(idat)), dtype=np.uint8)
+    except zlib.error:
+        raise DynheadError("corrupt PNG data", file=str(path)) from None
+    stride = W * 3
+    if raw.size != H * (stride + 1):
+        raise DynheadError("PNG data size does not match its header", file=str(path))
+    rows = raw.reshape(H, stride + 1)
+    out = np.zeros((H, stride), dtype=np.uint8)
+    prev = np.zeros(stride, dtype=np.uint8)
+    for y in range(H):
+        f, line = int(rows[y, 0]), rows[y, 1:]
+        if f == 0:
+            cur = line.copy()
+        elif f == 1:    # Sub: running sum per channel, modulo 256
+            cur = np.cumsum(line.reshape(W, 3), axis=0, dtype=np.uint8).reshape(-1)
+        elif f == 2:    # Up
+            cur = line + prev
+        elif f in (3, 4):
+            cur = np.zeros(stride, dtype=np.int32)
+            ln, up = line.astype(np.int32), prev.astype(np.int32)
+            for x in range(0, stride, 3):
+                a = cur[x - 3:x] if x else np.zeros(3, dtype=np.int32)
+                b = up[x:x + 3]
+                if f == 3:  # Average
+                    cur[x:x + 3] = (ln[x:x + 3] + (a + b) // 2) & 255
+                else:       # Paeth
+                    c = up[x - 3:x] if x else np.zeros(3, dtype=np.int32)
+                    p = a + b - c
+                    pa, pb, pc = np.abs(p - a), np.abs(p - b), np.abs(p - c)
+                    pred = np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
+                    cur[x:x + 3] = (ln[x:x + 3] + pred) & 255
+            cur = cur.astype(np.uint8)
+        else:
+            raise DynheadError(f"unknown PNG filter {f} in row {y}", file=str(path))
+        out[y] = cur
+        prev = cur
+    return out.reshape(H, W, 3)
 
 
 def load_image_folder(folder) -> list[tuple[str, np.ndarray]]:

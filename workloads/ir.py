@@ -24,7 +24,6 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
-import networkx as nx
 import numpy as np
 
 from .errors import WorkloadError
@@ -344,6 +343,7 @@ class Workload:
     def __init__(self, name: str, meta: dict | None = None):
         self.name = name
         self.layers: dict[str, Layer] = {}
+        import networkx as nx  # lazy: dynhead's GPU path imports this package with torch + numpy only
         self.graph = nx.DiGraph()
         self.images: list[dict[str, LayerData]] = []
         self.image_meta: list[dict] = []
@@ -404,6 +404,7 @@ class Workload:
     def layer_names(self) -> list[str]:
         """Layer names in a topological order that keeps insertion order where free."""
         order = {n: i for i, n in enumerate(self.layers)}
+        import networkx as nx
         return list(nx.lexicographical_topological_sort(self.graph, key=lambda n: order[n]))
 
     def instance(self, layer: str, image: int = 0) -> LayerInstance:

@@ -105,3 +105,48 @@ def test_compare_iso_resimulate(tmp_path, capsys):
     iso = [e for e in res["entries"] if e["target"].endswith("@iso")]
     assert {e["target"] for e in iso} == {"systolic@iso", "cambricon-x@iso"} and len(iso) == 6
     assert all(e["iso_overrides"] for e in iso)
+
+
+BLOCKER = '''
+import sys, importlib.abc
+BLOCK = {"numba", "scipy", "networkx", "yaml", "rich", "matplotlib", "dask", "distributed", "PIL", "hypothesis",
+         "pytest", "llvmlite", "pandas"}
+class _Blocker(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in BLOCK:
+            raise ImportError("blocked: " + name)
+sys.meta_path.insert(0, _Blocker())
+'''
+
+
+def test_measurement_runs_with_torch_and_numpy_only_then_merges(tmp_path, capsys):
+    """The GPU machine has its own torch and maybe nothing else: a measurement-only compare must run
+    with every other dependency blocked (sitecustomize in a subprocess), and its compare.json must
+    merge into a full run here with --measured (the rows are copied, not re-measured)."""
+    import os
+    import subprocess
+    import sys
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(BLOCKER)
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    gpu = tmp_path / "gpu"
+    common = ["--size", "128x192", "--images", "2", "--batch", "2"]
+    r = subprocess.run([sys.executable, "-m", "accelsim", "compare", "--targets", "", "--device", "cpu", "--reps", "2",
+                        "--warmup", "1", "--no-plots", "--quiet", "--out", str(gpu), *common],
+                       env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    there = json.loads((gpu / "compare.json").read_text())
+    assert there["measured_raw"] and len(there["image_hashes"]) == 2
+    rc = main(["compare", "--measured", str(gpu / "compare.json"), "--targets", "systolic", "--jobs", "1",
+               "--no-plots", "--quiet", "--json", "--out", str(tmp_path / "merged"), *common])
+    assert rc == 0
+    res = json.loads(capsys.readouterr().out)
+    meas = {(e["model"], e["target"], e["batch"]): e["latency_s"]["avg"] for e in res["entries"] if e["kind"] == "measured"}
+    ref = {(e["model"], e["target"], e["batch"]): e["latency_s"]["avg"] for e in there["entries"] if e["kind"] == "measured"}
+    assert meas == ref and ("small", "cpu:masked", 1) in meas
+    assert any(e["kind"] == "simulated" for e in res["entries"])
+    # a measurement of other settings is refused, naming the field
+    assert main(["compare", "--measured", str(gpu / "compare.json"), "--targets", "", "--no-plots", "--quiet",
+                 "--out", str(tmp_path / "bad"), "--size", "128x192", "--images", "2", "--batch", "4"]) == 2
+    assert "settings.batch" in capsys.readouterr().err

@@ -92,7 +92,7 @@ def test_cli_simulate_plots_then_plot_again(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("content,needle", [
-    (None, "report file not found"),
+    (None, "JSON report not found"),
     ("not json", "not a JSON report"),
     ('{"layers": []}', "field 'total': missing"),
 ])
