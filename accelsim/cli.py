@@ -49,6 +49,9 @@ def _add_simulate(sub):
     p.add_argument("--out", help="write report.json, COMPUTE_REPORT.csv and summary.md to this folder")
     p.add_argument("--chrome-trace", metavar="FILE",
                    help="write a layer timeline in Chrome trace-event JSON (open in Perfetto)")
+    p.add_argument("--pe-tracks", action="store_true",
+                   help="with --chrome-trace: one track per PE (compute / barrier wait per round) for models "
+                        "that record it (scnn presets)")
     p.add_argument("--plots", action="store_true", help="with --out: also write the report's plots "
                                                         "(cycle/energy breakdown, utilisation, per-image, roofline)")
     p.set_defaults(func=_cmd_simulate)
@@ -79,6 +82,10 @@ def _cmd_simulate(a):
     imgs = _int_list(a.images, "--images") if a.images else None
     if a.plots and not a.out:
         raise AccelsimError("--plots: needs --out DIR (the plots are written beside report.json)")
+    if a.pe_tracks:
+        if not a.chrome_trace:
+            raise AccelsimError("--pe-tracks: needs --chrome-trace FILE")
+        model.record_pe_timeline = True
     layers = select_layers(list(wl.layers), a.layers) if a.layers else None
     if imgs:
         bad = [i for i in imgs if not 0 <= i < wl.n_images]

@@ -92,6 +92,11 @@ class AcceleratorModel:
     def peak_macs_per_cycle(self) -> int:
         raise NotImplementedError
 
+    #: set True (``simulate --chrome-trace F --pe-tracks``) to have models that support it put a
+    #: per-PE, per-barrier-round timeline in ``LayerResult.extra["pe_timeline"]`` (see
+    #: :func:`pe_timeline`); off by default because it grows with rounds x PEs
+    record_pe_timeline: bool = False
+
     #: config fields that give the off-chip bandwidth, with the factor to bytes per second
     #: (x 1, or x clock for per-cycle fields); the first one present is used
     DRAM_BANDWIDTH_FIELDS = (("dram.bandwidth_bytes_per_s", False), ("dram.bandwidth_bytes_per_cycle", True),
@@ -137,6 +142,25 @@ def make_model(arch: str | ArchConfig, overrides=None) -> AcceleratorModel:
     from .models import get_model_class
     cfg = load_arch(arch, overrides)
     return get_model_class(cfg.model)(cfg)
+
+
+def pe_timeline(pe_busy, pe_stall, round_len, halo, exposed_drain, mem_stall_after) -> dict:
+    """The per-PE timeline of one layer in barrier rounds, all in cycles (JSON-ready).
+
+    ``pe_busy[r][pe]``: cycles PE ``pe`` works in round ``r`` (its conflict stalls included, listed
+    apart in ``pe_stall``); ``round_len[r]``: the slowest PE's cycles (the barrier); ``halo[r]``,
+    ``exposed_drain[r]``: chip-wide phases after the barrier; ``mem_stall_after[r]``: DRAM stall
+    cycles after round ``r`` (end of a pass).  Round ``r`` starts at ``round_start[r]``; the
+    phases of a round add up to ``round_start[r + 1] - round_start[r]`` and all rounds to the
+    layer's cycles."""
+    import numpy as np
+    L = np.asarray(round_len, dtype=np.int64) + np.asarray(halo, dtype=np.int64) + \
+        np.asarray(exposed_drain, dtype=np.int64) + np.asarray(mem_stall_after, dtype=np.int64)
+    start = np.concatenate([[0], np.cumsum(L)[:-1]]) if L.size else L
+    return {"round_start": start.tolist(), "round_len": np.asarray(round_len).astype(int).tolist(),
+            "halo": np.asarray(halo).astype(int).tolist(), "exposed_drain": np.asarray(exposed_drain).astype(int).tolist(),
+            "mem_stall_after": np.asarray(mem_stall_after).astype(int).tolist(),
+            "pe_busy": np.asarray(pe_busy).astype(int).tolist(), "pe_stall": np.asarray(pe_stall).astype(int).tolist()}
 
 
 def finish(model: AcceleratorModel, inst: LayerInstance, res: LayerResult) -> LayerResult:

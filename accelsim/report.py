@@ -182,11 +182,15 @@ class Report:
         One process per image; thread 0 holds one complete ("X") event per layer, back to back
         (layers run sequentially), ``ts``/``dur`` in microseconds at the config's clock, with the
         cycle breakdown, compute counts and energy in ``args``; a counter track ("C") plots each
-        layer's utilisation."""
+        layer's utilisation.  Layers whose result carries ``extra["pe_timeline"]`` (models run
+        with ``record_pe_timeline``) add one thread per PE -- "compute" (with its conflict stalls
+        in ``args``) and "barrier wait" per round -- and a "chip" thread with the halo exchange,
+        the exposed PPU drain and DRAM stalls."""
         clock = self.cfg.clock_hz
         events = [{"name": "process_name", "ph": "M", "pid": 0, "tid": 0,
                    "args": {"name": f"{self.cfg.name} on {self.workload.name}"}}]
         t_img: dict[int, float] = {}
+        named: set = set()            # (pid, tid) pairs whose thread_name was emitted
         for r in self.results:
             pid = int(r.image) + 1
             if pid not in t_img:
@@ -202,6 +206,9 @@ class Report:
                                                 "energy_pJ": sum(r.energy_pJ.values())}})
             events.append({"name": "utilization", "ph": "C", "pid": pid, "tid": 0, "ts": t_img[pid],
                            "args": {"utilization": float(r.utilization or 0.0)}})
+            tl = (r.extra or {}).get("pe_timeline")
+            if tl:
+                events += _pe_events(tl, r.name, pid, t_img[pid], 1e6 / clock, named)
             t_img[pid] += dur
         return {"traceEvents": events, "displayTimeUnit": "ns",
                 "otherData": {"clock_hz": clock, "workload_hash": self.workload.content_hash,
@@ -215,6 +222,40 @@ class Report:
         atomic_write_bytes(files["csv"], self.to_csv().encode())
         atomic_write_bytes(files["md"], self.to_markdown().encode())
         return {k: str(v) for k, v in files.items()}
+
+
+def _pe_events(tl: dict, layer: str, pid: int, t0: float, us_per_cycle: float, named: set) -> list[dict]:
+    """Chrome events of one layer's per-PE timeline (see ``engine.pe_timeline``); PE k is thread k + 1,
+    the chip-wide phases are thread npe + 1."""
+    ev = []
+    busy, stall = tl["pe_busy"], tl["pe_stall"]
+    npe = len(busy[0]) if busy else 0
+    chip = npe + 1
+    for tid, name in [(k + 1, f"PE {k}") for k in range(npe)] + [(chip, "chip: halo / PPU / DRAM")]:
+        if (pid, tid) not in named:
+            named.add((pid, tid))
+            ev.append({"name": "thread_name", "ph": "M", "pid": pid, "tid": tid, "args": {"name": name}})
+    for r, start in enumerate(tl["round_start"]):
+        ts = t0 + start * us_per_cycle
+        T = tl["round_len"][r]
+        for k in range(npe):
+            b = busy[r][k]
+            if b:
+                ev.append({"name": "compute", "cat": layer, "ph": "X", "pid": pid, "tid": k + 1, "ts": ts,
+                           "dur": b * us_per_cycle, "args": {"layer": layer, "round": r, "cycles": b,
+                                                             "conflict_stall": stall[r][k]}})
+            if T > b:
+                ev.append({"name": "barrier wait", "cat": layer, "ph": "X", "pid": pid, "tid": k + 1,
+                           "ts": ts + b * us_per_cycle, "dur": (T - b) * us_per_cycle,
+                           "args": {"layer": layer, "round": r, "cycles": T - b}})
+        at = ts + T * us_per_cycle
+        for key, label in (("halo", "halo exchange"), ("exposed_drain", "PPU drain"), ("mem_stall_after", "DRAM stall")):
+            c = tl[key][r]
+            if c:
+                ev.append({"name": label, "cat": layer, "ph": "X", "pid": pid, "tid": chip, "ts": at,
+                           "dur": c * us_per_cycle, "args": {"layer": layer, "round": r, "cycles": c}})
+                at += c * us_per_cycle
+    return ev
 
 
 def stall_cycles(breakdown: dict) -> int:

@@ -970,6 +970,13 @@ class SCNN(AcceleratorModel):
             "slot_utilization": tot["prod"] / max(1, cycles * npe * FI),
             "notes": list(plan.notes),
         }
+        if self.record_pe_timeline:
+            from ..engine import pe_timeline
+            last = np.zeros(len(T_r), dtype=np.int64)   # a pass's DRAM stall shows after its last round
+            for p_, r_ in enumerate(np.searchsorted(plan.round_pass, np.arange(plan.n_pass), side="right") - 1):
+                if 0 <= r_ < len(last) and plan.round_pass[r_] == p_:
+                    last[r_] += int(mem_stall[p_])
+            extra["pe_timeline"] = pe_timeline(S[:, :, ST_CYC], S[:, :, ST_STALL], T_r, halo_r, ppu_r, last)
         return LayerResult(inst.name, inst.image, cycles, breakdown, actions, L.macs_dense, eff, macs_actual,
                            macs_skipped=max(0, L.macs_dense - tot["prod"]), macs_gated=tot["gated"],
                            utilization=eff / max(1, cycles * npe * FI), extra=extra)

@@ -253,6 +253,47 @@ def test_large_plane_uses_planar_passes_and_dram():
     assert r2.breakdown["memory_stall"] > 0 and r2.cycles > r.cycles
 
 
+@pytest.mark.parametrize("case", [
+    dict(C=6, K=40, H=20, W=18, R=3, pad=1, da=0.4, dw=0.5, mask_density=0.5),     # several Kc groups
+    dict(C=64, K=8, H=96, W=96, R=3, pad=1, da=0.6, dw=0.5),                       # planar passes + DRAM
+])
+def test_pe_timeline_adds_up_to_the_layer(case):
+    """The per-PE timeline (--pe-tracks) is the same schedule the cycle count comes from: rounds tile
+    the layer exactly, the slowest PE sets each barrier, conflict stalls sum to the model's count."""
+    model = make_model("scnn", {"dram.bandwidth_bytes_per_s": 1e8})   # slow DRAM: stalls show
+    model.record_pe_timeline = True
+    r = run_instance(model, _inst(**case))
+    tl = r.extra["pe_timeline"]
+    busy = np.array(tl["pe_busy"])
+    assert busy.shape == (r.extra["rounds"], 64)
+    assert (busy.max(axis=1) == np.array(tl["round_len"])).all()
+    ends = [tl["round_start"][i] + tl["round_len"][i] + tl["halo"][i] + tl["exposed_drain"][i]
+            + tl["mem_stall_after"][i] for i in range(len(busy))]
+    assert ends[-1] == r.cycles and all(a == b for a, b in zip(ends[:-1], tl["round_start"][1:]))
+    assert np.array(tl["pe_stall"]).sum() == r.extra["conflict_stall_pe_cycles"]
+    assert sum(tl["mem_stall_after"]) == r.breakdown["memory_stall"] or r.extra["passes"] == 1
+    assert "pe_timeline" not in run_instance(make_model("scnn"), _inst(**case)).extra   # off by default
+
+
+def test_chrome_trace_pe_tracks(tmp_path, capsys):
+    import json
+
+    from accelsim.cli import main
+    wl = Workload("w")
+    wl.add_layer(Layer("a", "conv", C=4, K=16, H=16, W=16, R=3, S=3, padding=1, weight_density=0.5, act_density=0.5))
+    p = tmp_path / "w.npz"
+    wl.save(p)
+    out = tmp_path / "t.json"
+    assert main(["simulate", "-w", str(p), "-a", "scnn", "-j", "1", "--chrome-trace", str(out), "--pe-tracks"]) == 0
+    ev = json.loads(out.read_text())["traceEvents"]
+    names = {e["args"]["name"] for e in ev if e["name"] == "thread_name"}
+    assert {"layers", "PE 0", "PE 63", "chip: halo / PPU / DRAM"} <= names
+    assert any(e["name"] == "compute" and e["tid"] == 1 for e in ev)
+    capsys.readouterr()
+    assert main(["simulate", "-w", str(p), "-a", "scnn", "--pe-tracks"]) == 2
+    assert "--pe-tracks: needs --chrome-trace" in capsys.readouterr().err
+
+
 def test_unsupported_layer_and_skip():
     big = Layer("big", "conv", C=1, K=1, H=80, W=80, R=40, S=40, weight_density=1.0, act_density=1.0)
     assert SCNN.unsupported_reason(big)
