@@ -218,8 +218,8 @@ def roofline_plot(report, path):
 
 def write_report_plots(report: dict, out, top: int = 30) -> dict[str, str]:
     """Write every plot of :data:`PLOTS` into folder ``out``; returns name -> path."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    from workloads.storage import ensure_dir
+    out = ensure_dir(out)
     return {"cycle_breakdown": cycle_breakdown_plot(report, out / "cycle_breakdown.png", top),
             "energy_breakdown": energy_breakdown_plot(report, out / "energy_breakdown.png", top),
             "utilization": utilization_plot(report, out / "utilization.png", top),

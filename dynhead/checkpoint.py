@@ -114,7 +114,8 @@ def save_checkpoint(model, path, dtype: torch.dtype | None = None, **extra) -> P
     """``{"model": state_dict, "config": cfg dict, **extra}``; floating weights cast to ``dtype`` if given
     (float16 halves the file; loading casts back to the model's float32)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from workloads.storage import ensure_dir
+    ensure_dir(path.parent)
 
     def cast(v):
         v = v.detach().cpu().clone()

@@ -112,11 +112,26 @@ def content_hash(wl: Workload) -> str:
     return _hash(arrays, manifest)
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write to a temp file in the target folder, then rename (no half-written file)."""
+def ensure_dir(path: str | os.PathLike) -> Path:
+    """Create an output folder; a folder that cannot be made is bad input (one line, exit 2)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise WorkloadError(f"cannot create the output folder ({e.strerror or type(e).__name__})",
+                            file=str(path)) from None
+    return path
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write to a temp file in the target folder, then rename (no half-written file).  An output path
+    that cannot be written is reported as bad input naming the file."""
+    path = Path(path)
+    ensure_dir(path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise WorkloadError(f"cannot write here ({e.strerror or type(e).__name__})", file=str(path)) from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

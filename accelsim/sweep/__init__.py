@@ -81,7 +81,8 @@ def _generate_trace(opts: dict, trace_dir: Path, file, fld) -> Path:
     path = Path(trace_dir) / f"dynhead-{tag}.npz"
     if path.exists():
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from workloads.storage import ensure_dir
+    ensure_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
     argv = [sys.executable, "-m", "dynhead", "trace", "--out", str(tmp)]
     for k, v in opts.items():

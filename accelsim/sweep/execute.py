@@ -135,7 +135,6 @@ class PointCache:
     def put(self, key: str, metrics: dict, info: dict | None = None) -> None:
         from workloads.storage import atomic_write_bytes
         p = self.path(key)
-        p.parent.mkdir(parents=True, exist_ok=True)
         blob = json.dumps({"key": key, "toolkit": __version__, "metrics": metrics, "info": info or {}},
                           sort_keys=True, indent=1)
         atomic_write_bytes(p, blob.encode())

@@ -107,7 +107,8 @@ def write_outputs(out: Path, rows: list[dict], columns: list[str], objectives: l
     ``areas``: point -> :class:`accelsim.area.AreaReport`, written as area_breakdown.csv (one row per
     component, with its formula basis and source).
     """
-    out.mkdir(parents=True, exist_ok=True)
+    from workloads.storage import ensure_dir
+    ensure_dir(out)
     files = {"csv": str(out / "points.csv")}
     _write(out / "points.csv", rows_to_csv(rows, columns))
     if areas:

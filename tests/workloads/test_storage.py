@@ -238,3 +238,19 @@ def test_bad_edges_and_layer_names(saved, tmp_path):
     assert "edges" in _err(p)
     p = _rewrite(saved, tmp_path / "k.npz", manifest=lambda m: m["layers"][0].update(bogus=1))
     assert "layers.a" in _err(p)
+
+
+def test_unwritable_output_is_one_line_bad_input(tmp_path):
+    """An output path under a regular file (or any folder that cannot be made) is reported as bad
+    input naming the path, not as a traceback; nothing is written."""
+    from workloads.errors import WorkloadError
+    from workloads.storage import atomic_write_bytes, ensure_dir
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    with pytest.raises(WorkloadError, match="cannot create the output folder") as e:
+        atomic_write_bytes(blocker / "sub" / "x.json", b"{}")
+    assert str(blocker / "sub") in str(e.value) and len(str(e.value).splitlines()) == 1
+    with pytest.raises(WorkloadError, match="cannot create the output folder"):
+        ensure_dir(blocker / "out")
+    from accelsim.cli import main
+    assert main(["workload", "convert", "alexnet", "--out", str(blocker / "w.npz")]) == 2
