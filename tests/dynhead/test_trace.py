@@ -125,3 +125,21 @@ def test_trace_rejects_non_dynamic_and_empty():
         trace_model(m, _images(1), (128, 128))
     with pytest.raises(DynheadError, match="no images"):
         trace_model(_model(), [], (128, 128))
+
+
+def test_generic_torch_importer_agrees_with_the_dedicated_trace():
+    """Two independent paths to the same head: the generic PyTorch importer (which knows nothing of
+    dynhead) and dynhead.trace find the same 225 head convolutions with the same shapes and MACs."""
+    from collections import Counter
+
+    import dynhead
+    from dynhead.trace import trace_model
+    from workloads.torch_import import import_torch, make_inputs, resolve_model
+    m = resolve_model("fcos-dynamic-large")
+    wl, _ = import_torch(m, make_inputs("fcos-dynamic-large", m, (3, 160, 160), 1), "fcos")
+    head = [L for L in wl.layers.values() if L.meta["module"].startswith("head.")]
+    tr = trace_model(m, dynhead.sample_images()[:1], size=(160, 160), masked=False)
+    sig = lambda Ls: Counter((L.kind, L.C, L.K, L.H, L.W, L.R, L.stride, L.padding) for L in Ls)  # noqa: E731
+    assert len(head) == len(tr.layers) == 225
+    assert sig(head) == sig(tr.layers.values())
+    assert sum(L.macs_dense for L in head) == sum(L.macs_dense for L in tr.layers.values())
