@@ -286,14 +286,20 @@ def _cmd_workload_import_torch(a):
     if a.checkpoint:
         load_weights(model, a.checkpoint)
     xs = make_inputs(a.model, model, shape, a.images, a.image_dir, seed=a.seed)
+    if len(xs) < a.images:  # a workload of fewer images than asked for would pass unnoticed downstream
+        raise AccelsimError(f"--images: {a.images} asked for, but only {len(xs)} image(s) available "
+                            f"({a.image_dir or 'the shipped sample images'})")
     meta = {"model": a.model, "checkpoint": a.checkpoint, "seed": a.seed,
             "inputs": "image folder" if a.image_dir else ("shipped sample images" if a.model.startswith("fcos-")
                                                          else "seeded N(0,1)")}
     try:
         wl, rep = import_torch(model, xs, a.name or a.model.replace(":", "."), store_acts=not a.no_acts, meta=meta)
-    except RuntimeError as e:  # the model itself failed on these inputs
+    except USER_ERRORS:
+        raise
+    except Exception as e:  # noqa: BLE001 - the user's model failed on these inputs (any exception type)
+        msg = str(e).strip().splitlines()
         raise AccelsimError(f"MODEL: {a.model} failed on inputs of shape {tuple(xs[0].shape)}: "
-                            f"{str(e).splitlines()[0]}") from None
+                            f"{type(e).__name__}{': ' + msg[0] if msg else ''}") from None
     wl.save(a.out)
     if a.json:
         _print_json({"out": a.out, "hash": wl.content_hash, **rep.to_dict()})

@@ -15,8 +15,9 @@ symbolically.
   whose outputs reached it through any chain of ops (elementwise, pooling, normalisation,
   reshapes, concatenation, ...).  A layer depends on the layers its input tensor carries.
 * **Mapping:** ``conv2d`` with groups 1 -> ``conv``; groups = C = K -> ``depthwise``;
-  other groups -> ``conv`` with ``groups``.  ``linear`` on a vector -> ``fc``; on tokens
-  ``(1, T, C)`` -> a 1x1 ``conv`` over a T x 1 plane (same MACs, activations per token).
+  other groups -> ``conv`` with ``groups``.  ``linear`` on a vector (``(C,)``, ``(1, C)``) -> ``fc``;
+  on tokens (``(1, T, C)``, ``(T, 1, C)``, ``(N, C)``: every leading axis counts, as the image runs
+  alone) -> a 1x1 ``conv`` over a T x 1 plane (same MACs, activations per token).
   Strides, paddings and dilations must be the same in both directions (the IR's
   convention); a call that breaks this is reported, not imported.
 * **Report** (:class:`ImportReport`, also stored in ``workload.meta["torch_import"]``):
@@ -136,6 +137,24 @@ def _tag(result, src: frozenset):
     _walk(result, put)
 
 
+def _inplace_target(op: str, args, kwargs):
+    """The tensor an op writes into (``x.add_(y)``, ``x += y``, ``x[i] = y``, ``out=x``), else None."""
+    out = kwargs.get("out")
+    if isinstance(out, torch.Tensor):
+        return out
+    inplace = (op == "__setitem__" or (op.startswith("__i") and op in _ARITH_DUNDERS)
+               or (op.endswith("_") and not op.endswith("__")))
+    return args[0] if inplace and args and isinstance(args[0], torch.Tensor) else None
+
+
+def _tag_written(t: torch.Tensor, src: frozenset):
+    """``t`` was written in place with data of ``src``'s layers: so was the tensor it views (a write
+    into ``buf[:, :4]`` changes ``buf``), and ``__setitem__`` returns nothing to tag."""
+    while isinstance(t, torch.Tensor):
+        _tag(t, t.__dict__.get(_SRC, frozenset()) | src)
+        t = t._base
+
+
 def _op_name(func) -> str:
     return getattr(func, "__name__", None) or str(func)
 
@@ -148,8 +167,8 @@ def _arg(args, kwargs, i, name, default):
 
 def _square(v, what: str):
     """An int, or a tuple with equal entries -> int; else None (with the reason)."""
-    if isinstance(v, int):
-        return v, None
+    if not isinstance(v, (tuple, list, torch.Size)):  # int, numpy or SymInt scalar: torch takes any of them
+        return int(v), None
     v = tuple(int(x) for x in v)
     if len(set(v)) == 1:
         return v[0], None
@@ -231,6 +250,9 @@ class _Recorder(TorchFunctionMode):
             elif op not in _META_OPS and (not op.startswith("__") or op in _ARITH_DUNDERS):
                 self.report.other_ops[op] = self.report.other_ops.get(op, 0) + 1
         _tag(result, src)
+        written = _inplace_target(op, args, kwargs)
+        if written is not None:
+            _tag_written(written, src)
         return result
 
     def _unsupported(self, key: str, reason: str, macs: int | None):
@@ -244,12 +266,14 @@ class _Recorder(TorchFunctionMode):
         k = self.per_invocation.get((mod, inv), 0) + 1
         self.per_invocation[(mod, inv)] = k
         name = mod + ("" if inv == 1 else f"#{inv}") + ("" if k == 1 else f".call{k}")
-        x = args[0]
+        x = _arg(args, kwargs, 0, "input", None)
         w = _arg(args, kwargs, 1, "weight", None)
         b = _arg(args, kwargs, 2, "bias", None)
+        if op == "conv2d" and x.dim() == 3:  # conv2d also takes one unbatched (C, H, W) image
+            x = x[None]
         rec = {"name": name, "op": op, "src": src, "where": mod}
         reason = None
-        if x.shape[0] != 1:
+        if op == "conv2d" and x.shape[0] != 1:
             reason = f"batch {x.shape[0]} (the importer runs images one at a time)"
         elif op == "conv2d":
             stride, r1 = _square(_arg(args, kwargs, 3, "stride", 1), "stride")
@@ -275,14 +299,16 @@ class _Recorder(TorchFunctionMode):
                            stride=stride, padding=pad, dilation=dil, groups=groups,
                            acts=x[0].detach(), weights=w.detach(), bias=None if b is None else b.detach())
         else:  # linear
+            # every leading axis is a token axis: the image runs alone, so (T, 1, C) of a seq-first
+            # transformer, (N_rois, C) or a flattened (C,) vector all belong to this one image
             K, C = int(w.shape[0]), int(w.shape[1])
-            if x.dim() == 2:
+            T = int(math.prod(x.shape[:-1]))
+            if x.dim() <= 2 and T == 1:
                 rec.update(kind="fc", C=C, K=K, H=1, W=1, R=1, S=1, stride=1, padding=0, dilation=1, groups=1,
-                           acts=x[0].detach().reshape(C, 1, 1))
+                           acts=x.detach().reshape(C, 1, 1))
             else:
-                T = int(math.prod(x.shape[1:-1]))
                 rec.update(kind="conv", C=C, K=K, H=T, W=1, R=1, S=1, stride=1, padding=0, dilation=1, groups=1,
-                           acts=x[0].detach().reshape(T, C).t().reshape(C, T, 1), tokens=T)
+                           acts=x.detach().reshape(T, C).t().reshape(C, T, 1), tokens=T)
             rec.update(weights=w.detach().reshape(K, C, 1, 1), bias=None if b is None else b.detach())
         if reason is not None:
             if self.counting:
@@ -296,8 +322,9 @@ class _Recorder(TorchFunctionMode):
 # --------------------------------------------------------------- the importer
 def _images(inputs) -> list[torch.Tensor]:
     if isinstance(inputs, torch.Tensor):
-        if inputs.dim() < 2:
-            raise WorkloadError(f"input tensor of shape {tuple(inputs.shape)} has no batch axis", field="inputs")
+        if inputs.dim() < 2 or inputs.shape[0] == 0:
+            raise WorkloadError(f"input tensor of shape {tuple(inputs.shape)} has no batch axis or no images",
+                                field="inputs")
         return [inputs[i:i + 1] for i in range(inputs.shape[0])]
     out = []
     for i, x in enumerate(inputs):
@@ -429,7 +456,8 @@ def resolve_model(spec: str, seed: int = 0) -> torch.nn.Module:
         try:
             model = obj()
         except Exception as e:  # noqa: BLE001 - the user's factory failed
-            raise WorkloadError(f"{spec}() failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
+            msg = str(e).strip().splitlines()
+            raise WorkloadError(f"{spec}() failed: {type(e).__name__}{': ' + msg[0] if msg else ''}",
                                 field="MODEL") from None
     else:
         model = obj

@@ -234,3 +234,105 @@ def test_cli_checkpoint_that_does_not_fit(tmp_path, capsys):
     assert main(["workload", "import-torch", "resnet18", "--checkpoint", str(ck), "--out",
                  str(tmp_path / "x.npz")]) == 2
     assert "does not match the model" in capsys.readouterr().err
+
+
+def _layer_outputs(wl):
+    """conv_reference of every imported layer and image on the stored data, as torch lays it out."""
+    out = {}
+    for n, L in wl.layers.items():
+        for i in range(wl.n_images):
+            inst = wl.instance(n, i)
+            y = conv_reference(inst.acts_dense(), inst.weights_dense(), L.stride, L.padding, L.dilation, L.groups,
+                               bias=None if L.bias is None else L.bias.astype(np.float64))
+            out[n, i] = y.reshape(L.K, -1).T if L.meta.get("tokens") else y
+    return out
+
+
+def test_writes_in_place_and_into_views_carry_dependencies():
+    """``buf[:, :4] = conv(x)`` returns nothing and ``buf[:, 4:].add_(...)`` writes through a view:
+    the layer reading ``buf`` still depends on both writers."""
+    class Fill(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b, self.c = nn.Conv2d(3, 4, 3, padding=1), nn.Conv2d(3, 4, 1), nn.Conv2d(8, 2, 1)
+
+        def forward(self, x):
+            buf = torch.zeros(1, 8, *x.shape[2:])
+            buf[:, :4] = self.a(x)
+            buf[:, 4:].add_(self.b(x))
+            return self.c(buf)
+
+    wl, _ = import_torch(Fill(), torch.randn(1, 3, 5, 5))
+    assert sorted(wl.graph.predecessors("c")) == ["a", "b"]
+
+
+def test_linear_on_a_flat_vector_and_on_seq_first_tokens():
+    """Every leading axis of a linear's input belongs to the one image being run: a flattened
+    ``(C,)`` vector is an fc layer and a seq-first ``(T, 1, C)`` input is T tokens -- neither is a
+    'batch'.  MACs match torch's counter and the stored data reproduce each output."""
+    class SeqFirst(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c = nn.Conv2d(3, 8, 1)
+            self.mlp = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 8))
+            self.fc = nn.Linear(9 * 8, 5)
+
+        def forward(self, x):
+            t = self.mlp(self.c(x).flatten(2).permute(2, 0, 1))   # (T, 1, C), as nn.Transformer* lays it out
+            return self.fc(t.flatten())
+
+    torch.manual_seed(0)
+    m = SeqFirst().eval()
+    x = torch.randn(1, 3, 3, 3)
+    outs = {}
+    hooks = [mod.register_forward_hook(lambda mod, a, o, n=n: outs.update({n: o.double()}))
+             for n, mod in m.named_modules() if n in ("mlp.0", "fc")]
+    wl, rep = import_torch(m, x)
+    for h in hooks:
+        h.remove()
+    assert not rep.unsupported and rep.macs_imported == _flop_macs(m, x)
+    assert (wl.layers["mlp.0"].kind, wl.layers["mlp.0"].meta["tokens"]) == ("conv", 9)
+    assert wl.layers["fc"].kind == "fc"
+    ref = _layer_outputs(wl)
+    assert np.allclose(ref["mlp.0", 0], outs["mlp.0"].reshape(9, 16).numpy(), atol=1e-5)
+    assert np.allclose(ref["fc", 0].ravel(), outs["fc"].numpy(), atol=1e-5)
+
+
+def test_unbatched_conv_numpy_scalar_arguments_and_empty_inputs():
+    class Odd(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.randn(4, 1, 3, 3))
+
+        def forward(self, x):  # an unbatched (C, H, W) image, numpy stride and padding
+            return F.conv2d(x[0], self.w, stride=np.int64(2), padding=np.int64(1))
+
+    wl, rep = import_torch(Odd(), torch.randn(1, 1, 7, 7))
+    L = wl.layers["Odd"]
+    assert (L.C, L.H, L.stride, L.padding, L.P) == (1, 7, 2, 1, 4) and not rep.unsupported
+    with pytest.raises(WorkloadError, match="field 'inputs'"):
+        import_torch(Odd(), torch.randn(0, 1, 7, 7))
+
+
+def test_cli_model_failing_with_any_exception_and_too_many_images(tmp_path, capsys, monkeypatch):
+    import sys
+    import types
+    fake = types.ModuleType("fake_models")
+
+    class Picky(nn.Module):
+        def forward(self, x):
+            raise ValueError("expects 7 x 7 inputs\nsecond line")
+
+    class Mute(nn.Module):
+        def forward(self, x):
+            raise RuntimeError()
+    fake.Picky, fake.Mute = Picky, Mute
+    monkeypatch.setitem(sys.modules, "fake_models", fake)
+    out = tmp_path / "x.npz"
+    for argv, needle in ((["fake_models:Picky", "--input", "3x8x8"], "ValueError: expects 7 x 7 inputs"),
+                         (["fake_models:Mute", "--input", "3x8x8"], "(1, 3, 8, 8): RuntimeError"),
+                         (["fcos-dynamic-small", "--images", "99"], "--images: 99")):
+        assert main(["workload", "import-torch", *argv, "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert needle in err and len(err.splitlines()) == 1, err
+        assert not out.exists()
