@@ -61,6 +61,8 @@ def select_layers(names: list[str], text: str) -> list[str]:
     """Layers named in ``text`` (comma-separated names or fnmatch patterns), in workload order."""
     import fnmatch
     want = [x.strip() for x in text.split(",") if x.strip()]
+    if not want:  # an empty selection would simulate nothing and report zeros
+        raise AccelsimError(f"--layers: no layer name or pattern in {text!r}")
     bad = [w for w in want if not (w in names or (any(ch in w for ch in "*?[") and fnmatch.filter(names, w)))]
     if bad:
         raise AccelsimError(f"--layers: no layer named or matching {', '.join(bad)}")
@@ -95,7 +97,9 @@ def _cmd_simulate(a):
                    on_unsupported="skip" if a.skip_unsupported else "error")
     if a.out:
         rep.write(a.out)
-        if a.plots:
+        if a.plots and not rep.results:  # every layer skipped: empty axes would pass for a result
+            sys.stderr.write("accelsim: note: --plots: no layer was simulated, no plots written\n")
+        elif a.plots:
             from .report_plots import write_report_plots
             write_report_plots(json.loads(rep.to_json()), a.out)
     if a.chrome_trace:
@@ -120,7 +124,8 @@ def _cmd_simulate(a):
     if rep.skipped:
         c.print(f"skipped {len(rep.skipped)} unsupported layer(s): " + ", ".join(s["name"] for s in rep.skipped))
     if a.out:
-        c.print(f"wrote {a.out}/report.json, COMPUTE_REPORT.csv, summary.md" + (" and plots" if a.plots else ""))
+        c.print(f"wrote {a.out}/report.json, COMPUTE_REPORT.csv, summary.md"
+                + (" and plots" if a.plots and rep.results else ""))
     return 0
 
 
@@ -135,16 +140,14 @@ def _add_plot(sub):
 
 
 def _cmd_plot(a):
-    from .report_plots import write_report_plots
     from .paths import read_json
+    from .report_plots import check_report, write_report_plots
     path = Path(a.report)
     rep = read_json(path, "", "JSON report")
-    need = ("layers", "total", "per_image", "arch", "workload")
-    if not isinstance(rep, dict) or any(k not in rep for k in need):
-        missing = [k for k in need if not isinstance(rep, dict) or k not in rep]
-        raise AccelsimError(f"{path}: field {missing[0]!r}: missing (not an accelsim simulate report)")
-    if not rep["layers"]:
-        raise AccelsimError(f"{path}: field 'layers': empty, nothing to plot")
+    try:
+        check_report(rep)
+    except AccelsimError as e:
+        raise AccelsimError(f"{path}: {e}") from None
     if a.top < 1:
         raise AccelsimError(f"--top: must be >= 1, got {a.top}")
     files = write_report_plots(rep, a.out, top=a.top)

@@ -29,6 +29,74 @@ from .compare_plots import _save
 PLOTS = ("cycle_breakdown", "energy_breakdown", "utilization", "per_image", "roofline")
 
 
+_LAYER_NUMBERS = ("cycles", "latency_s", "energy_j", "macs_dense", "macs_effectual", "macs_actual")
+
+
+def _bad(field: str, reason: str):
+    from .errors import AccelsimError
+    return AccelsimError(f"field {field!r}: {reason}")
+
+
+def _number(v, field: str, optional: bool = False):
+    if v is None and optional:
+        return
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
+        raise _bad(field, f"must be a finite number, got {v!r}")
+
+
+def _numbers(d, field: str):
+    if not isinstance(d, dict):
+        raise _bad(field, f"must be an object of numbers, got {type(d).__name__}")
+    for k, v in d.items():
+        _number(v, f"{field}.{k}")
+
+
+def check_report(report) -> None:
+    """Raise an AccelsimError naming the first field the plots read that is missing or malformed,
+    so that a hand-edited or truncated report.json gives one line and no half-written folder."""
+    if not isinstance(report, dict):
+        from .errors import AccelsimError
+        raise AccelsimError(f"not an accelsim simulate report (a JSON {type(report).__name__}, not an object)")
+    for k in ("layers", "total", "per_image", "arch", "workload"):
+        if k not in report:
+            raise _bad(k, "missing (not an accelsim simulate report)")
+    for k in ("total", "arch", "workload"):
+        if not isinstance(report[k], dict):
+            raise _bad(k, f"must be an object, got {type(report[k]).__name__}")
+    for k in ("layers", "per_image"):
+        if not isinstance(report[k], list):
+            raise _bad(k, f"must be a list, got {type(report[k]).__name__}")
+    if not report["layers"]:
+        raise _bad("layers", "empty, nothing to plot")
+    if not isinstance(report["workload"].get("name"), str):
+        raise _bad("workload.name", "missing")
+    t = report["total"]
+    _number(t.get("clock_hz"), "total.clock_hz")
+    for k in ("peak_macs_per_cycle", "dram_bytes_per_s"):
+        _number(t.get(k), f"total.{k}", optional=True)
+    et = report.get("energy_table", {})
+    if not isinstance(et, dict) or not isinstance(et.get("actions", {}), dict):
+        raise _bad("energy_table", "must be an object with an 'actions' object")
+    for k, row in et.get("actions", {}).items():
+        if k.startswith("dram"):  # the rows dram_bytes reads
+            _number(row.get("width_bits") if isinstance(row, dict) else None, f"energy_table.actions.{k}.width_bits")
+    for i, r in enumerate(report["layers"]):
+        if not isinstance(r, dict):
+            raise _bad(f"layers[{i}]", f"must be an object, got {type(r).__name__}")
+        if not isinstance(r.get("name"), str):
+            raise _bad(f"layers[{i}].name", "missing")
+        for k in _LAYER_NUMBERS:
+            _number(r.get(k), f"layers[{i}].{k}")
+        for k in ("breakdown", "energy_pJ", "actions"):
+            if k in r:
+                _numbers(r[k], f"layers[{i}].{k}")
+    for i, r in enumerate(report["per_image"]):
+        if not isinstance(r, dict):
+            raise _bad(f"per_image[{i}]", f"must be an object, got {type(r).__name__}")
+        for k in ("latency_s", "energy_j"):
+            _number(r.get(k), f"per_image[{i}].{k}")
+
+
 def _plt():
     import matplotlib
     matplotlib.use("Agg")
@@ -82,9 +150,14 @@ def _top(layers: list[dict], top: int) -> list[dict]:
     return [L for i, L in enumerate(layers) if i in keep] + [merged]
 
 
+def _text(name) -> str:
+    """A user-chosen name as literal text: matplotlib reads ``$...$`` as math (and fails on ``$\\x$``)."""
+    return str(name).replace("$", r"\$")
+
+
 def _title(report: dict) -> str:
     t = report["total"]
-    return (f"{report['arch'].get('name', report.get('model'))} on {report['workload']['name']} "
+    return (f"{_text(report['arch'].get('name', report.get('model')))} on {_text(report['workload']['name'])} "
             f"({t.get('images', 1)} image(s), {t['clock_hz'] / 1e6:g} MHz)")
 
 
@@ -99,7 +172,7 @@ def _stacked(ax, layers, key, scale, colors_from):
         ax.barh(y, v, left=left, color=cmap(j % cmap.N), label=c, height=0.8)
         left += v
     ax.set_yticks(y)
-    ax.set_yticklabels([L["name"] for L in layers], fontsize=6)
+    ax.set_yticklabels([_text(L["name"]) for L in layers], fontsize=6)
     ax.invert_yaxis()
     ax.legend(fontsize=6, loc="lower right", ncol=2)
 
@@ -135,7 +208,7 @@ def utilization_plot(report, path, top=30):
     ax.barh(y - 0.2, util, 0.4, label="utilisation: actual MACs / (cycles x peak)", color="#1f77b4")
     ax.barh(y + 0.2, eff, 0.4, label="effectual / algorithmic MACs", color="#ff7f0e")
     ax.set_yticks(y)
-    ax.set_yticklabels([L["name"] for L in layers], fontsize=6)
+    ax.set_yticklabels([_text(L["name"]) for L in layers], fontsize=6)
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_xlabel("fraction")
@@ -194,10 +267,12 @@ def roofline_plot(report, path):
     for kind, style in (("effectual", dict(marker="o", color="#1f77b4")),
                         ("algorithmic", dict(marker="o", mfc="none", color="#ff7f0e"))):
         sel = [p for p in pts if p["kind"] == kind]
+        # zero MACs (a layer whose outputs are all gated off) have no place on log axes: not drawn,
+        # and not mistaken for a layer without off-chip bytes
         on = [p for p in sel if p["macs_per_dram_byte"]]
         ax.plot([p["macs_per_dram_byte"] for p in on], [p["macs_per_s"] for p in on], ls="none", ms=4,
                 label=f"{kind} MACs", **style)
-        off = [p for p in sel if not p["macs_per_dram_byte"]]
+        off = [p for p in sel if p["macs_per_dram_byte"] is None and p["macs_per_s"] > 0]
         if off:  # no off-chip traffic: drawn at the right edge
             ax.plot([xmax] * len(off), [p["macs_per_s"] for p in off], ls="none", ms=4, marker=">",
                     color=style["color"], label=f"{kind}, no off-chip bytes (right edge)")
@@ -219,6 +294,7 @@ def roofline_plot(report, path):
 def write_report_plots(report: dict, out, top: int = 30) -> dict[str, str]:
     """Write every plot of :data:`PLOTS` into folder ``out``; returns name -> path."""
     from workloads.storage import ensure_dir
+    check_report(report)
     out = ensure_dir(out)
     return {"cycle_breakdown": cycle_breakdown_plot(report, out / "cycle_breakdown.png", top),
             "energy_breakdown": energy_breakdown_plot(report, out / "energy_breakdown.png", top),

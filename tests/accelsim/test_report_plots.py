@@ -91,13 +91,39 @@ def test_cli_simulate_plots_then_plot_again(tmp_path, capsys):
     assert len(capsys.readouterr().out.strip().splitlines()) == len(PLOTS)
 
 
+def _broken(report, path, value):
+    """A copy of ``report`` with the field at ``path`` (keys/indices) set to ``value`` (deleted if ...)."""
+    rep = json.loads(json.dumps(report))
+    *up, last = path
+    d = rep
+    for k in up:
+        d = d[k]
+    if value is ...:
+        del d[last]
+    else:
+        d[last] = value
+    return json.dumps(rep)
+
+
 @pytest.mark.parametrize("content,needle", [
     (None, "JSON report not found"),
     ("not json", "not a JSON report"),
     ('{"layers": []}', "field 'total': missing"),
+    ("[1, 2]", "not an accelsim simulate report"),
+    ((("layers", 1, "cycles"), ...), "field 'layers[1].cycles': must be a finite number, got None"),
+    ((("layers", 0, "energy_j"), "3"), "field 'layers[0].energy_j'"),
+    ((("layers", 0, "actions"), None), "field 'layers[0].actions'"),
+    ((("layers",), {"a": 1}), "field 'layers': must be a list"),
+    ((("total", "clock_hz"), ...), "field 'total.clock_hz'"),
+    ((("per_image", 0, "latency_s"), ...), "field 'per_image[0].latency_s'"),
+    ((("arch",), "scnn"), "field 'arch': must be an object"),
+    ((("workload", "name"), ...), "field 'workload.name'"),
+    ((("energy_table",), None), "field 'energy_table'"),
 ])
-def test_cli_plot_bad_report(tmp_path, capsys, content, needle):
+def test_cli_plot_bad_report(report, tmp_path, capsys, content, needle):
     p = tmp_path / "r.json"
+    if isinstance(content, tuple):
+        content = _broken(report, *content)
     if content is not None:
         p.write_text(content)
     assert main(["plot", str(p), "--out", str(tmp_path / "o")]) == 2
@@ -111,3 +137,36 @@ def test_cli_plots_needs_out_and_layer_patterns_must_match(tmp_path, capsys):
     assert "--plots" in capsys.readouterr().err
     assert main(["simulate", "--workload", "alexnet", "--arch", "systolic", "--layers", "conv9*"]) == 2
     assert "no layer named or matching conv9*" in capsys.readouterr().err
+
+
+def test_names_with_dollar_signs_and_layers_without_macs_are_drawn(report, tmp_path, monkeypatch):
+    """User-chosen names are literal text (matplotlib would parse ``$\\x$`` as math and fail), and a
+    layer with no effectual MACs (all outputs gated off) is left off the log-log roofline instead
+    of being drawn as a layer without off-chip traffic."""
+    import accelsim.report_plots as rp
+    rep = json.loads(json.dumps(report))
+    rep["workload"]["name"] = "w$1"
+    for r in rep["layers"]:
+        r["name"] = r["name"] + "$\\x$"
+        if r["name"].startswith("b"):
+            r["macs_effectual"] = 0
+    labels = []
+    save = rp._save
+    monkeypatch.setattr(rp, "_save", lambda fig, path: (labels.extend(
+        t for ax in fig.axes for t in (ax.get_legend_handles_labels()[1])), save(fig, path))[1])
+    files = write_report_plots(rep, tmp_path)
+    assert all(open(f, "rb").read(4) == b"\x89PNG" for f in files.values())
+    assert not any("no off-chip bytes" in t for t in labels)
+
+
+def test_cli_simulate_plots_when_every_layer_is_skipped_and_empty_layer_selection(tmp_path, capsys):
+    wl = tmp_path / "t.npz"
+    _workload(1).save(wl)
+    out = tmp_path / "run"
+    assert main(["simulate", "--workload", str(wl), "--arch", "scnn", "--set", "accumulator.entries=1", "--set",
+                 "accumulator.banks=1", "--layers", "a", "--skip-unsupported", "--out", str(out), "--plots",
+                 "-j", "1", "--json"]) == 0
+    assert "no plots written" in capsys.readouterr().err
+    assert (out / "report.json").is_file() and not list(out.glob("*.png"))
+    assert main(["simulate", "--workload", str(wl), "--arch", "scnn", "--layers", " , "]) == 2
+    assert "--layers: no layer name or pattern" in capsys.readouterr().err
