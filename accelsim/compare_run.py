@@ -184,15 +184,55 @@ def _measure(rows, a, device):
     return out
 
 
-#: settings a --measured file must share with this run (the rows must describe the same heads and images)
-MEASURED_KEYS = ("size", "images", "batch", "width", "depth", "baseline_depth", "seed", "checkpoints")
+#: settings a --measured file must share with this run (the rows must describe the same heads and images);
+#: checkpoints by content, as their paths differ between the GPU machine and this one
+MEASURED_KEYS = ("size", "images", "batch", "width", "depth", "baseline_depth", "seed", "checkpoint_sha256")
+#: the measurements of a row (see _measure) and the fields _assemble reads from each
+MEASURED_FIELDS = {"dense_b1": ("latency_s", "cv_max"), "masked_b1": ("latency_s", "cv_max"),
+                   "dense_bN": ("batch", "latency_s_per_image"), "masked_bN": ("batch", "latency_s_per_image")}
+
+
+def _sha16(data: bytes) -> str:
+    import hashlib
+    return hashlib.sha256(data).hexdigest()[:16]
 
 
 def _settings(a, size, rows, cfg) -> dict:
+    import dynhead
+    ckpt = {n: getattr(a, f"checkpoint_{n}") for n in ("large", "small")}
     return {"size": list(size), "images": a.images, "batch": a.batch, "width": rows["small"].width,
             "depth": cfg.depth, "baseline_depth": rows["baseline"].head.depth, "prune": a.prune, "seed": a.seed,
-            "checkpoints": {"large": a.checkpoint_large or "shipped:large",
-                            "small": a.checkpoint_small or "shipped:small"}}
+            "checkpoints": {n: p or f"shipped:{n}" for n, p in ckpt.items()},
+            "checkpoint_sha256": {n: _sha16(Path(p or dynhead.shipped_path(n)).read_bytes())
+                                  for n, p in ckpt.items()}}
+
+
+def _check_measured_raw(raw) -> None:
+    """Raise (field, reason) for the first measurement _assemble could not read."""
+    def number(v, field, positive=True):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or (positive and v <= 0):
+            raise ValueError(field, f"must be a {'positive' if positive else 'finite'} number, got {v!r}")
+    for model, modes in raw.items():
+        f = f"measured_raw.{model}"
+        if model not in MODELS:
+            raise ValueError(f, f"not a model row ({', '.join(MODELS)})")
+        if not isinstance(modes, dict):
+            raise ValueError(f, f"must be an object of measurements, got {type(modes).__name__}")
+        for mode, m in modes.items():
+            if mode not in MEASURED_FIELDS:
+                raise ValueError(f"{f}.{mode}", f"not a measurement ({', '.join(MEASURED_FIELDS)})")
+            if not isinstance(m, dict):
+                raise ValueError(f"{f}.{mode}", f"must be an object, got {type(m).__name__}")
+            for k in MEASURED_FIELDS[mode]:
+                v = m.get(k)
+                if k == "latency_s":
+                    if not isinstance(v, dict):
+                        raise ValueError(f"{f}.{mode}.{k}", f"must be an object of statistics, got {v!r}")
+                    number(v.get("avg"), f"{f}.{mode}.{k}.avg")
+                    for st, x in v.items():
+                        number(x, f"{f}.{mode}.{k}.{st}", positive=False)
+                else:
+                    number(v, f"{f}.{mode}.{k}", positive=k != "cv_max")
 
 
 def _load_measured(path, a, size, rows, cfg, raw):
@@ -204,21 +244,27 @@ def _load_measured(path, a, size, rows, cfg, raw):
     if not isinstance(res, dict) or not isinstance(res.get("measured_raw"), dict) or not res["measured_raw"]:
         raise AccelsimError(f"--measured: {p}: field 'measured_raw': missing or empty (not a compare.json with "
                             f"measurements)")
-    here, there = _settings(a, size, rows, cfg), res.get("settings", {})
+    for k in ("settings", "device"):
+        if not isinstance(res.get(k), dict):
+            raise AccelsimError(f"--measured: {p}: field {k!r}: must be an object, got {res.get(k)!r}")
+    try:
+        _check_measured_raw(res["measured_raw"])
+    except ValueError as e:
+        raise AccelsimError(f"--measured: {p}: field {e.args[0]!r}: {e.args[1]}") from None
+    here, there = _settings(a, size, rows, cfg), res["settings"]
     for k in MEASURED_KEYS:
         if there.get(k) != here[k]:
             raise AccelsimError(f"--measured: {p}: field 'settings.{k}': {there.get(k)!r} there, {here[k]!r} in "
                                 f"this run")
     if res.get("image_hashes") != image_hashes(raw):
-        raise AccelsimError(f"--measured: {p}: field 'image_hashes': the measurement used other images")
-    return res["measured_raw"], res.get("device", {})
+        why = "missing" if res.get("image_hashes") is None else "the measurement used other images"
+        raise AccelsimError(f"--measured: {p}: field 'image_hashes': {why}")
+    return res["measured_raw"], res["device"]
 
 
 def image_hashes(raw) -> list[str]:
     """sha256 (16 hex digits) of each input image's uint8 pixels: identifies the inputs across machines."""
-    import hashlib
-    return [hashlib.sha256(np.ascontiguousarray(np.asarray(img, dtype=np.uint8)).tobytes()).hexdigest()[:16]
-            for img in raw]
+    return [_sha16(np.ascontiguousarray(np.asarray(img, dtype=np.uint8)).tobytes()) for img in raw]
 
 
 # ------------------------------------------------------------------ traces + simulation

@@ -150,3 +150,69 @@ def test_measurement_runs_with_torch_and_numpy_only_then_merges(tmp_path, capsys
     assert main(["compare", "--measured", str(gpu / "compare.json"), "--targets", "", "--no-plots", "--quiet",
                  "--out", str(tmp_path / "bad"), "--size", "128x192", "--images", "2", "--batch", "4"]) == 2
     assert "settings.batch" in capsys.readouterr().err
+
+
+def _measured_setup(tmp_path, ckpt_bytes=b"weights"):
+    """What _load_measured compares, without running compare: args, rows, cfg, images and a valid file."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from accelsim.compare_run import _settings, image_hashes
+    ck = tmp_path / "here" / "large.pt"
+    ck.parent.mkdir(exist_ok=True)
+    ck.write_bytes(ckpt_bytes)
+    a = SimpleNamespace(images=2, batch=2, prune=None, seed=0, checkpoint_large=str(ck), checkpoint_small=None)
+    rows = {"small": SimpleNamespace(width=32), "baseline": SimpleNamespace(head=SimpleNamespace(depth=3))}
+    cfg = SimpleNamespace(depth=3)
+    raw = [np.full((4, 4, 3), i, dtype=np.uint8) for i in range(2)]
+    b1 = {"latency_s": {"avg": 0.01, "min": 0.009, "max": 0.011}, "cv_max": 0.02}
+    bn = {"batch": 2, "latency_s_per_image": 0.008}
+    res = {"settings": {**_settings(a, (128, 192), rows, cfg), "checkpoints": {"large": "/gpu/elsewhere/large.pt"}},
+           "device": {"kind": "gpu", "name": "H100"}, "image_hashes": image_hashes(raw),
+           "measured_raw": {"baseline": {"dense_b1": b1, "dense_bN": bn},
+                            "small": {"dense_b1": b1, "masked_b1": b1, "dense_bN": bn, "masked_bN": bn}}}
+    return a, rows, cfg, raw, json.loads(json.dumps(res))   # no shared sub-dicts between rows
+
+
+@pytest.mark.parametrize("path,value,needle", [
+    (("measured_raw", "small", "dense_b1", "latency_s"), None, "field 'measured_raw.small.dense_b1.latency_s'"),
+    (("measured_raw", "small", "masked_bN", "latency_s_per_image"), "1", "masked_bN.latency_s_per_image'"),
+    (("measured_raw", "small", "dense_b1", "latency_s", "avg"), 0, "latency_s.avg': must be a positive number"),
+    (("measured_raw", "small", "sparse_b1"), {}, "not a measurement"),
+    (("measured_raw", "medium"), {}, "field 'measured_raw.medium': not a model row"),
+    (("measured_raw", "small"), [], "must be an object of measurements"),
+    (("settings",), [], "field 'settings': must be an object"),
+    (("device",), "H100", "field 'device': must be an object"),
+    (("image_hashes",), None, "field 'image_hashes': missing"),
+])
+def test_measured_file_fields_are_checked(tmp_path, path, value, needle):
+    """A hand-edited or truncated --measured file is refused naming the field, never a traceback."""
+    from accelsim.compare_run import _load_measured
+    from accelsim.errors import AccelsimError
+    a, rows, cfg, raw, res = _measured_setup(tmp_path)
+    d = res
+    for k in path[:-1]:
+        d = d[k]
+    d[path[-1]] = value
+    f = tmp_path / "m.json"
+    f.write_text(json.dumps(res))
+    with pytest.raises(AccelsimError, match="--measured: .*m.json: ") as e:
+        _load_measured(f, a, (128, 192), rows, cfg, raw)
+    assert needle in str(e.value) and len(str(e.value).splitlines()) == 1
+
+
+def test_measured_checkpoints_compared_by_content_not_path(tmp_path):
+    """The GPU machine keeps its copy of a checkpoint elsewhere: same bytes at another path are the
+    same heads; other bytes at the same path are not."""
+    from accelsim.compare_run import _load_measured
+    from accelsim.errors import AccelsimError
+    a, rows, cfg, raw, res = _measured_setup(tmp_path)
+    f = tmp_path / "m.json"
+    f.write_text(json.dumps(res))
+    measured, dev = _load_measured(f, a, (128, 192), rows, cfg, raw)
+    assert set(measured) == {"baseline", "small"} and dev["name"] == "H100"
+    (tmp_path / "here" / "large.pt").write_bytes(b"retrained")
+    with pytest.raises(AccelsimError, match="settings.checkpoint_sha256"):
+        _load_measured(f, a, (128, 192), rows, cfg, raw)
+
