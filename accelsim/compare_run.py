@@ -149,8 +149,9 @@ def _measure(rows, a, device):
     import torch
 
     from dynhead.model import HeadContext
-    from .gpu import measure
+    from .gpu import fp32_only, measure
 
+    fp32_only()  # dense (cuDNN conv) and masked (matmul) heads at the same precision on any GPU
     out = {}
     for name, row in rows.items():
         head = row.head.to(device)

@@ -39,6 +39,20 @@ def pick_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
+def fp32_only() -> dict:
+    """Turn TF32 off for cuDNN convolutions and CUDA matmuls; returns the flags as they were.
+
+    cuDNN convolutions default to TF32 on Ampere and later GPUs, matmuls do not: left as is, the
+    dense head (convolutions) runs on TF32 tensor cores and the masked head (gather + matmul) in
+    full FP32, a precision difference that would be timed as a speed difference and break FP32
+    equality checks.  FP32 throughout is what the paper's V100 ran and what the FP32 data-sheet
+    peaks of the iso-throughput columns assume."""
+    prev = {"cudnn_conv": torch.backends.cudnn.allow_tf32, "cuda_matmul": torch.backends.cuda.matmul.allow_tf32}
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    return prev
+
+
 def _nvidia_smi(query: str) -> str | None:
     try:
         out = subprocess.run(["nvidia-smi", f"--query-gpu={query}", "--format=csv,noheader,nounits"],
@@ -57,6 +71,7 @@ def device_info(device: torch.device) -> dict:
         info.update(kind="gpu", name=p.name, cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version(),
                     sm_count=p.multi_processor_count, memory_bytes=int(p.total_memory),
                     capability=f"{p.major}.{p.minor}")
+        info["driver"] = _nvidia_smi("driver_version")
         clocks = _nvidia_smi("clocks.sm,clocks.max.sm,clocks.mem")
         if clocks:
             parts = [c.strip() for c in clocks.split(",")]
@@ -115,4 +130,7 @@ def measure(fn: Callable[[], object], device: torch.device, warmup: int = 5, rep
             break
     best["protocol"] = {"warmup": warmup, "reps": reps, "target_cv": target_cv, "max_rounds": max_rounds,
                         "timer": "cuda events" if device.type == "cuda" else "perf_counter_ns"}
+    if device.type == "cuda":  # the precision the kernels ran at (see fp32_only)
+        best["protocol"]["tf32"] = {"cudnn_conv": torch.backends.cudnn.allow_tf32,
+                                    "cuda_matmul": torch.backends.cuda.matmul.allow_tf32}
     return best

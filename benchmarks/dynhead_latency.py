@@ -19,6 +19,7 @@ import time
 
 import torch
 
+from accelsim.gpu import fp32_only
 from dynhead.cost import parse_size
 from dynhead.model import HeadContext, build_head, random_features, random_gate_override
 
@@ -35,6 +36,7 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
+    fp32_only()  # else cuDNN's TF32 convs (dense) race the FP32 matmuls (masked) on Ampere and later
     dev = torch.device(a.device)
     torch.manual_seed(0)
     head = build_head("dynamic", a.depth, a.channels, 80).eval().to(dev)

@@ -1,24 +1,29 @@
 """Every GPU check of the project in one prepared run, for a session that is lent a GPU.
 
-    pip install --no-deps -e . && python benchmarks/gpu_session.py --out "$OUT"        # on the GPU machine
-    python benchmarks/gpu_session.py --device cpu --quick --out /tmp/gpu_dry_run        # dry run, any machine
+    python benchmarks/gpu_session.py --out "$OUT"                                # on the GPU machine
+    python benchmarks/gpu_session.py --device cpu --quick --out /tmp/gpu_dry_run   # dry run, any machine
 
 Needs only torch and numpy (the GPU machine has its own CUDA torch and may lack numba, scipy,
-PIL, pytest): the simulators are not imported.  Steps, each timed and written to ``--out``:
+PIL, pytest): the simulators are not imported.  Nor does it need ``pip install``: the GPU machine
+reaches no package index, so pip could not fetch the build backend; the repository root is put on
+the import path of this script and of every step it runs.  Steps, each timed and written to
+``--out`` as at most 8 files in one folder (what a lent GPU machine returns from ``$OUT``):
 
 1. ``device.json``: the card, clocks, driver, torch/CUDA versions;
-2. ``checks.json``: the CUDA checks of the test suite as plain assertions. The masked
-   (gather-GEMM-scatter) head equals the dense head on CUDA with every gate open, and equals the
-   CPU result. ``accelsim.gpu.measure`` runs with CUDA events;
-3. ``compare_c32/`` -- ``accelsim compare --targets ''`` (measurement only) at the default
-   setting (shipped C=32 models, 256x256, 3 images);
-4. ``compare_paper/`` -- the same at the paper's setting: C=256 heads driven by the trained gates,
-   baseline depth 6, 800x1333, 4 images;
+2. ``checks.json``: the CUDA checks of the test suite as plain assertions, in FP32 (TF32 off,
+   see ``accelsim.gpu.fp32_only``). The masked (gather-GEMM-scatter) head equals the dense head
+   on CUDA with every gate open, and equals the CPU result. ``accelsim.gpu.measure`` runs with
+   CUDA events;
+3. ``compare_c32.json`` -- the compare.json of ``accelsim compare --targets ''`` (measurement
+   only) at the default setting (shipped C=32 models, 256x256, 3 images);
+4. ``compare_paper.json`` -- the same at the paper's setting: C=256 heads driven by the trained
+   gates, baseline depth 6, 800x1333, 4 images;
 5. ``head_latency.jsonl`` -- ``benchmarks/dynhead_latency.py``: a random C=256 D=6 dynamic head
    at 800x1344, dense vs masked, batch 1 and 4, gates open at 10 %, 30 % and 100 %;
-6. ``summary.md`` -- the numbers above as markdown, with the card's name, for benchmarks/RESULTS.md.
+6. ``summary.md`` -- the numbers above as markdown, with the card's name, for benchmarks/RESULTS.md;
+   ``log.txt`` -- every command with its return code and time.
 
-Back on the CPU machine, ``accelsim compare --measured <out>/compare_paper/compare.json`` with the
+Back on the CPU machine, ``accelsim compare --measured <out>/compare_paper.json`` with the
 same settings (``--width 256 --baseline-depth 6 --size 800x1333 --images 4``) puts these
 measured rows beside the simulated accelerators.  ``--quick`` shrinks every step for a dry run.
 """
@@ -27,20 +32,26 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # accelsim and dynhead without an install (see the module doc)
+#: the steps' environment: the repository importable from any script path
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
 
 
 def _run(cmd: list[str], log) -> tuple[int, float]:
     t0 = time.perf_counter()
     log(f"$ {' '.join(cmd)}")
-    rc = subprocess.run(cmd, cwd=ROOT).returncode
+    rc = subprocess.run(cmd, cwd=ROOT, env=ENV).returncode
     dt = time.perf_counter() - t0
     log(f"  -> rc {rc}, {dt:.1f} s")
     return rc, dt
@@ -48,9 +59,9 @@ def _run(cmd: list[str], log) -> tuple[int, float]:
 
 def checks(device: torch.device, quick: bool) -> dict:
     """The CUDA tests of the suite, as plain assertions (pytest/hypothesis may be absent)."""
-    from accelsim.gpu import measure
+    from accelsim.gpu import fp32_only, measure
     from dynhead.model import build_head, random_features, random_gate_override
-    out = {}
+    out = {"tf32_before": fp32_only()}  # the tolerances below are FP32 ones
     torch.manual_seed(0)
     C = 32 if quick else 64
     h = build_head("dynamic", 2, C, 5).eval()
@@ -72,16 +83,20 @@ def checks(device: torch.device, quick: bool) -> dict:
     out["masked_vs_dense_all_open_max_rel"] = rel_mask
     out["device_vs_cpu_dense_max_rel"] = rel_cpu
     out["masked_equals_dense"] = rel_mask < 1e-4
-    out["device_equals_cpu"] = rel_cpu < 1e-3     # TF32 / different kernels on a GPU
+    out["device_equals_cpu"] = rel_cpu < 1e-3     # other kernels, other summation order on a GPU
     st = measure(lambda: hd(fd, masked=False, ctx=HeadContext(gate_override=gd)), device, warmup=2, reps=5)
     out["measure_protocol"] = st.get("protocol")
     out["measure_ok"] = st["avg"] > 0
     return out
 
 
+#: device.json fields quoted in summary.md (names as accelsim.gpu.device_info writes them)
+_DEVICE_KEYS = ("name", "driver", "cuda", "torch", "capability", "sm_clock_mhz", "max_sm_clock_mhz")
+
+
 def _fmt_compare(path: Path) -> list[str]:
-    res = json.loads((path / "compare.json").read_text())
-    lines = [f"### {path.name}: {res['settings']['size'][0]}x{res['settings']['size'][1]}, C={res['settings']['width']}, "
+    res = json.loads(path.read_text())
+    lines = [f"### {path.stem}: {res['settings']['size'][0]}x{res['settings']['size'][1]}, C={res['settings']['width']}, "
              f"{res['settings']['images']} image(s), {res['device_label']}", "",
              "| model | target | batch | latency ms avg (min-max) | speedup vs baseline | worst CV |", "|---|---|---|---|---|---|"]
     for e in res["entries"]:
@@ -116,7 +131,10 @@ def main(argv=None) -> int:
     (out / "device.json").write_text(json.dumps(dev, indent=2))
     log(f"device: {dev.get('name')} ({dev.get('device')})")
     t0 = time.perf_counter()
-    ck = checks(device, a.quick)
+    try:
+        ck = checks(device, a.quick)
+    except Exception as e:  # noqa: BLE001 - a failed check must not cost the measurements after it
+        ck = {"error": f"{type(e).__name__}: {e}"}
     (out / "checks.json").write_text(json.dumps(ck, indent=2))
     log(f"checks: {json.dumps(ck)} ({time.perf_counter() - t0:.1f} s)")
     py = sys.executable
@@ -127,9 +145,12 @@ def main(argv=None) -> int:
                           ["--width", "256", "--baseline-depth", "6", "--size", "800x1333", "--images", "4", *q]),
     }
     rcs = {}
+    scratch = Path(tempfile.mkdtemp(prefix="gpu_session_"))  # compare's md/csv stay here: 8 files come back
     for name, extra in runs.items():
         rcs[name], _ = _run([py, "-m", "accelsim", "compare", "--targets", "", "--device", a.device, "--no-plots",
-                             "--quiet", "--out", str(out / name), *extra], log)
+                             "--quiet", "--out", str(scratch / name), *extra], log)
+        if (scratch / name / "compare.json").is_file():  # at once: a later step may outrun the time limit
+            shutil.copyfile(scratch / name / "compare.json", out / f"{name}.json")
     lat = (["--channels", "32", "--depth", "2", "--size", "128x192", "--batch", "1", "--density", "0.3",
             "--repeats", "2"] if a.quick else
            ["--channels", "256", "--depth", "6", "--size", "800x1344", "--batch", "1", "4", "--repeats", "10"])
@@ -141,25 +162,26 @@ def main(argv=None) -> int:
                 args += ["--density", d]
             t1 = time.perf_counter()
             log(f"$ {' '.join(args)}")
-            r = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
+            r = subprocess.run(args, cwd=ROOT, env=ENV, capture_output=True, text=True)
             fh.write(r.stdout)
             rcs[f"head_latency_{d}"] = r.returncode
             log(f"  -> rc {r.returncode}, {time.perf_counter() - t1:.1f} s" + (f"\n{r.stderr[-2000:]}" if r.returncode else ""))
+    checks_ok = "error" not in ck and ck["masked_equals_dense"] and ck["device_equals_cpu"] and ck["measure_ok"]
     lines = [f"## GPU session: {dev.get('name')}", "",
-             f"- device: {json.dumps({k: dev.get(k) for k in ('name', 'cuda', 'torch', 'capability', 'clocks', 'driver')})}",
-             f"- checks: masked == dense (all gates open) max rel {ck['masked_vs_dense_all_open_max_rel']:.2e}; "
-             f"device == CPU max rel {ck['device_vs_cpu_dense_max_rel']:.2e}; pass: "
-             f"{ck['masked_equals_dense'] and ck['device_equals_cpu'] and ck['measure_ok']}",
+             f"- device: {json.dumps({k: dev.get(k) for k in _DEVICE_KEYS})}",
+             (f"- checks: masked == dense (all gates open) max rel {ck['masked_vs_dense_all_open_max_rel']:.2e}; "
+              f"device == CPU max rel {ck['device_vs_cpu_dense_max_rel']:.2e}; pass: {checks_ok}"
+              if "error" not in ck else f"- checks: FAILED ({ck['error']})"),
              f"- return codes: {json.dumps(rcs)}", ""]
     for name in runs:
-        if (out / name / "compare.json").is_file():
-            lines += _fmt_compare(out / name)
+        if (out / f"{name}.json").is_file():
+            lines += _fmt_compare(out / f"{name}.json")
     if (out / "head_latency.jsonl").stat().st_size:
         lines += ["### dynhead_latency.py", "", "```", (out / "head_latency.jsonl").read_text().strip(), "```", ""]
     (out / "summary.md").write_text("\n".join(lines))
     log(f"wrote {out / 'summary.md'} ({time.perf_counter() - t0:.1f} s in all)")
-    ok = all(v == 0 for v in rcs.values()) and ck["masked_equals_dense"] and ck["device_equals_cpu"]
-    return 0 if ok else 1
+    shutil.rmtree(scratch, ignore_errors=True)
+    return 0 if all(v == 0 for v in rcs.values()) and checks_ok else 1
 
 
 if __name__ == "__main__":

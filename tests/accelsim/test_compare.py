@@ -216,3 +216,40 @@ def test_measured_checkpoints_compared_by_content_not_path(tmp_path):
     with pytest.raises(AccelsimError, match="settings.checkpoint_sha256"):
         _load_measured(f, a, (128, 192), rows, cfg, raw)
 
+
+def test_gpu_session_fits_what_a_lent_machine_returns(tmp_path, monkeypatch):
+    """benchmarks/gpu_session.py on the GPU machine: at most 8 files, all in --out itself (a lent
+    machine returns no more), every step with the repository on PYTHONPATH (no pip install
+    there: no package index), the checks in FP32.  The steps' commands are faked here; the
+    real dry run is `python benchmarks/gpu_session.py --device cpu --quick --out DIR`."""
+    import importlib.util
+    import os
+    import subprocess
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("gpu_session", root / "benchmarks" / "gpu_session.py")
+    gs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gs)
+    seen = []
+
+    def fake_run(cmd, cwd=None, env=None, **kw):
+        seen.append((cmd, env))
+        if "compare" in cmd:
+            d = Path(cmd[cmd.index("--out") + 1])
+            d.mkdir(parents=True)
+            for f in ("compare.json", "compare.md", "compare.csv"):
+                (d / f).write_text(json.dumps({"settings": {"size": [1, 1], "width": 32, "images": 1},
+                                               "device_label": "cpu", "entries": []}))
+        return subprocess.CompletedProcess(cmd, 0, stdout="{}\n", stderr="")
+    from types import SimpleNamespace
+    monkeypatch.setattr(gs, "subprocess", SimpleNamespace(run=fake_run))   # this script's steps only
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", True)      # torch's default, restored after
+    out = tmp_path / "OUT"
+    assert gs.main(["--device", "cpu", "--quick", "--out", str(out)]) == 0
+    assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert len(files) <= 8 and all(p.parent == out for p in files), files
+    assert {"compare_c32.json", "compare_paper.json", "summary.md", "checks.json"} <= {p.name for p in files}
+    assert all(str(root) in env["PYTHONPATH"].split(os.pathsep) for _, env in seen) and len(seen) == 3
+    ck = json.loads((out / "checks.json").read_text())
+    assert ck["masked_equals_dense"] and "tf32_before" in ck
