@@ -376,6 +376,33 @@ def _simulate(traces, targets, overrides, a, log, gpu_peak=None):
     return sims, missing, peaks, iso_cfg
 
 
+_TORCH_NUMPY_ONLY = ("on a machine with torch + numpy only, measure with --targets '' --no-plots and merge "
+                     "its compare.json where the rest is installed with --measured")
+
+
+def _check_imports(a, targets) -> None:
+    """Import what tracing, simulating and plotting need before anything is measured: on a GPU
+    machine with torch + numpy only, a late ImportError would throw the measurement away."""
+    if targets:
+        try:
+            from workloads import Workload
+
+            from .config import list_presets
+            from .engine import make_model
+            Workload("import check")                     # networkx (the layer graph, imported lazily)
+            for t in sorted(set(targets) & set(list_presets())):
+                make_model(t)                            # yaml, numba (the models' kernels)
+        except ImportError as e:
+            raise AccelsimError(f"--targets: simulating needs {e.name or e}, which is not importable here; "
+                                f"{_TORCH_NUMPY_ONLY}") from None
+    if not a.no_plots:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError as e:
+            raise AccelsimError(f"--no-plots: needed here, the plots need {e.name or e}, which is not "
+                                f"importable; {_TORCH_NUMPY_ONLY}") from None
+
+
 class _Log:
     """Progress lines on stderr (stdout stays clean for --json), with elapsed time."""
 
@@ -412,6 +439,7 @@ def run_compare(a) -> dict:
         raise AccelsimError(f"--prune: density must be in (0, 1], got {a.prune}")
     targets = [t for t in a.targets.split(",") if t]
     overrides = _parse_overrides(a.overrides, targets)
+    _check_imports(a, targets)
     try:
         device = pick_device(a.device)
     except ValueError as e:

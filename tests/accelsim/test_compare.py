@@ -253,3 +253,23 @@ def test_gpu_session_fits_what_a_lent_machine_returns(tmp_path, monkeypatch):
     assert all(str(root) in env["PYTHONPATH"].split(os.pathsep) for _, env in seen) and len(seen) == 3
     ck = json.loads((out / "checks.json").read_text())
     assert ck["masked_equals_dense"] and "tf32_before" in ck
+
+
+@pytest.mark.parametrize("extra,needle", [
+    (["--targets", "systolic", "--no-plots"], "--targets: simulating needs"),
+    (["--targets", ""], "--no-plots: needed here"),
+])
+def test_torch_numpy_only_machine_refuses_simulation_and_plots_before_measuring(tmp_path, extra, needle):
+    """Targets or plots on a machine with torch + numpy only: refused in one line before anything is
+    measured (a late ImportError lost the measurement and wrote no compare.json)."""
+    import os
+    import subprocess
+    import sys
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(BLOCKER)
+    r = subprocess.run([sys.executable, "-m", "accelsim", "compare", "--device", "cpu", "--quiet", "--size", "128x192",
+                        "--images", "1", "--out", str(tmp_path / "o"), *extra],
+                       env={**os.environ, "PYTHONPATH": str(site)}, capture_output=True, text=True)
+    assert r.returncode == 2 and needle in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr[-800:]
+    assert "--measured" in r.stderr and not (tmp_path / "o").exists()
