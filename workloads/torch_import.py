@@ -355,7 +355,9 @@ def import_torch(model: torch.nn.Module, inputs, name: str = "torch", *, store_a
         qn = mname or root
         hooks.append(mod.register_forward_pre_hook(lambda m, a, qn=qn: rec.enter(qn)))
         hooks.append(mod.register_forward_hook(lambda m, a, o: rec.leave()))
-    was_training = model.training
+    # per module: a training model often keeps parts in eval (frozen BatchNorm), which
+    # model.train(True) afterwards would undo
+    was_training = {m: m.training for m in model.modules()}
     model.eval()
     per_image: list[list[dict]] = []
     try:
@@ -368,7 +370,8 @@ def import_torch(model: torch.nn.Module, inputs, name: str = "torch", *, store_a
     finally:
         for h in hooks:
             h.remove()
-        model.train(was_training)
+        for m, t in was_training.items():
+            m.training = t
     first = per_image[0]
     if not first:
         raise WorkloadError(f"{root} made no conv2d or linear call on the inputs: nothing to import", field="model")

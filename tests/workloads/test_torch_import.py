@@ -336,3 +336,14 @@ def test_cli_model_failing_with_any_exception_and_too_many_images(tmp_path, caps
         err = capsys.readouterr().err.strip()
         assert needle in err and len(err.splitlines()) == 1, err
         assert not out.exists()
+
+
+def test_each_module_keeps_its_train_or_eval_mode():
+    """A model training with a frozen (eval) BatchNorm inside: the import runs everything in eval
+    and gives every module back its own mode, not the root's."""
+    m = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Conv2d(4, 4, 1)).train()
+    m[1].eval()
+    mean = m[1].running_mean.clone()
+    import_torch(m, torch.randn(2, 3, 6, 6))
+    assert [x.training for x in m] == [True, False, True]
+    assert torch.equal(m[1].running_mean, mean)           # ran in eval: statistics untouched
