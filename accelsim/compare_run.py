@@ -164,7 +164,8 @@ def _measure(rows, a, device):
             for feats, gates in zip(row.features, row.gates):
                 f = [t.to(device) for t in feats]
                 g = {k: v.to(device) for k, v in gates.items()} if gates else None
-                st = measure(lambda: head(f, masked=masked, ctx=HeadContext(masked=masked, gate_override=g)),
+                st = measure(lambda: head(f, masked=masked, ctx=HeadContext(masked=masked, gate_override=g,
+                                                                       tally=False)),
                              device, warmup=a.warmup, reps=a.reps)
                 per_image.append(st)
             avgs = [s["avg"] for s in per_image]
@@ -177,7 +178,8 @@ def _measure(rows, a, device):
             gb = None
             if row.gates[0]:
                 gb = {k: torch.cat([row.gates[i][k] for i in idx]).to(device) for k in row.gates[0]}
-            st = measure(lambda: head(fb, masked=masked, ctx=HeadContext(masked=masked, gate_override=gb)),
+            st = measure(lambda: head(fb, masked=masked, ctx=HeadContext(masked=masked, gate_override=gb,
+                                                                        tally=False)),
                          device, warmup=max(1, a.warmup // 2), reps=max(3, a.reps // 2))
             res[f"{mode}_bN"] = {"batch": N, "latency_s_per_image": st["avg"] / N, "batch_stats": st}
         out[name] = res

@@ -51,10 +51,11 @@ def main(argv=None):
                 for r in range(a.repeats + 1):
                     sync()
                     t = time.perf_counter()
-                    head(feats, masked=masked, ctx=HeadContext(masked=masked, gate_override=gates))
+                    head(feats, masked=masked, ctx=HeadContext(masked=masked, gate_override=gates, tally=False))
                     sync()
                     if r:
                         ts.append(time.perf_counter() - t)
+                head(feats, masked=masked, ctx=HeadContext(masked=masked, gate_override=gates))  # untimed tally
             c = head.last_costs
             print(json.dumps({"device": str(dev), "channels": a.channels, "depth": a.depth, "size": a.size,
                               "batch": n, "mode": "masked" if masked else "dense", "density": a.density,

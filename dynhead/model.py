@@ -249,10 +249,14 @@ class HeadContext:
     input (N, C, H, W) and output mask (N, H, W) bool or None (dense).
     """
 
-    def __init__(self, masked: bool = False, recorder=None, gate_override: dict | None = None):
+    def __init__(self, masked: bool = False, recorder=None, gate_override: dict | None = None,
+                 tally: bool = True):
         self.masked = masked
         self.recorder = recorder
         self.gate_override = gate_override
+        # False for timed forwards: the FLOP tallies (gate dilations and sums, float64) are
+        # accounting, not inference, and would add dozens of small kernels to every timed call
+        self.tally = tally
         self.gates: dict = {}
 
     def gate(self, module, x, key):
@@ -444,7 +448,7 @@ class _Head(nn.Module):
             logits.append(self.cls_score(c))
             bbox.append(F.relu(self.scales[l](self.bbox_pred(r))) * self.strides[l])
             ctr.append(self.centerness(r))
-        self.last_costs = self.tally(features, ctx)
+        self.last_costs = self.tally(features, ctx) if ctx.tally else None
         self.last_ctx = ctx
         return logits, bbox, ctr
 

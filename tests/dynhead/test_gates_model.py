@@ -98,3 +98,18 @@ def test_build_head_rejects_bad_args():
         build_head("dyn", 2, 32, 3)
     with pytest.raises(DynheadError):
         build_head("dynamic", 2, 30, 3)
+
+
+def test_untallied_forward_gives_the_same_outputs_and_no_costs():
+    """Timed forwards skip the FLOP accounting (HeadContext(tally=False)); the outputs do not change."""
+    from dynhead.model import HeadContext, build_head, random_features
+    torch.manual_seed(0)
+    h = build_head("dynamic", 2, 32, 5).eval()
+    f = random_features((128, 192), 32, batch=1, seed=1)
+    with torch.no_grad():
+        a = h(f, masked=True)
+        assert h.last_costs is not None
+        b = h(f, masked=True, ctx=HeadContext(masked=True, tally=False))
+    assert h.last_costs is None
+    for x, y in zip(sum(a, []), sum(b, [])):
+        assert torch.equal(x, y)
