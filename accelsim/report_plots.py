@@ -212,8 +212,9 @@ def utilization_plot(report, path, top=30):
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_xlabel("fraction")
-    ax.legend(fontsize=7, loc="lower right")
-    ax.set_title(f"Per-layer utilisation -- {_title(report)} (peak {peak} MACs/cycle)", fontsize=8)
+    # above the axes: inside, the legend hid the bars of the last layers
+    ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
+    ax.set_title(f"Per-layer utilisation -- {_title(report)} (peak {peak} MACs/cycle)", fontsize=8, pad=16)
     return _save(fig, path)
 
 

@@ -128,8 +128,13 @@ def _sources(args, kwargs) -> frozenset:
     return frozenset(acc)
 
 
-def _tag(result, src: frozenset):
+def _tag(result, src: frozenset, keep: frozenset = frozenset()):
+    """Set the dependency tag on every tensor of ``result`` except those whose id is in ``keep``
+    (the model's parameters and buffers: they outlive the forward, and a no-op op such as
+    ``w.to(x.dtype)`` returns them unchanged, which would carry one image's tag into the next)."""
     def put(t):
+        if id(t) in keep:
+            return
         try:
             t.__dict__[_SRC] = src
         except (AttributeError, TypeError):  # pragma: no cover - exotic tensor types
@@ -147,11 +152,11 @@ def _inplace_target(op: str, args, kwargs):
     return args[0] if inplace and args and isinstance(args[0], torch.Tensor) else None
 
 
-def _tag_written(t: torch.Tensor, src: frozenset):
+def _tag_written(t: torch.Tensor, src: frozenset, keep: frozenset = frozenset()):
     """``t`` was written in place with data of ``src``'s layers: so was the tensor it views (a write
     into ``buf[:, :4]`` changes ``buf``), and ``__setitem__`` returns nothing to tag."""
     while isinstance(t, torch.Tensor):
-        _tag(t, t.__dict__.get(_SRC, frozenset()) | src)
+        _tag(t, t.__dict__.get(_SRC, frozenset()) | src, keep)
         t = t._base
 
 
@@ -209,8 +214,9 @@ def _unsupported_macs(op: str, args, kwargs, result) -> int | None:
 
 # --------------------------------------------------------------- the recorder
 class _Recorder(TorchFunctionMode):
-    def __init__(self, report: ImportReport, root_name: str):
+    def __init__(self, report: ImportReport, root_name: str, keep: frozenset = frozenset()):
         super().__init__()
+        self.keep = keep                      # ids of the model's parameters and buffers (never tagged)
         self.report = report
         self.root = root_name
         self.stack: list[str] = []
@@ -242,17 +248,17 @@ class _Recorder(TorchFunctionMode):
         result = func(*args, **kwargs)
         if op in LAYER_OPS:
             name = self._layer_call(op, args, kwargs, result, src)
-            _tag(result, frozenset({name}) if name else src)
+            _tag(result, frozenset({name}) if name else src, self.keep)
             return result
         if self.counting:
             if op in UNSUPPORTED_MAC_OPS:
                 self._unsupported(op, "no accelerator mapping for this op", _unsupported_macs(op, args, kwargs, result))
             elif op not in _META_OPS and (not op.startswith("__") or op in _ARITH_DUNDERS):
                 self.report.other_ops[op] = self.report.other_ops.get(op, 0) + 1
-        _tag(result, src)
+        _tag(result, src, self.keep)
         written = _inplace_target(op, args, kwargs)
         if written is not None:
-            _tag_written(written, src)
+            _tag_written(written, src, self.keep)
         return result
 
     def _unsupported(self, key: str, reason: str, macs: int | None):
@@ -349,7 +355,7 @@ def import_torch(model: torch.nn.Module, inputs, name: str = "torch", *, store_a
     xs = _images(inputs)
     report = ImportReport()
     root = type(model).__name__
-    rec = _Recorder(report, root)
+    rec = _Recorder(report, root, frozenset(id(t) for t in (*model.parameters(), *model.buffers())))
     hooks = []
     for mname, mod in model.named_modules():
         qn = mname or root

@@ -347,3 +347,28 @@ def test_each_module_keeps_its_train_or_eval_mode():
     import_torch(m, torch.randn(2, 3, 6, 6))
     assert [x.training for x in m] == [True, False, True]
     assert torch.equal(m[1].running_mean, mean)           # ran in eval: statistics untouched
+
+
+def test_parameters_returned_by_no_op_ops_carry_no_dependencies():
+    """``w.to(x.dtype)`` returns the parameter itself: tagging it would give later layers (and later
+    imports) false edges to whatever produced ``x``."""
+    class Shared(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Conv2d(3, 3, 1)
+            self.w = nn.Parameter(torch.randn(3, 3, 1, 1))
+
+        def forward(self, x):
+            y = self.a(x)
+            w = self.w.to(y.dtype)               # same object: a no-op returning the parameter
+            z = F.conv2d(x, w)                   # reads only x: no edge to 'a'
+            return F.conv2d(y, w) + z            # this one reads y
+
+    torch.manual_seed(0)
+    m = Shared().eval()
+    wl, _ = import_torch(m, torch.randn(1, 3, 4, 4), "s")
+    preds = {n: sorted(wl.graph.predecessors(n)) for n in wl.layers}
+    assert preds == {"a": [], "Shared": [], "Shared.call2": ["a"]}
+    assert "_accelsim_src" not in m.w.__dict__
+    wl2, _ = import_torch(m, torch.randn(1, 3, 4, 4), "s")   # nothing carried into a second import
+    assert {n: sorted(wl2.graph.predecessors(n)) for n in wl2.layers} == preds
