@@ -51,7 +51,7 @@ def _add_simulate(sub):
                    help="write a layer timeline in Chrome trace-event JSON (open in Perfetto)")
     p.add_argument("--pe-tracks", action="store_true",
                    help="with --chrome-trace: one track per PE (compute / barrier wait per round) for models "
-                        "that record it (scnn presets)")
+                        "that record it (scnn and dcnn presets)")
     p.add_argument("--plots", action="store_true", help="with --out: also write the report's plots "
                                                         "(cycle/energy breakdown, utilisation, per-image, roofline)")
     p.set_defaults(func=_cmd_simulate)

@@ -38,7 +38,7 @@ from ..errors import UnsupportedLayer
 from ..sparse import rle_entry_count
 from . import register_model
 from .scnn import (GEOMETRY_FIELDS, apportion, footprint_unsupported, halo_and_drain, output_spill_bytes_pass,
-                   plan_with_capacity, timeline)
+                   plan_with_capacity, round_timeline, timeline)
 
 
 def _valid_taps_1d(n_out, n_in, pad, R, dil, s):
@@ -218,6 +218,8 @@ class DCNN(AcceleratorModel):
                  "products": total_prod, "products_in_plane": inplane, "nonzero_pairs": nzpairs,
                  "halo_psums": halo_psums, "act_from_dram": bool(act_dram), "dram_bytes": float(dram_pass.sum()),
                  "notes": list(plan.notes)}
+        if self.record_pe_timeline:  # dense steps never conflict: no stalls
+            extra["pe_timeline"] = round_timeline(plan, steps, np.zeros_like(steps), T_r, halo_r, ppu_r, mem_stall)
         return LayerResult(inst.name, inst.image, cycles, breakdown, actions, L.macs_dense, eff,
                            mults, macs_skipped=0, macs_gated=(total_prod - nzpairs) if gate else 0,
                            utilization=eff / max(1, cycles * npe * FI), output=out, extra=extra)

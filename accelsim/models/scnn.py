@@ -719,6 +719,17 @@ def timeline(plan: Plan, cfg: ArchConfig, pe_cycles: np.ndarray, halo_r: np.ndar
     return cycles, T_r, ppu, mem_stall
 
 
+def round_timeline(plan: Plan, pe_cycles, pe_stall, T_r, halo_r, ppu_r, mem_stall) -> dict:
+    """``engine.pe_timeline`` of a barrier-round schedule (SCNN, DCNN): a pass's DRAM stall is
+    placed after its last round, as :func:`timeline` adds it to the layer."""
+    from ..engine import pe_timeline
+    last = np.zeros(len(T_r), dtype=np.int64)
+    for p_, r_ in enumerate(np.searchsorted(plan.round_pass, np.arange(plan.n_pass), side="right") - 1):
+        if 0 <= r_ < len(last) and plan.round_pass[r_] == p_:
+            last[r_] += int(mem_stall[p_])
+    return pe_timeline(pe_cycles, pe_stall, T_r, halo_r, ppu_r, last)
+
+
 def halo_and_drain(plan: Plan, cfg: ArchConfig):
     """Per round: halo exchange cycles (largest PE halo x Kc / rate), PPU drain cycles, total halo psums."""
     kc = plan.kgroups[:, 1] - plan.kgroups[:, 0]
@@ -971,12 +982,8 @@ class SCNN(AcceleratorModel):
             "notes": list(plan.notes),
         }
         if self.record_pe_timeline:
-            from ..engine import pe_timeline
-            last = np.zeros(len(T_r), dtype=np.int64)   # a pass's DRAM stall shows after its last round
-            for p_, r_ in enumerate(np.searchsorted(plan.round_pass, np.arange(plan.n_pass), side="right") - 1):
-                if 0 <= r_ < len(last) and plan.round_pass[r_] == p_:
-                    last[r_] += int(mem_stall[p_])
-            extra["pe_timeline"] = pe_timeline(S[:, :, ST_CYC], S[:, :, ST_STALL], T_r, halo_r, ppu_r, last)
+            extra["pe_timeline"] = round_timeline(plan, S[:, :, ST_CYC], S[:, :, ST_STALL], T_r, halo_r, ppu_r,
+                                                  mem_stall)
         return LayerResult(inst.name, inst.image, cycles, breakdown, actions, L.macs_dense, eff, macs_actual,
                            macs_skipped=max(0, L.macs_dense - tot["prod"]), macs_gated=tot["gated"],
                            utilization=eff / max(1, cycles * npe * FI), extra=extra)
