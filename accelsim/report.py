@@ -36,7 +36,8 @@ CSV_COLUMNS = ["LayerID", "Layer", "Image", "Total Cycles", "Stall Cycles", "Ove
                "macs_skipped", "macs_gated", "utilization"]
 
 
-def _stats(values) -> dict:
+def summary_stats(values) -> dict:
+    """avg/min/max/p50/p90/p99/cv of a sample (empty: {}); per-image stats of reports and plots."""
     v = np.asarray(values, dtype=float)
     if v.size == 0:
         return {}
@@ -117,8 +118,8 @@ class Report:
             "toolkit": {"name": "accelsim", "version": __version__},
         }
         pi = d["per_image"]
-        d["per_image_stats"] = {"latency_s": _stats([p["latency_s"] for p in pi]),
-                                "energy_j": _stats([p["energy_j"] for p in pi])}
+        d["per_image_stats"] = {"latency_s": summary_stats([p["latency_s"] for p in pi]),
+                                "energy_j": summary_stats([p["energy_j"] for p in pi])}
         d["report_hash"] = hashlib.sha256(json.dumps(_portable(d), sort_keys=True).encode()).hexdigest()
         d["wall_s"] = self.wall_s
         return d

@@ -25,11 +25,14 @@ from pathlib import Path
 import numpy as np
 
 from .compare_plots import _save
+from .report import summary_stats
 
 PLOTS = ("cycle_breakdown", "energy_breakdown", "utilization", "per_image", "roofline")
 
 
 _LAYER_NUMBERS = ("cycles", "latency_s", "energy_j", "macs_dense", "macs_effectual", "macs_actual")
+#: what per_layer sums over images (and _top over the merged layers)
+_SUMMED = (*_LAYER_NUMBERS, "dram_bytes")
 
 
 def _bad(field: str, reason: str):
@@ -120,18 +123,20 @@ def per_layer(report: dict) -> list[dict]:
     out: dict[str, dict] = {}
     et = report.get("energy_table", {})
     for r in report["layers"]:
-        d = out.setdefault(r["name"], {"name": r["name"], "cycles": 0, "latency_s": 0.0, "energy_j": 0.0,
-                                        "macs_dense": 0, "macs_effectual": 0, "macs_actual": 0, "dram_bytes": 0.0,
-                                        "images": 0, "breakdown": {}, "energy_pJ": {}})
+        d = out.setdefault(r["name"], {"name": r["name"], **dict.fromkeys(_SUMMED, 0), "images": 0,
+                                        "breakdown": {}, "energy_pJ": {}})
         d["images"] += 1
-        for k in ("cycles", "latency_s", "energy_j", "macs_dense", "macs_effectual", "macs_actual"):
-            d[k] += r[k]
-        d["dram_bytes"] += dram_bytes(r, et)
-        for k, v in r.get("breakdown", {}).items():
-            d["breakdown"][k] = d["breakdown"].get(k, 0) + v
-        for k, v in r.get("energy_pJ", {}).items():
-            d["energy_pJ"][k] = d["energy_pJ"].get(k, 0.0) + v
+        _accumulate(d, {**r, "dram_bytes": dram_bytes(r, et)})
     return list(out.values())
+
+
+def _accumulate(dst: dict, src: dict) -> None:
+    """Add ``src``'s summed numbers and its breakdown / energy-by-action entries into ``dst``."""
+    for k in _SUMMED:
+        dst[k] += src[k]
+    for key in ("breakdown", "energy_pJ"):
+        for k, v in src.get(key, {}).items():
+            dst[key][k] = dst[key].get(k, 0) + v
 
 
 def _top(layers: list[dict], top: int) -> list[dict]:
@@ -140,13 +145,9 @@ def _top(layers: list[dict], top: int) -> list[dict]:
         return layers
     keep = set(sorted(range(len(layers)), key=lambda i: -layers[i]["cycles"])[:top])
     rest = [L for i, L in enumerate(layers) if i not in keep]
-    merged = {"name": f"({len(rest)} other layers)", "breakdown": {}, "energy_pJ": {}}
-    for k in ("cycles", "latency_s", "energy_j", "macs_dense", "macs_effectual", "macs_actual", "dram_bytes"):
-        merged[k] = sum(L[k] for L in rest)
-    for key in ("breakdown", "energy_pJ"):
-        for L in rest:
-            for k, v in L[key].items():
-                merged[key][k] = merged[key].get(k, 0) + v
+    merged = {"name": f"({len(rest)} other layers)", **dict.fromkeys(_SUMMED, 0), "breakdown": {}, "energy_pJ": {}}
+    for L in rest:
+        _accumulate(merged, L)
     return [L for i, L in enumerate(layers) if i in keep] + [merged]
 
 
@@ -218,11 +219,6 @@ def utilization_plot(report, path, top=30):
     return _save(fig, path)
 
 
-def percentiles(values) -> dict:
-    v = np.asarray(values, dtype=float)
-    return {f"p{q}": float(np.percentile(v, q)) for q in (50, 90, 99)} if v.size else {}
-
-
 def per_image_plot(report, path):
     plt = _plt()
     pi = report["per_image"]
@@ -232,8 +228,10 @@ def per_image_plot(report, path):
         v = np.sort([p[key] * scale for p in pi])
         ax.step(v, np.arange(1, len(v) + 1) / len(v), where="post", color="#1f77b4")
         ax.plot(v, np.arange(1, len(v) + 1) / len(v), "o", ms=3, color="#1f77b4")
-        for (name, q), ls in zip(percentiles(v).items(), (":", "--", "-")):
-            ax.axvline(q, color="#d62728", ls=ls, lw=1, label=f"{name} {q:.4g}")
+        st = summary_stats(v)
+        for name, ls in (("p50", ":"), ("p90", "--"), ("p99", "-")):
+            if name in st:
+                ax.axvline(st[name], color="#d62728", ls=ls, lw=1, label=f"{name} {st[name]:.4g}")
         ax.set_xlabel(unit)
         ax.set_ylabel("fraction of images")
         ax.set_ylim(0, 1.05)
