@@ -1029,6 +1029,18 @@ GOOGLENET_1X1 = {
 }
 
 
+def _pooled_utilization(model, layers, key) -> tuple[float, dict]:
+    """Effectual MACs / (cycles x peak MACs per cycle) pooled over ``layers``, and per ``key(layer)``."""
+    peak = model.peak_macs_per_cycle()
+    sums: dict = {}
+    for L in layers:
+        rr = _run(model, L)
+        e0, s0 = sums.get(key(L), (0, 0))
+        sums[key(L)] = (e0 + rr.macs_effectual, s0 + rr.cycles * peak)
+    eff, slots = (sum(v) for v in zip(*sums.values()))
+    return eff / slots, {k: e / s for k, (e, s) in sums.items()}
+
+
 def _googlenet_1x1_bracket(model, rows: list[dict]) -> dict:
     """Utilisation of all 36 GoogLeNet 1x1 layers with every module at 3a's, then at 5b's mean
     (activation, weight) densities of the shared data; per plane size and overall."""
@@ -1037,19 +1049,12 @@ def _googlenet_1x1_bracket(model, rows: list[dict]) -> dict:
         sel = [r for r in rows if r["layer"].startswith(f"inception_{mod}") and r["R"] == "1"]
         da = float(np.mean([float(r["act_density"]) for r in sel]))
         dw = float(np.mean([float(r["weight_density"]) for r in sel]))
-        eff, slots, by_plane = 0, 0, {}
-        for name, (hw, c, ks) in GOOGLENET_1X1.items():
-            for j, k in enumerate(ks):
-                L = Layer(f"inception_{name}_1x1_{j}", "conv", C=c, K=k, H=hw, W=hw, R=1, S=1,
-                          act_density=da, weight_density=dw)
-                rr = _run(model, L)
-                s = rr.cycles * model.peak_macs_per_cycle()
-                eff += rr.macs_effectual
-                slots += s
-                e0, s0 = by_plane.get(hw, (0, 0))
-                by_plane[hw] = (e0 + rr.macs_effectual, s0 + s)
-        out[f"densities_of_{mod}"] = {"act_density": da, "weight_density": dw, "utilization": eff / slots,
-                                      "by_plane": {f"{hw}x{hw}": e / s for hw, (e, s) in by_plane.items()}}
+        layers = [Layer(f"inception_{name}_1x1_{j}", "conv", C=c, K=k, H=hw, W=hw, R=1, S=1,
+                        act_density=da, weight_density=dw)
+                  for name, (hw, c, ks) in GOOGLENET_1X1.items() for j, k in enumerate(ks)]
+        u, by_plane = _pooled_utilization(model, layers, lambda L: f"{L.H}x{L.W}")
+        out[f"densities_of_{mod}"] = {"act_density": da, "weight_density": dw, "utilization": u,
+                                      "by_plane": by_plane}
     return out
 
 
@@ -1134,15 +1139,7 @@ def validate(shared: Path | None, full: bool = False) -> dict:
     # GoogLeNet 1x1 layers with Kc = 8: below 20 %
     scnn8 = make_model("scnn", {"kc": 8})
     allrows = _layers_from_csv(path)
-    ones = [x for x in allrows if x["R"] == "1"]
-    eff = slots = 0
-    per = {}
-    for x in ones:
-        rr = _run(scnn8, _layer(x, None))
-        eff += rr.macs_effectual
-        slots += rr.cycles * scnn8.peak_macs_per_cycle()
-        per[x["layer"]] = rr.utilization
-    u = eff / slots
+    u, per = _pooled_utilization(scnn8, [_layer(x, None) for x in allrows if x["R"] == "1"], lambda L: L.name)
     res["kc8_1x1_utilization"] = per
     res["checks"].append(_check("GoogLeNet 1x1 utilisation with Kc=8", u, 0.20, "",
                                 "paper: below 20 %; pass = below; the 3a (28x28) and 5b (7x7) 1x1 layers of the "
