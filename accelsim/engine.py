@@ -153,7 +153,6 @@ def pe_timeline(pe_busy, pe_stall, round_len, halo, exposed_drain, mem_stall_aft
     cycles after round ``r`` (end of a pass).  Round ``r`` starts at ``round_start[r]``; the
     phases of a round add up to ``round_start[r + 1] - round_start[r]`` and all rounds to the
     layer's cycles."""
-    import numpy as np
     L = np.asarray(round_len, dtype=np.int64) + np.asarray(halo, dtype=np.int64) + \
         np.asarray(exposed_drain, dtype=np.int64) + np.asarray(mem_stall_after, dtype=np.int64)
     start = np.concatenate([[0], np.cumsum(L)[:-1]]) if L.size else L
