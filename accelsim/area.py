@@ -113,7 +113,7 @@ class AreaReport:
                                for c in self.components]}
 
 
-class _Builder:
+class Builder:
     """Adds components, scaling each reference area to the config's node."""
 
     def __init__(self, cfg: ArchConfig, method: str):
@@ -168,7 +168,7 @@ def add_key(bits: int) -> str:
 # ------------------------------------------------------------------ per-model formulas
 def _scnn_pe_table(cfg: ArchConfig, crossbar: bool) -> AreaReport:
     """SCNN (and, without the scatter crossbar, DCNN) from the SCNN paper's PE area table (16 nm)."""
-    b = _Builder(cfg, "paper")
+    b = Builder(cfg, "paper")
     rows, cols = int(cfg["pe_rows"]), int(cfg["pe_cols"])
     F, I = int(cfg["multipliers.F"]), int(cfg["multipliers.I"])
     banks, entries, acc_bits = int(cfg["accumulator.banks"]), int(cfg["accumulator.entries"]), \
@@ -205,7 +205,7 @@ def _dcnn(cfg: ArchConfig) -> AreaReport:
 
 
 def _eie(cfg: ArchConfig) -> AreaReport:
-    b = _Builder(cfg, "paper")
+    b = Builder(cfg, "paper")
     n = int(cfg["n_pe"])
     q = int(cfg["fifo_depth"]) + 1  # the preset's depth 7 is the paper's 8-entry ring (see the eie preset)
     # Spmat / Ptr / Act SRAM sizes are not config fields: the paper's 128 / 32 / 2 KB per PE
@@ -231,9 +231,9 @@ def _cx_parts(n, tm, bits, nbin, nbout, sb) -> list[tuple[str, str, float, str]]
             ("nbin", "sram_byte", nbin, "nbin.bytes"), ("nbout", "sram_byte", nbout, "nbout.bytes")]
 
 
-def _cx_rows(cfg: ArchConfig, method: str) -> _Builder:
+def _cx_rows(cfg: ArchConfig, method: str) -> Builder:
     """Cambricon-X / DianNao generic rows from the shared field names (pe.count, pe.multipliers, ...)."""
-    b = _Builder(cfg, method)
+    b = Builder(cfg, method)
     for name, key, count, basis in _cx_parts(int(cfg["pe.count"]), int(cfg["pe.multipliers"]), int(cfg["data.bits"]),
                                              cfg["nbin.bytes"], cfg["nbout.bytes"], cfg["sb.bytes_per_pe"]):
         b.add(name, GENERIC[key], count, basis)
@@ -246,7 +246,7 @@ def _cambricon_x(cfg: ArchConfig) -> AreaReport:
     preset's buffer sizes), assumed to scale with the PE count (the IM has one selector per PE)."""
     b = _cx_rows(cfg, "paper")
     n = int(cfg["pe.count"])
-    ref = _Builder(cfg, "paper")
+    ref = Builder(cfg, "paper")
     ref.node = CAMBRICON_X_TOTAL.node_nm
     for name, key, count, basis in _cx_parts(16, 16, 16, 8192, 8192, 2048):  # the cambricon-x preset's values
         ref.add(name, GENERIC[key], count, basis)
@@ -267,7 +267,7 @@ def _diannao(cfg: ArchConfig) -> AreaReport:
 
 def _eyeriss(cfg: ArchConfig) -> AreaReport:
     """Eyeriss v1 / v2: PEs x SIMD MACs + spads (entries x entry bits) + GLB, generic densities."""
-    b = _Builder(cfg, "generic")
+    b = Builder(cfg, "generic")
     cl = int(cfg["clusters.rows"]) * int(cfg["clusters.cols"])
     pes = cl * int(cfg["cluster.pe_rows"]) * int(cfg["cluster.pe_cols"])
     lanes = int(cfg["pe.simd_lanes"])
@@ -290,7 +290,7 @@ def _eyeriss(cfg: ArchConfig) -> AreaReport:
 
 
 def _systolic(cfg: ArchConfig) -> AreaReport:
-    b = _Builder(cfg, "generic")
+    b = Builder(cfg, "generic")
     n = int(cfg["array.height"]) * int(cfg["array.width"])
     bits = 8 * int(cfg["word_bytes"])
     b.add_generic("pe.multipliers", mult_key(bits), n, f"array.height x array.width ({bits}-bit)")
@@ -317,12 +317,9 @@ _BIT_FIELDS = ("bits", "data_bits", "precision_bits", "mult_bits", "weight_bits"
 _BYTE_UNITS = {"bytes": 1, "B": 1, "byte": 1, "KB": 1024, "KiB": 1024, "kB": 1024, "MB": 1024 * 1024}
 
 
-def _generic(cfg: ArchConfig, model=None) -> AreaReport:
+def generic_area(cfg: ArchConfig, model) -> AreaReport:
     """Multipliers (the model's peak MACs per cycle) + every SRAM-sized config field + one adder per multiplier."""
-    b = _Builder(cfg, "generic")
-    if model is None:
-        from .engine import make_model
-        model = make_model(cfg)
+    b = Builder(cfg, "generic")
     try:
         mults = int(model.peak_macs_per_cycle())
     except NotImplementedError:
@@ -367,28 +364,20 @@ def _is_per_pe(key: str, model) -> bool:
 
 
 def area_of(arch, model=None) -> AreaReport:
-    """Area report for a config (``ArchConfig``, preset name or path) or a model instance."""
-    from .engine import AcceleratorModel, make_model
-    if isinstance(arch, AcceleratorModel):
-        model, cfg = arch, arch.cfg
-    else:
-        from .config import load_arch
-        cfg = load_arch(arch)
+    """Area report for a config (``ArchConfig``, preset name or path) or a model instance: the model's
+    own :meth:`accelsim.base.AcceleratorModel.area`."""
+    if model is None and hasattr(arch, "simulate_layer"):
+        model = arch
     if model is None:
-        model = make_model(cfg)
-    own = type(model).area_mm2 is not AcceleratorModel.area_mm2
-    if own:
-        comps = model.area_mm2() or {}
-        if comps:
-            b = _Builder(cfg, "model")
-            for k, v in comps.items():
-                b.rep.components.append(Component(k, float(v), 1, "component", f"{type(model).__name__}.area_mm2()",
-                                                  f"model {cfg.model} (see its docstring)", None))
-            return b.rep
-    f = _FORMULAS.get(cfg.model)
-    if f is not None:
-        return f(cfg)
-    return _generic(cfg, model)
+        from .config import load_arch
+        from .registry import get_model_class
+        cfg = load_arch(arch)
+        model = get_model_class(cfg.model)(cfg)
+    f = _FORMULAS.get(model.cfg.model)  # TRANSITIONAL: formulas move into the model packages
+    owns = any("area" in c.__dict__ for c in type(model).__mro__ if c.__module__ != "accelsim.base")
+    if f is not None and not owns and not model.area_mm2():
+        return f(model.cfg)
+    return model.area()
 
 
 def area_mm2(arch, model=None) -> float:

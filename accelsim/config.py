@@ -160,7 +160,7 @@ class ArchConfig:
 def build_config(model: str, name: str, raw: dict[str, Any], file: str | None = None, description: str = "",
                  overridden: set | None = None) -> ArchConfig:
     """Validate flattened ``raw`` values against the model's schema."""
-    from .models import get_model_class
+    from .registry import get_model_class
 
     cls = get_model_class(model, file=file)
     schema = {**COMMON_FIELDS, **cls.FIELDS}
@@ -204,7 +204,9 @@ def build_config(model: str, name: str, raw: dict[str, Any], file: str | None = 
 
 
 def list_presets() -> list[str]:
-    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+    """Every preset: accelsim's own and each model package's ``presets/`` (see :mod:`accelsim.registry`)."""
+    from .registry import preset_files
+    return sorted(preset_files())
 
 
 def _read_yaml(path: Path) -> dict:
@@ -247,7 +249,8 @@ def load_arch(arch: str | Path | ArchConfig, overrides: list[str] | dict | None 
             if not path.exists():
                 raise ConfigError("no such file", file=s)
         else:
-            path = PRESET_DIR / f"{s}.yaml"
+            from .registry import preset_files
+            path = preset_files().get(s, PRESET_DIR / f"{s}.yaml")
             if not path.exists():
                 raise ConfigError(f"unknown accelerator {s!r} (presets: {', '.join(list_presets())}; or pass a .yaml file)",
                                   field="--arch")
@@ -259,6 +262,10 @@ def load_arch(arch: str | Path | ArchConfig, overrides: list[str] | dict | None 
                               field="model")
         name = data.pop("name", path.stem)
         desc = data.pop("description", "")
+        # which presets `accelsim compare` runs by default (registry.compare_default_presets): metadata, not a
+        # field of the design, so it stays out of the config (and out of the report hash)
+        data.pop("compare_default", None)
+        data.pop("compare_order", None)
         base = data.pop("base", None)
         raw = _flatten(data)
         if base is not None:  # a user file may start from a preset and change a few fields

@@ -33,7 +33,7 @@ import yaml
 
 from .errors import ConfigError
 
-TABLE_DIR = Path(__file__).parent / "energy_tables"
+TABLE_DIR = Path(__file__).parent / "energy_tables"  # shared tables; models add their own (registry)
 
 SCALING_RULE = ("E = E_table * (node/node_table) * (V/V_table)^2; A = A_table * (node/node_table)^2 "
                 "(first-order Dennard scaling; optimistic below ~22 nm)")
@@ -95,11 +95,17 @@ class EnergyTable:
 
 
 def list_tables() -> list[str]:
-    return sorted(p.stem for p in TABLE_DIR.glob("*.yaml"))
+    """Every energy table: accelsim's shared ones and each model package's ``energy_tables/``."""
+    from .registry import table_files
+    return sorted(table_files())
 
 
 def load_table(name: str, node_nm: float | None = None, voltage_v: float | None = None) -> EnergyTable:
-    path = Path(name) if str(name).endswith((".yaml", ".yml")) else TABLE_DIR / f"{name}.yaml"
+    if str(name).endswith((".yaml", ".yml")):
+        path = Path(name)
+    else:
+        from .registry import table_files
+        path = table_files().get(str(name), TABLE_DIR / f"{name}.yaml")
     f = str(path)
     if not path.exists():
         raise ConfigError(f"unknown energy table {name!r} (tables: {', '.join(list_tables())})", field="energy_table")

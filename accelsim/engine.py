@@ -23,104 +23,19 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 import numpy as np
 
 from workloads import LayerInstance, Workload
 
-from .config import ArchConfig, Field, load_arch
-from .energy import EnergyTable, table_for
-from .errors import AccelsimError, UnsupportedLayer
+from .base import AcceleratorModel, LayerResult
+from .config import ArchConfig, load_arch
+from .errors import UnsupportedLayer
+from .registry import get_model_class
 
-
-@dataclass
-class LayerResult:
-    """Result of one layer on one image.  Cycles at the config's clock."""
-
-    name: str
-    image: int
-    cycles: int
-    breakdown: dict[str, int]
-    actions: dict[str, float]
-    macs_dense: int
-    macs_effectual: int
-    macs_actual: int
-    macs_skipped: int = 0
-    macs_gated: int = 0
-    utilization: float | None = None
-    output: np.ndarray | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    energy_pJ: dict[str, float] = field(default_factory=dict)  # filled by the engine
-    latency_s: float = 0.0  # filled by the engine
-
-    @property
-    def energy_j(self) -> float:
-        return sum(self.energy_pJ.values()) * 1e-12
-
-    def to_dict(self, with_output: bool = False) -> dict:
-        d = {"name": self.name, "image": self.image, "cycles": int(self.cycles), "latency_s": self.latency_s,
-             "energy_j": self.energy_j, "macs_dense": int(self.macs_dense),
-             "macs_effectual": int(self.macs_effectual), "macs_actual": int(self.macs_actual),
-             "macs_skipped": int(self.macs_skipped), "macs_gated": int(self.macs_gated),
-             "utilization": self.utilization,
-             "breakdown": {k: int(v) for k, v in self.breakdown.items()},
-             "actions": {k: float(v) for k, v in self.actions.items()},
-             "energy_pJ": dict(self.energy_pJ), "extra": self.extra}
-        if with_output and self.output is not None:
-            d["output"] = np.asarray(self.output).tolist()
-        return d
-
-
-class AcceleratorModel:
-    """Base class.  Subclasses set ``FIELDS`` (config schema) and implement ``simulate_layer``."""
-
-    model_name = "base"
-    FIELDS: dict[str, Field] = {}
-    #: one-line description of how each layer kind maps onto the design (shown in reports)
-    MAPPING_NOTES: dict[str, str] = {}
-
-    def __init__(self, cfg: ArchConfig):
-        self.cfg = cfg
-        self.energy: EnergyTable = table_for(cfg)
-
-    @classmethod
-    def check_config(cls, cfg: ArchConfig) -> None:
-        """Cross-field checks (raise ConfigError); the schema already checked each field."""
-
-    def peak_macs_per_cycle(self) -> int:
-        raise NotImplementedError
-
-    #: set True (``simulate --chrome-trace F --pe-tracks``) to have models that support it put a
-    #: per-PE, per-barrier-round timeline in ``LayerResult.extra["pe_timeline"]`` (see
-    #: :func:`pe_timeline`); off by default because it grows with rounds x PEs
-    record_pe_timeline: bool = False
-
-    #: config fields that give the off-chip bandwidth, with the factor to bytes per second
-    #: (x 1, or x clock for per-cycle fields); the first one present is used
-    DRAM_BANDWIDTH_FIELDS = (("dram.bandwidth_bytes_per_s", False), ("dram.bandwidth_bytes_per_cycle", True),
-                             ("dram.bytes_per_cycle", True), ("dma.bytes_per_cycle", True))
-
-    def dram_bytes_per_s(self) -> float | None:
-        """Off-chip bandwidth in bytes/s as configured, or None where the model has none (EIE keeps
-        the whole model on chip).  Used for the roofline's bandwidth ceiling."""
-        for key, per_cycle in self.DRAM_BANDWIDTH_FIELDS:
-            if key in self.cfg:
-                return float(self.cfg[key]) * (self.cfg.clock_hz if per_cycle else 1.0)
-        return None
-
-    def simulate_layer(self, inst: LayerInstance, functional: bool = False) -> LayerResult:
-        raise NotImplementedError
-
-    def area_mm2(self) -> dict[str, float]:
-        """Area per component (mm^2) at the config's node; empty when the model has no area model."""
-        return {}
-
-    # helpers for subclasses
-    def utilization(self, macs_actual: int, cycles: int) -> float:
-        peak = self.peak_macs_per_cycle()
-        return float(macs_actual) / float(max(1, cycles) * peak) if peak else 0.0
+__all__ = ["AcceleratorModel", "LayerResult", "largest_remainder", "make_model", "pe_timeline", "finish",
+           "run_instance", "simulate", "default_jobs"]
 
 
 def largest_remainder(parts: dict[str, float], total: int) -> dict[str, int]:
@@ -139,7 +54,7 @@ def largest_remainder(parts: dict[str, float], total: int) -> dict[str, int]:
 
 
 def make_model(arch: str | ArchConfig, overrides=None) -> AcceleratorModel:
-    from .models import get_model_class
+    """The model instance for a preset name, YAML path or config, with ``--set`` style overrides."""
     cfg = load_arch(arch, overrides)
     return get_model_class(cfg.model)(cfg)
 
@@ -226,7 +141,7 @@ def simulate(workload: Workload, arch: str | ArchConfig, overrides=None, *, imag
     tasks, skipped = [], []
     for i in imgs:
         for n in names:
-            reason = model.unsupported_reason(workload.layers[n]) if hasattr(model, "unsupported_reason") else None
+            reason = model.unsupported_reason(workload.layers[n])
             if reason:
                 if on_unsupported == "skip":
                     if i == imgs[0]:

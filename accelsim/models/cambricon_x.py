@@ -83,7 +83,7 @@ from accelsim.config import Field
 from accelsim.engine import AcceleratorModel, LayerResult, largest_remainder
 from accelsim.errors import ConfigError
 from accelsim.models import register_model
-from accelsim.sparse import _rle_counts, _rle_fill
+from accelsim.formats.rle import rle_counts, rle_fill
 from workloads.effectual import effectual_macs
 from workloads.ir import SparseTensor
 
@@ -99,7 +99,7 @@ def _step_entries(row_ptr, nz_pos, max_run):
     K = row_ptr.shape[0] - 1
     ptr = np.zeros(K + 1, np.int64)
     for k in range(K):
-        ptr[k + 1] = ptr[k] + _rle_counts(nz_pos[row_ptr[k]:row_ptr[k + 1]], 0, max_run)
+        ptr[k + 1] = ptr[k] + rle_counts(nz_pos[row_ptr[k]:row_ptr[k + 1]], 0, max_run)
     n = ptr[K]
     tag = np.zeros(n, np.float64)
     runs = np.zeros(n, np.int64)
@@ -107,7 +107,7 @@ def _step_entries(row_ptr, nz_pos, max_run):
     for k in range(K):
         a, b = row_ptr[k], row_ptr[k + 1]
         idx = np.arange(a, b).astype(np.float64) + 1.0  # padding entries come back as 0
-        _rle_fill(nz_pos[a:b], idx, max_run, tag[ptr[k]:ptr[k + 1]], runs[ptr[k]:ptr[k + 1]],
+        rle_fill(nz_pos[a:b], idx, max_run, tag[ptr[k]:ptr[k + 1]], runs[ptr[k]:ptr[k + 1]],
                   pos[ptr[k]:ptr[k + 1]])
     src = np.empty(n, np.int64)
     for i in range(n):

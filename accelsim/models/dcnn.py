@@ -35,7 +35,7 @@ from workloads.effectual import conv_reference, effectual_counts
 from ..config import ArchConfig, Field
 from ..engine import AcceleratorModel, LayerResult
 from ..errors import UnsupportedLayer
-from ..sparse import rle_entry_count
+from ..formats.rle import rle_entry_count
 from . import register_model
 from .scnn import (GEOMETRY_FIELDS, apportion, footprint_unsupported, halo_and_drain, output_spill_bytes_pass,
                    plan_with_capacity, round_timeline, timeline)

@@ -116,7 +116,7 @@ from numba import njit
 from workloads import Layer, LayerInstance
 from workloads.effectual import effectual_counts
 
-from .. import sparse as _sparse
+from ..formats import rle as rle_format
 from ..config import ArchConfig, Field
 from ..engine import AcceleratorModel, LayerResult
 from ..errors import ConfigError, UnsupportedLayer
@@ -345,10 +345,10 @@ def _streams(V, max_run, ptr, pos, val, pad):
         ptr[b] = k
         row = V[b]
         nz = np.flatnonzero(row)
-        n = _sparse._rle_counts(nz, Lr, max_run)
+        n = rle_format.rle_counts(nz, Lr, max_run)
         if pos.shape[0] > 0:
             runs = np.empty(n, dtype=np.int64)
-            _sparse._rle_fill(nz, row[nz], max_run, val[k:k + n], runs, pos[k:k + n])
+            rle_format.rle_fill(nz, row[nz], max_run, val[k:k + n], runs, pos[k:k + n])
             for e in range(k, k + n):
                 pad[e] = val[e] == 0.0
         k += n

@@ -75,6 +75,9 @@ class AreaToy(AcceleratorModel):
     def peak_macs_per_cycle(self):
         return self.cfg["multipliers"]
 
+    def simulate_layer(self, inst, functional=False):  # area only
+        raise NotImplementedError
+
     def area_mm2(self):
         return {"core": 1.5, "sram": 0.25} if self.cfg["own"] else {}
 

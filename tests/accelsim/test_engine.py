@@ -8,12 +8,12 @@ import pytest
 from accelsim.config import Field, load_arch
 from accelsim.engine import AcceleratorModel, LayerResult, simulate
 from accelsim.errors import ConfigError
-from accelsim.models import _REGISTRY, register_model
+from accelsim.registry import register_model
 from workloads import Layer, Workload, effectual_macs
 from workloads.effectual import conv_reference
 
 
-@register_model("toy")
+@register_model("engine-toy")
 class Toy(AcceleratorModel):
     """One effectual MAC per cycle per multiplier (ceil), for plumbing tests only."""
     FIELDS = {"multipliers": Field(int, "MACs/cycle", default=4), "mode.skip": Field(bool, "", default=True)}
@@ -36,7 +36,7 @@ class Toy(AcceleratorModel):
 @pytest.fixture
 def toy_yaml(tmp_path):
     p = tmp_path / "toy.yaml"
-    p.write_text("model: toy\nclock_hz: {value: 1.0e9, unit: Hz, source: test}\nenergy_table: horowitz_45nm\n"
+    p.write_text("model: engine-toy\nclock_hz: {value: 1.0e9, unit: Hz, source: test}\nenergy_table: horowitz_45nm\n"
                  "tech_node_nm: 45\nmultipliers: 8\n")
     return p
 
@@ -82,10 +82,10 @@ def test_overrides_and_errors(toy_yaml, tmp_path):
         with pytest.raises(ConfigError, match=field):
             load_arch(str(toy_yaml), bad)
     p = tmp_path / "bad.yaml"
-    p.write_text("model: toy\nclock_hz: 1e9\nenergy_table: horowitz_45nm\ntech_node_nm: 45\nbogus: 3\n")
+    p.write_text("model: engine-toy\nclock_hz: 1e9\nenergy_table: horowitz_45nm\ntech_node_nm: 45\nbogus: 3\n")
     with pytest.raises(ConfigError, match="bad.yaml.*bogus"):
         load_arch(str(p))
-    p.write_text("model: toy\nclock_hz: [1\n")
+    p.write_text("model: engine-toy\nclock_hz: [1\n")
     with pytest.raises(ConfigError, match="malformed YAML"):
         load_arch(str(p))
     with pytest.raises(ConfigError, match="unknown accelerator"):

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from accelsim.config import load_arch
 from accelsim.engine import finish, make_model, run_instance, simulate
 from accelsim.errors import ConfigError, UnsupportedLayer
-from accelsim.sparse import rle_entry_count
+from accelsim.formats.rle import rle_entry_count
 from workloads import Layer, LayerInstance, Workload
 from workloads.effectual import effectual_counts, effectual_macs
 

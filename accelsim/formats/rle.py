@@ -19,7 +19,7 @@ from numba import njit
 
 
 @njit(cache=True)
-def _rle_counts(nz_pos, length, max_run):
+def rle_counts(nz_pos, length, max_run):
     """Number of stored entries (values + padding zeros) for non-zeros at sorted positions nz_pos."""
     n = 0
     prev = -1
@@ -31,7 +31,7 @@ def _rle_counts(nz_pos, length, max_run):
 
 
 @njit(cache=True)
-def _rle_fill(x_nz_pos, x_vals, max_run, out_vals, out_runs, out_pos):
+def rle_fill(x_nz_pos, x_vals, max_run, out_vals, out_runs, out_pos):
     k = 0
     prev = -1
     for i in range(x_nz_pos.shape[0]):
@@ -93,18 +93,18 @@ def rle_encode(x: np.ndarray, index_bits: int = 4) -> RLE:
     x = np.asarray(x).ravel()
     max_run = (1 << index_bits) - 1
     pos = np.flatnonzero(x).astype(np.int64)
-    n = _rle_counts(pos, x.shape[0], max_run)
+    n = rle_counts(pos, x.shape[0], max_run)
     vals = np.zeros(n, dtype=np.float64 if not np.issubdtype(x.dtype, np.floating) else x.dtype)
     runs = np.zeros(n, dtype=np.int64)
     out_pos = np.zeros(n, dtype=np.int64)
-    _rle_fill(pos, x[pos].astype(vals.dtype), max_run, vals, runs, out_pos)
+    rle_fill(pos, x[pos].astype(vals.dtype), max_run, vals, runs, out_pos)
     return RLE(vals, runs, out_pos, int(x.shape[0]), index_bits)
 
 
 def rle_entry_count(mask_1d: np.ndarray, index_bits: int = 4) -> int:
     """Stored entries (non-zeros + padding zeros) of a 1-D non-zero pattern."""
     pos = np.flatnonzero(np.asarray(mask_1d).ravel()).astype(np.int64)
-    return int(_rle_counts(pos, int(np.asarray(mask_1d).size), (1 << index_bits) - 1))
+    return int(rle_counts(pos, int(np.asarray(mask_1d).size), (1 << index_bits) - 1))
 
 
 @dataclass

@@ -1,0 +1,175 @@
+"""The contract every accelerator model implements: :class:`AcceleratorModel` and its result type.
+
+A model is one package (``accelsim/models/<name>/`` or a third-party distribution, see
+:mod:`accelsim.registry` and ``docs/adding-a-model.md``) that owns everything about itself through
+this base class; nothing elsewhere in accelsim lists models by name:
+
+=====================================  ===============================================================
+hook                                   what it gives (default)
+=====================================  ===============================================================
+``FIELDS``                             config schema: type, unit, bounds, source per field
+``simulate_layer`` (abstract)          one layer of one image -> :class:`LayerResult` (cycles, actions)
+``peak_macs_per_cycle`` (abstract)     multipliers that can fire per cycle
+``ACTIONS``                            every action name the model may emit (each needs an energy row)
+``unsupported_reason(layer)``          why the model cannot run a layer (None: it can)
+``area()``                             :class:`accelsim.area.AreaReport` with sources (generic estimate)
+``ISO_FIELDS`` / ``iso_overrides``     PE-count fields scaled for iso-throughput (none)
+``DRAM_BANDWIDTH`` / ``dram_bytes_per_s``  off-chip bandwidth for the roofline (none)
+``validation_suite()``                 the paper / reference-data checks (none)
+preset key ``compare_default: true``   ``accelsim compare`` runs the preset by default
+=====================================  ===============================================================
+
+Compute counts (per layer instance, in MACs):
+
+* ``macs_dense``      algorithmic: the dense count implied by the shape;
+* ``macs_effectual``  non-zero weight x non-zero activation x active output;
+* ``macs_actual``     what the hardware's multipliers really performed (includes
+                      ineffectual work the design cannot skip, e.g. zero activations
+                      on Cambricon-X, masked-off outputs on baseline SCNN);
+* ``macs_skipped``    ineffectual MACs eliminated with their cycles;
+* ``macs_gated``      ineffectual MACs that kept their slot but not their energy.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+
+from workloads import Layer, LayerInstance
+
+from .area import AreaReport, Builder, Component, generic_area
+from .config import ArchConfig, Field
+from .energy import EnergyTable, table_for
+
+
+@dataclass
+class LayerResult:
+    """Result of one layer on one image.  Cycles at the config's clock."""
+
+    name: str
+    image: int
+    cycles: int
+    breakdown: dict[str, int]
+    actions: dict[str, float]
+    macs_dense: int
+    macs_effectual: int
+    macs_actual: int
+    macs_skipped: int = 0
+    macs_gated: int = 0
+    utilization: float | None = None
+    output: np.ndarray | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    energy_pJ: dict[str, float] = field(default_factory=dict)  # filled by the engine
+    latency_s: float = 0.0  # filled by the engine
+
+    @property
+    def energy_j(self) -> float:
+        return sum(self.energy_pJ.values()) * 1e-12
+
+    def to_dict(self, with_output: bool = False) -> dict:
+        d = {"name": self.name, "image": self.image, "cycles": int(self.cycles), "latency_s": self.latency_s,
+             "energy_j": self.energy_j, "macs_dense": int(self.macs_dense),
+             "macs_effectual": int(self.macs_effectual), "macs_actual": int(self.macs_actual),
+             "macs_skipped": int(self.macs_skipped), "macs_gated": int(self.macs_gated),
+             "utilization": self.utilization,
+             "breakdown": {k: int(v) for k, v in self.breakdown.items()},
+             "actions": {k: float(v) for k, v in self.actions.items()},
+             "energy_pJ": dict(self.energy_pJ), "extra": self.extra}
+        if with_output and self.output is not None:
+            d["output"] = np.asarray(self.output).tolist()
+        return d
+
+
+class AcceleratorModel(abc.ABC):
+    """Base class of every accelerator model.  Subclasses set ``FIELDS`` and implement
+    :meth:`simulate_layer` and :meth:`peak_macs_per_cycle`; every other hook has a default."""
+
+    model_name: ClassVar[str] = "base"
+    FIELDS: ClassVar[dict[str, Field]] = {}
+    #: one-line description of how each layer kind maps onto the design (shown in reports)
+    MAPPING_NOTES: ClassVar[dict[str, str]] = {}
+    #: every action name ``simulate_layer`` may put in ``LayerResult.actions``; the contract test checks
+    #: that each has a row in the preset's energy table (empty: not declared, checked on emitted actions only)
+    ACTIONS: ClassVar[tuple[str, ...]] = ()
+    #: PE-count fields scaled for iso-throughput: ``"lin"`` multiplies by the factor, ``"sqrt"`` (the two
+    #: fields of a 2-D grid) by its square root; buffers, NoC and DRAM bandwidth stay as configured
+    ISO_FIELDS: ClassVar[dict[str, str]] = {}
+    #: the config field that gives the off-chip bandwidth and whether it is per cycle (x clock) rather
+    #: than per second; None: the model has no off-chip bandwidth limit (EIE keeps the model on chip)
+    DRAM_BANDWIDTH: ClassVar[tuple[str, bool] | None] = None
+
+    #: set True (``simulate --chrome-trace F --pe-tracks``) to have models that support it put a
+    #: per-PE, per-barrier-round timeline in ``LayerResult.extra["pe_timeline"]`` (see
+    #: :func:`accelsim.engine.pe_timeline`); off by default because it grows with rounds x PEs
+    record_pe_timeline: bool = False
+
+    def __init__(self, cfg: ArchConfig):
+        self.cfg = cfg
+        self.energy: EnergyTable = table_for(cfg)
+
+    # ---------------------------------------------------------------- required
+    @abc.abstractmethod
+    def simulate_layer(self, inst: LayerInstance, functional: bool = False) -> LayerResult:
+        """Cycles (at ``cfg.clock_hz``), cycle breakdown, action counts and MAC counts of one layer of
+        one image; in functional mode also the layer's output computed from the compressed data."""
+
+    @abc.abstractmethod
+    def peak_macs_per_cycle(self) -> int:
+        """Multipliers that can fire in one cycle (MACs/cycle)."""
+
+    # ---------------------------------------------------------------- hooks with defaults
+    @classmethod
+    def check_config(cls, cfg: ArchConfig) -> None:
+        """Cross-field checks (raise ConfigError); the schema already checked each field."""
+
+    def unsupported_reason(self, layer: Layer) -> str | None:
+        """Why this design cannot run ``layer`` (one line), or None when it can."""
+        return None
+
+    def dram_bytes_per_s(self) -> float | None:
+        """Off-chip bandwidth in bytes/s as configured (from :attr:`DRAM_BANDWIDTH`), or None where the
+        model has none.  Used for the roofline's bandwidth ceiling."""
+        if self.DRAM_BANDWIDTH is None:
+            return None
+        key, per_cycle = self.DRAM_BANDWIDTH
+        return float(self.cfg[key]) * (self.cfg.clock_hz if per_cycle else 1.0)
+
+    def iso_overrides(self, factor: float) -> dict[str, int]:
+        """Overrides that scale this config's PE count by about ``factor`` (each field rounded, >= 1),
+        from :attr:`ISO_FIELDS`; empty when the model declares none (no ``@iso`` row)."""
+        out = {}
+        for k, rule in self.ISO_FIELDS.items():
+            f = factor ** 0.5 if rule == "sqrt" else factor
+            out[k] = max(1, int(round(self.cfg[k] * f)))
+        return out
+
+    def area_mm2(self) -> dict[str, float]:
+        """Area per component (mm^2) at the config's node, as a plain dict; models with a component model
+        may override this or :meth:`area` (which carries sources)."""
+        return {}
+
+    def area(self) -> AreaReport:
+        """Chip area per component with provenance (mm^2, at the config's node).  Default: the model's
+        :meth:`area_mm2` when it has one, else the generic estimate of :func:`accelsim.area.generic_area`."""
+        comps = self.area_mm2() or {}
+        if comps:
+            b = Builder(self.cfg, "model")
+            for k, v in comps.items():
+                b.rep.components.append(Component(k, float(v), 1, "component", f"{type(self).__name__}.area_mm2()",
+                                                  f"model {self.cfg.model} (see its docstring)", None))
+            return b.rep
+        return generic_area(self.cfg, self)
+
+    @classmethod
+    def validation_suite(cls) -> Callable[..., dict] | None:
+        """``fn(shared: Path | None, full: bool = False) -> {"checks": [...], ...}`` comparing the model with
+        its paper and reference data (rows built with :func:`accelsim.checks.check`), or None."""
+        return None
+
+    # ---------------------------------------------------------------- helpers for subclasses
+    def utilization(self, macs_actual: int, cycles: int) -> float:
+        peak = self.peak_macs_per_cycle()
+        return float(macs_actual) / float(max(1, cycles) * peak) if peak else 0.0
