@@ -95,10 +95,10 @@ from numba import njit
 
 from workloads import LayerInstance
 
-from ..config import Field
-from ..engine import AcceleratorModel, LayerResult, largest_remainder
-from ..errors import AccelsimError, ConfigError
-from . import register_model
+from ...config import Field
+from ...engine import AcceleratorModel, LayerResult, largest_remainder
+from ...errors import AccelsimError, ConfigError
+from ...registry import register_model
 
 ENTRY_BITS = 8         # 4-bit code + 4-bit relative row index
 
@@ -939,8 +939,8 @@ def validate(shared: Path | None, full: bool = False) -> dict:
     saturating), the other Table IV layers on seeded synthetic matrices (25 %), invariants,
     functional output vs dense W a, and the energy calibration against Table II.
     """
-    from ..config import load_arch
-    from ..energy import table_for
+    from ...config import load_arch
+    from ...energy import table_for
 
     t0 = time.perf_counter()
     cfg = load_arch("eie")
