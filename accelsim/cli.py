@@ -167,26 +167,26 @@ def _add_validate(sub):
 
 
 def _cmd_validate(a):
-    from .models import get_model_module, model_names
     from .paths import shared_dir
+    from .registry import get_model_class, model_names
     name = a.model
     try:
-        mod = get_model_module(name)
+        suite = get_model_class(name).validation_suite()
     except AccelsimError:
         raise AccelsimError(f"unknown model {name!r} (known: {', '.join(model_names())})") from None
-    if not hasattr(mod, "validate"):
+    if suite is None:
         raise AccelsimError(f"model {name!r} has no validation suite")
-    res = mod.validate(shared_dir(a.shared), full=a.full)
+    res = suite(shared_dir(a.shared), full=a.full)
     if a.json:
         _print_json(res)
     else:
         from rich.table import Table
         tab = Table(title=f"validation: {name}")
-        for col in ("check", "simulated", "reference", "rel. error", "unit", "pass", "note"):
+        for col in ("check", "kind", "simulated", "reference", "rel. error", "unit", "pass", "note"):
             tab.add_column(col)
         for ch in res.get("checks", []):
             re_ = ch.get("rel_error")
-            tab.add_row(str(ch.get("name")), _fmt(ch.get("simulated")), _fmt(ch.get("reference")),
+            tab.add_row(str(ch.get("name")), str(ch.get("kind", "")), _fmt(ch.get("simulated")), _fmt(ch.get("reference")),
                         f"{100 * re_:+.2f} %" if isinstance(re_, (int, float)) else "",
                         str(ch.get("unit", "")), {True: "yes", False: "NO"}.get(ch.get("pass"), "-"),
                         str(ch.get("note", "")))
@@ -334,7 +334,7 @@ def _add_list(sub):
 def _cmd_list(a):
     from .config import list_presets, load_arch
     from .energy import list_tables
-    from .models import model_names
+    from .registry import model_names
     presets = {}
     for n in list_presets():
         cfg = load_arch(n)
@@ -371,6 +371,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="accelsim", description=__doc__.splitlines()[0])
     from . import __version__
     p.add_argument("--version", action="version", version=f"accelsim {__version__}")
+    p.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                   help="import a third-party model module first (repeatable; also $ACCELSIM_PLUGINS; installed "
+                        "packages with an 'accelsim.models' entry point are found without it)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_simulate(sub)
     _add_plot(sub)
@@ -381,7 +384,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _load_plugins(argv):
+    """Import ``--plugin MODULE`` models before the parser is built (compare's default targets and the
+    preset list then include theirs); returns argv without those options."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--plugin", action="append", default=[])
+    known, rest = pre.parse_known_args(sys.argv[1:] if argv is None else list(argv))
+    from .registry import load_plugin
+    for mod in known.plugin:
+        load_plugin(mod)
+    return rest
+
+
 def main(argv=None) -> int:
+    try:
+        argv = _load_plugins(argv)
+    except USER_ERRORS as e:
+        sys.stderr.write(f"accelsim: error: {e}\n")
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
