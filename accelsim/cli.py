@@ -12,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+from .cli_tables import add_format_argument, emit, resolve_format
 from .errors import USER_ERRORS, AccelsimError
 
 
@@ -162,7 +163,8 @@ def _add_validate(sub):
     p.add_argument("model", help="model name (scnn, eie, cambricon-x, eyeriss-v2, systolic, ...)")
     p.add_argument("--full", action="store_true", help="run the full (slow) set of checks")
     p.add_argument("--shared", help="shared data folder (default: $ACCELSIM_SHARED or ../shared)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="the whole result as JSON")
+    add_format_argument(p)
     p.set_defaults(func=_cmd_validate)
 
 
@@ -179,18 +181,15 @@ def _cmd_validate(a):
     res = suite(shared_dir(a.shared), full=a.full)
     if a.json:
         _print_json(res)
-    else:
-        from rich.table import Table
-        tab = Table(title=f"validation: {name}")
-        for col in ("check", "kind", "simulated", "reference", "rel. error", "unit", "pass", "note"):
-            tab.add_column(col)
-        for ch in res.get("checks", []):
-            re_ = ch.get("rel_error")
-            tab.add_row(str(ch.get("name")), str(ch.get("kind", "")), _fmt(ch.get("simulated")), _fmt(ch.get("reference")),
-                        f"{100 * re_:+.2f} %" if isinstance(re_, (int, float)) else "",
-                        str(ch.get("unit", "")), {True: "yes", False: "NO"}.get(ch.get("pass"), "-"),
-                        str(ch.get("note", "")))
-        _console().print(tab)
+        return 0
+    rows = []
+    for ch in res.get("checks", []):
+        re_ = ch.get("rel_error")
+        rows.append((ch.get("name"), ch.get("kind", ""), _fmt(ch.get("simulated")), _fmt(ch.get("reference")),
+                     f"{100 * re_:+.2f} %" if isinstance(re_, (int, float)) else "", ch.get("unit", ""),
+                     {True: "yes", False: "NO"}.get(ch.get("pass"), "-"), ch.get("note", "")))
+    emit(("check", "kind", "simulated", "reference", "rel. error", "unit", "pass", "note"), rows,
+         resolve_format(a.format), title=f"validation: {name}")
     return 0
 
 
@@ -206,7 +205,8 @@ def _add_workload(sub):
     ws = p.add_subparsers(dest="action", required=True, parser_class=_Parser)
     s = ws.add_parser("show", help="shapes, densities and MACs of a workload")
     s.add_argument("workload")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help="the whole summary as JSON")
+    add_format_argument(s)
     s.add_argument("--no-effectual", action="store_true", help="skip counting effectual MACs (fast)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--shared")
@@ -219,6 +219,7 @@ def _add_workload(sub):
     c.set_defaults(func=_cmd_workload_convert)
     ls = ws.add_parser("list", help="built-in workload names")
     ls.add_argument("--json", action="store_true")
+    add_format_argument(ls)
     ls.set_defaults(func=_cmd_workload_list)
     t = ws.add_parser("import-torch", help="run a PyTorch model and import every conv2d/linear call with its "
                                            "real activations and weights")
@@ -248,16 +249,13 @@ def _cmd_workload_show(a):
     if a.json:
         _print_json(summ)
         return 0
-    from rich.table import Table
-    tab = Table(title=f"{wl.name}  ({wl.n_images} image(s), hash {summ['hash'][:12]})")
     cols = ["name", "kind", "C", "K", "H", "W", "R", "S", "stride", "P", "Q", "macs_dense", "act_density",
             "weight_density", "out_density", "macs_effectual"]
-    for col in cols:
-        tab.add_column(col)
-    for r in summ["layers"]:
-        tab.add_row(*[_fmt(r.get(col)) if not isinstance(r.get(col), float) else f"{r[col]:.3f}" for col in cols])
-    _console().print(tab)
-    _console().print(f"total dense MACs: {summ['total']['macs_dense']:,}")
+    rows = [[_fmt(r.get(col)) if not isinstance(r.get(col), float) else f"{r[col]:.3f}" for col in cols]
+            for r in summ["layers"]]
+    fmt = resolve_format(a.format)
+    foot = [f"total dense MACs: {summ['total']['macs_dense']:,}"] if fmt in ("table", "markdown") else []
+    emit(cols, rows, fmt, title=f"{wl.name}  ({wl.n_images} image(s), hash {summ['hash'][:12]})", footer=foot)
     return 0
 
 
@@ -318,6 +316,8 @@ def _cmd_workload_list(a):
     names = list_workloads()
     if a.json:
         _print_json(names)
+    elif a.format:
+        emit(("workload", "description"), list(names.items()), a.format)
     else:
         for n, d in names.items():
             print(f"{n:32s} {d}")
@@ -328,6 +328,7 @@ def _cmd_workload_list(a):
 def _add_list(sub):
     p = sub.add_parser("list", help="accelerator presets, models and energy tables")
     p.add_argument("--json", action="store_true")
+    add_format_argument(p)
     p.set_defaults(func=_cmd_list)
 
 
@@ -342,6 +343,9 @@ def _cmd_list(a):
     out = {"presets": presets, "models": model_names(), "energy_tables": list_tables()}
     if a.json:
         _print_json(out)
+    elif a.format:
+        emit(("preset", "model", "clock_hz", "description"),
+             [(n, d["model"], d["clock_hz"], d["description"]) for n, d in presets.items()], a.format)
     else:
         for n, d in presets.items():
             print(f"{n:20s} model={d['model']:14s} {d['clock_hz'] / 1e6:8g} MHz  {d['description']}")
@@ -350,7 +354,7 @@ def _cmd_list(a):
 
 
 # ------------------------------------------------------------------ delegated commands
-_DELEGATED = {"compare": ("accelsim.compare", "GPU/CPU-measured head latency beside simulated accelerators"),
+_DELEGATED = {"compare": ("accelsim.cli_compare", "GPU/CPU-measured head latency beside simulated accelerators"),
               "sweep": ("accelsim.sweep", "design-space sweeps (local or Dask) with Pareto output")}
 
 
