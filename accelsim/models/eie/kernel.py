@@ -1,0 +1,233 @@
+"""EIE's Numba kernels: the per-cycle stepper :func:`run_jobs`, the exact event form
+:func:`run_jobs_event` (default; same results, tested equal) and the functional walk
+:func:`functional_spmv` (see the package docstring, "Cycle model")."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def _read_lines(p, st, e, line_entries, lastline, out_pe):
+    """PE p streams a column of e > 0 entries starting at entry st: count its entries and its Spmat
+    line reads (a line register keeps the last line, so a column starting in it does not re-read it)."""
+    first = st // line_entries
+    last = (st + e - 1) // line_entries
+    out_pe[5, p] += last - first + 1 - (1 if first == lastline[p] else 0)
+    lastline[p] = last
+    out_pe[7, p] += e
+
+
+@njit(cache=True)
+def _start_column(p, q, c, cnt, ptr, line_entries, rem, cur_empty, lastline, out_pe):
+    """Stream stage takes column c: max(1, entries) cycles; count the Spmat line reads (:func:`_read_lines`)."""
+    e = cnt[q, p, c]
+    if e > 0:
+        rem[p] = e
+        cur_empty[p] = False
+        _read_lines(p, ptr[q, p, c], e, line_entries, lastline, out_pe)
+    else:
+        rem[p] = 1
+        cur_empty[p] = True
+
+
+@njit(cache=True)
+def run_jobs(cnt, ptr, seq, seq_off, bub, job_pass, fifo_depth, line_entries, out_pe, out_g):
+    """Cycle-by-cycle simulation of a list of jobs (one SpMV pass each), back to back
+    (the caller adds ``pass_overhead_cycles`` between jobs).
+
+    cnt (n_pass, N, n_cols) entries per column; ptr (n_pass, N, n_cols+1) segment offsets
+    (for Spmat line reads); seq[seq_off[j]:seq_off[j+1]] the broadcast column order of
+    job j, bub the LNZD bubbles before each item; job_pass[j] its pass.
+    out_pe (8, N) accumulates per PE: 0 busy, 1 empty_column, 2 idle_fifo_empty,
+    3 idle_tail, 4 pops, 5 spmat line reads, 6 max FIFO occupancy, 7 entries.
+    out_g (6,): 0 cycles, 1 broadcast stall, 2 LNZD bubbles, 3 (unused), 4 broadcasts,
+    5 jobs.  Returns total cycles.
+    """
+    N = cnt.shape[1]
+    popped = np.zeros(N, dtype=np.int64)
+    nxt = np.zeros(N, dtype=np.int64)       # pointer-stage register: column or -1
+    rem = np.zeros(N, dtype=np.int64)       # stream stage: cycles left on the current column
+    cur_empty = np.zeros(N, dtype=np.bool_)
+    lastline = np.zeros(N, dtype=np.int64)
+    total = 0
+    for j in range(seq_off.shape[0] - 1):
+        q = job_pass[j]
+        s0 = seq_off[j]
+        B = seq_off[j + 1] - s0
+        for p in range(N):
+            popped[p] = 0
+            nxt[p] = -1
+            rem[p] = 0
+            lastline[p] = -1
+        b = 0
+        pend = bub[s0] if B > 0 else 0
+        t = 0
+        n_done = 0
+        while True:
+            # start-of-cycle state: FIFO occupancy b - popped (the pointer-stage register is not in the FIFO)
+            full = False
+            for p in range(N):
+                occ = b - popped[p]
+                if occ >= fifo_depth:
+                    full = True
+                if occ > out_pe[6, p]:
+                    out_pe[6, p] = occ
+            n_done = 0
+            for p in range(N):
+                # stream stage
+                if rem[p] > 0:
+                    rem[p] -= 1
+                    if cur_empty[p]:
+                        out_pe[1, p] += 1
+                    else:
+                        out_pe[0, p] += 1
+                else:
+                    if popped[p] == B and nxt[p] < 0:
+                        out_pe[3, p] += 1
+                    else:
+                        out_pe[2, p] += 1
+                # hand the column whose pointers were read earlier to the stream stage
+                if rem[p] == 0 and nxt[p] >= 0:
+                    _start_column(p, q, nxt[p], cnt, ptr, line_entries, rem, cur_empty, lastline, out_pe)
+                    nxt[p] = -1
+                # pointer stage: pop the FIFO head (pushed in an earlier cycle) and read p_j, p_j+1; the
+                # column streams from the next cycle if the stream stage is free by then
+                if nxt[p] < 0 and popped[p] < b:
+                    c = seq[s0 + popped[p]]
+                    popped[p] += 1
+                    out_pe[4, p] += 1
+                    if rem[p] == 0:
+                        _start_column(p, q, c, cnt, ptr, line_entries, rem, cur_empty, lastline, out_pe)
+                    else:
+                        nxt[p] = c
+                if popped[p] == B and nxt[p] < 0 and rem[p] == 0:
+                    n_done += 1
+            # LNZD / broadcast (visible to the PEs next cycle)
+            if b < B:
+                if pend > 0:
+                    pend -= 1
+                    out_g[2] += 1
+                elif full:
+                    out_g[1] += 1
+                else:
+                    b += 1
+                    out_g[4] += 1
+                    if b < B:
+                        pend = bub[s0 + b]
+            t += 1
+            if b == B and n_done == N:
+                break
+        total += t
+        out_g[5] += 1
+    out_g[0] += total
+    return total
+
+
+@njit(cache=True)
+def run_jobs_event(cnt, ptr, seq, seq_off, bub, job_pass, fifo_depth, line_entries, out_pe, out_g):
+    """Same machine and outputs as :func:`run_jobs`, computed per (PE, broadcast item)
+    instead of per (PE, cycle): exact recurrences of the cycle rules (tested equal).
+
+    For item k: broadcast cycle B_k = max(B_{k-1} + 1 + bubbles_k, max_p P_{p,k-depth} + 1)
+    (the FIFO has room once item k-depth was popped in an earlier cycle); per PE p the pop
+    (pointer read) P_k = max(B_k + 1, P_{k-1} + 1, S_{k-1} - 1) (register free), stream
+    start S_k = max(P_k, F_{k-1}) + 1, end F_k = S_k + max(1, e_k) - 1; the job ends at
+    max_p F_{p,last} + 1.
+    """
+    N = cnt.shape[1]
+    R = fifo_depth + 2                           # ring of recent pop cycles per PE
+    Pr = np.zeros((N, R), dtype=np.int64)
+    Pl = np.zeros(N, dtype=np.int64)            # P_{k-1}
+    Sl = np.zeros(N, dtype=np.int64)            # S_{k-1}
+    Fl = np.zeros(N, dtype=np.int64)            # F_{k-1}
+    pp = np.zeros(N, dtype=np.int64)            # items popped by the cycle after the latest push
+    lastline = np.zeros(N, dtype=np.int64)
+    work0 = np.zeros(N, dtype=np.int64)
+    total = 0
+    for j in range(seq_off.shape[0] - 1):
+        q = job_pass[j]
+        s0 = seq_off[j]
+        B = seq_off[j + 1] - s0
+        if B == 0:                               # nothing to broadcast: one scan cycle (as the stepper)
+            for p in range(N):
+                out_pe[3, p] += 1
+            total += 1
+            out_g[5] += 1
+            continue
+        for p in range(N):
+            Pl[p] = -(1 << 40)
+            Sl[p] = -(1 << 40)
+            Fl[p] = -(1 << 40)
+            pp[p] = 0
+            lastline[p] = -1
+            work0[p] = out_pe[0, p] + out_pe[1, p]
+        Bl = -1
+        for k in range(B):
+            c = seq[s0 + k]
+            bk = Bl + 1 + bub[s0 + k]
+            out_g[2] += bub[s0 + k]
+            if k >= fifo_depth:
+                for p in range(N):
+                    v = Pr[p, (k - fifo_depth) % R] + 1
+                    if v > bk:
+                        bk = v
+            out_g[1] += bk - (Bl + 1 + bub[s0 + k])
+            out_g[4] += 1
+            for p in range(N):
+                # start-of-cycle FIFO occupancy right after this push (for the max-occupancy statistic)
+                while pp[p] < k and Pr[p, pp[p] % R] <= bk:
+                    pp[p] += 1
+                occ = k + 1 - pp[p]
+                if occ > out_pe[6, p]:
+                    out_pe[6, p] = occ
+                pk = bk + 1
+                if Pl[p] + 1 > pk:
+                    pk = Pl[p] + 1
+                if Sl[p] - 1 > pk:
+                    pk = Sl[p] - 1
+                sk = (pk if pk > Fl[p] else Fl[p]) + 1
+                e = cnt[q, p, c]
+                out_pe[4, p] += 1
+                if e > 0:
+                    out_pe[0, p] += e
+                    _read_lines(p, ptr[q, p, c], e, line_entries, lastline, out_pe)
+                    Fl[p] = sk + e - 1
+                else:
+                    out_pe[1, p] += 1
+                    Fl[p] = sk
+                Pr[p, k % R] = pk
+                Pl[p] = pk
+                Sl[p] = sk
+            Bl = bk
+        T = 0
+        for p in range(N):
+            if Fl[p] + 1 > T:
+                T = Fl[p] + 1
+        for p in range(N):
+            tail = T - (Fl[p] + 1)
+            out_pe[3, p] += tail
+            out_pe[2, p] += T - tail - (out_pe[0, p] + out_pe[1, p] - work0[p])   # waiting on the FIFO
+        total += T
+        out_g[5] += 1
+    out_g[0] += total
+    return total
+
+
+@njit(cache=True)
+def functional_spmv(ptr, base, row, value, seq, seq_off, acts, act_off, job_pass, rows_per_pass, n_out, out):
+    """Walk the stored entries of every broadcast column: out[j, row] += value * a_j (float64)."""
+    N = ptr.shape[1]
+    for j in range(seq_off.shape[0] - 1):
+        q = job_pass[j]
+        for i in range(seq_off[j], seq_off[j + 1]):
+            c = seq[i]
+            a = acts[act_off[j] + c]
+            for p in range(N):
+                s = base[q, p]
+                for e in range(ptr[q, p, c], ptr[q, p, c + 1]):
+                    g = (q * rows_per_pass + row[s + e]) * N + p
+                    if g < n_out:
+                        out[j, g] += value[s + e] * a
+

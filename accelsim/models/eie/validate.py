@@ -1,0 +1,164 @@
+"""``accelsim validate eie``: the authors' fc8 dump and the paper's Table IV (see :func:`validate`)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ...checks import check
+from .formats import matrix_from_dump, synthetic_acts, synthetic_matrix
+from .mapping import MAPPING_NOTES, run_matrix
+from .power import BLOCK_OF_ACTION, PAPER_TABLE_II_MW, PAPER_TOTAL_MW, power_per_pe_mW
+
+#: EIE paper Table III sizes/densities and Table IV batch-1 times (us) at 800 MHz, 64 PEs
+TABLE_IV = [
+    # name, inputs C, outputs K, weight density, act density, theoretical us, actual us
+    ("Alex-6", 9216, 4096, 0.09, 0.351, 28.1, 30.3),
+    ("Alex-7", 4096, 4096, 0.09, 0.353, 11.7, 12.2),
+    ("Alex-8", 4096, 1000, 0.25, 0.375, 8.9, 9.9),
+    ("VGG-6", 25088, 4096, 0.04, 0.183, 28.1, 34.4),
+    ("VGG-7", 4096, 4096, 0.04, 0.375, 7.9, 8.7),
+    ("VGG-8", 4096, 1000, 0.23, 0.411, 7.3, 8.4),
+    ("NT-We", 4096, 600, 0.10, 1.0, 5.2, 8.0),
+    ("NT-Wd", 600, 8791, 0.11, 1.0, 13.0, 13.9),
+    ("NT-LSTM", 1201, 2400, 0.10, 1.0, 6.5, 7.5),
+]
+FC8_ACTUAL_US, FC8_THEORETICAL_US = 9.9, 8.9
+
+
+def validate(shared: Path | None, full: bool = False) -> dict:
+    """EIE against the authors' fc8 dump and the paper's Table IV (see the package docstring).
+
+    Checks: fc8 cycles vs 7,920 (3 %), theoretical time, FIFO-depth sweep 1..64 (monotone,
+    saturating), the other Table IV layers on seeded synthetic matrices (25 %), invariants,
+    functional output vs dense W a, and the energy calibration against Table II.
+    """
+    from ...config import load_arch
+    from ...energy import table_for
+
+    t0 = time.perf_counter()
+    cfg = load_arch("eie")
+    f = cfg.clock_hz
+    table = table_for(cfg)
+    checks: list[dict] = []
+    out: dict = {"model": "eie", "preset": "eie", "clock_hz": f, "fifo_depth_preset": cfg["fifo_depth"],
+                 "fifo_mapping": "paper depth 8 = authors' ring buffer of 8 holding 7 = fifo_depth 7 + the "
+                                 "pointer-stage register",
+                 "mapping_notes": MAPPING_NOTES}
+    from workloads.zoo import shared_root
+    root = shared_root(shared)
+    dump = root / "validation" / "eie_alexnet_fc8" if root else None
+    if dump is None or not dump.is_dir():
+        out["skipped"] = "shared fc8 dump not found (set ACCELSIM_SHARED or place ../shared)"
+    else:
+        from workloads.eie_dump import decode_dense, read_dump
+        m = matrix_from_dump(dump, 1000, 4096, cfg["n_pe"], cfg["act_regs_per_pe"])
+        act = m.meta["act"][None]
+        r = run_matrix(m, act, cfg, functional=True)
+        cyc = r["cycles"]
+        checks.append(check("fc8 cycles (dump, 64 PEs, paper queue depth 8)", cyc, FC8_ACTUAL_US * 1e-6 * f,
+                            "cycles", kind="validation", tol=0.03,
+                            note=f"{cyc / f * 1e6:.3f} us vs Table IV actual {FC8_ACTUAL_US} us"))
+        checks.append(check("fc8 theoretical (mean PE work, perfect balance)", r["mean_pe_work_cycles"],
+                            FC8_THEORETICAL_US * 1e-6 * f, "cycles", kind="validation",
+                            note="paper's 'theoretical' time; informational"))
+        r8 = run_matrix(m, act, cfg, fifo_depth=8)
+        checks.append(check("fc8 cycles with fifo_depth=8 (alternative reading of 'depth 8')", r8["cycles"],
+                            FC8_ACTUAL_US * 1e-6 * f, "cycles", kind="validation", note="informational"))
+        # invariants
+        inv = "consistency: a bound the cycle model satisfies by construction"
+        checks.append(check("invariant: cycles >= broadcast non-zeros", cyc, r["broadcasts"], "cycles",
+                            kind="consistency", passed=cyc >= r["broadcasts"], note=inv))
+        checks.append(check("invariant: cycles >= busiest PE entries", cyc, r["busiest_pe_entries"], "cycles",
+                            kind="consistency", passed=cyc >= r["busiest_pe_entries"], note=inv))
+        checks.append(check("invariant: breakdown sums to cycles", sum(r["breakdown"].values()), cyc, "cycles",
+                            kind="consistency", passed=sum(r["breakdown"].values()) == cyc,
+                            note="consistency: the breakdown is rounded to sum to the cycles"))
+        W, b = decode_dense(read_dump(dump))
+        ref = W @ act[0] + b
+        err = float(np.max(np.abs(r["output"][0] - ref)) / np.max(np.abs(ref)))
+        checks.append(check("functional: output vs dense W a + b (max rel error)", err, 0.0, "",
+                            kind="consistency", passed=err <= 1e-9,
+                            note="float64, decoded through the codebook; consistency: the reference is computed "
+                                 "from the same dump the model walks"))
+        # FIFO sweep
+        depths = list(range(1, 65))
+        sweep = [run_matrix(m, act, cfg, fifo_depth=d) for d in depths]
+        cyc_d = [s["cycles"] for s in sweep]
+        mono = all(a >= b_ for a, b_ in zip(cyc_d, cyc_d[1:]))
+        sat = (cyc_d[31] - cyc_d[63]) / cyc_d[63]
+        out["fifo_sweep"] = {"depth": depths, "cycles": cyc_d,
+                             "load_efficiency": [round(s["load_efficiency"], 4) for s in sweep],
+                             "broadcast_stall_cycles": [s["broadcast_stall_cycles"] for s in sweep]}
+        checks.append(check("FIFO sweep 1..64: cycles non-increasing", cyc_d[-1], cyc_d[0], "cycles",
+                            kind="consistency", passed=mono,
+                            note=f"depth 1: {cyc_d[0]}, 4: {cyc_d[3]}, 8: {cyc_d[7]}, 16: {cyc_d[15]}, "
+                                 f"64: {cyc_d[63]}; consistency: the model against itself, no published number"))
+        checks.append(check("FIFO sweep: saturates (depth 32 vs 64)", cyc_d[31], cyc_d[63], "cycles",
+                            kind="consistency", tol=0.01,
+                            note=f"gain from 32 to 64: {100 * sat:.2f} %; consistency: the model against itself "
+                                 f"(the paper's figure shows the trend, not these numbers)"))
+        # energy calibration against Table II
+        pw = power_per_pe_mW(r["actions"], cyc, cfg, table)
+        total = float(sum(pw.values()))
+        calib = {"reference": "EIE Table II, per PE at 800 MHz (mW)", "model_mW": {k: round(v, 4) for k, v in pw.items()},
+                 "table_ii_mW": PAPER_TABLE_II_MW, "model_total_mW": round(total, 4), "table_ii_total_mW": PAPER_TOTAL_MW,
+                 "factor_table_ii_over_model": {k: round(PAPER_TABLE_II_MW[k] / pw[k], 3)
+                                                for k in PAPER_TABLE_II_MW if pw.get(k)},
+                 "note": "energy rows are Horowitz 45 nm / EIE Table I values (not fitted); Table II's block powers "
+                         "include their clock share, which the model books as one pe_clock_cycle row "
+                         "(Table II clock network). Factors are shown, not applied."}
+        # per-action energies that would reproduce each Table II block on this run (shown, not applied)
+        calib["implied_energy_pJ"] = {
+            a: {"table_pJ": table.energy_pJ(a),
+                "implied_by_table_ii_pJ": round(table.energy_pJ(a) * PAPER_TABLE_II_MW[BLOCK_OF_ACTION[a]]
+                                                / pw[BLOCK_OF_ACTION[a]], 4)}
+            for a in r["actions"] if BLOCK_OF_ACTION.get(a) in PAPER_TABLE_II_MW and pw.get(BLOCK_OF_ACTION[a])}
+        out["calibration"] = calib
+        checks.append(check("energy: power per PE on fc8 vs Table II", total, PAPER_TOTAL_MW, "mW",
+                            kind="validation",
+                            note="calibration: see 'calibration' for the blocks; not a pass/fail target"))
+        out["fc8"] = {k: v for k, v in r.items() if k not in ("output",)}
+    # other Table IV layers on synthetic matrices (seeded)
+    rows = []
+    seeds = range(3) if full else range(1)
+    for name, C, K, wd, ad, th_us, act_us in TABLE_IV:
+        sims, ths = [], []
+        for s in seeds:
+            rng = np.random.default_rng([2016, s, _name_seed(name)])
+            mm = synthetic_matrix(K, C, wd, rng, cfg["n_pe"], cfg["act_regs_per_pe"], cfg["index_bits"])
+            a = synthetic_acts(C, ad, rng)
+            rr = run_matrix(mm, a[None], cfg)
+            sims.append(rr["cycles"])
+            ths.append(rr["mean_pe_work_cycles"])
+        cyc, th = float(np.mean(sims)), float(np.mean(ths))
+        rel = cyc / f * 1e6 / act_us - 1
+        note = (f"seeded uniform random data; simulated perfect-balance time {th / f * 1e6:.2f} us vs the paper's "
+                f"theoretical {th_us} us")
+        if abs(rel) > 0.25 and abs(th / f * 1e6 / th_us - 1) > 0.15:
+            nzc = C * ad
+            note += (f"; the gap is already in the perfect-balance time: the paper's theoretical time implies "
+                     f"{th_us * 1e-6 * f / nzc:.2f} cycles of work per PE per non-zero activation, the uniform "
+                     f"synthetic matrix gives {th / nzc:.2f} (entries incl. padding), so the cause is the data "
+                     f"(real pruned weights are not uniform over the columns the non-zero activations hit), "
+                     f"not the cycle model")
+        if name == "Alex-8":
+            note += "; the real fc8 dump (checked above) has 42.9 % activation density vs Table III's 37.5 %"
+        rows.append({"layer": name, "C": C, "K": K, "weight_density": wd, "act_density": ad,
+                     "simulated_cycles": cyc, "simulated_us": cyc / f * 1e6, "paper_actual_us": act_us,
+                     "simulated_theoretical_us": th / f * 1e6, "paper_theoretical_us": th_us,
+                     "passes": mm.n_pass, "padding_entries": mm.n_padding, "load_efficiency": rr["load_efficiency"],
+                     "seeds": len(sims)})
+        checks.append(check(f"Table IV {name} (synthetic {K}x{C}, w {wd:.0%}, a {ad:.1%})", cyc / f * 1e6, act_us,
+                            "us", kind="validation", tol=0.25, note=note))
+    out["table_iv"] = rows
+    out["checks"] = checks
+    out["wall_s"] = round(time.perf_counter() - t0, 2)
+    return out
+
+
+def _name_seed(name: str) -> int:
+    import hashlib
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "little")
