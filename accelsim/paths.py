@@ -1,32 +1,36 @@
-"""Where shared reference data lives (``ACCELSIM_SHARED`` or ``../shared`` beside the repo)."""
+"""Where the reference data lives: an external shared folder (``--shared``, ``$ACCELSIM_SHARED``,
+``../shared`` beside the repo) when present, else the copy packaged in :mod:`workloads.refdata`."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+from workloads import refdata
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def shared_dir(override: str | os.PathLike | None = None) -> Path | None:
-    """The shared data folder, or None when it does not exist.
+def shared_dir(override: str | os.PathLike | None = None) -> Path:
+    """A folder holding ``validation/<set>/``: the external shared folder when found, else the packaged
+    reference data unpacked into the cache (never None).
 
-    Order: explicit argument, env ``ACCELSIM_SHARED``, ``<repo>/../shared``.
+    Order: explicit argument, env ``ACCELSIM_SHARED``, ``<repo>/../shared``, packaged; ``none`` for the
+    argument or the variable means packaged data only.
     """
-    for cand in (override, os.environ.get("ACCELSIM_SHARED"), REPO_ROOT.parent / "shared"):
-        if cand:
-            p = Path(cand)
-            if p.is_dir():
-                return p
-    return None
+    return refdata.data_root(override)
 
 
 def validation_dir(name: str, override=None) -> Path | None:
-    s = shared_dir(override)
-    if s is None:
+    """Folder of reference set ``name`` (e.g. ``eie_alexnet_fc8``): the external shared folder's copy when it
+    holds the set, else the packaged copy; None for a set that is neither external nor packaged."""
+    from workloads.errors import WorkloadError
+    try:
+        return refdata.set_dir(name, override)
+    except WorkloadError:
+        if name in refdata.SETS:
+            raise  # packaged but damaged or not unpackable: the one-line error names the file
         return None
-    p = s / "validation" / name
-    return p if p.is_dir() else None
 
 
 def read_json(path, label: str, kind: str = "JSON file"):

@@ -1,7 +1,8 @@
 """Reader for the EIE authors' dump of the pruned, weight-shared AlexNet fc8 layer.
 
-The folder (``../shared/validation/eie_alexnet_fc8``, from ``RalphMao/EIE-simulator:data/``,
-format in ``../shared/validation/README.md``) holds, little endian:
+The folder (reference set ``eie_alexnet_fc8``, from ``RalphMao/EIE-simulator:data/``, packaged in
+:mod:`workloads.refdata` and overridden by ``../shared/validation/eie_alexnet_fc8``; format in
+``workloads/refdata/README.md``) holds, little endian:
 
 * ``act.dat``       C x float32 input activations (C = 4096; 1759 non-zeros);
 * ``arithm.dat``    16 x float32 codebook, code 0 = 0.0;
@@ -21,7 +22,7 @@ past the PE's rows, codes past the codebook) and raises
 :class:`~workloads.errors.WorkloadError` naming the file; :func:`decode_dense`
 rebuilds the dense weights (K x C) and the bias (K,) for functional references.
 The zoo entry ``eie-alexnet-fc8`` wraps both into a one-layer workload whose
-``layer.meta["eie_dump"]`` names the folder, so the EIE model can run the stored
+``layer.meta["eie_dump"]`` names the folder (:func:`workloads.refdata.set_dir`), so the EIE model can run the stored
 per-PE CSC as-is instead of re-compressing the dense matrix.
 """
 
@@ -152,7 +153,7 @@ def decode_dense(d: EIEDump) -> tuple[np.ndarray, np.ndarray]:
 
 
 @register("eie-alexnet-fc8", "EIE authors' pruned, weight-shared AlexNet fc8 (4096x1000) with its real input "
-          "(../shared/validation/eie_alexnet_fc8)")
+          "(reference set eie_alexnet_fc8)")
 def eie_alexnet_fc8(shared=None, seed: int = 0) -> Workload:
     path = require_shared(SUBDIR, shared)
     d = read_dump(path)

@@ -1,8 +1,8 @@
 """Eyeriss v2 workloads: the real MobileNet-0.5 PE masks and a sparse MobileNet-v1 (1.0, 224).
 
 * ``eyeriss-v2-pe-mobilenet05``: the nine masked layers of the Sparseloop MICRO 2022
-  artifact (``fig12_eyerissv2_pe_setup``, copied to
-  ``../shared/validation/eyerissv2_pe_mobilenet05``).  Pattern-only tensors
+  artifact (``fig12_eyerissv2_pe_setup``; reference set ``eyerissv2_pe_mobilenet05``, packaged in
+  :mod:`workloads.refdata`, overridden by ``../shared/validation/eyerissv2_pe_mobilenet05``).  Pattern-only tensors
   (``SparseTensor(mask)``); shapes from ``layers.csv``; the ground-truth single-PE
   cycles are kept in ``layer.meta["ground_truth_cycles"]``.
   Mask layouts (validation README): iacts ``[H_out*W_out][C]`` (C innermost), weights
@@ -97,25 +97,17 @@ def pe_mobilenet05(shared=None, seed: int = 0) -> Workload:
 
 
 # ------------------------------------------------------------ sparse MobileNet-v1 (1.0, 224)
-#: Fallback densities (fraction of non-zeros) used when the shared masks are absent; they are the
-#: means measured on the real MobileNet-0.5 masks (pointwise weights over the 8 PW layers, iacts
-#: over all 9 layers, depthwise weights of L20), printed by ``measured_densities``.
-FALLBACK_DENSITIES = {"pw_weight": 0.5976, "dw_weight": 0.9505, "iact": 0.6705}
-
-
 def measured_densities(shared=None) -> dict:
-    """Densities of the real sparse MobileNet-0.5 masks: the documented pruning targets."""
-    try:
-        d = require_shared(SUB, shared)
-    except WorkloadError:
-        return dict(FALLBACK_DENSITIES, source="fallback constants (shared masks absent)")
+    """Densities of the real sparse MobileNet-0.5 masks: the documented pruning targets (pointwise weights over
+    the 8 PW layers, iacts over all 9 layers, depthwise weights of L20)."""
+    d = require_shared(SUB, shared)
     pw, ia, dw = [], [], []
     for r in read_layers_csv(d):
         L, acts = pe_mobilenet05_layer(d, r)
         ia.append(acts.density)
         (pw if r["kind"] == "pointwise" else dw).append(L.weights.density)
     return {"pw_weight": float(np.mean(pw)), "dw_weight": float(np.mean(dw)), "iact": float(np.mean(ia)),
-            "source": f"means over the real masks in {d}"}
+            "source": f"means over the real masks of {SUB}"}
 
 
 def mobilenet_v1_shapes(width: float = 1.0, res: int = 224) -> list[dict]:

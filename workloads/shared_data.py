@@ -1,8 +1,8 @@
-"""SCNN-study workloads built from ``../shared/validation/scnn_layer_densities``.
+"""SCNN-study workloads built from the reference set ``scnn_layer_densities`` (:mod:`workloads.refdata`).
 
 Each CSV row (``layer,C,K,H,W,R,S,stride,pad,act_density,weight_density``) is a
 convolution layer carrying its published densities (Han et al. pruned
-weights; ImageNet-measured activations, see the shared README).  The workload
+weights; ImageNet-measured activations, see ``workloads/refdata/README.md``).  The workload
 holds, for one image, seeded uniform random non-zero **patterns** of exactly
 ``round(density * size)`` non-zeros (:func:`workloads.synthetic.random_mask`):
 weights (K, C, R, S) on the layer and input activations (C, H, W) as image 0.
@@ -51,7 +51,7 @@ def density_workload(name: str, csv_name: str, shared=None, seed: int = 0, masks
     """Workload of one SCNN density table; ``masks`` attaches the seeded exact-density patterns."""
     path = require_shared(SUBDIR, shared) / csv_name
     if not path.is_file():
-        raise WorkloadError("reference table missing from the shared data", file=str(path))
+        raise WorkloadError("reference table missing from the reference data folder", file=str(path))
     wl = read_density_table(path, name)
     wl.meta.update(seed=seed, masks="uniform random, exact density (workloads.synthetic.random_mask)"
                    if masks else "none (density-only)")

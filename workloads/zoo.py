@@ -1,4 +1,4 @@
-"""Reference networks and shared-data loaders, addressable by name.
+"""Reference networks and reference-data loaders, addressable by name.
 
 ``resolve(name_or_path)`` accepts a zoo name (``accelsim workload list``), a
 ``.npz`` workload file or a SCALE-Sim topology / GEMM ``.csv``.
@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Callable
 
+from . import refdata
 from .errors import WorkloadError
 from .ir import Workload
 
@@ -24,22 +25,16 @@ def register(name: str, description: str):
     return deco
 
 
-def shared_root(shared=None) -> Path | None:
-    """``shared`` argument, else ``$ACCELSIM_SHARED``, else ``<repo>/../shared``; None if absent."""
-    repo = Path(__file__).resolve().parent.parent
-    for cand in (shared, os.environ.get("ACCELSIM_SHARED"), repo.parent / "shared"):
-        if cand and Path(cand).is_dir():
-            return Path(cand)
-    return None
+def shared_root(shared=None) -> Path:
+    """Folder holding ``validation/<set>/``: the external shared folder (``shared``, ``$ACCELSIM_SHARED``,
+    ``<repo>/../shared``) when found, else the packaged reference data (:func:`workloads.refdata.data_root`)."""
+    return refdata.data_root(shared)
 
 
 def require_shared(sub: str, shared=None) -> Path:
-    root = shared_root(shared)
-    p = root / "validation" / sub if root else None
-    if p is None or not p.is_dir():
-        where = str(root / "validation" / sub) if root else "../shared (or $ACCELSIM_SHARED)"
-        raise WorkloadError(f"shared reference data not found at {where}", file=where)
-    return p
+    """Folder of reference set ``sub``: the external shared folder's copy when it holds the set, else the
+    packaged one (:func:`workloads.refdata.set_dir`); a WorkloadError naming where it looked otherwise."""
+    return refdata.set_dir(sub, shared)
 
 
 def list_workloads() -> dict[str, str]:
@@ -68,7 +63,7 @@ def resolve(name_or_path: str | Workload, shared=None, seed: int = 0) -> Workloa
         return import_csv(s)
     _load_builtin()
     if s in ZOO:
-        return ZOO[s][0](shared_root(shared), seed)
+        return ZOO[s][0](shared, seed)
     if os.path.exists(s):
         raise WorkloadError("unrecognised workload file type (expected .npz or .csv)", file=s)
     raise WorkloadError(f"unknown workload {s!r} (built-in: {', '.join(sorted(ZOO))}; or a .npz/.csv file)",

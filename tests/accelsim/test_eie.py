@@ -23,11 +23,9 @@ def cfg():
 
 
 @pytest.fixture(scope="module")
-def dump(shared):
-    p = shared / "validation" / "eie_alexnet_fc8"
-    if not p.is_dir():
-        pytest.skip("eie_alexnet_fc8 not in the shared folder")
-    return p
+def dump():
+    from accelsim.paths import validation_dir
+    return validation_dir("eie_alexnet_fc8")  # ../shared's copy, else the packaged one
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""SCNN density workloads from ../shared/validation/scnn_layer_densities."""
+"""SCNN density workloads from the reference set scnn_layer_densities (../shared, else packaged)."""
 
 import csv
 
@@ -89,16 +89,14 @@ def test_missing_table_and_folder(shared, tmp_path):
     root = _fake_shared(tmp_path, shared, drop_file=True)
     with pytest.raises(WorkloadError, match="googlenet_inception_3a_5b.csv"):
         scnn_googlenet_inception(root, 0)
+    # a shared folder without the set: the packaged copy stands in for it
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(WorkloadError, match="scnn_layer_densities"):
-        scnn_googlenet_inception(empty, 0)
+    assert scnn_googlenet_inception(empty, 0).content_hash == scnn_googlenet_inception("none", 0).content_hash
 
 
-def test_missing_shared_without_reference_data(tmp_path, monkeypatch):
-    """Works without ../shared too: the error names where it looked (this test needs no shared data)."""
-    import workloads.zoo as zoo
-    monkeypatch.setenv("ACCELSIM_SHARED", str(tmp_path / "nowhere"))
-    monkeypatch.setattr(zoo, "shared_root", lambda shared=None: None)
-    with pytest.raises(WorkloadError, match="shared reference data not found"):
-        scnn_vgg16(None, 0)
+def test_unknown_reference_set_names_where_it_looked(tmp_path):
+    from workloads.zoo import require_shared
+    with pytest.raises(WorkloadError, match="no_such_set") as ei:
+        require_shared("no_such_set", tmp_path)
+    assert "packaged sets" in str(ei.value) and "\n" not in str(ei.value)
