@@ -20,15 +20,24 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, SettingsError
 
 PRESET_DIR = Path(__file__).parent / "presets"
+
+
+#: no config quantity of these designs is this large (the largest are bytes/s ~1e11 and Hz ~1e9)
+MAX_MAGNITUDE = 1e15
+#: unit -> (min, max) a physical chip can have; catches typos such as 1e-30 bytes/s that would make the
+#: models divide their way to infinite cycles
+PLAUSIBLE = {"Hz": (1e3, 1e12), "bytes/s": (1.0, 1e15), "bytes/cycle": (1e-3, 1e9), "nm": (1.0, 1000.0),
+             "V": (0.1, 5.0)}
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,14 @@ class Field:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ConfigError(f"must be {'an integer' if t is int else 'a number'}, got {value!r}", file=file,
                                   field=key)
+            if not math.isfinite(value):
+                raise ConfigError(f"must be a finite number, got {value!r}", file=file, field=key)
+            if abs(value) > MAX_MAGNITUDE:
+                raise ConfigError(f"magnitude over {MAX_MAGNITUDE:g}, got {value!r}", file=file, field=key)
+            plaus = PLAUSIBLE.get(self.unit)
+            if plaus and value != 0 and not plaus[0] <= abs(value) <= plaus[1]:
+                raise ConfigError(f"outside the plausible range {plaus[0]:g}..{plaus[1]:g} {self.unit} for any "
+                                  f"chip, got {value!r}", file=file, field=key)
             if t is int:
                 if float(value) != int(value):
                     raise ConfigError(f"must be an integer, got {value!r}", file=file, field=key)
@@ -93,13 +110,13 @@ COMMON_FIELDS: dict[str, Field] = {
 }
 
 
-def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
     """Nested dicts -> dotted keys; a dict holding 'value' is a leaf with metadata."""
     out = {}
     for k, v in d.items():
         key = f"{prefix}{k}"
         if isinstance(v, dict) and "value" not in v:
-            out.update(_flatten(v, key + "."))
+            out.update(flatten(v, key + "."))
         else:
             out[key] = v
     return out
@@ -210,17 +227,22 @@ def list_presets() -> list[str]:
 
 
 def _read_yaml(path: Path) -> dict:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        line = getattr(getattr(e, "problem_mark", None), "line", None)
-        where = f" at line {line + 1}" if line is not None else ""
-        raise ConfigError(f"malformed YAML{where}", file=str(path)) from None
-    except OSError as e:
-        raise ConfigError(f"cannot read ({e.strerror})", file=str(path)) from None
+    from .yamlio import load_yaml_file
+    data = load_yaml_file(path)
     if not isinstance(data, dict):
         raise ConfigError("top level must be a mapping", file=str(path))
     return data
+
+
+def resolve_relative(ref: str, file: str | None, field: str) -> Path:
+    """A file named inside a config (``base:``, ``energy_table:``), resolved relative to the folder of
+    the file that names it, which it may not climb out of (``../`` or an absolute path elsewhere)."""
+    root = Path(file).resolve().parent if file else Path.cwd().resolve()
+    p = (root / ref).resolve()
+    if not p.is_relative_to(root):
+        raise ConfigError(f"{ref!r} points outside {root} (files named in a config must sit beside it or below)",
+                          file=file, field=field)
+    return p
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -236,6 +258,68 @@ def parse_override(text: str) -> tuple[str, Any]:
     except yaml.YAMLError:
         val = v
     return k, val
+
+
+def check_overrides(field_name: str, v) -> tuple[str, ...]:
+    """``v`` (a settings field) as a tuple of ``"KEY=VALUE"`` strings, the ``--set`` syntax; else SettingsError."""
+    if isinstance(v, str) or not isinstance(v, (list, tuple)) or not all(isinstance(x, str) for x in v):
+        raise SettingsError(field_name, f"must be a sequence of 'KEY=VALUE' strings, got {v!r}")
+    for item in v:
+        try:
+            parse_override(item)
+        except ConfigError:
+            raise SettingsError(field_name, f"expected KEY=VALUE, got {item!r}") from None
+    return tuple(v)
+
+
+MAX_BASE_DEPTH = 8
+
+
+def _load_file(path: Path, chain: tuple) -> ArchConfig:
+    """One YAML config file, following ``base:`` (a preset name, or a file beside this one)."""
+    key = str(Path(path).resolve())
+    if key in chain:
+        raise ConfigError("base: inheritance cycle (" + " -> ".join(Path(c).name for c in chain + (key,)) + ")",
+                          file=str(path), field="base")
+    if len(chain) >= MAX_BASE_DEPTH:
+        raise ConfigError(f"base: more than {MAX_BASE_DEPTH} levels of inheritance", file=str(path), field="base")
+    data = copy.deepcopy(_read_yaml(path))
+    model = data.pop("model", None)
+    if not isinstance(model, str):
+        raise ConfigError("missing 'model:' (which accelerator model reads this file)", file=str(path),
+                          field="model")
+    name = data.pop("name", path.stem)
+    desc = data.pop("description", "")
+    for k, v in (("name", name), ("description", desc)):
+        if not isinstance(v, str):
+            raise ConfigError(f"must be a string, got {type(v).__name__}", file=str(path), field=k)
+    # which presets `accelsim compare` runs by default (registry.compare_default_presets): metadata, not a
+    # field of the design, so it stays out of the config (and out of the report hash)
+    data.pop("compare_default", None)
+    data.pop("compare_order", None)
+    base = data.pop("base", None)
+    raw = flatten(data)
+    if base is not None:  # a user file may start from a preset and change a few fields
+        if not isinstance(base, str) or not base:
+            raise ConfigError("must be a preset name or a YAML file name", file=str(path), field="base")
+        if base.endswith((".yaml", ".yml")) or "/" in base or "\\" in base:
+            bpath = resolve_relative(base, str(path), "base")
+            if not bpath.is_file():
+                raise ConfigError(f"base file {base!r} not found", file=str(path), field="base")
+        else:
+            from .registry import preset_files
+            bpath = preset_files().get(base)
+            if bpath is None:
+                raise ConfigError(f"unknown base preset {base!r}", file=str(path), field="base")
+        parent = _load_file(bpath, chain + (key,))
+        if parent.model != model:
+            raise ConfigError(f"base preset {base!r} is model {parent.model!r}, not {model!r}", file=str(path),
+                              field="base")
+        merged = {k: {"value": v, "unit": parent.units.get(k, ""), "source": parent.sources.get(k, "")}
+                  for k, v in parent.values.items()}
+        merged.update(raw)
+        raw = merged
+    return build_config(model, name, raw, file=str(path), description=desc)
 
 
 def load_arch(arch: str | Path | ArchConfig, overrides: list[str] | dict | None = None) -> ArchConfig:
@@ -254,30 +338,7 @@ def load_arch(arch: str | Path | ArchConfig, overrides: list[str] | dict | None 
             if not path.exists():
                 raise ConfigError(f"unknown accelerator {s!r} (presets: {', '.join(list_presets())}; or pass a .yaml file)",
                                   field="--arch")
-        data = _read_yaml(path)
-        data = copy.deepcopy(data)
-        model = data.pop("model", None)
-        if not isinstance(model, str):
-            raise ConfigError("missing 'model:' (which accelerator model reads this file)", file=str(path),
-                              field="model")
-        name = data.pop("name", path.stem)
-        desc = data.pop("description", "")
-        # which presets `accelsim compare` runs by default (registry.compare_default_presets): metadata, not a
-        # field of the design, so it stays out of the config (and out of the report hash)
-        data.pop("compare_default", None)
-        data.pop("compare_order", None)
-        base = data.pop("base", None)
-        raw = _flatten(data)
-        if base is not None:  # a user file may start from a preset and change a few fields
-            parent = load_arch(base)
-            if parent.model != model:
-                raise ConfigError(f"base preset {base!r} is model {parent.model!r}, not {model!r}", file=str(path),
-                                  field="base")
-            merged = {k: {"value": v, "unit": parent.units.get(k, ""), "source": parent.sources.get(k, "")}
-                      for k, v in parent.values.items()}
-            merged.update(raw)
-            raw = merged
-        cfg = build_config(model, str(name), raw, file=str(path), description=str(desc))
+        cfg = _load_file(path, ())
     if overrides:
         items = overrides.items() if isinstance(overrides, dict) else (parse_override(o) for o in overrides)
         cfg = cfg.with_overrides(dict(items))

@@ -26,10 +26,10 @@ savings of scaling, which the report states next to any scaled table.  Rows mark
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 
 from .errors import ConfigError
 
@@ -109,24 +109,25 @@ def load_table(name: str, node_nm: float | None = None, voltage_v: float | None 
     f = str(path)
     if not path.exists():
         raise ConfigError(f"unknown energy table {name!r} (tables: {', '.join(list_tables())})", field="energy_table")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError:
-        raise ConfigError("malformed YAML", file=f) from None
+    from .yamlio import load_yaml_file
+    data = load_yaml_file(path)
     if not isinstance(data, dict) or not isinstance(data.get("actions"), dict):
         raise ConfigError("an energy table needs an 'actions' mapping", file=f, field="actions")
-    try:
-        tnode = float(data["node_nm"])
-        tvolt = float(data["voltage_v"])
-    except (KeyError, TypeError, ValueError):
-        raise ConfigError("node_nm and voltage_v are required numbers", file=f, field="node_nm") from None
+    for k in ("node_nm", "voltage_v"):
+        v = data.get(k)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+            raise ConfigError(f"must be a finite number > 0, got {v!r}", file=f, field=k)
+    tnode, tvolt = float(data["node_nm"]), float(data["voltage_v"])
+    for k, v in (("node_nm", node_nm), ("voltage_v", voltage_v)):  # the config's values
+        if v is not None and not (math.isfinite(float(v)) and float(v) > 0):
+            raise ConfigError(f"must be a finite number > 0, got {v!r}", field=k)
     rows = {}
     for a, r in data["actions"].items():
         if not isinstance(r, dict) or "energy_pJ" not in r or not r.get("source"):
             raise ConfigError("each action needs energy_pJ and a source", file=f, field=f"actions.{a}")
         e = r["energy_pJ"]
-        if isinstance(e, bool) or not isinstance(e, (int, float)) or e < 0:
-            raise ConfigError(f"energy_pJ must be a number >= 0, got {e!r}", file=f, field=f"actions.{a}")
+        if isinstance(e, bool) or not isinstance(e, (int, float)) or not math.isfinite(e) or e < 0:
+            raise ConfigError(f"energy_pJ must be a finite number >= 0, got {e!r}", file=f, field=f"actions.{a}")
         ns = r.get("node_scaled", True)
         if not isinstance(ns, bool):
             raise ConfigError(f"node_scaled must be true or false, got {ns!r}", file=f, field=f"actions.{a}")
@@ -135,7 +136,10 @@ def load_table(name: str, node_nm: float | None = None, voltage_v: float | None 
     for c, r in (data.get("area") or {}).items():
         if not isinstance(r, dict) or "area_mm2" not in r or not r.get("source"):
             raise ConfigError("each area row needs area_mm2 and a source", file=f, field=f"area.{c}")
-        area[c] = (float(r["area_mm2"]), str(r["source"]))
+        v = r["area_mm2"]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            raise ConfigError(f"area_mm2 must be a finite number >= 0, got {v!r}", file=f, field=f"area.{c}")
+        area[c] = (float(v), str(r["source"]))
     node = tnode if node_nm is None else float(node_nm)
     volt = tvolt if voltage_v is None else float(voltage_v)
     return EnergyTable(data.get("name", path.stem), rows, node, volt, (node / tnode) * (volt / tvolt) ** 2,
@@ -143,5 +147,10 @@ def load_table(name: str, node_nm: float | None = None, voltage_v: float | None 
 
 
 def table_for(cfg) -> EnergyTable:
-    """The energy table a config names, scaled to its tech node and voltage."""
-    return load_table(cfg["energy_table"], cfg.get("tech_node_nm"), cfg.get("voltage_v"))
+    """The energy table a config names, scaled to its tech node and voltage.  A table given as a file
+    name is resolved relative to the config file that names it, and may not climb out of its folder."""
+    name = cfg["energy_table"]
+    if str(name).endswith((".yaml", ".yml")):
+        from .config import resolve_relative
+        name = str(resolve_relative(str(name), cfg.file, "energy_table"))
+    return load_table(name, cfg.get("tech_node_nm"), cfg.get("voltage_v"))

@@ -1,4 +1,6 @@
-"""Errors the CLI turns into one line and exit code 2."""
+"""Errors the CLI turns into one line and exit code 2, and the field checks of the settings objects."""
+
+import os
 
 from workloads.errors import InputError, WorkloadError
 
@@ -13,6 +15,53 @@ class ConfigError(AccelsimError, InputError):
 
 class UnsupportedLayer(AccelsimError):
     """The model cannot run this layer (e.g. depthwise on SCNN) and has no documented fallback."""
+
+
+class SettingsError(AccelsimError):
+    """A bad value of one field of a settings object (``SweepSettings``, ``SimulateSettings``, ...):
+    the one-line message is ``field: reason``; the CLI reports it under the field's flag instead."""
+
+    def __init__(self, field_name: str, reason: str):
+        super().__init__(f"{field_name}: {reason}")
+        self.field = field_name
+        self.reason = reason
+
+    def for_flag(self, flags: dict[str, str]) -> AccelsimError:
+        """The same error named by its command-line flag: ``flags[field]``, else ``--field-name``."""
+        return AccelsimError(f"{flags.get(self.field, '--' + self.field.replace('_', '-'))}: {self.reason}")
+
+
+# ------------------------------------------------------------------ field checks of settings objects
+def check_int(field_name: str, v, lo: int | None = None, optional: bool = False) -> int | None:
+    """``v`` if it is an int (not a bool) >= ``lo`` (None allowed when ``optional``), else SettingsError."""
+    if v is None and optional:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise SettingsError(field_name, f"must be an integer, got {v!r}")
+    if lo is not None and v < lo:
+        raise SettingsError(field_name, f"must be >= {lo}, got {v}")
+    return v
+
+
+def check_bool(field_name: str, v) -> bool:
+    if not isinstance(v, bool):
+        raise SettingsError(field_name, f"must be True or False, got {v!r}")
+    return v
+
+
+def check_path(field_name: str, v, optional: bool = True) -> str | None:
+    """``v`` as a path string (``os.fspath``); None allowed when ``optional``."""
+    if v is None and optional:
+        return None
+    if not isinstance(v, (str, os.PathLike)) or not os.fspath(v):
+        raise SettingsError(field_name, f"must be a path, got {v!r}")
+    return os.fspath(v)
+
+
+def check_choice(field_name: str, v, choices) -> str:
+    if v not in choices:
+        raise SettingsError(field_name, f"expected one of {', '.join(map(str, choices))}, got {v!r}")
+    return v
 
 
 USER_ERRORS = (AccelsimError, InputError)  # InputError covers WorkloadError and dynhead's DynheadError

@@ -166,12 +166,12 @@ def table_files() -> dict[str, Path]:
 def compare_default_presets() -> list[str]:
     """Presets that ``accelsim compare`` runs when no ``--targets`` is given: those whose YAML says
     ``compare_default: true``, in the order of their ``compare_order`` key (then name)."""
-    import yaml
+    from .yamlio import load_yaml_file
     picked = []
     for name, path in preset_files().items():
         try:
-            data = yaml.safe_load(path.read_text())
-        except (OSError, yaml.YAMLError):
+            data = load_yaml_file(path)
+        except ConfigError:
             continue  # a broken preset is reported when it is loaded, not here
         if isinstance(data, dict) and data.get("compare_default") is True:
             order = data.get("compare_order", 1000)
