@@ -1,7 +1,7 @@
 """EIE model throughput: simulated stored entries per wall-second on one core.
 
 Two layers: the EIE authors' AlexNet fc8 dump (4096 x 1000, 1,051,991 stored entries,
-1759 non-zero activations; needs ``../shared`` or ``$ACCELSIM_SHARED``) and a seeded
+1759 non-zero activations; packaged reference data, or ``../shared`` / ``$ACCELSIM_SHARED``) and a seeded
 synthetic 9216 x 4096 layer at 9 % weight density (AlexNet fc6 size, Table III; 35.1 %
 activations).  Each is timed three ways, best of ``--repeat`` after a JIT warm-up:
 
@@ -71,16 +71,13 @@ def main():
     cfg = load_arch("eie")
     model = make_model("eie")
     rows = []
-    from workloads.zoo import resolve, shared_root
-    if shared_root() is not None:
-        from workloads.eie_dump import SUBDIR
-        path = shared_root() / "validation" / SUBDIR
-        t_build, m = best(lambda: matrix_from_dump(path, 1000, 4096, 64), 1)
-        wl = resolve("eie-alexnet-fc8")
-        rows.append(bench("alexnet-fc8 (dump)", m, m.meta["act"][None], cfg, a.repeat, t_build,
-                          wl.instance("fc8", 0), model))
-    else:
-        print("shared data not found: skipping the fc8 dump")
+    from workloads.eie_dump import SUBDIR
+    from workloads.zoo import require_shared, resolve
+    path = require_shared(SUBDIR)  # ../shared's copy, else the packaged one
+    t_build, m = best(lambda: matrix_from_dump(path, 1000, 4096, 64), 1)
+    wl = resolve("eie-alexnet-fc8")
+    rows.append(bench("alexnet-fc8 (dump)", m, m.meta["act"][None], cfg, a.repeat, t_build,
+                      wl.instance("fc8", 0), model))
     rng = np.random.default_rng(0)
     K, C = 4096, 9216
     t_build, m = best(lambda: synthetic_matrix(K, C, 0.09, rng), 1)
