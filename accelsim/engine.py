@@ -32,6 +32,7 @@ from workloads import LayerInstance, Workload
 from .base import AcceleratorModel, LayerResult
 from .config import ArchConfig, load_arch
 from .errors import UnsupportedLayer
+from .limits import check
 from .registry import get_model_class
 
 __all__ = ["AcceleratorModel", "LayerResult", "largest_remainder", "make_model", "pe_timeline", "finish",
@@ -56,7 +57,15 @@ def largest_remainder(parts: dict[str, float], total: int) -> dict[str, int]:
 def make_model(arch: str | ArchConfig, overrides=None) -> AcceleratorModel:
     """The model instance for a preset name, YAML path or config, with ``--set`` style overrides."""
     cfg = load_arch(arch, overrides)
-    return get_model_class(cfg.model)(cfg)
+    model = get_model_class(cfg.model)(cfg)
+    check_limits(model)
+    return model
+
+
+def check_limits(model: AcceleratorModel) -> None:
+    """Refuse configs whose per-PE state would not fit (``--set pe_rows=1000000000``) before any
+    array is sized by them: :mod:`accelsim.limits` ``max_macs_per_cycle``."""
+    check("max_macs_per_cycle", model.peak_macs_per_cycle(), f"{model.cfg.name}: peak MACs per cycle")
 
 
 def pe_timeline(pe_busy, pe_stall, round_len, halo, exposed_drain, mem_stall_after) -> dict:
@@ -136,6 +145,7 @@ def simulate(workload: Workload, arch: str | ArchConfig, overrides=None, *, imag
     from .report import Report
 
     model = arch if isinstance(arch, AcceleratorModel) else make_model(arch, overrides)
+    check_limits(model)
     imgs = list(range(workload.n_images)) if images is None else list(images)
     names = workload.layer_names() if layers is None else [n for n in workload.layer_names() if n in set(layers)]
     tasks, skipped = [], []
