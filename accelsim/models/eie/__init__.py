@@ -18,7 +18,7 @@ Data path (paper Sec. III-IV; ``../shared/docs/accelerators.md`` Sec. 3)
   the input and storing its own per-PE CSC (relative indices restart per pass).
 
 Cycle model (Numba, :func:`kernel.run_jobs` / :func:`kernel.run_jobs_event`)
------------------------------------------------------------------
+-----------------------------------------------------------------------------
 * **LNZD broadcast.**  At most one *non-zero* activation per cycle is pushed into every
   PE's activation FIFO; zeros are never broadcast.  The push is refused (broadcast
   stall) when any FIFO was full at the start of the cycle.  With
@@ -82,13 +82,16 @@ and register-file reads/writes (16 bit), codebook RF read, 16-bit MAC, FIFO
 writes/reads (32 bit: index + value) and the clock network per PE-cycle (Table II).
 ``validate`` shows the calibration against Table II (9.157 mW per PE at 800 MHz)
 block by block.
+
 Package layout
 --------------
-``formats``  :class:`EIEMatrix` (per-PE CSC), encoders, pruning, k-means sharing, the authors' dump,
-             seeded synthetic matrices; ``kernel``  the two timing kernels and the functional kernel
-             (Numba); ``mapping``  conv lowering (pixel vectors), broadcast jobs and :func:`run_matrix`;
-``model``    the :class:`EIE` model class; ``power``  Table II blocks; ``area``  Table II area formula;
-``validate`` the validation suite (``accelsim validate eie``).
+* ``formats``   :class:`EIEMatrix` (per-PE CSC), its encoders, magnitude pruning, k-means sharing,
+  the authors' dump, seeded synthetic matrices;
+* ``kernel``    the two timing kernels and the functional kernel (Numba);
+* ``mapping``   conv lowering (pixel vectors), broadcast jobs and :func:`run_matrix`;
+* ``model``     the :class:`EIE` model class (schema and hooks);
+* ``power``     Table II power per block; ``area``  the Table II area formula;
+* ``validate``  the validation suite (``accelsim validate eie``).
 """
 
 from __future__ import annotations

@@ -281,7 +281,6 @@ def matrix_from_dump(path, n_out: int, n_in: int, n_pe: int, regs_per_pe: int = 
     return m
 
 
-
 def synthetic_matrix(K: int, C: int, density: float, rng: np.random.Generator, n_pe: int = 64,
                      regs_per_pe: int = 64, index_bits: int = 4) -> EIEMatrix:
     """Uniform random K x C matrix with exactly round(density K C) non-zeros (no dense array)."""
