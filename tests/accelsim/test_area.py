@@ -6,10 +6,11 @@ configs by construction of the formulas; those checks guard the unit handling, n
 
 import pytest
 
-from accelsim.area import GENERIC, SCNN_PE_16NM, area_mm2, area_of
+from accelsim.area import GENERIC, area_mm2, area_of
 from accelsim.config import Field, list_presets, load_arch
 from accelsim.engine import AcceleratorModel
 from accelsim.models import model_names, register_model
+from accelsim.models.common.scnn_pe_area import SCNN_PE_16NM
 
 
 def _need(preset):

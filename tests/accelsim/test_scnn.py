@@ -99,7 +99,8 @@ def test_rle_padding_entries_match_sparse_helper():
     inst = _inst(C=2, K=2, H=8, W=64, R=1, da=0.02, dw=1.0, seed=5)
     r = run_instance(SCNN, inst)
     # stored entries = the shared RLE helper applied to every (tile, channel) plane
-    from accelsim.models.scnn import build_act_streams, plan_layer
+    from accelsim.models.common.planar import plan_layer
+    from accelsim.models.scnn import build_act_streams
     plan = plan_layer(inst.layer, SCNN.cfg)
     ast = build_act_streams(inst.acts_dense(), inst.layer, plan, 4)
     exp = 0
@@ -346,13 +347,13 @@ def test_presets_load_with_sources():
 
 def test_density_sweep_trend_on_googlenet_shapes(shared):
     """Reduced Fig. 10 sweep (one inception layer, three densities): SCNN's advantage grows as density falls."""
-    from accelsim.models.scnn import _layer, _layers_from_csv
-    rows = _layers_from_csv(shared / "validation" / "scnn_layer_densities" / "googlenet_inception_3a_5b.csv")
+    from accelsim.models.scnn.validate import layer_from_row, layers_from_csv
+    rows = layers_from_csv(shared / "validation" / "scnn_layer_densities" / "googlenet_inception_3a_5b.csv")
     row = next(r for r in rows if r["layer"] == "inception_3a_5x5")
     dcnn = make_model("dcnn")
     perf = []
     for d in (1.0, 0.5, 0.1):
-        L = _layer(row, d)
+        L = layer_from_row(row, d)
         s = run_instance(SCNN, LayerInstance(L, 0, act_density=d))
         c = run_instance(dcnn, LayerInstance(L, 0, act_density=d))
         perf.append(c.cycles / s.cycles)
@@ -364,8 +365,8 @@ def test_density_sweep_trend_on_googlenet_shapes(shared):
 def test_granularity_64x16_beats_4x256_on_small_planes(shared):
     """Reduced granularity study (two 5b layers, 7x7 planes): 64 PEs x 16 finish sooner than 4 x 256
     and keep their multipliers busier in the cycles they work (busy = issue steps + conflict stalls)."""
-    from accelsim.models.scnn import _layer, _layers_from_csv
-    rows = _layers_from_csv(shared / "validation" / "scnn_layer_densities" / "googlenet_inception_3a_5b.csv")
+    from accelsim.models.scnn.validate import layer_from_row, layers_from_csv
+    rows = layers_from_csv(shared / "validation" / "scnn_layer_densities" / "googlenet_inception_3a_5b.csv")
     big = make_model("scnn-4x256")
     cyc, busy = {}, {}
     for label, m in (("64x16", SCNN), ("4x256", big)):
@@ -373,7 +374,7 @@ def test_granularity_64x16_beats_4x256_on_small_planes(shared):
         c = e = slots = 0
         for r in rows:
             if r["layer"] in ("inception_5b_1x1", "inception_5b_3x3"):
-                res = run_instance(m, LayerInstance(_layer(r, None), 0, act_density=float(r["act_density"])))
+                res = run_instance(m, LayerInstance(layer_from_row(r, None), 0, act_density=float(r["act_density"])))
                 c += res.cycles
                 e += res.macs_effectual
                 slots += (res.extra["multiplier_steps"] + res.extra["conflict_stall_pe_cycles"]) * FI
@@ -392,7 +393,7 @@ def test_validate_reports_every_check(shared):
     import os
     if not os.environ.get("ACCELSIM_FULL"):
         pytest.skip("set ACCELSIM_FULL=1 (reduced form: test_density_sweep_trend_on_googlenet_shapes)")
-    from accelsim.models.scnn import validate
+    from accelsim.models.scnn.validate import validate
     res = validate(shared, full=True)
     names = {c["name"] for c in res["checks"]}
     assert {"perf SCNN/DCNN at density 1.0", "performance crossover density", "speedup at density 0.1",
@@ -401,6 +402,6 @@ def test_validate_reports_every_check(shared):
     br = res["kc8_1x1_googlenet_bracket"]
     assert br["densities_of_5b"]["utilization"] < br["densities_of_3a"]["utilization"]
     for c in res["checks"]:
-        assert set(c) == {"name", "simulated", "reference", "rel_error", "unit", "pass", "note"}
+        assert set(c) == {"name", "simulated", "reference", "rel_error", "unit", "pass", "kind", "note"}
     curve = res["density_curve"]
     assert curve[-1]["perf_scnn_over_dcnn"] > curve[0]["perf_scnn_over_dcnn"]

@@ -4,7 +4,7 @@ DCNN has the same 1024 multipliers (8 x 8 PEs x F x I = 4 x 4) and runs the same
 planar-tiled, input-stationary dataflow as SCNN with *dense* Cartesian products
 (PT-IS-CP-dense, the paper's stepping stone to SCNN): the layer plan (tiles, output
 halos, Kc groups, barrier rounds, planar passes, FC mapping, stride phases, grouped-layer
-fallback) is :func:`accelsim.models.scnn.plan_layer`, so a comparison isolates what
+fallback) is :func:`accelsim.models.common.planar.plan_layer`, so a comparison isolates what
 sparsity changes.  Dense operands need no scatter crossbar: the products of a dense
 F x I step go to fixed, distinct accumulator banks, so there are no bank conflicts.
 (DNNsim's ``dense_cycles`` counts SCNN's dense baseline the same way.)
@@ -13,7 +13,7 @@ Per barrier round and PE, for every input channel and stride phase the multiplie
 takes ``ceil(pixels_of_tile / I) * ceil(Kc * taps / F)`` cycles: dense data makes the
 cycle count data-independent, so it is evaluated in closed form (vectorised numpy),
 exactly the count a cycle loop over dense vectors would give.  Halo exchange, PPU drain
-and DRAM overlap follow SCNN's rules (:func:`accelsim.models.scnn.timeline`).
+and DRAM overlap follow SCNN's rules (:func:`accelsim.models.common.planar.timeline`).
 
 DCNN-opt (``zero_gating``, ``dram_compressed_acts``): same cycles; multiplies (and
 accumulator updates) with a zero operand are gated (energy only, ``macs_gated``), and
@@ -29,16 +29,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from workloads import Layer, LayerInstance
+from workloads import LayerInstance
 from workloads.effectual import conv_reference, effectual_counts
 
-from ..config import ArchConfig, Field
-from ..engine import AcceleratorModel, LayerResult
-from ..errors import UnsupportedLayer
-from ..formats.rle import rle_entry_count
-from . import register_model
-from .scnn import (GEOMETRY_FIELDS, apportion, footprint_unsupported, halo_and_drain, output_spill_bytes_pass,
-                   plan_with_capacity, round_timeline, timeline)
+from ...area import AreaReport
+from ...base import AcceleratorModel, LayerResult
+from ...config import Field
+from ...errors import UnsupportedLayer
+from ...formats.rle import rle_entry_count
+from ...registry import register_model
+from ..common.planar import (GEOMETRY_FIELDS, PlanarArrayMixin, apportion, halo_and_drain,
+                             output_spill_bytes_pass, plan_with_capacity, round_timeline, timeline)
+from .area import dcnn_area
 
 
 def _valid_taps_1d(n_out, n_in, pad, R, dil, s):
@@ -59,7 +61,7 @@ def _phase_counts(lo, hi, pad, s):
 
 
 @register_model("dcnn")
-class DCNN(AcceleratorModel):
+class DCNN(PlanarArrayMixin, AcceleratorModel):
     """Dense PT-IS-CP baseline with SCNN's multipliers (ISCA 2017 Sec. V); see the module docstring."""
 
     FIELDS = {
@@ -73,18 +75,17 @@ class DCNN(AcceleratorModel):
         "dram_compressed_acts": Field(bool, "", False, doc="activations run-length compressed in DRAM (DCNN-opt)",
                                       source="SCNN paper Sec. V"),
     }
+    ACTIONS = ("mult_16b", "acc_read_24b", "acc_add_24b", "acc_write_24b", "noc_psum_24b", "iaram_read_16b",
+               "wfifo_read_64b", "wfifo_write_64b", "ppu_op_24b", "oaram_write_16b", "dram_byte")
     MAPPING_NOTES = {
         "conv": "as SCNN (planar tiles, Kc groups, output halos) with dense F x I products",
         "depthwise": "fallback: each group as its own 1-channel convolution",
         "fc": "output channels dealt to PEs, input broadcast (25 % of peak)",
     }
 
-    def peak_macs_per_cycle(self) -> int:
-        c = self.cfg
-        return c["pe_rows"] * c["pe_cols"] * c["multipliers.F"] * c["multipliers.I"]
-
-    def unsupported_reason(self, layer: Layer) -> str | None:
-        return footprint_unsupported(layer, self.cfg)
+    def area(self) -> AreaReport:
+        """SCNN's PE area table (16 nm) without the scatter crossbar (see :mod:`accelsim.models.dcnn.area`)."""
+        return dcnn_area(self.cfg)
 
     def simulate_layer(self, inst: LayerInstance, functional: bool = False) -> LayerResult:
         cfg, L = self.cfg, inst.layer

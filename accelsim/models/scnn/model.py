@@ -1,0 +1,357 @@
+"""SCNN (Parashar et al., ISCA 2017): cycle-level, data-driven model of the PT-IS-CP-sparse dataflow.
+
+Reads top-down like the paper (Sec. III-IV; ``../shared/docs/accelerators.md`` section 2):
+
+1. **Config** (``FIELDS``): 8x8 PEs, an F x I = 4 x 4 multiplier array per PE, A = 32
+   accumulator banks x 32 entries x 24 b (double-buffered), IARAM/OARAM 10 KB, a 50-entry
+   weight FIFO, 16-bit values with 4-bit run-length indices, DRAM bandwidth.
+
+2. **Plan** (:func:`accelsim.models.common.planar.plan_layer`, shared with the dense DCNN
+   baseline, ``accelsim/models/dcnn/``):
+
+   * *Planar tiling.*  The H x W **input** plane is cut into ``pe_rows x pe_cols`` tiles
+     with balanced boundaries (``floor(i*H/rows)``), one tile per PE, spanning all C
+     channels.  Each PE holds its input tile (input stationary, no input halo) and owns
+     the output pixels whose centre tap ``p*stride - pad + ((R-1)//2)*dilation`` falls in
+     its tile (clamped at the border).  Its accumulators cover its *footprint*: every
+     output reachable from its tile, i.e. the owned outputs plus an output halo of up to
+     R-1 rows / S-1 columns.
+   * *Kc.*  All PEs use one accumulator layout of ``Pacc x Qacc`` (the largest footprint),
+     so ``Kc = floor(banks*entries / (Pacc*Qacc))``, capped at K/groups (``kc`` > 0 in
+     the config caps it further, e.g. the paper's Kc = 8 study).  A plane whose footprint
+     does not fit even one channel is processed in several *planar passes* (a finer tile
+     grid, ``pe_rows*ny x pe_cols*nx`` tiles, pass (a, b) = the contiguous block of tiles
+     a*rows.., b*cols..).
+   * *Strides* are handled as in DNNsim: activations and weights are split into the
+     stride^2 phases ((y+pad) mod s, (x+pad) mod s) / ((r*dil) mod s, (s*dil) mod s) and
+     only matching phases are multiplied, so no product is discarded for misalignment.
+   * *Grouped / depthwise layers* (documented fallback, not native SCNN): each
+     convolution group runs as its own C/g -> K/g convolution on the array, its Kc groups
+     never crossing a convolution group (DNNsim's "MobileNet fix").
+   * *FC layers and 1x1 output planes*: planar tiling has nothing to split, so the output
+     channels are dealt to the PEs (each PE holds a broadcast copy of the input vector and
+     its own slice of K); with one activation per channel an I-vector holds one useful
+     entry, hence ~25 % of peak (Sec. VI).
+
+3. **Compressed formats** (``formats.py``: :func:`build_act_streams`, :func:`build_weight_streams`): the
+   activations of each PE tile are run-length encoded per (channel, phase) in row-major
+   order, the weights per (channel c, Kc-group) block in (r, s, k) order -- k innermost, so
+   an F-vector of a dense block spans F output channels at one filter tap (DNNsim's
+   order; ``weight_order: krs`` gives the other order).  Both use
+   :func:`accelsim.formats.rle.rle_fill` with ``index_bits``-bit zero counts: a run longer
+   than 2^bits - 1 inserts an explicit zero, which occupies a multiplier slot
+   (``rle_padding``).
+
+4. **Cycle loop** (``kernel.py``: :func:`scnn_kernel`, Numba): for every barrier round (pass, Kc-group)
+   and PE: for each input channel (and phase) the PE holds an I-vector of its activation
+   entries while the F-vectors of the (c, group) weight block stream past; one
+   multiplier-array step computes the F x I Cartesian product.  Each product's output
+   coordinate ``(k, (y+pad-r*dil)/s, (x+pad-s*dil)/s)`` comes from the indices; products
+   outside the output plane are discarded (``out_of_plane``); the rest cross the 16 x 32
+   scatter crossbar to an accumulator bank.  The paper gives no hash; two are provided
+   (:func:`~accelsim.models.scnn.kernel.bank_terms`, ``accumulator.bank_hash``), with ``spatial = (p-p0)*Qacc + (q-q0)``
+   the position in the PE's accumulator footprint:
+
+       linear (default): ``bank = ((k_local*Pacc + p - p0)*Qacc + q - q0) mod A``
+       skewed:           ``bank = (k_local mod F) + F * ((spatial + k_local // F) mod (A/F))``
+
+   (linear: plain low-order interleaving of the accumulator address; skewed: an F-vector
+   of consecutive channels uses F distinct lanes and consecutive pixels of an I-vector
+   distinct spatial slots, so dense data never conflict).  The default is ``linear``:
+   SCNN's loss at full density is attributed (in a third-party reading of the paper) to
+   contention among products hashing to the same accumulator bank, which the skewed hash
+   never produces on dense data (docs/timing-model.md, SCNN "Bank hash"; until 2026-11-27
+   the default was skewed).
+   A bank accepts one product per cycle.  ``accumulator.conflict_model``:
+   ``step_max`` (default, DNNsim's model) -- a step lasts ``max products on one bank``
+   cycles and the ``max - 1`` extra cycles are ``bank_conflict`` stalls, counted exactly
+   per step; ``queue`` -- per-bank queues of ``queue_depth`` products (8, as in
+   SCNN_Simulator_101) drain one product per cycle, a step issues when every bank it
+   needs has room, and the round ends when the queues are empty.
+   After each round all PEs barrier (``load_imbalance`` = idle PE-cycles), exchange
+   output halos (``halo``: the largest halo of a PE, ``(footprint - owned) x Kc`` partial
+   sums at ``halo.psums_per_cycle``), and the PPU drains the owned accumulators
+   (``ppu.entries_per_cycle``) while the next round computes in the other accumulator
+   buffer; only the excess shows (``ppu_drain``; the last round's drain is exposed).
+
+5. **Memory.**  A layer whose compressed input tiles (summed over a PE's passes) fit in
+   IARAM is resident (produced on chip by the previous layer); otherwise the plane is
+   split into passes whose tiles fit and the input is read from DRAM once.  Outputs of a
+   PE that overflow its OARAM are written to DRAM (output entries are estimated as the
+   outputs with at least one effectual product: ReLU zeros are unknown in timing mode).
+   Weights are always streamed from DRAM, broadcast to all PEs, once per pass and (c,
+   group) block when the block fits the weight FIFO, else once per I-vector.  Per pass,
+   DRAM time ``bytes / (bandwidth/clock)`` overlaps compute (double-buffered); the excess
+   is ``memory_stall``.
+
+6. **Output mask** (the dynamic head's spatial gate, ``out_mask`` (P, Q)): baseline SCNN
+   ignores it -- products aimed at masked-off outputs are computed, routed and
+   accumulated (``masked_output``, counted in ``macs_actual``) and the PPU discards them.
+   With ``output_mask_skip: true`` (a variant, not the paper's design) the activation
+   sequencer drops activations none of whose R x S targets is active (their products are
+   ``macs_skipped``) and the products of kept activations that aim at masked-off outputs
+   are gated before the multiplier (slot kept, no multiply / crossbar / accumulator
+   energy; ``macs_gated``).
+
+Functional mode accumulates the real products (float64) into the output at the same
+coordinates (halo exchange is a sum, so a global buffer is equivalent), adds the bias
+and zeroes masked-off outputs; timing-only mode skips the arithmetic.
+
+Cycle breakdown (keys shared with the other models; they sum to ``cycles``): ``busy``
+(effectual products / (F*I), averaged over PEs), ``fragmentation`` (empty multiplier
+slots of partial I/F vectors), ``rle_padding``, ``out_of_plane``, ``masked_output``,
+``bank_conflict``, ``load_imbalance``, ``halo``, ``ppu_drain``, ``memory_stall``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from workloads import Layer, LayerInstance
+from workloads.effectual import effectual_counts
+
+from ...area import AreaReport
+from ...base import AcceleratorModel, LayerResult
+from ...config import ArchConfig, Field
+from ...errors import ConfigError, UnsupportedLayer
+from ...registry import register_model
+from ..common.planar import (GEOMETRY_FIELDS, Plan, PlanarArrayMixin, apportion, geom, halo_and_drain,
+                             output_spill_bytes_pass, plan_with_capacity, round_timeline, timeline)
+from .area import scnn_area
+from .formats import ActStreams, build_act_streams, build_weight_streams
+from .kernel import (N_ST, PAD_A, PAD_W, ST_AREAD, ST_CYC, ST_EFF, ST_GATED, ST_IVEC, ST_MASK, ST_OOP, ST_PADP,
+                     ST_PROD, ST_STALL, ST_STEPS, ST_WLOAD, ST_WRITE, bank_terms, scnn_kernel)
+
+#: cycle-breakdown keys in report order
+BREAKDOWN_KEYS = ("busy", "fragmentation", "rle_padding", "out_of_plane", "masked_output", "bank_conflict",
+                  "load_imbalance", "halo", "ppu_drain", "memory_stall")
+
+
+def out_entries_per_tile(inst: LayerInstance, plan: Plan, counts: np.ndarray | None = None):
+    """Estimated stored output entries per tile: owned outputs with >= 1 effectual product, per channel."""
+    L = inst.layer
+    if counts is None:
+        counts = effectual_counts(inst)
+    nzk = ((counts > 0) & inst.out_mask_or_ones()[None]).sum(axis=0)
+    T = plan.tiles.shape[0]
+    if plan.mode == "channel":
+        # outputs of K slice of each PE: per group
+        return None, int(nzk.sum())
+    return np.bincount(plan.owner.ravel(), weights=nzk.ravel(), minlength=T).astype(np.int64), int(nzk.sum())
+
+
+def needed_inputs(L: Layer, mask: np.ndarray) -> np.ndarray:
+    """(H, W) bool: input pixels with at least one active output among their R x S targets."""
+    s, pad, dil = L.stride, L.padding, L.dilation
+    need = np.zeros((L.H, L.W), dtype=bool)
+    ys = np.arange(L.H)
+    xs = np.arange(L.W)
+    for r in range(L.R):
+        py = ys + pad - r * dil
+        vy = (py >= 0) & (py % s == 0) & (py // s < L.P)
+        for c in range(L.S):
+            px = xs + pad - c * dil
+            vx = (px >= 0) & (px % s == 0) & (px // s < L.Q)
+            sub = np.zeros((L.H, L.W), dtype=bool)
+            yy, xx = np.flatnonzero(vy), np.flatnonzero(vx)
+            if yy.size and xx.size:
+                sub[np.ix_(yy, xx)] = mask[np.ix_(py[yy] // s, px[xx] // s)]
+            need |= sub
+    return need
+
+
+# ======================================================================= model
+@register_model("scnn")
+class SCNN(PlanarArrayMixin, AcceleratorModel):
+    """SCNN PT-IS-CP-sparse accelerator (ISCA 2017), cycle-level; see the module docstring."""
+
+    FIELDS = {
+        **GEOMETRY_FIELDS,
+        "output_mask_skip": Field(bool, "", False, doc="variant: drop activations / gate products aimed at "
+                                  "masked-off outputs before the multiplier array", source="assumed (not in SCNN)"),
+        "accumulator.bank_hash": Field(str, "", "linear", choices=("linear", "skewed"), doc="product -> bank "
+                                       "mapping (see bank_terms): linear = address mod banks, skewed = channel "
+                                       "lane + skewed spatial interleave (conflict-free on dense data)",
+                                       source="assumed (paper gives no hash; SCNN's dense-data loss is attributed "
+                                              "to bank contention, which linear has and skewed lacks)"),
+        "accumulator.conflict_model": Field(str, "", "step_max", choices=("step_max", "queue"), doc="step_max: "
+                                            "a step lasts max products on one bank (DNNsim); queue: per-bank "
+                                            "queues of queue_depth products", source="assumed (paper gives none)"),
+        "accumulator.queue_depth": Field(int, "products", 8, doc="per-bank queue depth of the queue model",
+                                         source="losif63/SCNN_Simulator_101 crossbar queue depth 8"),
+        "weight_order": Field(str, "", "rsk", choices=("rsk", "krs"), doc="order of a (c, Kc-group) weight "
+                              "block: rsk = k innermost (F-vector spans output channels), krs = s innermost",
+                              source="assumed (DNNsim core/src/SCNN.cpp uses r, s, k)"),
+    }
+    ACTIONS = ("mult_16b", "xbar_24b", "acc_read_24b", "acc_add_24b", "acc_write_24b", "noc_psum_24b",
+               "iaram_read_20b", "wfifo_read_80b", "wfifo_write_80b", "ppu_op_24b", "oaram_write_20b", "dram_byte")
+    MAPPING_NOTES = {
+        "conv": "planar tiles over the PE grid, input stationary, Kc output-channel groups, output halos",
+        "depthwise": "fallback: each group as its own 1-channel convolution, Kc = 1 (very low utilisation)",
+        "fc": "output channels dealt to PEs, input broadcast; one activation per I-vector (25 % of peak)",
+    }
+
+    @classmethod
+    def check_config(cls, cfg: ArchConfig) -> None:
+        if cfg["accumulator.bits"] < cfg["value_bits"]:
+            raise ConfigError(f"accumulator.bits ({cfg['accumulator.bits']}) must be >= value_bits "
+                              f"({cfg['value_bits']})", file=cfg.file, field="accumulator.bits")
+        if cfg["accumulator.bank_hash"] == "skewed" and cfg["accumulator.banks"] % cfg["multipliers.F"]:
+            raise ConfigError(f"the skewed bank hash needs banks ({cfg['accumulator.banks']}) to be a multiple of "
+                              f"F ({cfg['multipliers.F']})", file=cfg.file, field="accumulator.banks")
+        if cfg["index_bits"] > 16:
+            raise ConfigError("must be <= 16", file=cfg.file, field="index_bits")
+        ent = cfg["iaram_bytes"] * 8 // (cfg["value_bits"] + cfg["index_bits"])
+        if ent < cfg["multipliers.I"]:
+            raise ConfigError(f"IARAM holds {ent} entries, fewer than one I-vector", file=cfg.file,
+                              field="iaram_bytes")
+
+    @property
+    def entry_bits(self) -> int:
+        return self.cfg["value_bits"] + self.cfg["index_bits"]
+
+    # ---------------------------------------------------------------- simulate
+    def simulate_layer(self, inst: LayerInstance, functional: bool = False) -> LayerResult:
+        cfg, L = self.cfg, inst.layer
+        why = self.unsupported_reason(L)
+        if why:
+            raise UnsupportedLayer(f"{cfg.name}: layer {L.name!r}: {why}")
+        rows, cols, F, I, cap = geom(cfg)
+        npe, A, ib = rows * cols, cfg["accumulator.banks"], cfg["index_bits"]
+        acts = inst.acts_dense()
+        w = inst.weights_dense()
+        has_mask = inst.out_mask is not None and not bool(np.all(inst.out_mask))
+        mask = inst.out_mask_or_ones()
+        skip = bool(cfg["output_mask_skip"]) and has_mask
+        iaram_entries = cfg["iaram_bytes"] * 8 // self.entry_bits
+
+        cache = {}
+
+        def tile_entries(plan):
+            key = (plan.tiles.shape[0], plan.Qacc, plan.Pacc, plan.tiles.tobytes())
+            if key not in cache:
+                cache[key] = build_act_streams(acts, L, plan, ib)
+            return cache[key].counts(plan.tiles.shape[0]).sum(axis=1)
+
+        plan, act_dram, note = plan_with_capacity(L, cfg, tile_entries, iaram_entries)
+        key = (plan.tiles.shape[0], plan.Qacc, plan.Pacc, plan.tiles.tobytes())
+        stored = cache[key]
+        keep = needed_inputs(L, mask) if skip else None
+        ast = build_act_streams(acts, L, plan, ib, keep) if skip else stored
+        wst = build_weight_streams(w, L, plan, ib, cfg["weight_order"])
+
+        NR = plan.round_tile.shape[0]
+        stats = np.zeros((NR, npe, N_ST), dtype=np.int64)
+        out = np.zeros((L.K, L.P, L.Q)) if functional else np.zeros((1, 1, 1))
+        a_term, w_term, w_lane, M, mult = bank_terms(ast, wst, plan, F, A, cfg["accumulator.bank_hash"])
+        a_p = np.where(ast.pad, PAD_A, ast.p)
+        w_p = np.where(wst.pad, PAD_W, wst.p)
+        a_padcum = np.concatenate([[0], np.cumsum(ast.pad)]).astype(np.int64)
+        w_padcum = np.concatenate([[0], np.cumsum(wst.pad)]).astype(np.int64)
+        scnn_kernel(plan.round_tile, plan.round_group, ast.ptr, a_p, ast.q, a_term, ast.val, a_padcum, ast.CV,
+                    wst.ptr, w_p, wst.q, wst.k, w_term, w_lane, wst.val, w_padcum, wst.CVg, wst.cv0,
+                    F, I, M, mult, L.P, L.Q, mask, has_mask, skip, functional, out,
+                    cfg["weight_fifo.entries"],
+                    cfg["accumulator.queue_depth"] if cfg["accumulator.conflict_model"] == "queue" else 0, stats)
+        res = self._finish(inst, plan, stats, stored, act_dram, skip, has_mask)
+        if note:
+            res.extra["notes"].append(note)
+        if functional:
+            if L.bias is not None:
+                out += np.asarray(L.bias, dtype=np.float64)[:, None, None]
+            out *= mask[None]
+            res.output = out
+        return res
+
+    def _finish(self, inst, plan: Plan, stats, stored: ActStreams, act_dram, skip, has_mask) -> LayerResult:
+        cfg, L = self.cfg, inst.layer
+        rows, cols, F, I, cap = geom(cfg)
+        npe, FI, eb = rows * cols, F * I, self.entry_bits
+        S = stats
+        halo_r, drain_r, halo_psums, drained = halo_and_drain(plan, cfg)
+        # DRAM bytes per pass
+        T = plan.tiles.shape[0]
+        in_tile = stored.counts(T).sum(axis=1)
+        dram_in = np.zeros(plan.n_pass)
+        if act_dram:
+            if plan.mode == "channel":
+                dram_in[0] = in_tile[0] * eb / 8 * plan.round_tile.shape[0]
+            else:
+                dram_in = np.array([in_tile[t].sum() for t in plan.pass_tiles]) * eb / 8
+        wl = S[:, :, ST_WLOAD]
+        w_round = wl.sum(axis=1) if plan.mode == "channel" else wl.max(axis=1)  # broadcast serves all PEs
+        dram_w = np.bincount(plan.round_pass, weights=w_round * eb / 8, minlength=plan.n_pass)
+        out_tile, out_total = out_entries_per_tile(inst, plan)
+        dram_out = output_spill_bytes_pass(plan, cfg, out_tile, out_total, eb, cfg["oaram_bytes"])
+        dram_pass = dram_in + dram_w + dram_out
+        cycles, T_r, ppu_r, mem_stall = timeline(plan, cfg, S[:, :, ST_CYC], halo_r, drain_r, dram_pass)
+
+        tot = {n: int(S[:, :, i].sum()) for n, i in (("steps", ST_STEPS), ("stall", ST_STALL), ("prod", ST_PROD),
+                                                     ("oop", ST_OOP), ("mask", ST_MASK), ("eff", ST_EFF),
+                                                     ("write", ST_WRITE), ("aread", ST_AREAD), ("gated", ST_GATED),
+                                                     ("wload", ST_WLOAD), ("ivec", ST_IVEC),
+                                                     ("padp", ST_PADP))}
+        pad_prod = tot["padp"]
+        parts = {
+            "busy": tot["eff"] / FI / npe,
+            "fragmentation": (tot["steps"] * FI - tot["prod"]) / FI / npe,
+            "rle_padding": pad_prod / FI / npe,
+            "out_of_plane": tot["oop"] / FI / npe,
+            "masked_output": tot["mask"] / FI / npe,
+            "bank_conflict": tot["stall"] / npe,
+            "load_imbalance": float((T_r[:, None] - S[:, :, ST_CYC]).sum()) / npe,
+            "halo": float(halo_r.sum()),
+            "ppu_drain": float(ppu_r.sum()),
+            "memory_stall": float(mem_stall.sum()),
+        }
+        breakdown = apportion(parts, cycles)
+        macs_actual = tot["prod"] - tot["gated"]
+        dram_bytes = float(dram_pass.sum())
+        actions = {
+            "mult_16b": macs_actual,
+            "xbar_24b": tot["write"],
+            "acc_read_24b": tot["write"] + halo_psums + drained,
+            "acc_add_24b": tot["write"] + halo_psums,
+            "acc_write_24b": tot["write"] + halo_psums,
+            "noc_psum_24b": halo_psums,
+            "iaram_read_20b": tot["aread"],
+            "wfifo_read_80b": tot["steps"],
+            "wfifo_write_80b": -(-tot["wload"] // F),
+            "ppu_op_24b": drained,
+            "oaram_write_20b": out_total,
+            "dram_byte": dram_bytes,
+        }
+        eff = tot["eff"]
+        extra = {
+            "mode": plan.mode, "Kc": plan.Kc, "groups_kc": int(plan.kgroups.shape[0]), "passes": plan.n_pass,
+            "rounds": int(plan.round_tile.shape[0]), "Pacc": plan.Pacc, "Qacc": plan.Qacc,
+            "tile_hw_max": [int((plan.tiles[:, 1] - plan.tiles[:, 0]).max()),
+                            int((plan.tiles[:, 3] - plan.tiles[:, 2]).max())],
+            "multiplier_steps": tot["steps"], "conflict_stall_pe_cycles": tot["stall"],
+            "conflict_stall_max_per_round": int(S[:, :, ST_STALL].max(axis=1).sum()),
+            "compute_cycles_max_pe_steps": int(S[:, :, ST_STEPS].max(axis=1).sum()),
+            "products": tot["prod"], "products_out_of_plane": tot["oop"], "products_rle_padding": pad_prod,
+            "macs_masked_wasted": tot["mask"] - tot["gated"], "macs_masked_gated": tot["gated"],
+            "crossbar_writes": tot["write"], "act_entries_read": tot["aread"], "i_vectors": tot["ivec"],
+            "halo_psums": halo_psums, "act_from_dram": bool(act_dram), "dram_bytes": dram_bytes,
+            "dram_bytes_in": float(dram_in.sum()), "dram_bytes_weights": float(dram_w.sum()),
+            "dram_bytes_out": float(dram_out.sum()), "out_entries_est": out_total,
+            "input_entries_stored": int(in_tile.sum()),
+            "slot_utilization": tot["prod"] / max(1, cycles * npe * FI),
+            "notes": list(plan.notes),
+        }
+        if self.record_pe_timeline:
+            extra["pe_timeline"] = round_timeline(plan, S[:, :, ST_CYC], S[:, :, ST_STALL], T_r, halo_r, ppu_r,
+                                                  mem_stall)
+        return LayerResult(inst.name, inst.image, cycles, breakdown, actions, L.macs_dense, eff, macs_actual,
+                           macs_skipped=max(0, L.macs_dense - tot["prod"]), macs_gated=tot["gated"],
+                           utilization=eff / max(1, cycles * npe * FI), extra=extra)
+
+    def area(self) -> AreaReport:
+        """SCNN paper PE area table (16 nm) scaled per unit (see :mod:`accelsim.models.scnn.area`)."""
+        return scnn_area(self.cfg)
+
+    @classmethod
+    def validation_suite(cls):
+        from .validate import validate
+        return validate

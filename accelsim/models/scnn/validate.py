@@ -1,0 +1,215 @@
+"""SCNN validation suite (``accelsim validate scnn``): paper Fig. 10 density sweep on the GoogLeNet
+inception 3a/5b shapes of the shared data, FC utilisation, Kc = 8 1x1 utilisation and the PE-granularity
+study (64 x 16 vs 4 x 256 multipliers)."""
+
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+
+import numpy as np
+
+from workloads import Layer, LayerInstance
+
+from ...checks import check
+
+
+def layers_from_csv(path: Path) -> list[dict]:
+    with open(path) as f:
+        return [dict(r) for r in csv.DictReader(f)]
+
+
+def layer_from_row(row: dict, dens: float | None, name_suffix="") -> Layer:
+    i = lambda k: int(row[k])  # noqa: E731
+    return Layer(row["layer"] + name_suffix, "conv", C=i("C"), K=i("K"), H=i("H"), W=i("W"), R=i("R"), S=i("S"),
+                 stride=i("stride"), padding=i("pad"),
+                 weight_density=dens if dens is not None else float(row["weight_density"]),
+                 act_density=dens if dens is not None else float(row["act_density"]))
+
+
+def _run(model, L: Layer, seed=0):
+    from ...engine import run_instance
+    return run_instance(model, LayerInstance(L, 0, act_density=L.act_density), seed=seed)
+
+
+# GoogLeNet inception modules (Szegedy et al. 2015, Table 1): plane, input channels and the
+# output channels of the four 1x1 convolutions (#1x1, #3x3 reduce, #5x5 reduce, pool proj).
+GOOGLENET_1X1 = {
+    "3a": (28, 192, (64, 96, 16, 32)), "3b": (28, 256, (128, 128, 32, 64)),
+    "4a": (14, 480, (192, 96, 16, 64)), "4b": (14, 512, (160, 112, 24, 64)),
+    "4c": (14, 512, (128, 128, 24, 64)), "4d": (14, 512, (112, 144, 32, 64)),
+    "4e": (14, 528, (256, 160, 32, 128)), "5a": (7, 832, (256, 160, 32, 128)),
+    "5b": (7, 832, (384, 192, 48, 128)),
+}
+
+
+def _pooled_utilization(model, layers, key) -> tuple[float, dict]:
+    """Effectual MACs / (cycles x peak MACs per cycle) pooled over ``layers``, and per ``key(layer)``."""
+    peak = model.peak_macs_per_cycle()
+    sums: dict = {}
+    for L in layers:
+        rr = _run(model, L)
+        e0, s0 = sums.get(key(L), (0, 0))
+        sums[key(L)] = (e0 + rr.macs_effectual, s0 + rr.cycles * peak)
+    eff, slots = (sum(v) for v in zip(*sums.values()))
+    return eff / slots, {k: e / s for k, (e, s) in sums.items()}
+
+
+def _googlenet_1x1_bracket(model, rows: list[dict]) -> dict:
+    """Utilisation of all 36 GoogLeNet 1x1 layers with every module at 3a's, then at 5b's mean
+    (activation, weight) densities of the shared data; per plane size and overall."""
+    out = {}
+    for mod in ("3a", "5b"):
+        sel = [r for r in rows if r["layer"].startswith(f"inception_{mod}") and r["R"] == "1"]
+        da = float(np.mean([float(r["act_density"]) for r in sel]))
+        dw = float(np.mean([float(r["weight_density"]) for r in sel]))
+        layers = [Layer(f"inception_{name}_1x1_{j}", "conv", C=c, K=k, H=hw, W=hw, R=1, S=1,
+                        act_density=da, weight_density=dw)
+                  for name, (hw, c, ks) in GOOGLENET_1X1.items() for j, k in enumerate(ks)]
+        u, by_plane = _pooled_utilization(model, layers, lambda L: f"{L.H}x{L.W}")
+        out[f"densities_of_{mod}"] = {"act_density": da, "weight_density": dw, "utilization": u,
+                                      "by_plane": by_plane}
+    return out
+
+
+def validate(shared: Path | None, full: bool = False) -> dict:
+    """Density sweep on GoogLeNet inception 3a/5b shapes (paper Fig. 10) plus the utilisation studies.
+
+    Default: a subset of layers and densities (< 60 s on one core); ``full`` runs all.
+    Pass/fail tolerances are this project's (+-25 % on ratios, crossover within 0.1 density);
+    the numbers are reported whatever they are.
+    """
+    from ...engine import make_model
+    t0 = time.perf_counter()
+    res: dict = {"model": "scnn", "checks": [], "full": full}
+    if shared is None:
+        res["skipped"] = "shared reference data not found"
+        return res
+    path = Path(shared) / "validation" / "scnn_layer_densities" / "googlenet_inception_3a_5b.csv"
+    if not path.exists():
+        res["skipped"] = f"{path} missing"
+        return res
+    rows = layers_from_csv(path)
+    if not full:
+        keep = {"inception_3a_1x1", "inception_3a_3x3", "inception_3a_5x5", "inception_5b_3x3",
+                "inception_5b_1x1"}
+        rows = [r for r in rows if r["layer"] in keep]
+    densities = [1.0, 0.9, 0.85, 0.8, 0.75, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1] if full else \
+        [1.0, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.3, 0.1]
+    scnn = make_model("scnn")
+    dcnn = make_model("dcnn")
+    dopt = make_model("dcnn-opt")
+    curve = []
+    for d in densities:
+        cs = cd = es = ed = eo = 0.0
+        for r in rows:
+            L = layer_from_row(r, d)
+            a, b, o = _run(scnn, L), _run(dcnn, L), _run(dopt, L)
+            cs += a.cycles
+            cd += b.cycles
+            es += a.energy_j
+            ed += b.energy_j
+            eo += o.energy_j
+        curve.append({"density": d, "scnn_cycles": cs, "dcnn_cycles": cd, "perf_scnn_over_dcnn": cd / cs,
+                      "energy_scnn_over_dcnn": es / ed, "energy_scnn_over_dcnn_opt": es / eo})
+    res["density_curve"] = curve
+    res["layers"] = [r["layer"] for r in rows]
+    c1 = curve[0]["perf_scnn_over_dcnn"]
+    res["checks"].append(check("perf SCNN/DCNN at density 1.0", c1, 0.79, "x", kind="validation", tol=0.25,
+                               note="paper Fig. 10"))
+    ds = np.array([c["density"] for c in curve])
+
+    def crossover(key, inverse=False):
+        v = np.array([c[key] for c in curve])
+        v = 1 / v if inverse else v
+        for i in range(len(ds) - 1):
+            if (v[i] - 1) * (v[i + 1] - 1) <= 0 and v[i] != v[i + 1]:
+                return float(ds[i] + (1 - v[i]) * (ds[i + 1] - ds[i]) / (v[i + 1] - v[i]))
+        return None
+
+    for label, key, inv, ref in (("performance crossover density", "perf_scnn_over_dcnn", False, 0.85),
+                                 ("energy crossover density vs DCNN", "energy_scnn_over_dcnn", True, 0.83),
+                                 ("energy crossover density vs DCNN-opt", "energy_scnn_over_dcnn_opt", True, 0.6)):
+        x = crossover(key, inv)
+        res["checks"].append(check(label, x, ref, "density", kind="validation",
+                                   passed=(x is not None and abs(x - ref) <= 0.1),
+                                   note="interpolated on the simulated curve" if x is not None else
+                                   "no crossing in the simulated sweep"))
+    res["checks"].append(check("speedup at density 0.1", curve[-1]["perf_scnn_over_dcnn"], 24.0, "x",
+                               kind="validation", tol=0.25, note="paper Fig. 10"))
+    res["checks"].append(check("energy SCNN/DCNN at density 1.0", curve[0]["energy_scnn_over_dcnn"], 1.33, "x",
+                               kind="validation", tol=0.25,
+                               note="paper: 33 % more energy; our energy table is derived, not the paper's"))
+    res["checks"].append(check("energy SCNN/DCNN at density 0.1", curve[-1]["energy_scnn_over_dcnn"], 0.06, "x",
+                               kind="validation", tol=0.5, note="paper: 6 % of DCNN energy"))
+    # FC at ~25 % of peak: the paper's figure is the multiplier utilisation; FC layers have no
+    # weight reuse and are DRAM-bound at 50 GB/s, so the utilisation of the compute cycles
+    # (cycles - memory_stall) is the checked number and the total is reported beside it
+    fc = Layer("fc", "fc", C=4096 if full else 1024, K=4096 if full else 1024, weight_density=1.0, act_density=1.0)
+    r = _run(scnn, fc)
+    comp = r.cycles - r.breakdown.get("memory_stall", 0)
+    u_fc = r.macs_effectual / (comp * scnn.peak_macs_per_cycle())
+    res["checks"].append(check("FC multiplier utilisation of compute cycles (dense)", u_fc, 0.25, "",
+                               kind="consistency", tol=0.2,
+                               note=f"paper: 25 % of peak; including DRAM stalls {r.utilization:.3f}; consistency: "
+                                    "the FC mapping (input broadcast, one activation per channel in an I-vector "
+                                    "of I = 4) gives 1/I = 25 % by construction"))
+    # GoogLeNet 1x1 layers with Kc = 8: below 20 %
+    scnn8 = make_model("scnn", {"kc": 8})
+    allrows = layers_from_csv(path)
+    u, per = _pooled_utilization(scnn8, [layer_from_row(x, None) for x in allrows if x["R"] == "1"],
+                                 lambda L: L.name)
+    res["kc8_1x1_utilization"] = per
+    res["checks"].append(check("GoogLeNet 1x1 utilisation with Kc=8", u, 0.20, "", kind="validation",
+                               passed=u < 0.20,
+                               note="paper: below 20 %; pass = below; the 3a (28x28) and 5b (7x7) 1x1 layers of "
+                                    "the shared data, per layer in kc8_1x1_utilization"))
+    # The shared data hold 3a and 5b only; the network's other 1x1 layers (3b, 4a-4e, 5a) have
+    # public shapes but unknown densities.  Bracket them: all modules at 3a's densities (denser,
+    # the upper end) and all at 5b's (the lower end).
+    res["kc8_1x1_googlenet_bracket"] = _googlenet_1x1_bracket(scnn8, allrows)
+    # PE granularity: 64 PEs x 16 multipliers vs 4 PEs x 256 on every 3a/5b layer.  The paper
+    # has 64x16 faster by 11 % at math utilisations 59 % vs 35 %; since both designs do the same
+    # effectual work on the same 1024 multipliers, a utilisation over all chip cycles would
+    # differ by exactly the speed ratio (1.11, not 1.69), so the paper's figure must count the
+    # PEs' own busy cycles (issue steps + conflict stalls), not the cycles they wait at barriers.
+    big = make_model("scnn-4x256")
+    gran = {}
+    for label, m in (("64x16", scnn), ("4x256", big)):
+        g = {"cycles": 0, "macs_effectual": 0, "pe_active_slots": 0, "pe_issue_slots": 0}
+        FI = m.cfg["multipliers.F"] * m.cfg["multipliers.I"]
+        for x in allrows:
+            rr = _run(m, layer_from_row(x, None))
+            g["cycles"] += rr.cycles
+            g["macs_effectual"] += rr.macs_effectual
+            g["pe_issue_slots"] += rr.extra["multiplier_steps"] * FI
+            g["pe_active_slots"] += (rr.extra["multiplier_steps"] + rr.extra["conflict_stall_pe_cycles"]) * FI
+        g["chip_utilization"] = g["macs_effectual"] / (g["cycles"] * m.peak_macs_per_cycle())
+        g["math_utilization_pe_active"] = g["macs_effectual"] / g["pe_active_slots"]
+        g["math_utilization_issue_steps"] = g["macs_effectual"] / g["pe_issue_slots"]
+        gran[label] = g
+    res["granularity"] = gran
+    u64, u4 = gran["64x16"]["math_utilization_pe_active"], gran["4x256"]["math_utilization_pe_active"]
+    res["checks"].append(check("math utilisation 64x16", u64, 0.59, "", kind="validation", tol=0.25,
+                               note="paper 59 %; effectual / (PE busy cycles x 16), busy = issue steps + "
+                                    "conflict stalls; chip-cycle utilisation in granularity"))
+    res["checks"].append(check("math utilisation 4x256", u4, 0.35, "", kind="validation", tol=0.25,
+                               note="paper 35 %; as above, x 256"))
+    res["checks"].append(check("64x16 beats 4x256", u64 / u4, 0.59 / 0.35, "x", kind="validation", passed=u64 > u4,
+                               note="paper: ratio 1.69; pass = 64x16 higher"))
+    sp = gran["4x256"]["cycles"] / gran["64x16"]["cycles"]
+    res["checks"].append(check("64x16 speed over 4x256", sp, 1.11, "x", kind="validation", passed=sp > 1.0,
+                               note="paper: 64x16 faster by 11 %; pass = 64x16 faster"))
+    # sensitivity of the sweep to the two unpublished crossbar choices
+    sens = []
+    for label, ov in (("queue depth 8", {"accumulator.conflict_model": "queue"}),
+                      ("skewed bank hash", {"accumulator.bank_hash": "skewed"})):
+        m = make_model("scnn", ov)
+        for d in ((1.0, 0.5, 0.1) if not full else densities):
+            cs = sum(_run(m, layer_from_row(r, d)).cycles for r in rows)
+            cd = next(c["dcnn_cycles"] for c in curve if c["density"] == d)
+            sens.append({"variant": label, "density": d, "perf_scnn_over_dcnn": cd / cs})
+    res["sensitivity"] = sens
+    res["wall_s"] = time.perf_counter() - t0
+    return res
