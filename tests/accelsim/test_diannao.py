@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from accelsim.engine import make_model, run_instance
+from accelsim.engine import largest_remainder, make_model, run_instance
 from accelsim.errors import ConfigError
-from accelsim.models.diannao import dma_traffic, largest_remainder
+from accelsim.models.common.nfu import dma_traffic
 from test_cambricon_x import _inst  # same-directory helper (pytest puts tests/accelsim on sys.path)
 from workloads import Layer
 from workloads.effectual import conv_reference

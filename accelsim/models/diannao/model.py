@@ -1,69 +1,17 @@
-"""DianNao (Chen et al., ASPLOS 2014): the dense baseline Cambricon-X is compared against.
-
-The NFU has Tn = 16 output lanes of Tm = 16 multipliers each plus an adder
-tree (Cambricon-X paper, Sec. 2/6: DianNao configured with the same Tn = Tm = 16
-and the same 1 GHz clock).  Every cycle the NFU takes Tm input neurons from
-NBin (broadcast to all lanes) and Tn x Tm synapses from SB, so one group of
-Tn output neurons (Tn output maps at one output position) costs
-ceil(L / Tm) cycles, L = C/groups x R x S, whatever the weight values are:
-zero weights and zero activations are both multiplied.
-
-Loop order (same as the Cambricon-X model so speedups isolate sparsity):
-for each block of Tn output maps, for each active output position in raster
-order, the Tn lanes compute the Tn output neurons of that position.  Output
-positions masked off by the dynamic head's spatial gate are skipped when
-``skip_masked_outputs`` is true (a position-level gate fits an output-parallel
-design: all Tn lanes skip together).
-
-Memory: the layer's DMA traffic (:func:`dma_traffic`) overlaps compute
-(double-buffered, assumed); ``memory_stall`` = max(0, DMA cycles - compute
-cycles).  The helper is shared with :mod:`accelsim.models.cambricon_x`.
-"""
+"""The DianNao model class: schema, hooks, the dense NFU timeline (see the package docstring)."""
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
-from accelsim.config import Field
-from accelsim.engine import AcceleratorModel, LayerResult, largest_remainder
-from accelsim.models import register_model
-
-BUFFER_NOTE = ("buffer sizes of Cambricon-X are not established (accelerators.md §4.1: 8 KB NBin/NBout and "
-               "2 KB SB per PE 'sometimes quoted', low confidence)")
-
-
-def dma_traffic(*, C: int, H: int, W: int, K: int, n_active: int, map_bytes: np.ndarray, n_pe: int,
-                nbin_bytes: int, nbout_bytes: int, sb_bytes_per_pe: int, data_bytes: int) -> dict:
-    """DRAM traffic of one layer (bytes), for DianNao and Cambricon-X alike (assumed model).
-
-    * weights: every map's (compressed) filter is fetched once; a filter larger than
-      one PE's SB is split into ``ceil(bytes / SB)`` reduction tiles.
-    * inputs: fetched once if the (C, H, W) input fits NBin; otherwise once per
-      reduction tile of every block of ``n_pe`` maps (the block's tiles are swept
-      over all positions one after the other).
-    * partial sums: with more than one tile, if the block's partial sums
-      (n_pe x n_active values) exceed NBout they spill to DRAM (write + read per
-      extra tile).
-    * outputs: K x n_active values written once.
-    """
-    K = int(K)
-    nb = -(-K // n_pe)
-    tiles = np.maximum(1, -(-map_bytes.astype(np.int64) // int(sb_bytes_per_pe)))
-    pad = nb * n_pe - K
-    tiles_blk = np.concatenate([tiles, np.ones(pad, np.int64)]).reshape(nb, n_pe).max(axis=1)
-    in_bytes = int(C) * int(H) * int(W) * data_bytes
-    in_passes = 1 if in_bytes <= nbin_bytes else int(tiles_blk.sum())
-    psum_blk = n_pe * int(n_active) * data_bytes
-    spill = 0
-    if psum_blk > nbout_bytes:
-        spill = int(((tiles_blk - 1) * 2 * psum_blk).sum())
-    w_bytes = int(map_bytes.sum())
-    out_bytes = K * int(n_active) * data_bytes
-    return {"weights": w_bytes, "inputs": in_bytes * in_passes, "input_passes": in_passes,
-            "psum_spill": spill, "outputs": out_bytes,
-            "total": w_bytes + in_bytes * in_passes + spill + out_bytes,
-            "max_reduction_tiles": int(tiles_blk.max()) if nb else 0}
+from ...area import AreaReport
+from ...config import Field
+from ...engine import AcceleratorModel, LayerResult, largest_remainder
+from ...registry import register_model
+from ..common.nfu import dma_traffic
+from ..common.weight_walk import effectual_and_output
+from .area import diannao_area
 
 
 @njit(cache=True)
@@ -90,6 +38,10 @@ def _dense_timeline(K, L, active, n_pe, tm):
 class DianNao(AcceleratorModel):
     """Dense Tn x Tm NFU (DianNao, ASPLOS 2014) with the same clock and buffers as the Cambricon-X preset."""
 
+    ACTIONS = ("mult_16b", "add_16b", "sb_read_16b", "nbin_read_16b", "nbout_write_16b", "dram_byte")
+    ISO_FIELDS = {"pe.count": "lin"}
+    DRAM_BANDWIDTH = ("dma.bytes_per_cycle", True)
+
     FIELDS = {
         "pe.count": Field(int, "output lanes", default=16, source="Cambricon-X paper Sec. 6 (DianNao with Tn=16)",
                           doc="Tn: output neurons computed in parallel"),
@@ -115,6 +67,10 @@ class DianNao(AcceleratorModel):
     def peak_macs_per_cycle(self) -> int:
         return int(self.cfg["pe.count"]) * int(self.cfg["pe.multipliers"])
 
+    def area(self) -> AreaReport:
+        """Generic NFU rows (:func:`accelsim.models.diannao.area.diannao_area`): a lower bound."""
+        return diannao_area(self.cfg)
+
     def simulate_layer(self, inst, functional: bool = False) -> LayerResult:
         cfg = self.cfg
         Ly = inst.layer
@@ -139,7 +95,6 @@ class DianNao(AcceleratorModel):
         bd = largest_remainder({k: v / (n_pe * tm) for k, v in parts.items()}, comp)
         bd.update(memory_stall=stall, pipeline_fill=fill)
         macs_actual = K * L * n_active
-        from .cambricon_x import effectual_and_output  # shared compressed-walk kernel
         eff, out = effectual_and_output(inst, active, functional)
         nnz_w = int(inst.weight_mask().sum())
         actions = {"mult_16b": macs_actual, "add_16b": macs_actual, "sb_read_16b": macs_actual,
