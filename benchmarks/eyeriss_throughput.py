@@ -18,7 +18,7 @@ import json  # noqa: E402
 import time  # noqa: E402
 
 from accelsim.engine import make_model, simulate  # noqa: E402
-from accelsim.models.eyeriss_v2 import PAPER, _chip_numbers  # noqa: E402
+from accelsim.models.eyeriss import PAPER, chip_numbers  # noqa: E402
 from workloads.eyeriss_masks import sparse_mobilenet_v1  # noqa: E402
 
 
@@ -28,7 +28,7 @@ def run(wl, arch):
     t = time.perf_counter()
     rep = simulate(wl, m, jobs=1)
     wall = time.perf_counter() - t
-    n = _chip_numbers(rep)
+    n = chip_numbers(rep)
     eff = rep.total()["macs_effectual"]
     return {"arch": arch, "wall_s": wall, "layers_per_s": len(rep.results) / wall,
             "effectual_macs_per_wall_s": eff / wall, **{k: v for k, v in n.items() if k != "breakdown"},

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from accelsim.engine import make_model, simulate
-from accelsim.models.eyeriss_v2 import small_layers
+from accelsim.models.eyeriss import small_layers
 from workloads import Layer, LayerInstance
 from workloads.synthetic import random_tensor
 

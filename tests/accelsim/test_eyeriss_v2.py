@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from accelsim.engine import make_model, simulate
 from accelsim.errors import ConfigError
-from accelsim.models.eyeriss_v2 import Mapping, _thin, small_layers
+from accelsim.models.eyeriss import Mapping, small_layers, thin
 from accelsim.paths import validation_dir
 from workloads import Layer, LayerInstance, effectual_macs
 from workloads.synthetic import random_tensor
@@ -156,8 +156,8 @@ def test_invariants(L, wd, ad, seed):
     assert r.macs_effectual == eff == r.extra["macs_walked_effectual"]
     assert r.cycles * m.n_pes * m.cfg["pe.simd_lanes"] >= eff  # cycles >= effectual / (PEs x 2)
     assert m.simulate_layer(inst).cycles == r.cycles  # deterministic
-    thin = _thin(inst, 0.6, seed)  # a subset of the non-zeros, same mapping: never slower
-    assert m.simulate_layer(thin, mapping=Mapping(*r.extra["mapping_factors"])).cycles <= r.cycles
+    thinned = thin(inst, 0.6, seed)  # a subset of the non-zeros, same mapping: never slower
+    assert m.simulate_layer(thinned, mapping=Mapping(*r.extra["mapping_factors"])).cycles <= r.cycles
     pe = make_model("eyeriss-v2-pe")  # one MAC: exactly one cycle per effectual MAC
     assert pe.simulate_layer(inst).cycles == eff
 

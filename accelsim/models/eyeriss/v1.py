@@ -4,7 +4,7 @@
 16-bit data, one MAC per PE per cycle, uncompressed spads (ifmap 12, weight 224, psum 24 entries).
 Row stationary: PE rows <- filter rows x channel blocks, PE columns <- output rows x
 output-channel blocks; the same mapper and pass-level array simulator as Eyeriss v2
-(:mod:`accelsim.models.eyeriss_v2`) with one cluster.  Zero iacts are *gated* (the MAC and
+(:mod:`accelsim.models.eyeriss.model`) with one cluster.  Zero iacts are *gated* (the MAC and
 weight read are suppressed, so energy drops) but not skipped: every MAC slot costs a cycle.
 """
 
@@ -12,18 +12,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..config import Field
-from . import register_model
-from .eyeriss_v2 import _FIELDS_V2, EyerissV2
+from ...config import Field
+from ...registry import register_model
+from .model import FIELDS_V2, EyerissV2
 
 
 def _f(key, default, source, **kw):
-    return replace(_FIELDS_V2[key], default=default, source=source, **kw)
+    return replace(FIELDS_V2[key], default=default, source=source, **kw)
 
 
 _V1 = "Eyeriss v1 (Chen et al. JSSC 2016; accelerators.md 6, Sparseloop table7 setup)"
-_FIELDS_V1 = dict(_FIELDS_V2)
-_FIELDS_V1.update({
+FIELDS_V1 = dict(FIELDS_V2)
+FIELDS_V1.update({
     "clusters.rows": _f("clusters.rows", 1, "v1 has one PE array (no clusters)"),
     "clusters.cols": _f("clusters.cols", 1, "v1 has one PE array (no clusters)"),
     "cluster.pe_rows": _f("cluster.pe_rows", 12, f"{_V1}: 12 x 14 PEs"),
@@ -56,18 +56,14 @@ _FIELDS_V1.update({
 class EyerissV1(EyerissV2):
     """Eyeriss v1: 168 dense PEs (12 x 14), row stationary, zero-iact gating."""
 
-    FIELDS: dict[str, Field] = _FIELDS_V1
+    FIELDS: dict[str, Field] = FIELDS_V1
     MAPPING_NOTES = {
         "conv": "RS: PE rows <- filter rows x C blocks, PE cols <- output rows x M blocks (mapping in extra.mapping)",
         "depthwise": "RS with one channel per weight column (dense)",
         "fc": "1x1 conv on a 1x1 plane: C blocks down PE rows, M blocks across PE columns",
     }
 
-
-def validate(shared=None, full: bool = False) -> dict:
-    """The Eyeriss v1 checks of the Eyeriss v2 suite (v1 functional/invariants, v2/v1 speed-up and efficiency)."""
-    from .eyeriss_v2 import validate as v2_validate
-    res = v2_validate(shared, full)
-    res["model"] = "eyeriss-v1"
-    res["checks"] = [c for c in res["checks"] if c["name"].startswith(("eyeriss-v1", "v2/v1"))]
-    return res
+    @classmethod
+    def validation_suite(cls):
+        from .validate import validate_v1
+        return validate_v1

@@ -1,0 +1,41 @@
+"""Compressed format of the Eyeriss v2 PE: the CSC weight columns (and two small array helpers).
+
+Weights are stored as CSC, one column per (output-channel block of ``M0``, input channel, filter row,
+filter column) -- depthwise: one per (channel, r, s) -- with the global output channel as row index
+(accelerators.md 5.2).  Iacts are coded per padded position (``EyerissV2._prepare``: 2 non-zero,
+1 zero, 0 padding never fed); their CSC sizes are counted from those codes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def ceil_div(a, b):
+    """ceil(a / b) for integers and integer arrays."""
+    return -(-a // b)
+
+
+def weight_csc(wmask: np.ndarray, wvals: np.ndarray | None, M0: int, dw: bool):
+    """CSC of the weights, one column per (m-block, c, r, s) (depthwise: per (c, r, s)).
+
+    Returns (ptr, rows = global output channel, values); rows sorted within a column."""
+    K, Cg, R, S = wmask.shape
+    m, c, r, s = np.nonzero(wmask)
+    if dw:
+        keys = (m * R + r) * S + s
+        ncol = K * R * S
+    else:
+        keys = (((m // M0) * Cg + c) * R + r) * S + s
+        ncol = ceil_div(K, M0) * Cg * R * S
+    order = np.lexsort((m, keys))
+    ptr = np.zeros(ncol + 1, dtype=np.int64)
+    np.cumsum(np.bincount(keys, minlength=ncol), out=ptr[1:])
+    vals = wvals[m, c, r, s][order] if wvals is not None else np.ones(len(order))
+    return ptr, m[order].astype(np.int64), np.ascontiguousarray(vals, dtype=np.float64)
+
+
+def blocksum(x: np.ndarray, size: int, axis: int) -> np.ndarray:
+    """Sums of consecutive blocks of ``size`` along ``axis`` (the last block may be short)."""
+    n = x.shape[axis]
+    return np.add.reduceat(x, np.arange(0, n, size), axis=axis)

@@ -1,0 +1,243 @@
+"""Numba kernels of the Eyeriss row-stationary array (shared by v1 and v2).
+
+:func:`array_timing` walks every pass of one layer over the padded iact codes and the CSC weight
+column pointers and returns the accumulator vector indexed by the ``A_*`` constants (cycles,
+breakdown, MAC/slot counts, spad/NoC/GLB traffic) plus the per-accumulation-group compute time;
+:func:`functional_walk` walks the same tiles over real CSC values (float64 output).  See
+:mod:`accelsim.models.eyeriss.model` for what is simulated.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# act codes: 0 = padding (never fed), 1 = zero iact, 2 = non-zero iact
+NACC = 28
+(A_TOTAL, A_COMPUTE, A_IDEAL, A_FRAG, A_IMB, A_FILL, A_ST_I, A_ST_W, A_ST_P,
+ A_MACS, A_SLOTS_NZ, A_SLOTS_Z, A_LOOKUPS, A_WWORDS, A_I_NOC, A_W_NOC, A_P_GLB_W, A_P_GLB_R,
+ A_I_SPADW, A_W_SPADW, A_PASSES, A_P_NOC, A_WORK, A_ACTIVE, A_WLOADS, A_NZ_LOOKUPS,
+ A_DENSE_NZ, A_DENSE_Z) = range(NACC)
+
+
+@njit(cache=True)
+def array_timing(act, wptr, dw, K, Cg, R, S, P, Q, stride, dil, M0, C0, skip_i, skip_w, lanes,
+                 Rsp, Cr, Fc, Mc, Fk, Ck, Mk, n_pes, rowent, wtile, bw_i, bw_w, bw_p, ideal_mem,
+                 ft_chunk, stages):
+    """Cycle-level walk of every pass of one layer; returns the accumulator vector (see A_*)."""
+    acc = np.zeros(NACC, dtype=np.float64)
+    nMb = (K + M0 - 1) // M0
+    nCb = 1 if dw else (Cg + C0 - 1) // C0
+    n_mt = (nMb + Mc * Mk - 1) // (Mc * Mk)
+    n_ct = (nCb + Cr * Ck - 1) // (Cr * Ck)
+    n_rt = (R + Rsp - 1) // Rsp
+    n_ft = (P + Fc * Fk - 1) // (Fc * Fk)
+    ppc = Rsp * Cr * Fc * Mc
+    ngroups = Fk * Mk * Fc * Mc  # PEs sharing an accumulation: same output rows and channels
+    gtime = np.zeros(ngroups, dtype=np.float64)  # per group, if groups were not synchronised per pass
+    gmax = np.zeros(ngroups, dtype=np.int64)
+    ikeys = np.empty(ppc, dtype=np.int64)
+    wkeys = np.empty(ppc, dtype=np.int64)
+    okeys = np.empty(ppc, dtype=np.int64)
+    Hp = act.shape[1]
+    for mt in range(n_mt):
+        for ct in range(n_ct):
+            for rt in range(n_rt):
+                for ft in range(n_ft):
+                    first_acc = ct == 0 and rt == 0
+                    wload = (ft % ft_chunk) == 0
+                    wmax = 0
+                    wsum = 0
+                    nact = 0
+                    dmax = 0.0
+                    dkind = -1
+                    gmax[:] = 0
+                    for fk in range(Fk):
+                        for ck in range(Ck):
+                            for mk in range(Mk):
+                                ni = 0
+                                nw = 0
+                                no = 0
+                                ient = 0.0
+                                went = 0.0
+                                pent = 0.0
+                                for ri in range(Rsp):
+                                    r = rt * Rsp + ri
+                                    if r >= R:
+                                        continue
+                                    for cri in range(Cr):
+                                        cb = (ct * Ck + ck) * Cr + cri
+                                        if cb >= nCb:
+                                            continue
+                                        for fcj in range(Fc):
+                                            p = (ft * Fk + fk) * Fc + fcj
+                                            if p >= P:
+                                                continue
+                                            for mcj in range(Mc):
+                                                mb = (mt * Mk + mk) * Mc + mcj
+                                                if mb >= nMb:
+                                                    continue
+                                                m_lo = mb * M0
+                                                m_hi = min(K, m_lo + M0)
+                                                if dw:
+                                                    c_lo = m_lo
+                                                    c_hi = m_hi
+                                                    blk = mb
+                                                    dense_h = 1
+                                                else:
+                                                    c_lo = cb * C0
+                                                    c_hi = min(Cg, c_lo + C0)
+                                                    blk = cb
+                                                    dense_h = m_hi - m_lo
+                                                dense_cyc = (dense_h + lanes - 1) // lanes
+                                                h = p * stride + r * dil
+                                                work = 0
+                                                for q in range(Q):
+                                                    w0 = q * stride
+                                                    for c in range(c_lo, c_hi):
+                                                        for s in range(S):
+                                                            a = act[c, h, w0 + s * dil]
+                                                            if a == 0:
+                                                                continue
+                                                            if a == 1 and skip_i:
+                                                                continue
+                                                            if dw:
+                                                                key = (c * R + r) * S + s
+                                                            else:
+                                                                key = ((mb * Cg + c) * R + r) * S + s
+                                                            n = wptr[key + 1] - wptr[key]
+                                                            if skip_w:
+                                                                cyc = (n + lanes - 1) // lanes
+                                                            else:
+                                                                cyc = dense_cyc
+                                                            work += cyc
+                                                            acc[A_LOOKUPS] += 1
+                                                            acc[A_WWORDS] += cyc
+                                                            # MACs a non-skipping PE performs (dense
+                                                            # column) or gates (zero iact)
+                                                            if a == 2:
+                                                                acc[A_MACS] += n
+                                                                acc[A_SLOTS_NZ] += cyc * lanes
+                                                                acc[A_NZ_LOOKUPS] += 1
+                                                                acc[A_DENSE_NZ] += n if skip_w else dense_h
+                                                            else:
+                                                                acc[A_SLOTS_Z] += cyc * lanes
+                                                                acc[A_DENSE_Z] += n if skip_w else dense_h
+                                                wsum += work
+                                                nact += 1
+                                                g = ((fk * Mk + mk) * Fc + fcj) * Mc + mcj
+                                                if work > gmax[g]:
+                                                    gmax[g] = work
+                                                if work > wmax:
+                                                    wmax = work
+                                                # psums of this PE move once up the column / out of the array
+                                                acc[A_P_NOC] += (m_hi - m_lo) * Q
+                                                # delivery: the NoC multicasts, so a cluster fetches each
+                                                # distinct iact row / weight tile / output row once
+                                                ik = blk * Hp + h
+                                                e = rowent[blk, h]
+                                                acc[A_I_SPADW] += e
+                                                new = True
+                                                for t in range(ni):
+                                                    if ikeys[t] == ik:
+                                                        new = False
+                                                        break
+                                                if new:
+                                                    ikeys[ni] = ik
+                                                    ni += 1
+                                                    ient += e
+                                                if wload:
+                                                    wk = (mb * nCb + cb) * R + r
+                                                    e = wtile[mb, cb, r]
+                                                    acc[A_W_SPADW] += e
+                                                    new = True
+                                                    for t in range(nw):
+                                                        if wkeys[t] == wk:
+                                                            new = False
+                                                            break
+                                                    if new:
+                                                        wkeys[nw] = wk
+                                                        nw += 1
+                                                        went += e
+                                                ok = mb * P + p
+                                                new = True
+                                                for t in range(no):
+                                                    if okeys[t] == ok:
+                                                        new = False
+                                                        break
+                                                if new:
+                                                    okeys[no] = ok
+                                                    no += 1
+                                                    pent += (m_hi - m_lo) * Q
+                                acc[A_I_NOC] += ient
+                                acc[A_W_NOC] += went
+                                acc[A_P_GLB_W] += pent
+                                if not first_acc:
+                                    acc[A_P_GLB_R] += pent
+                                t_i = ient / bw_i
+                                t_w = went / bw_w
+                                t_p = pent * (1.0 if first_acc else 2.0) / bw_p
+                                if t_i > dmax:
+                                    dmax = t_i
+                                    dkind = 0
+                                if t_w > dmax:
+                                    dmax = t_w
+                                    dkind = 1
+                                if t_p > dmax:
+                                    dmax = t_p
+                                    dkind = 2
+                    if nact == 0:
+                        continue
+                    if wload:
+                        acc[A_WLOADS] += 1
+                    fill = stages - 1 if wmax > 0 else 0
+                    compute = wmax + fill
+                    for g in range(ngroups):
+                        gtime[g] += gmax[g] + (fill if gmax[g] > 0 else 0)
+                    if ideal_mem:
+                        dmax = 0.0
+                    t = compute if compute >= dmax else dmax
+                    acc[A_TOTAL] += t
+                    acc[A_COMPUTE] += compute
+                    acc[A_WORK] += wsum
+                    acc[A_ACTIVE] += nact
+                    acc[A_IDEAL] += wsum / n_pes
+                    acc[A_FRAG] += wsum / nact - wsum / n_pes
+                    acc[A_IMB] += wmax - wsum / nact
+                    acc[A_FILL] += fill
+                    if dmax > compute:
+                        acc[A_ST_I + dkind] += dmax - compute
+                    acc[A_PASSES] += 1
+    return acc, gtime
+
+
+@njit(cache=True)
+def functional_walk(actv, wptr, wrow, wval, dw, K, Cg, R, S, P, Q, stride, dil, M0, C0):
+    """Walk every (m-block, c-block, r, p) tile over the CSC data; float64 output (K, P, Q)."""
+    out = np.zeros((K, P, Q), dtype=np.float64)
+    nMb = (K + M0 - 1) // M0
+    nCb = 1 if dw else (Cg + C0 - 1) // C0
+    for mb in range(nMb):
+        for cb in range(nCb):
+            if dw:
+                c_lo = mb * M0
+                c_hi = min(K, c_lo + M0)
+            else:
+                c_lo = cb * C0
+                c_hi = min(Cg, c_lo + C0)
+            for r in range(R):
+                for p in range(P):
+                    h = p * stride + r * dil
+                    for q in range(Q):
+                        for c in range(c_lo, c_hi):
+                            for s in range(S):
+                                a = actv[c, h, q * stride + s * dil]
+                                if a == 0.0:
+                                    continue
+                                if dw:
+                                    key = (c * R + r) * S + s
+                                else:
+                                    key = ((mb * Cg + c) * R + r) * S + s
+                                for e in range(wptr[key], wptr[key + 1]):
+                                    out[wrow[e], p, q] += a * wval[e]
+    return out

@@ -1,0 +1,360 @@
+"""Eyeriss v2 (Chen et al., IEEE JETCAS 2019): sparse CSC PEs on a hierarchical-mesh array.
+
+Sources: ``../shared/docs/accelerators.md`` section 5 (architecture, RS+ dataflow, PE spads),
+section 7.4 (Accelergy 45 nm ERT values of the Sparseloop artifact).
+
+What is simulated (cycle level, data driven, Numba):
+
+* **PE** (section 5.1/5.2).  A PE tile is (filter row r, output row p, a block of ``C0``
+  input channels, a block of ``M0`` output channels).  The PE walks its output row
+  position by position; for every *non-zero* iact of the C0 x S window it reads the start
+  and end of the matching CSC weight column (M0 rows) and spends ``ceil(nnz / lanes)``
+  cycles on it (SIMD-2: two output channels per cycle, the idle lane of an odd count is
+  counted).  Zero iacts and zero weights cost nothing.  Depthwise: each iact meets one
+  weight, so the second SIMD lane idles.  ``pe.depthwise_rule`` picks what the PE skips in
+  depthwise layers (``skip``: zeros of both, like pointwise; ``dense``: nothing, which is
+  what the artifact's single-PE ground truth for L20 shows).  Spad capacities (iact 16
+  data + 9 address entries, weight 192 x 8 b entries (96 x 24 b words) + 16 addresses,
+  psum 32) limit the tile: a mapping is legal only when every real tile of the layer fits.
+  A 7-stage pipeline adds ``stages - 1`` fill/drain cycles per pass.
+* **Array** (section 5.2).  ``clusters.rows x clusters.cols`` clusters of
+  ``cluster.pe_rows x cluster.pe_cols`` PEs.  RS+ mapping: PE rows <- filter rows x
+  channel blocks (psums accumulate vertically), PE columns <- output rows x output-channel
+  blocks, clusters <- output rows x channel blocks x output-channel blocks; everything else
+  is temporal (loop order m, c, r outer, output rows inner so weights, which bypass the
+  GLB, stay in the spad).  The mapper enumerates every legal factorisation (spad fit is
+  checked on every real tile), ranks them by a density-based estimate and simulates the
+  best ``mapper.top_k`` on the real data, keeping the fewest cycles (on the sparse
+  MobileNet-v1, top-4 is within 1.2 % of top-64).  A pass (all PEs on one tile each) lasts
+  as long as its slowest PE (PEs sharing an accumulation wait for the slowest; the next
+  pass's multicast synchronises the rest; ``extra.compute_cycles_groups_decoupled`` gives
+  the bound without that sync) or its data delivery, whichever is longer: per cluster,
+  the iact entries over the 3 iact routers / GLB banks, the weight entries over the 3
+  weight routers, psum GLB traffic over the 4 psum banks.  The HM-NoC mode sets the
+  traffic: a multicast / broadcast entry crosses a cluster's router once for all the PEs
+  that need it, a unicast entry once per PE (``extra.noc_modes`` names the mode per data
+  type for the chosen mapping).  DRAM traffic (weights once per
+  psum-capacity chunk, iacts once or once per output-channel tile when the layer input
+  does not fit the iact GLB, outputs once) is bounded by ``dram.bytes_per_cycle`` per layer.
+* **Functional mode**: the same tiles are walked over real CSC values (float64) and must
+  equal conv2d / depthwise / FC.
+* Not modelled: output masks (every output is computed; ``macs_effectual`` still honours
+  them), grouped convolutions other than depthwise, batch > 1 within a layer instance.
+
+Eyeriss v1 (:mod:`.v1`) reuses this array simulator with dense PEs.  Package layout: Numba
+kernels in :mod:`.kernel`, weight CSC in :mod:`.formats`, the mapping search in :mod:`.mapping`,
+area in :mod:`.area`, the validation suite in :mod:`.validate`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...area import AreaReport
+from ...config import Field
+from ...engine import AcceleratorModel, LayerResult, largest_remainder
+from ...errors import AccelsimError, UnsupportedLayer
+from ...registry import register_model
+from .area import eyeriss_area
+from .kernel import (A_ACTIVE, A_DENSE_NZ, A_DENSE_Z, A_FILL, A_FRAG, A_IDEAL, A_IMB, A_I_NOC, A_I_SPADW, A_LOOKUPS,
+                     A_MACS, A_PASSES, A_P_GLB_R, A_P_GLB_W, A_P_NOC, A_SLOTS_NZ, A_SLOTS_Z, A_ST_I, A_ST_P, A_ST_W,
+                     A_TOTAL, A_WWORDS, A_W_NOC, A_W_SPADW, array_timing, functional_walk)
+from .formats import blocksum, ceil_div, weight_csc
+from .mapping import Mapping, candidates, tile_stats
+
+# ------------------------------------------------------------------ the model
+FIELDS_V2 = {
+    "clusters.rows": Field(int, "clusters", default=8, source="accelerators.md 5.1 (16 clusters as 8x2)"),
+    "clusters.cols": Field(int, "clusters", default=2, source="accelerators.md 5.1"),
+    "cluster.pe_rows": Field(int, "PEs", default=3, source="accelerators.md 5.1 (3x4 PE cluster)"),
+    "cluster.pe_cols": Field(int, "PEs", default=4, source="accelerators.md 5.1"),
+    "pe.simd_lanes": Field(int, "MACs/cycle", default=2, choices=(1, 2), source="accelerators.md 5.1 (SIMD-2)"),
+    "pe.pipeline_stages": Field(int, "stages", default=7, source="accelerators.md 5.1 (7-stage pipeline) [3rd]"),
+    "pe.skip_zero_iacts": Field(bool, "", default=True, source="accelerators.md 5.2 (CSC iacts, zeros skipped)"),
+    "pe.skip_zero_weights": Field(bool, "", default=True, source="accelerators.md 5.2 (CSC weights)"),
+    "pe.compressed_spads": Field(bool, "", default=True,
+                                 doc="spad capacities count stored non-zeros (CSC) rather than dense entries",
+                                 source="accelerators.md 5.1"),
+    "pe.depthwise_rule": Field(str, "", default="skip", choices=("skip", "dense"),
+                               doc="depthwise: skip zeros of both operands, or process densely",
+                               source="assumed (the artifact's DW ground truth is unresolved, accelerators.md 5.3)"),
+    "pe.iact_spad_entries": Field(int, "entries", default=16, source="accelerators.md 5.1 (16 x 12 b data)"),
+    "pe.iact_addr_entries": Field(int, "entries", default=9, source="accelerators.md 5.1 (9 x 4 b address)"),
+    "pe.weight_spad_entries": Field(int, "entries", default=192,
+                                    source="accelerators.md 5.1 (96 x 24 b = 192 x 8 b + counts)"),
+    "pe.weight_addr_entries": Field(int, "entries", default=16, source="accelerators.md 5.1 (16 x 7 b address)"),
+    "pe.psum_spad_entries": Field(int, "entries", default=32, source="accelerators.md 5.1 (32 x 20 b)"),
+    "glb.iact_bytes_per_cluster": Field(int, "bytes", default=4608,
+                                        source="accelerators.md 5.1 (3 iact banks x 1.5 KB)"),
+    "glb.psum_entries_per_cluster": Field(int, "entries", default=3072,
+                                          source="accelerators.md 5.1 (4 psum banks x 768 x 20 b)"),
+    "noc.iact_entries_per_cycle": Field(float, "entries/cycle", default=3.0,
+                                        source="assumed: 3 iact routers/GLB banks per cluster, 1 entry/cycle each"),
+    "noc.weight_entries_per_cycle": Field(float, "entries/cycle", default=3.0,
+                                          source="assumed: 3 weight routers per cluster, 1 entry/cycle each"),
+    "noc.psum_entries_per_cycle": Field(float, "entries/cycle", default=4.0,
+                                        source="assumed: 4 psum routers/GLB banks per cluster, 1 psum/cycle each"),
+    "dram.bytes_per_cycle": Field(float, "bytes/cycle", default=128.0,
+                                  source="assumed 25.6 GB/s DDR at 200 MHz (accelerators.md 5.1: an assumption)"),
+    "memory.ideal": Field(bool, "", default=False,
+                          doc="no NoC/GLB/DRAM limits (PE-only study, as in the Sparseloop fig12 PE setup)"),
+    "bits.iact_entry": Field(int, "bits", default=12, source="accelerators.md 5.1 (8 b value + 4 b zero count)"),
+    "bits.weight_entry": Field(int, "bits", default=12, source="accelerators.md 5.1 (12 b entries)"),
+    "bits.output": Field(int, "bits", default=8, source="accelerators.md 1 (8-bit iacts)"),
+    "mapper.top_k": Field(int, "mappings", default=4, doc="estimated-best mappings simulated on the real data"),
+}
+
+
+@register_model("eyeriss-v2")
+class EyerissV2(AcceleratorModel):
+    """Eyeriss v2: 192 sparse PEs (CSC iacts + weights, SIMD-2) in 16 clusters; RS+ mapper."""
+
+    FIELDS = FIELDS_V2
+    MAPPING_NOTES = {
+        "conv": "RS+: PE rows <- filter rows x C blocks, PE cols <- output rows x M blocks, clusters <- "
+                "output rows x C x M blocks; mapping searched per layer (extra.mapping)",
+        "depthwise": "RS+: channels ride the M blocks (each iact meets one weight: SIMD lane 2 idles)",
+        "fc": "1x1 conv on a 1x1 plane: C blocks down PE rows / clusters, M blocks across PE columns",
+    }
+    ACTIONS = ("mac", "mac_gated", "iact_spad_read", "iact_spad_meta_read", "weight_spad_meta_read",
+               "weight_spad_read", "psum_spad_access", "iact_spad_write", "weight_spad_write", "glb_iact_read",
+               "glb_iact_write", "glb_psum_read", "glb_psum_write", "noc_iact", "noc_weight", "noc_psum", "dram_byte")
+    ISO_FIELDS = {"clusters.rows": "sqrt", "clusters.cols": "sqrt"}
+    DRAM_BANDWIDTH = ("dram.bytes_per_cycle", True)
+
+    # ---- config
+    @classmethod
+    def check_config(cls, cfg):
+        from ...errors import ConfigError
+        if cfg["pe.iact_addr_entries"] < 1 or cfg["pe.weight_addr_entries"] < 1:
+            raise ConfigError("address spads need at least one entry", file=cfg.file, field="pe.iact_addr_entries")
+
+    @property
+    def n_pes(self) -> int:
+        c = self.cfg
+        return c["clusters.rows"] * c["clusters.cols"] * c["cluster.pe_rows"] * c["cluster.pe_cols"]
+
+    def peak_macs_per_cycle(self) -> int:
+        return self.n_pes * self.cfg["pe.simd_lanes"]
+
+    def unsupported_reason(self, layer) -> str | None:
+        if layer.kind == "conv" and layer.groups != 1:
+            return "grouped convolution other than depthwise is not mapped"
+        return None
+
+    def area(self) -> AreaReport:
+        return eyeriss_area(self.cfg)
+
+    @classmethod
+    def validation_suite(cls):
+        from .validate import validate
+        return validate
+
+    # ---- per-layer data
+    def _flags(self, L):
+        c = self.cfg
+        if L.kind == "depthwise" and c["pe.depthwise_rule"] == "dense":
+            return False, False
+        return bool(c["pe.skip_zero_iacts"]), bool(c["pe.skip_zero_weights"])
+
+    def _prepare(self, inst):
+        """Padded iact codes: 2 non-zero, 1 zero, 0 padding that is never fed.
+
+        A PE that skips zero iacts skips the halo too; a dense PE (v1, depthwise rule 'dense')
+        streams the halo as zeros, so its count is the algorithmic K*P*Q*C*R*S (Timeloop convention)."""
+        L = inst.layer
+        dw = L.kind == "depthwise"
+        pad = L.padding
+        am = inst.act_mask()
+        skip_i, _ = self._flags(L)
+        code = np.full((L.C, L.H + 2 * pad, L.W + 2 * pad), 0 if skip_i else 1, dtype=np.int8)
+        code[:, pad:pad + L.H, pad:pad + L.W] = np.where(am, 2, 1)
+        return dw, code, inst.weight_mask()
+
+    def _run(self, L, dw, code, wmask, m: Mapping, skip_i, skip_w):
+        c = self.cfg
+        lanes = c["pe.simd_lanes"]
+        compressed = c["pe.compressed_spads"]
+        K, Cg, R, S = wmask.shape
+        ptr, _, _ = weight_csc(wmask, None, m.M0, dw)
+        col, colr, tiles_dw, cb_dw, nz, _ = tile_stats(L, dw, code, wmask, m.M0, lanes, skip_i, skip_w, compressed)
+        blk = m.M0 if dw else m.C0
+        Wp = code.shape[2]
+        chan = blocksum(nz.astype(np.int64), blk, 0)  # (nBlk, Hp, Wp) stored iacts
+        if compressed:
+            rowent = chan.sum(axis=2) + (code[0] >= 1).sum(axis=1)[None, :]  # data + one address per column
+        else:
+            valid = (code[0] >= 1).sum(axis=1)
+            sizes = np.minimum(blk, code.shape[0] - np.arange(0, code.shape[0], blk))
+            rowent = sizes[:, None] * valid[None, :]
+        rowent = np.ascontiguousarray(rowent, dtype=np.int64)
+        if dw:
+            wtile = tiles_dw + blk * S
+        else:
+            wtile = blocksum(colr.sum(axis=3), m.C0, 1) + (
+                np.minimum(m.C0, Cg - np.arange(0, Cg, m.C0))[None, :, None] * S)
+        wtile = np.ascontiguousarray(wtile, dtype=np.int64)
+        # psum GLB capacity: outputs of a cluster kept across temporal C/R accumulation
+        nMb, nCb = ceil_div(K, m.M0), (1 if dw else ceil_div(Cg, m.C0))
+        n_ct, n_rt, n_ft = ceil_div(nCb, m.Cr * m.Ck), ceil_div(R, m.Rsp), ceil_div(L.P, m.Fc * m.Fk)
+        n_mt = ceil_div(nMb, m.Mc * m.Mk)
+        chunks = 1
+        if n_ct * n_rt > 1:
+            ws = m.Mc * m.M0 * m.Fc * n_ft * L.Q
+            chunks = max(1, min(n_ft, ceil_div(ws, c["glb.psum_entries_per_cluster"])))
+        # DRAM tiling (layer level).  Weights bypass the GLB, so an input that does not fit the iact
+        # GLB costs either iact re-reads (once per output-channel tile, weights fetched once) or weight
+        # re-reads (once per output-row chunk whose input fits, iacts fetched once); take the cheaper.
+        wbits, ibits, obits = c["bits.weight_entry"], c["bits.iact_entry"], c["bits.output"]
+        nclus = c["clusters.rows"] * c["clusters.cols"]
+        w_once = float(wtile.sum())
+        i_stored = float(chan.sum() + (code[0] >= 1).sum()) if compressed else float((code >= 1).sum())
+        glb_bytes = c["glb.iact_bytes_per_cluster"] * nclus
+        in_bytes = i_stored * ibits / 8
+        tiling, i_reads, w_reads = "input fits the GLB", 1, chunks
+        if in_bytes > glb_bytes:
+            a_bytes = w_once * chunks * wbits / 8 + in_bytes * n_mt
+            pc = max(chunks, min(n_ft, ceil_div(in_bytes, glb_bytes)))
+            b_bytes = w_once * pc * wbits / 8 + in_bytes
+            if a_bytes <= b_bytes:
+                tiling, i_reads = "weights once, iacts re-read per output-channel tile", n_mt
+            else:
+                tiling, w_reads = "iacts once, weights re-read per output-row chunk", pc
+        ft_chunk = ceil_div(n_ft, w_reads)
+        w_reads = ceil_div(n_ft, ft_chunk)
+        acc, gtime = array_timing(code, ptr, dw, K, Cg, R, S, L.P, L.Q, L.stride, L.dilation, m.M0, m.C0, skip_i,
+                                  skip_w, lanes, m.Rsp, m.Cr, m.Fc, m.Mc, m.Fk, m.Ck, m.Mk, self.n_pes, rowent, wtile,
+                                  float(c["noc.iact_entries_per_cycle"]), float(c["noc.weight_entries_per_cycle"]),
+                                  float(c["noc.psum_entries_per_cycle"]), bool(c["memory.ideal"]), ft_chunk,
+                                  c["pe.pipeline_stages"])
+        # outputs leave uncompressed (their sparsity is only known to the next layer)
+        out_bytes = K * L.P * L.Q * obits / 8
+        dram_bytes = w_once * w_reads * wbits / 8 + in_bytes * i_reads + out_bytes
+        return acc, {"dram_bytes": dram_bytes, "dram_weight_entries": w_once * w_reads,
+                     "dram_iact_entries": i_stored * i_reads, "psum_chunks": chunks, "weight_fetches": w_reads,
+                     "dram_tiling": tiling, "glb_iact_writes": i_stored * i_reads,
+                     "compute_groups_decoupled": float(gtime.max()) if gtime.size else 0.0}
+
+    def _cycles(self, acc, dram):
+        t = acc[A_TOTAL]
+        if self.cfg["memory.ideal"]:
+            return int(round(t)), 0.0
+        dcyc = dram["dram_bytes"] / self.cfg["dram.bytes_per_cycle"]
+        return int(math.ceil(max(t, dcyc))), max(0.0, dcyc - t)
+
+    def map_layer(self, inst, mapping: Mapping | None = None):
+        """Search, simulate the best few on the real data, return (mapping, acc, dram, n_candidates, data).
+
+        ``mapping`` pins the mapping (no search; the caller vouches for its legality)."""
+        L = inst.layer
+        dw, code, wmask = self._prepare(inst)
+        skip_i, skip_w = self._flags(L)
+        if mapping is not None:
+            acc, dram = self._run(L, dw, code, wmask, mapping, skip_i, skip_w)
+            return mapping, acc, dram, 1, (dw, code, wmask, skip_i, skip_w)
+        cands, ncand = candidates(self.cfg, L, dw, code, wmask, skip_i, skip_w, top=self.cfg["mapper.top_k"])
+        if not cands:
+            raise UnsupportedLayer(f"{self.cfg.name}: layer {L.name!r}: no legal mapping (filter width {L.S} vs "
+                                f"iact address spad {self.cfg['pe.iact_addr_entries']}, or spads too small)")
+        best = None
+        for m in cands:
+            acc, dram = self._run(L, dw, code, wmask, m, skip_i, skip_w)
+            cyc, _ = self._cycles(acc, dram)
+            if best is None or cyc < best[0]:
+                best = (cyc, m, acc, dram)
+        return best[1], best[2], best[3], ncand, (dw, code, wmask, skip_i, skip_w)
+
+    def simulate_layer(self, inst, functional: bool = False, mapping: Mapping | None = None) -> LayerResult:
+        L = inst.layer
+        c = self.cfg
+        lanes = c["pe.simd_lanes"]
+        m, acc, dram, ncand, (dw, code, wmask, skip_i, skip_w) = self.map_layer(inst, mapping)
+        cycles, dram_stall = self._cycles(acc, dram)
+        bd = {"busy": acc[A_IDEAL], "spatial_fragmentation": acc[A_FRAG], "load_imbalance": acc[A_IMB],
+              "pipeline_fill_drain": acc[A_FILL], "noc_iact_stall": acc[A_ST_I], "noc_weight_stall": acc[A_ST_W],
+              "psum_glb_stall": acc[A_ST_P], "dram_stall": dram_stall}
+        bd = largest_remainder(bd, cycles)
+        macs = int(acc[A_MACS])
+        slots = int(acc[A_SLOTS_NZ] + acc[A_SLOTS_Z])
+        # performed MACs: non-zero iact x every weight the PE walks (all of them when it does not skip
+        # weights); gated: MACs on zero iacts / halo (kept their slot, not their energy); idle: empty
+        # SIMD lanes.  A skipping PE performs exactly the effectual MACs.
+        mac_actual, mac_gated = int(acc[A_DENSE_NZ]), int(acc[A_DENSE_Z])
+        idle = slots - mac_actual - mac_gated
+        actions = {
+            "mac": mac_actual, "mac_gated": mac_gated + idle,
+            "iact_spad_read": acc[A_LOOKUPS],
+            "iact_spad_meta_read": acc[A_LOOKUPS] if c["pe.compressed_spads"] else 0,
+            "weight_spad_meta_read": acc[A_LOOKUPS] if c["pe.compressed_spads"] else 0,
+            # a zero iact gates the weight read of a dense PE too
+            "weight_spad_read": acc[A_WWORDS] if skip_i else acc[A_SLOTS_NZ] / lanes,
+            "psum_spad_access": 2 * mac_actual,
+            "iact_spad_write": acc[A_I_SPADW], "weight_spad_write": acc[A_W_SPADW],
+            "glb_iact_read": acc[A_I_NOC], "glb_iact_write": dram["glb_iact_writes"],
+            "glb_psum_read": acc[A_P_GLB_R], "glb_psum_write": acc[A_P_GLB_W],
+            "noc_iact": acc[A_I_NOC], "noc_weight": acc[A_W_NOC], "noc_psum": acc[A_P_NOC],
+            "dram_byte": dram["dram_bytes"],
+        }
+        if c["memory.ideal"]:
+            for k in ("glb_iact_read", "glb_iact_write", "glb_psum_read", "glb_psum_write", "noc_iact",
+                      "noc_weight", "noc_psum", "dram_byte"):
+                actions[k] = 0
+        K, Cg, R, S = wmask.shape
+        nMb, nCb = ceil_div(K, m.M0), (1 if dw else ceil_div(Cg, m.C0))
+        tile_dense = L.Q * (m.M0 if dw else m.C0) * S * (1 if dw else ceil_div(m.M0, lanes))
+        passes_cf = (ceil_div(nMb, m.Mc * m.Mk) * ceil_div(nCb, m.Cr * m.Ck) * ceil_div(R, m.Rsp)
+                     * ceil_div(L.P, m.Fc * m.Fk))
+        closed_form = passes_cf * tile_dense
+        from workloads.effectual import effectual_macs
+        eff = effectual_macs(inst)
+        extra = {
+            "mapping": m.describe(), "mapping_factors": [m.Rsp, m.Cr, m.Fc, m.Mc, m.Fk, m.Ck, m.Mk, m.M0, m.C0],
+            "mapping_candidates": ncand, "passes": int(acc[A_PASSES]),
+            "closed_form_dense_cycles": int(closed_form),
+            # context for the per-pass synchronisation: compute cycles if each accumulation group ran
+            # its passes back to back without waiting for the other groups (no delivery limits)
+            "compute_cycles_groups_decoupled": int(round(dram["compute_groups_decoupled"])),
+            "mapping_efficiency": float(acc[A_ACTIVE] / max(1.0, acc[A_PASSES] * self.n_pes)),
+            "simd_idle_lane_slots": int(idle),
+            "psum_chunks": dram["psum_chunks"], "weight_fetches": dram["weight_fetches"],
+            "dram_tiling": dram["dram_tiling"], "dram_bytes": dram["dram_bytes"],
+            "noc_modes": self._noc_modes(L, m),
+            "rule": {"skip_zero_iacts": skip_i, "skip_zero_weights": skip_w,
+                     "depthwise_rule": c["pe.depthwise_rule"] if dw else None},
+            "macs_walked_effectual": macs,
+        }
+        out = None
+        if functional:
+            if not inst.functional_ok:
+                raise AccelsimError(f"layer {L.name!r}: functional mode needs real values (pattern-only data)")
+            out = self.functional_output(inst, m.M0, m.C0)
+        return LayerResult(inst.name, inst.image, cycles, bd, actions, L.macs_dense, eff, mac_actual,
+                           macs_skipped=int(L.macs_dense - mac_actual - mac_gated), macs_gated=mac_gated,
+                           output=out, extra=extra)
+
+    def _noc_modes(self, L, m: Mapping) -> dict:
+        """HM-NoC mode per data type implied by the sharing pattern of the mapping (section 5.2)."""
+        w_share = m.Fc * m.Fk  # PEs / clusters holding the same weight tile
+        i_share = m.Mc * m.Mk  # PEs / clusters reading the same iact rows
+        def mode(share, total):
+            return "unicast" if share == 1 else ("broadcast" if share >= total else "multicast")
+        tot = self.n_pes
+        return {"weights": mode(w_share, tot), "iacts": mode(i_share, tot),
+                "psums": "vertical accumulation" if m.Rsp * m.Cr > 1 else "direct to GLB"}
+
+    def functional_output(self, inst, M0: int, C0: int) -> np.ndarray:
+        L = inst.layer
+        dw = L.kind == "depthwise"
+        w = inst.weights_dense()
+        ptr, rows, vals = weight_csc(w != 0, w, M0, dw)
+        a = inst.acts_dense()
+        pad = L.padding
+        ap = np.zeros((L.C, L.H + 2 * pad, L.W + 2 * pad))
+        ap[:, pad:pad + L.H, pad:pad + L.W] = a
+        K, Cg, R, S = w.shape
+        out = functional_walk(ap, ptr, rows, vals, dw, K, Cg, R, S, L.P, L.Q, L.stride, L.dilation, M0, C0)
+        if L.bias is not None:
+            out = out + L.bias[:, None, None]
+        return out
