@@ -20,15 +20,86 @@ This module does not import torch.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from .errors import WorkloadError
-
 KINDS = ("conv", "depthwise", "fc")
+
+
+# ---------------------------------------------------------------- errors (re-exported by workloads.errors)
+class InputError(ValueError):
+    """Bad user input: ``file: field 'x': reason`` on one line."""
+
+    def __init__(self, reason: str, *, file: str | None = None, field: str | None = None):
+        self.reason = reason
+        self.file = file
+        self.field = field
+        parts = []
+        if file:
+            parts.append(str(file))
+        if field:
+            parts.append(f"field '{field}'")
+        prefix = ": ".join(parts)
+        msg = f"{prefix}: {reason}" if prefix else reason
+        super().__init__(" ".join(str(msg).split()))  # always one line
+
+
+class WorkloadError(InputError):
+    """A workload file, table or layer description is invalid."""
+
+
+# ---------------------------------------------------------------- services the package installs
+#: This module imports no other module of the project.  The content hash and the one-file storage
+#: behind :attr:`Workload.content_hash`, :meth:`Workload.save` and :meth:`Workload.load` live in
+#: :mod:`workloads.storage`, which installs them here when imported; ``workloads/__init__.py`` imports
+#: it, and a package's ``__init__`` runs before any of its modules, so they are always in place.
+SERVICES: dict[str, Callable] = {}
+
+
+def _service(name: str) -> Callable:
+    try:
+        return SERVICES[name]
+    except KeyError:
+        raise RuntimeError(f"workloads.ir: {name!r} is installed by workloads.storage (import workloads)") from None
+
+
+# ---------------------------------------------------------------- seeded synthetic data (workloads.synthetic)
+def exact_count(size: int, density: float) -> int:
+    return int(min(size, max(0, round(density * size))))
+
+
+def random_mask(shape, density: float, rng: np.random.Generator) -> np.ndarray:
+    """Boolean mask with exactly round(density * size) True entries, uniformly placed."""
+    size = int(np.prod(shape))
+    k = exact_count(size, density)
+    flat = np.zeros(size, dtype=bool)
+    if k:
+        flat[rng.choice(size, size=k, replace=False)] = True
+    return flat.reshape(shape)
+
+
+def random_tensor(shape, density: float, rng: np.random.Generator, nonneg: bool = False) -> np.ndarray:
+    """float64 array with exactly round(density * size) non-zeros.
+
+    Values are drawn away from zero (|v| in [0.1, 1.1)) so no non-zero rounds to 0;
+    ``nonneg`` gives post-ReLU-like activations.
+    """
+    mask = random_mask(shape, density, rng)
+    vals = rng.random(int(mask.sum())) + 0.1
+    if not nonneg:
+        vals *= rng.choice([-1.0, 1.0], size=vals.shape)
+    out = np.zeros(shape, dtype=np.float64)
+    out[mask] = vals
+    return out
+
+
+def stable_hash(s: str) -> int:
+    """A 32-bit integer of ``s`` that does not change between runs (seeds per-layer random streams)."""
+    return int.from_bytes(hashlib.sha256(s.encode()).digest()[:4], "little")
 
 
 # ---------------------------------------------------------------- sparse tensor
@@ -300,14 +371,12 @@ class LayerInstance:
     def materialize(self, seed: int = 0) -> "LayerInstance":
         """Return an instance where acts, weights and (if a density is given) the
         output mask are arrays; synthetic ones are seeded and have exact densities."""
-        from .synthetic import random_tensor  # local: synthetic imports ir
-
         L = self.layer
         acts, weights, out_mask = self.acts, self.weights, self.out_mask
         synth = list(self.synthetic)
         # weights are static per layer: their stream must not depend on the image
-        wrng = np.random.default_rng([seed, _stable_hash(L.name), 0])
-        rng = np.random.default_rng([seed, self.image, _stable_hash(L.name), 1])
+        wrng = np.random.default_rng([seed, stable_hash(L.name), 0])
+        rng = np.random.default_rng([seed, self.image, stable_hash(L.name), 1])
         if weights is None:
             d = 1.0 if L.weight_density is None else L.weight_density
             weights = random_tensor(L.weight_shape, d, wrng)
@@ -321,11 +390,6 @@ class LayerInstance:
             out_mask = random_tensor((L.P, L.Q), L.out_density, rng) != 0
             synth.append("out_mask")
         return replace(self, acts=acts, weights=weights, out_mask=out_mask, synthetic=tuple(synth))
-
-
-def _stable_hash(s: str) -> int:
-    import hashlib
-    return int.from_bytes(hashlib.sha256(s.encode()).digest()[:4], "little")
 
 
 # --------------------------------------------------------------------- workload
@@ -451,22 +515,17 @@ class Workload:
     def content_hash(self) -> str:
         """sha256 over every array and the layer specs (see :mod:`workloads.storage`)."""
         if self._hash is None:
-            from .storage import content_hash
-            self._hash = content_hash(self)
+            self._hash = _service("content_hash")(self)
         return self._hash
 
     def save(self, path) -> str:
-        from .storage import save
-        return save(self, path)
+        """Save to a ``.npz`` (:func:`workloads.storage.save`); returns the content hash."""
+        return _service("save")(self, path)
 
     @classmethod
     def load(cls, path) -> "Workload":
-        from .storage import load
-        return load(path)
-
-    def summary(self) -> dict:
-        from .effectual import workload_summary
-        return workload_summary(self)
+        """Load a ``.npz`` written by :meth:`save` (:func:`workloads.storage.load`)."""
+        return _service("load")(path)
 
     def __repr__(self) -> str:
         return f"Workload({self.name!r}, layers={len(self.layers)}, images={self.n_images})"

@@ -23,7 +23,7 @@ import numpy as np
 
 from .errors import WorkloadError
 from .importers import CsvTable, chained_workload
-from .ir import SparseTensor, Workload, _stable_hash
+from .ir import SparseTensor, Workload, stable_hash
 from .synthetic import random_mask
 from .zoo import register, require_shared
 
@@ -57,7 +57,7 @@ def density_workload(name: str, csv_name: str, shared=None, seed: int = 0, masks
                    if masks else "none (density-only)")
     if masks:
         for L in wl.layers.values():
-            rng = np.random.default_rng([seed, _stable_hash(L.name)])
+            rng = np.random.default_rng([seed, stable_hash(L.name)])
             L.weights = SparseTensor(random_mask(L.weight_shape, L.weight_density, rng))
             wl.set_image_data(0, L.name, acts=SparseTensor(random_mask(L.act_shape, L.act_density, rng)))
     return wl

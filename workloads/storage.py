@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import WorkloadError
-from .ir import Layer, SparseTensor, Workload
+from .ir import SERVICES, Layer, SparseTensor, Workload
 
 FORMAT = "accelsim-workload"
 FORMAT_VERSION = 1
@@ -292,3 +292,7 @@ def _load(z, keys, file) -> Workload:
     h = manifest.get("hash")
     wl._hash = h if h else None
     return wl
+
+
+# Workload.content_hash / .save / .load (workloads.ir imports no other module of the project)
+SERVICES.update(content_hash=content_hash, save=save, load=load)

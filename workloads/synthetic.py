@@ -1,42 +1,19 @@
 """Seeded synthetic data of exact densities, for density-only studies.
 
 ``random_tensor`` places exactly round(density * size) non-zeros uniformly at
-random; ``clustered_mask`` grows them as blobs (Gaussian bumps thresholded to
-the exact count), which is closer to the spatial gates of the dynamic head.
+random (it and ``random_mask`` are defined in :mod:`workloads.ir`, whose
+``LayerInstance.materialize`` uses them); ``clustered_mask`` grows them as blobs
+(Gaussian bumps thresholded to the exact count), which is closer to the spatial
+gates of the dynamic head.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .ir import exact_count, random_mask, random_tensor
 
-def exact_count(size: int, density: float) -> int:
-    return int(min(size, max(0, round(density * size))))
-
-
-def random_mask(shape, density: float, rng: np.random.Generator) -> np.ndarray:
-    """Boolean mask with exactly round(density * size) True entries, uniformly placed."""
-    size = int(np.prod(shape))
-    k = exact_count(size, density)
-    flat = np.zeros(size, dtype=bool)
-    if k:
-        flat[rng.choice(size, size=k, replace=False)] = True
-    return flat.reshape(shape)
-
-
-def random_tensor(shape, density: float, rng: np.random.Generator, nonneg: bool = False) -> np.ndarray:
-    """float64 array with exactly round(density * size) non-zeros.
-
-    Values are drawn away from zero (|v| in [0.1, 1.1)) so no non-zero rounds to 0;
-    ``nonneg`` gives post-ReLU-like activations.
-    """
-    mask = random_mask(shape, density, rng)
-    vals = rng.random(int(mask.sum())) + 0.1
-    if not nonneg:
-        vals *= rng.choice([-1.0, 1.0], size=vals.shape)
-    out = np.zeros(shape, dtype=np.float64)
-    out[mask] = vals
-    return out
+__all__ = ["exact_count", "random_mask", "random_tensor", "clustered_mask"]
 
 
 def clustered_mask(shape, density: float, rng: np.random.Generator, n_blobs: int = 4,
