@@ -27,8 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import WorkloadError
-from . import (FORMAT, FORMAT_VERSION, PACKAGE_DIR, REGENERATE, SETS, external_root, read_folder, sha256,
-               shuffle4)
+from . import FORMAT, FORMAT_VERSION, PACKAGE_DIR, REGENERATE, SETS, external_root, read_folder, sha256, shuffle4
 
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
