@@ -19,16 +19,24 @@ class UnsupportedLayer(AccelsimError):
 
 class SettingsError(AccelsimError):
     """A bad value of one field of a settings object (``SweepSettings``, ``SimulateSettings``, ...):
-    the one-line message is ``field: reason``; the CLI reports it under the field's flag instead."""
+    the one-line message is ``field: reason``; the CLI reports it under the field's flag instead.
 
-    def __init__(self, field_name: str, reason: str):
-        super().__init__(f"{field_name}: {reason}")
+    ``refs``: other fields the reason names as ``{field}`` (e.g. ``"needs {out} DIR"``), written as
+    field names here and as flags by :meth:`for_flag`."""
+
+    def __init__(self, field_name: str, reason: str, refs: tuple[str, ...] = ()):
         self.field = field_name
-        self.reason = reason
+        self.refs = tuple(refs)
+        self._template = reason
+        self.reason = reason.format(**{r: r for r in self.refs}) if self.refs else reason
+        super().__init__(f"{field_name}: {self.reason}")
 
     def for_flag(self, flags: dict[str, str]) -> AccelsimError:
-        """The same error named by its command-line flag: ``flags[field]``, else ``--field-name``."""
-        return AccelsimError(f"{flags.get(self.field, '--' + self.field.replace('_', '-'))}: {self.reason}")
+        """The same error named by command-line flags: ``flags[field]``, else ``--field-name``."""
+        def flag(name):
+            return flags.get(name, "--" + name.replace("_", "-"))
+        reason = self._template.format(**{r: flag(r) for r in self.refs}) if self.refs else self.reason
+        return AccelsimError(f"{flag(self.field)}: {reason}")
 
 
 # ------------------------------------------------------------------ field checks of settings objects

@@ -20,11 +20,9 @@ one bar.  All files are written atomically.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
-from .compare_plots import _save
+from .plotting import save_png
 from .report import summary_stats
 
 PLOTS = ("cycle_breakdown", "energy_breakdown", "utilization", "per_image", "roofline")
@@ -185,7 +183,7 @@ def cycle_breakdown_plot(report, path, top=30):
     _stacked(ax, layers, "breakdown", 1.0, "tab20")
     ax.set_xlabel("cycles (summed over images)")
     ax.set_title(f"Cycle breakdown by cause -- {_title(report)}", fontsize=8)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def energy_breakdown_plot(report, path, top=30):
@@ -195,7 +193,7 @@ def energy_breakdown_plot(report, path, top=30):
     _stacked(ax, layers, "energy_pJ", 1e-6, "tab20")
     ax.set_xlabel("energy (uJ, summed over images; one colour per energy-table action)")
     ax.set_title(f"Energy by action -- {_title(report)}", fontsize=8)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def utilization_plot(report, path, top=30):
@@ -216,7 +214,7 @@ def utilization_plot(report, path, top=30):
     # above the axes: inside, the legend hid the bars of the last layers
     ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
     ax.set_title(f"Per-layer utilisation -- {_title(report)} (peak {peak} MACs/cycle)", fontsize=8, pad=16)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def per_image_plot(report, path):
@@ -237,7 +235,7 @@ def per_image_plot(report, path):
         ax.set_ylim(0, 1.05)
         ax.legend(fontsize=7)
     fig.suptitle(f"Per-image distribution ({len(pi)} images) -- {_title(report)}", fontsize=8)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def roofline_points(report) -> list[dict]:
@@ -287,7 +285,7 @@ def roofline_plot(report, path):
     ax.set_ylabel("achieved MACs per second")
     ax.legend(fontsize=7)
     ax.set_title(f"Roofline -- {_title(report)}", fontsize=8)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def write_report_plots(report: dict, out, top: int = 30) -> dict[str, str]:

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from ..config import COMMON_FIELDS, ArchConfig, Field, _flatten, load_arch
+from ..config import COMMON_FIELDS, ArchConfig, Field, flatten, load_arch
 from ..errors import ConfigError
 
 #: columns a constraint or objective may name besides the parameters (see ``execute.METRICS``)
@@ -328,8 +328,8 @@ def _schema(model: str) -> dict[str, Field]:
 
 
 def _flatten_overrides(d: dict) -> dict:
-    """Nested mapping -> dotted keys (config._flatten), with ``{value: x, ...}`` leaves reduced to x."""
-    return {k: (v["value"] if isinstance(v, dict) else v) for k, v in _flatten(d).items()}
+    """Nested mapping -> dotted keys (config.flatten), with ``{value: x, ...}`` leaves reduced to x."""
+    return {k: (v["value"] if isinstance(v, dict) else v) for k, v in flatten(d).items()}
 
 
 def _check_key(key: str, schema: dict, model: str, file, fld: str):

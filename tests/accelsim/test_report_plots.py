@@ -151,8 +151,8 @@ def test_names_with_dollar_signs_and_layers_without_macs_are_drawn(report, tmp_p
         if r["name"].startswith("b"):
             r["macs_effectual"] = 0
     labels = []
-    save = rp._save
-    monkeypatch.setattr(rp, "_save", lambda fig, path: (labels.extend(
+    save = rp.save_png
+    monkeypatch.setattr(rp, "save_png", lambda fig, path: (labels.extend(
         t for ax in fig.axes for t in (ax.get_legend_handles_labels()[1])), save(fig, path))[1])
     files = write_report_plots(rep, tmp_path)
     assert all(open(f, "rb").read(4) == b"\x89PNG" for f in files.values())
