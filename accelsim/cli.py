@@ -8,23 +8,18 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import sys
 from pathlib import Path
 
 from .cli_tables import add_format_argument, emit, resolve_format
-from .errors import USER_ERRORS, AccelsimError
+from .errors import USER_ERRORS, AccelsimError, SettingsError
+from .jsonio import print_json as _print_json
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2
         sys.stderr.write(f"{self.prog}: error: {message}\n")
         sys.exit(2)
-
-
-def _print_json(obj):
-    from .report import _default
-    sys.stdout.write(json.dumps(obj, indent=2, default=_default) + "\n")
 
 
 def _console():
@@ -58,60 +53,28 @@ def _add_simulate(sub):
     p.set_defaults(func=_cmd_simulate)
 
 
-def select_layers(names: list[str], text: str) -> list[str]:
-    """Layers named in ``text`` (comma-separated names or fnmatch patterns), in workload order."""
-    import fnmatch
-    want = [x.strip() for x in text.split(",") if x.strip()]
-    if not want:  # an empty selection would simulate nothing and report zeros
-        raise AccelsimError(f"--layers: no layer name or pattern in {text!r}")
-    bad = [w for w in want if not (w in names or (any(ch in w for ch in "*?[") and fnmatch.filter(names, w)))]
-    if bad:
-        raise AccelsimError(f"--layers: no layer named or matching {', '.join(bad)}")
-    return [n for n in names if any(n == w or fnmatch.fnmatchcase(n, w) for w in want)]
-
-
-def _int_list(text, field):
-    try:
-        return [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise AccelsimError(f"{field}: expected comma-separated integers, got {text!r}") from None
+#: SimulateSettings fields whose flag is not ``--`` + the field name with dashes
+_SIMULATE_FLAGS = {"overrides": "--set", "on_unsupported": "--skip-unsupported"}
 
 
 def _cmd_simulate(a):
-    from workloads.zoo import resolve
-    from .engine import make_model, simulate
-    wl = resolve(a.workload, shared=a.shared, seed=a.seed)
-    model = make_model(a.arch, a.overrides)
-    imgs = _int_list(a.images, "--images") if a.images else None
-    if a.plots and not a.out:
-        raise AccelsimError("--plots: needs --out DIR (the plots are written beside report.json)")
-    if a.pe_tracks:
-        if not a.chrome_trace:
-            raise AccelsimError("--pe-tracks: needs --chrome-trace FILE")
-        model.record_pe_timeline = True
-    layers = select_layers(list(wl.layers), a.layers) if a.layers else None
-    if imgs:
-        bad = [i for i in imgs if not 0 <= i < wl.n_images]
-        if bad:
-            raise AccelsimError(f"--images: {bad} out of range (workload has {wl.n_images})")
-    rep = simulate(wl, model, images=imgs, layers=layers, functional=a.functional, jobs=a.jobs, seed=a.seed,
-                   on_unsupported="skip" if a.skip_unsupported else "error")
-    if a.out:
-        rep.write(a.out)
-        if a.plots and not rep.results:  # every layer skipped: empty axes would pass for a result
-            sys.stderr.write("accelsim: note: --plots: no layer was simulated, no plots written\n")
-        elif a.plots:
-            from .report_plots import write_report_plots
-            write_report_plots(json.loads(rep.to_json()), a.out)
-    if a.chrome_trace:
-        from workloads.storage import atomic_write_bytes
-        atomic_write_bytes(a.chrome_trace, json.dumps(rep.to_chrome_trace()).encode())
+    from .simulate_api import SimulateSettings, run_simulate
+    try:
+        rep = run_simulate(SimulateSettings(
+            workload=a.workload, arch=a.arch, overrides=tuple(a.overrides), images=a.images or None,
+            layers=a.layers or None, functional=a.functional, jobs=a.jobs, seed=a.seed,
+            on_unsupported="skip" if a.skip_unsupported else "error", shared=a.shared, out=a.out or None,
+            chrome_trace=a.chrome_trace or None, pe_tracks=a.pe_tracks, plots=a.plots))
+    except SettingsError as e:  # name the flag, not the field
+        raise e.for_flag(_SIMULATE_FLAGS) from None
+    if a.plots and not rep.results:  # every layer skipped: empty axes would pass for a result
+        sys.stderr.write("accelsim: note: --plots: no layer was simulated, no plots written\n")
     if a.json:
         _print_json(rep.to_dict())
         return 0
     from rich.table import Table
     t = rep.total()
-    tab = Table(title=f"{rep.cfg.name} on {wl.name} @ {rep.cfg.clock_hz / 1e6:g} MHz")
+    tab = Table(title=f"{rep.cfg.name} on {rep.workload.name} @ {rep.cfg.clock_hz / 1e6:g} MHz")
     for col in ("layer", "image", "cycles", "latency (us)", "energy (uJ)", "util %", "effectual MACs"):
         tab.add_column(col, justify="right" if col != "layer" else "left")
     for r in rep.results:
@@ -355,7 +318,7 @@ def _cmd_list(a):
 
 # ------------------------------------------------------------------ delegated commands
 _DELEGATED = {"compare": ("accelsim.cli_compare", "GPU/CPU-measured head latency beside simulated accelerators"),
-              "sweep": ("accelsim.sweep", "design-space sweeps (local or Dask) with Pareto output")}
+              "sweep": ("accelsim.cli_sweep", "design-space sweeps (local or Dask) with Pareto output")}
 
 
 def _add_delegated(sub):

@@ -29,6 +29,7 @@ import numpy as np
 from workloads.storage import atomic_write_bytes
 
 from . import __version__
+from .jsonio import json_default
 
 CSV_COLUMNS = ["LayerID", "Layer", "Image", "Total Cycles", "Stall Cycles", "Overall Util %",
                "Mapping Efficiency %", "Compute Util %",
@@ -129,7 +130,7 @@ class Report:
         return self.to_dict()["report_hash"]
 
     def to_json(self, indent=2) -> str:
-        return json.dumps(self.to_dict(), indent=indent, default=_default)
+        return json.dumps(self.to_dict(), indent=indent, default=json_default)
 
     def csv_rows(self) -> list[dict]:
         """SCALE-Sim COMPUTE_REPORT columns: Stall Cycles = memory/bandwidth stalls (breakdown keys
@@ -266,19 +267,10 @@ def stall_cycles(breakdown: dict) -> int:
 
 def _portable(d: dict) -> dict:
     """The report without machine-specific fields (absolute paths, wall time), for the report hash."""
-    d = json.loads(json.dumps(d, default=_default))
+    d = json.loads(json.dumps(d, default=json_default))
     d.get("arch", {}).pop("file", None)
     d.get("energy_table", {}).pop("file", None)
     d.get("workload", {}).pop("source", None)
     d.get("workload", {}).pop("meta", None)  # provenance (may hold paths); the content hash covers the data
     return d
 
-
-def _default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, (set, tuple)):
-        return list(o)
-    return str(o)

@@ -2,37 +2,66 @@
 
 Python API::
 
-    from accelsim.sweep import run_sweep
-    res = run_sweep("examples/sweeps/scnn_small.yaml", out="runs/scnn_small")   # SweepResult
+    from accelsim.sweep import SweepSettings, run_sweep
+    res = run_sweep("examples/sweeps/scnn_small.yaml", SweepSettings(out="runs/scnn_small", jobs=2))
     res.rows        # one dict per point: parameters, status, metrics (units in the names), area_mm2
-    res.summary     # counts, files written, Pareto point indices, best point per objective
+    res.pareto      # Pareto fronts by objective pair: {tag: {"objectives", "points"}}
+    res.files       # the files written; res.summary: counts, timings, best point per objective
 
-Modules: :mod:`.spec` (YAML spec and its validation), :mod:`.execute` (per-point simulation, the on-disk
-cache, serial / process-pool / Dask executors), :mod:`.outputs` (CSV, Parquet, Pareto tables and plots).
+Modules: :mod:`.settings` (SweepSettings), :mod:`.spec` (YAML spec and its validation), :mod:`.execute`
+(per-point simulation, the on-disk cache, serial / process-pool / Dask executors), :mod:`.outputs` (CSV,
+Parquet, Pareto tables and plots).  The command line (``accelsim sweep``) is :mod:`accelsim.cli_sweep`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import AccelsimError, ConfigError
+from ..errors import ConfigError, SettingsError
 from .execute import (METRICS, DaskRunner, PointCache, Task, cache_key, default_cache_dir, execute, model_fingerprint,
                       summary_line)
+from .settings import SweepSettings
 from .spec import PRE_SIM_COLUMNS, SweepSpec, load_spec, spec_from_dict
 
-__all__ = ["run_sweep", "load_spec", "spec_from_dict", "SweepSpec", "SweepResult", "PointCache", "add_arguments",
-           "run"]
+__all__ = ["run_sweep", "SweepSettings", "SweepResult", "load_spec", "spec_from_dict", "SweepSpec", "PointCache",
+           "load_workloads"]
 
 
 @dataclass
 class SweepResult:
-    rows: list[dict]
-    columns: list[str]
+    """What :func:`run_sweep` returns: what ``accelsim sweep`` prints and writes."""
+
+    spec: SweepSpec
+    settings: SweepSettings
+    points: list[dict]
+    """the parameter set of every point, in point order (a dry run stops here)"""
+    rows: list[dict] = field(default_factory=list)
+    """one dict per point: ``columns`` (parameters, status, metrics, area, hashes); empty for a dry run"""
+    columns: list[str] = field(default_factory=list)
     summary: dict = field(default_factory=dict)
+    """counts, executor, timings, objectives, files, pareto, best (summary.json)"""
+    out: Path | None = None
+    """the output folder (None for a dry run)"""
+
+    @property
+    def files(self) -> dict[str, str]:
+        """``{"csv"|"parquet"|"area_breakdown"|"pareto*"|"best"|"summary": path}`` of the files written."""
+        return dict(self.summary.get("files", {}))
+
+    @property
+    def pareto(self) -> dict[str, dict]:
+        """Pareto fronts: ``{"all"|"<x>_vs_<y>": {"objectives": [...], "points": [point indices]}}``."""
+        return self.summary.get("pareto", {})
+
+    @property
+    def best(self) -> dict[str, dict]:
+        """Best feasible point per objective: ``{column: {"sense", "value", "point": row}}``."""
+        return self.summary.get("best", {})
 
 
 def load_workloads(spec: SweepSpec, shared=None, trace_dir: Path | None = None) -> dict:
@@ -105,26 +134,39 @@ def _columns(spec: SweepSpec) -> list[str]:
                                                                           "workload_hash", "arch_hash"])
 
 
-def run_sweep(spec: SweepSpec | str | os.PathLike, out: str | os.PathLike | None = None, *,
-              cache_dir: str | os.PathLike | None = None, jobs: int | None = None, scheduler: str | None = None,
-              dask_local: int | None = None, limit: int | None = None, plots: bool = True, progress: bool = False,
-              shared=None, arch_overrides: list[str] | None = None, console=None,
-              trace_dir: str | os.PathLike | None = None) -> SweepResult:
-    """Run (or resume) a sweep; returns its rows and summary and writes outputs to ``out`` when given.
+def run_sweep(spec: SweepSpec | dict | str | os.PathLike, settings: SweepSettings | None = None, *, console=None,
+              **changes) -> SweepResult:
+    """Run (or resume) a sweep as ``settings`` say; writes its outputs to ``settings.out`` and returns them.
 
-    ``limit``: simulate at most this many uncached points, then stop (the rest stay missing; a rerun
-    resumes).  ``jobs``: local worker processes (default: all cores; 1 = in this process).
-    ``trace_dir``: where generated dynhead traces are kept (default: ``<cache>/traces``).
+    ``spec``: a spec file, a spec as a dict (the YAML's content; relative paths from the working folder)
+    or an already-parsed :class:`SweepSpec` (``settings.overrides`` apply only when the spec is read here).  Keyword arguments are a shorthand for fields of ``settings``:
+    ``run_sweep(spec, jobs=1)`` is ``run_sweep(spec, SweepSettings(jobs=1))``.  ``console``: the rich
+    console of the progress bar (default: stderr).  Bad input raises an ``AccelsimError`` (a
+    ``SettingsError`` naming the field, or a ``ConfigError`` naming the spec file and field).
     """
+    settings = settings or SweepSettings()
+    if changes:
+        settings = dataclasses.replace(settings, **changes)
     t0 = time.perf_counter()
-    if not isinstance(spec, SweepSpec):
-        spec = load_spec(spec, arch_overrides)
+    if isinstance(spec, dict):
+        spec = spec_from_dict(spec, arch_overrides=list(settings.overrides))
+    elif not isinstance(spec, SweepSpec):
+        spec = load_spec(spec, list(settings.overrides))
+    elif settings.overrides:  # a parsed spec has its base arch already: say so rather than ignore them
+        raise SettingsError("overrides", "apply when the spec is read from a file; for a parsed spec pass "
+                                         "them to load_spec / spec_from_dict")
+    points = spec.points()
+    if settings.dry_run:
+        return SweepResult(spec=spec, settings=settings, points=points, columns=_columns(spec),
+                           summary={"name": spec.name, "points": len(points), "dry_run": True})
+    out = settings.out or Path("runs") / "sweeps" / spec.name
+    jobs, scheduler, dask_local, limit = settings.jobs, settings.scheduler, settings.dask_local, settings.limit
     from ..area import area_of
     from ..engine import default_jobs
     from ..models import get_model_class
 
-    cache = PointCache(Path(cache_dir) if cache_dir else (Path(out) / "cache" if out else default_cache_dir()))
-    workloads = load_workloads(spec, shared, Path(trace_dir) if trace_dir else cache.root / "traces")
+    cache = PointCache(settings.cache_dir or out / "cache")
+    workloads = load_workloads(spec, settings.shared, settings.trace_dir or cache.root / "traces")
     wl_hash = {k: w.content_hash for k, w in workloads.items()}
     columns = _columns(spec)
     pkeys = spec.param_keys
@@ -134,7 +176,7 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, out: str | os.PathLike | None
     post = [c for c in spec.constraints if c not in pre]
     n_cached = 0
     same: dict[str, list[int]] = {}  # cache key -> rows waiting for it
-    for i, pt in enumerate(spec.points()):
+    for i, pt in enumerate(points):
         cfg = spec.arch_for(pt)
         model = get_model_class(cfg.model)(cfg)
         area = area_of(model)
@@ -172,7 +214,7 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, out: str | os.PathLike | None
     try:
         if tasks and mode == "dask":
             dask = DaskRunner(scheduler, dask_local)
-        bar = _Bar(len(rows), progress, console)
+        bar = _Bar(len(rows), settings.progress, console)
         with bar:
             for r in rows:
                 if r.get("_cached") or str(r.get("status", "")).startswith("infeasible"):
@@ -215,21 +257,19 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, out: str | os.PathLike | None
                "points_per_min": (60.0 * n_done / sim_wall) if n_done and sim_wall > 0 else None,
                "objectives": [{"column": c, "sense": s} for c, s in spec.objectives],
                "constraints": [c.text for c in spec.constraints]}
-    if out is not None:
-        from .outputs import write_outputs
-        res = write_outputs(Path(out), rows, columns, spec.objectives, spec.name, plots=plots,
-                            areas={r["point"]: r["_area"] for r in rows})
-        summary.update(res)
-        from workloads.storage import atomic_write_bytes
-        import json
-        summary["wall_s"] = time.perf_counter() - t0
-        atomic_write_bytes(Path(out) / "summary.json", json.dumps(summary, indent=2, default=str).encode())
-    else:
-        from .outputs import best_per_objective
-        summary["best"] = best_per_objective([r for r in rows if r["status"] == "ok"], spec.objectives, columns)
+    from .outputs import write_outputs
+    res = write_outputs(out, rows, columns, spec.objectives, spec.name, plots=settings.plots,
+                        areas={r["point"]: r["_area"] for r in rows})
+    summary.update(res)
+    summary["files"]["summary"] = str(out / "summary.json")
+    from workloads.storage import atomic_write_bytes
+
+    from ..jsonio import dumps
     summary["wall_s"] = time.perf_counter() - t0
-    return SweepResult(rows=[{k: v for k, v in r.items() if not k.startswith("_")} for r in rows],
-                       columns=columns, summary=summary)
+    atomic_write_bytes(out / "summary.json", dumps(summary).encode())
+    return SweepResult(spec=spec, settings=settings, points=points,
+                       rows=[{k: v for k, v in r.items() if not k.startswith("_")} for r in rows],
+                       columns=columns, summary=summary, out=out)
 
 
 class _Bar:
@@ -259,64 +299,3 @@ class _Bar:
     def __exit__(self, *exc):
         if self.p is not None:
             self.p.__exit__(*exc)
-
-
-# ------------------------------------------------------------------ CLI
-def add_arguments(p) -> None:
-    p.add_argument("spec", help="sweep spec YAML (see examples/sweeps/)")
-    p.add_argument("--out", "-o", help="output folder (default: runs/sweeps/<spec name>)")
-    p.add_argument("--cache", help="point cache folder (default: <out>/cache)")
-    p.add_argument("--jobs", "-j", type=int, default=None, help="local worker processes (default: all cores)")
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run the points on this Dask scheduler")
-    g.add_argument("--dask-local", type=int, metavar="N", help="start a local Dask cluster of N worker processes")
-    p.add_argument("--limit", type=int, default=None, help="simulate at most N uncached points, then stop")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a field of the base arch for every point")
-    p.add_argument("--shared", help="shared data folder (default: $ACCELSIM_SHARED or ../shared)")
-    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
-    p.add_argument("--dry-run", action="store_true", help="validate the spec and list the points, simulate nothing")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
-
-
-def run(args) -> int:
-    spec = load_spec(args.spec, args.overrides)
-    if args.jobs is not None and args.jobs < 1:
-        raise AccelsimError(f"--jobs: must be >= 1, got {args.jobs}")
-    if args.dask_local is not None and args.dask_local < 1:
-        raise AccelsimError(f"--dask-local: must be >= 1, got {args.dask_local}")
-    if args.limit is not None and args.limit < 0:
-        raise AccelsimError(f"--limit: must be >= 0, got {args.limit}")
-    if args.scheduler and not args.scheduler.startswith(("tcp://", "tls://", "inproc://", "ucx://")):
-        raise AccelsimError(f"--scheduler: expected tcp://HOST:PORT, got {args.scheduler!r}")
-    if args.dry_run:
-        pts = spec.points()
-        if args.json:
-            from ..cli import _print_json
-            _print_json({"name": spec.name, "points": pts})
-        else:
-            for i, pt in enumerate(pts):
-                print(f"#{i} " + " ".join(f"{k}={v}" for k, v in pt.items()))
-            print(f"{len(pts)} point(s)")
-        return 0
-    out = args.out or str(Path("runs") / "sweeps" / spec.name)
-    res = run_sweep(spec, out, cache_dir=args.cache, jobs=args.jobs, scheduler=args.scheduler,
-                    dask_local=args.dask_local, limit=args.limit, plots=not args.no_plots,
-                    progress=not args.json or sys.stderr.isatty(), shared=args.shared)
-    s = res.summary
-    if args.json:
-        from ..cli import _print_json
-        _print_json(s)
-        return 0
-    from rich.console import Console
-    c = Console()
-    c.print(f"{s['points']} points: {s['simulated']} simulated, {s['cached']} cached, {s['missing']} missing, "
-            f"{s['errors']} errors; {s['feasible']} feasible ({s['executor']}, {s['sim_wall_s']:.1f} s)")
-    for col, b in s.get("best", {}).items():
-        pt = b["point"]
-        desc = " ".join(f"{k}={pt.get(k)}" for k in spec.param_keys)
-        c.print(f"best {col} ({b['sense']}): {b['value']:.6g}  [{desc}]", markup=False, soft_wrap=True)
-    for tag, p in s.get("pareto", {}).items():
-        c.print(f"Pareto {tag}: {len(p['points'])} point(s)")
-    c.print(f"wrote {out}/points.csv, pareto_*.csv/png, best.json, summary.json")
-    return 0

@@ -16,7 +16,7 @@ from accelsim.config import Field
 from accelsim.engine import AcceleratorModel, LayerResult
 from accelsim.errors import ConfigError
 from accelsim.models import register_model
-from accelsim.sweep import PointCache, load_spec, run_sweep
+from accelsim.sweep import PointCache, SweepSettings, load_spec, run_sweep
 from workloads import Layer, Workload, effectual_macs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -138,12 +138,12 @@ def _csv(out):
 
 def test_serial_pool_rerun_identical_and_cached(setup):
     spec = write_spec(BASE, setup, constraints=["utilization >= 0.5"])
-    a = run_sweep(spec, out=setup / "a", jobs=1)
+    a = run_sweep(spec, SweepSettings(out=setup / "a", jobs=1))
     s = a.summary
     assert s["simulated"] == 16 and s["cached"] == 0 and s["missing"] == 0
-    b = run_sweep(spec, out=setup / "b", jobs=2)
+    b = run_sweep(spec, SweepSettings(out=setup / "b", jobs=2))
     assert _csv(setup / "a") == _csv(setup / "b")
-    c = run_sweep(spec, out=setup / "a", jobs=1)  # same cache: nothing simulated, same numbers
+    c = run_sweep(spec, out=setup / "a", jobs=1)  # keyword shorthand; same cache: nothing simulated, same numbers
     assert c.summary["simulated"] == 0 and c.summary["cached"] == 16
     assert _csv(setup / "a") == _csv(setup / "b")
     rows = a.rows
@@ -154,9 +154,11 @@ def test_serial_pool_rerun_identical_and_cached(setup):
     # skip=False does the dense work: 100 % utilization; constraints mark rows, not drop them
     assert all(r["status"] == "ok" for r in rows if r["utilization"] >= 0.5)
     assert any(r["status"].startswith("infeasible") for r in rows) or all(r["utilization"] >= 0.5 for r in rows)
-    files = a.summary["files"]
+    files = a.files
+    assert a.out == setup / "a" and a.pareto == a.summary["pareto"] and a.best == a.summary["best"]
+    assert a.points == load_spec(spec).points() and [r["point"] for r in rows] == list(range(len(a.points)))
     for k in ("csv", "pareto", "best", "pareto_latency_s_vs_energy_j", "pareto_latency_s_vs_area_mm2_png",
-              "area_breakdown"):
+              "area_breakdown", "summary"):
         assert Path(files[k]).exists()
     import csv
     arows = list(csv.DictReader(open(files["area_breakdown"])))
@@ -171,19 +173,19 @@ def test_serial_pool_rerun_identical_and_cached(setup):
 
 def test_pre_simulation_constraint_skips(setup):
     spec = write_spec(BASE, setup, constraints=["multipliers <= 4"])
-    res = run_sweep(spec, out=setup / "o", jobs=1, plots=False)
+    res = run_sweep(spec, SweepSettings(out=setup / "o", jobs=1, plots=False))
     assert res.summary["simulated"] == 8 and res.summary["infeasible"] == 8
     assert all("latency_s" not in r for r in res.rows if r["multipliers"] > 4)
 
 
 def test_limit_then_resume_only_missing(setup):
     spec = write_spec(BASE, setup)
-    a = run_sweep(spec, out=setup / "o", jobs=1, limit=5, plots=False)
+    a = run_sweep(spec, SweepSettings(out=setup / "o", jobs=1, limit=5, plots=False))
     assert a.summary["simulated"] == 5 and a.summary["missing"] == 11
     assert len(PointCache(setup / "o" / "cache")) == 5
-    b = run_sweep(spec, out=setup / "o", jobs=2, plots=False)
+    b = run_sweep(spec, SweepSettings(out=setup / "o", jobs=2, plots=False))
     assert b.summary["simulated"] == 11 and b.summary["cached"] == 5 and b.summary["missing"] == 0
-    ref = run_sweep(spec, out=setup / "ref", jobs=1, plots=False)
+    ref = run_sweep(spec, SweepSettings(out=setup / "ref", jobs=1, plots=False))
     assert _csv(setup / "o") == _csv(setup / "ref")
 
 
@@ -191,13 +193,13 @@ def test_interrupt_then_resume(setup, monkeypatch):
     spec = write_spec(BASE, setup, parameters={"multipliers": [2, 4, 8, 16]}, workloads={"w1": "wl.npz"})
     monkeypatch.setenv("SWEEP_TOY_INTERRUPT_AT", "8")
     with pytest.raises(KeyboardInterrupt):
-        run_sweep(spec, out=setup / "o", jobs=1, plots=False)
+        run_sweep(spec, SweepSettings(out=setup / "o", jobs=1, plots=False))
     assert len(PointCache(setup / "o" / "cache")) == 2  # points before the kill are kept
     # a stray temp file from a write cut short must not count as a result
     (setup / "o" / "cache" / "zz").mkdir()
     (setup / "o" / "cache" / "zz" / ".tmp-partial").write_text("{")
     monkeypatch.delenv("SWEEP_TOY_INTERRUPT_AT")
-    b = run_sweep(spec, out=setup / "o", jobs=1, plots=False)
+    b = run_sweep(spec, SweepSettings(out=setup / "o", jobs=1, plots=False))
     assert b.summary["simulated"] == 2 and b.summary["cached"] == 2
 
 
@@ -205,32 +207,32 @@ def test_same_config_twice_simulated_once(setup):
     # multipliers 8 is the base value: the override-free point and the explicit one are the same config
     spec = write_spec(BASE, setup, sampling="list", parameters=None, workloads={"w1": "wl.npz"},
                       points=[{"multipliers": 8}, {"multipliers": 8, "mode.skip": True}, {"multipliers": 2}])
-    res = run_sweep(spec, out=setup / "o", jobs=2, plots=False)
+    res = run_sweep(spec, SweepSettings(out=setup / "o", jobs=2, plots=False))
     assert res.summary["simulated"] == 2 and res.summary["missing"] == 0
     assert res.rows[0]["cycles"] == res.rows[1]["cycles"] and res.rows[1]["status"] == "ok"
 
 
 def test_corrupt_cache_entry_is_recomputed(setup):
     spec = write_spec(BASE, setup, parameters={"multipliers": [2, 4]}, workloads={"w1": "wl.npz"})
-    run_sweep(spec, out=setup / "o", jobs=1, plots=False)
+    run_sweep(spec, SweepSettings(out=setup / "o", jobs=1, plots=False))
     f = sorted((setup / "o" / "cache").glob("*/*.json"))[0]
     f.write_text("{not json")
-    b = run_sweep(spec, out=setup / "o", jobs=1, plots=False)
+    b = run_sweep(spec, SweepSettings(out=setup / "o", jobs=1, plots=False))
     assert b.summary["simulated"] == 1 and b.summary["cached"] == 1
 
 
 def test_dask_local_matches_local(setup):
     pytest.importorskip("distributed")
     spec = write_spec(BASE, setup, parameters={"multipliers": [2, 4, 8], "mode.skip": [True, False]})
-    a = run_sweep(spec, out=setup / "a", jobs=1, plots=False)
-    d = run_sweep(spec, out=setup / "d", dask_local=2, plots=False)
+    a = run_sweep(spec, SweepSettings(out=setup / "a", jobs=1, plots=False))
+    d = run_sweep(spec, SweepSettings(out=setup / "d", dask_local=2, plots=False))
     assert d.summary["executor"] == "dask" and d.summary["workers"] == 2 and d.summary["simulated"] == 12
     assert _csv(setup / "a") == _csv(setup / "d")
     # an existing scheduler by address (--scheduler tcp://HOST:PORT); in-process worker keeps it quick
     from distributed import LocalCluster
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cl:
         assert cl.scheduler_address.startswith(("tcp://", "inproc://"))
-        e = run_sweep(spec, out=setup / "e", scheduler=cl.scheduler_address, plots=False)
+        e = run_sweep(spec, SweepSettings(out=setup / "e", scheduler=cl.scheduler_address, plots=False))
     assert e.summary["executor"] == "dask" and e.summary["simulated"] == 12
     assert _csv(setup / "a") == _csv(setup / "e")
 
@@ -250,9 +252,60 @@ def test_cli(setup, capsys):
     assert err.count("\n") == 0 and "spec.yaml" in err and "nope.x" in err
 
 
+
+@pytest.mark.parametrize("kw,message", [
+    ({"jobs": 0}, "jobs: must be >= 1, got 0"),
+    ({"dask_local": 0}, "dask_local: must be >= 1, got 0"),
+    ({"limit": -1}, "limit: must be >= 0, got -1"),
+    ({"limit": 2.0}, "limit: must be an integer, got 2.0"),
+    ({"scheduler": "localhost:8786"}, "scheduler: expected tcp://HOST:PORT, got 'localhost:8786'"),
+    ({"scheduler": "tcp://h:1", "dask_local": 2}, "dask_local: not allowed with scheduler"),
+    ({"overrides": "multipliers=4"}, "overrides: must be a sequence of 'KEY=VALUE' strings"),
+    ({"overrides": ["multipliers"]}, "overrides: expected KEY=VALUE, got 'multipliers'"),
+    ({"plots": "no"}, "plots: must be True or False, got 'no'"),
+    ({"out": 3}, "out: must be a path, got 3"),
+])
+def test_bad_settings_are_one_line_errors(kw, message):
+    from accelsim.errors import SettingsError
+    with pytest.raises(SettingsError, match=f"^{message}") as e:
+        SweepSettings(**kw)
+    assert "\n" not in str(e.value) and e.value.field == message.split(":")[0]
+
+
+def test_cli_names_flags_of_bad_settings(setup, capsys):
+    from accelsim.cli import main
+    spec = write_spec(BASE, setup)
+    for argv, err in ((["--jobs", "0"], "--jobs: must be >= 1, got 0"), (["--limit", "-1"], "--limit: must be >= 0"),
+                      (["--dask-local", "0"], "--dask-local: must be >= 1"),
+                      (["--scheduler", "h:1"], "--scheduler: expected tcp://HOST:PORT"),
+                      (["--set", "multipliers"], "--set: expected KEY=VALUE")):
+        assert main(["sweep", str(spec), "--out", str(setup / "o"), *argv]) == 2
+        line = capsys.readouterr().err
+        assert line.startswith(f"accelsim: error: {err}") and line.count("\n") == 1
+    assert not (setup / "o").exists()
+
+
+def test_settings_api_dry_run_dict_spec_and_top_level_names(setup, monkeypatch):
+    from accelsim import SweepResult, SweepSettings as TopSettings, run_sweep as top_run_sweep
+    from accelsim.errors import SettingsError
+    assert TopSettings is SweepSettings and top_run_sweep is run_sweep
+    spec = write_spec(BASE, setup)
+    dry = run_sweep(spec, SweepSettings(dry_run=True, overrides=("scale=2.0",)))
+    assert isinstance(dry, SweepResult) and dry.rows == [] and dry.files == {} and dry.out is None
+    assert dry.points == load_spec(spec).points() and dry.spec.base["scale"] == 2.0
+    assert not (setup / "runs").exists()
+    with pytest.raises(SettingsError, match="^overrides: apply when the spec is read from a file"):
+        run_sweep(load_spec(spec), SweepSettings(overrides=("scale=2.0",)))
+    # a spec given as a dict; out defaults to runs/sweeps/<spec name> like the CLI's
+    monkeypatch.chdir(setup)
+    data = {**BASE, "parameters": {"multipliers": [2, 4]}, "workloads": {"w1": "wl.npz"}}
+    res = run_sweep(data, SweepSettings(jobs=1, plots=False))
+    assert res.out == Path("runs") / "sweeps" / "t" and (res.out / "points.csv").is_file()
+    assert res.summary["simulated"] == 2 and set(res.pareto) >= {"all"} and res.best["latency_s"]["value"] > 0
+
 def test_maximize_objective_and_failed_trace(setup):
     spec = write_spec(BASE, setup, objectives=["latency_s", {"maximize": "utilization"}])
-    res = run_sweep(spec, out=setup / "o", jobs=1, plots=False)
+    res = run_sweep(spec, SweepSettings(out=setup / "o", jobs=1, plots=False))
     ok = [r for r in res.rows if r["status"] == "ok"]
     assert res.summary["best"]["utilization"]["value"] == max(r["utilization"] for r in ok)
     front = set(res.summary["pareto"]["latency_s_vs_utilization"]["points"])
@@ -263,7 +316,7 @@ def test_maximize_objective_and_failed_trace(setup):
     # a trace that dynhead cannot produce: one line naming the spec and the field
     bad = write_spec(BASE, setup, workloads={"w1": {"source": {"dynhead": {"checkpoint": str(setup / "no.pt")}}}})
     with pytest.raises(ConfigError, match="spec.yaml: field 'workloads.w1.source.dynhead': dynhead trace failed"):
-        run_sweep(bad, out=setup / "o2", jobs=1)
+        run_sweep(bad, SweepSettings(out=setup / "o2", jobs=1))
 
 
 def test_real_model_example_runs(tmp_path):
@@ -273,7 +326,7 @@ def test_real_model_example_runs(tmp_path):
         spec = load_spec(p)
     except ConfigError as e:
         pytest.skip(f"systolic example not runnable here: {e}")
-    res = run_sweep(spec, out=tmp_path, jobs=1, limit=3, plots=False)
+    res = run_sweep(spec, SweepSettings(out=tmp_path, jobs=1, limit=3, plots=False))
     assert res.summary["simulated"] == 3 and res.summary["missing"] == len(res.rows) - 3
     done = [r for r in res.rows if "latency_s" in r]
     assert all(r["latency_s"] > 0 and r["energy_j"] > 0 and r["area_mm2"] > 0 for r in done)
@@ -314,12 +367,13 @@ def test_scnn_small_example_on_dynhead_trace(tmp_path, full):
     from accelsim.sweep import spec_from_dict
     spec = spec_from_dict(data, file=str(p), base_dir=p.parent)
     traces = tmp_path / "traces"
-    a = run_sweep(spec, out=tmp_path / "a", jobs=1 if not full else 2, plots=False, trace_dir=traces)
+    a = run_sweep(spec, SweepSettings(out=tmp_path / "a", jobs=1 if not full else 2, plots=False,
+                                      trace_dir=traces))
     n = len(spec.points())
     assert a.summary["simulated"] + a.summary["infeasible"] == n and a.summary["missing"] == 0
     ok = [r for r in a.rows if r["status"] == "ok"]
     assert ok and all(r["latency_s"] > 0 and r["energy_j"] > 0 and r["macs_effectual"] > 0 for r in ok)
     if full:
-        d = run_sweep(spec, out=tmp_path / "d", dask_local=2, plots=False, trace_dir=traces)
+        d = run_sweep(spec, SweepSettings(out=tmp_path / "d", dask_local=2, plots=False, trace_dir=traces))
         assert d.summary["simulated"] == a.summary["simulated"]
         assert _csv(tmp_path / "a") == _csv(tmp_path / "d")
