@@ -10,13 +10,10 @@ from hypothesis import strategies as st
 from accelsim.engine import make_model, simulate
 from accelsim.errors import ConfigError
 from accelsim.models.eyeriss import Mapping, small_layers, thin
-from accelsim.paths import validation_dir
 from workloads import Layer, LayerInstance, effectual_macs
 from workloads.synthetic import random_tensor
 
 FULL = bool(os.environ.get("ACCELSIM_FULL"))
-MASKS = validation_dir("eyerissv2_pe_mobilenet05")
-needs_masks = pytest.mark.skipif(MASKS is None, reason="../shared/validation/eyerissv2_pe_mobilenet05 not found")
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +24,9 @@ def v2():
 @pytest.fixture(scope="module")
 def masks_wl():
     from workloads.zoo import resolve
-    return resolve("eyeriss-v2-pe-mobilenet05")
+    return resolve("eyeriss-v2-pe-mobilenet05")  # ../shared's masks, else the packaged copy
 
 
-@needs_masks
 def test_single_pe_pointwise_equals_ground_truth(masks_wl):
     rep = simulate(masks_wl, "eyeriss-v2-pe", jobs=1)
     pw = [r for r in rep.results if masks_wl.layers[r.name].kind == "conv"]
@@ -40,7 +36,6 @@ def test_single_pe_pointwise_equals_ground_truth(masks_wl):
         assert r.cycles == r.macs_effectual  # one MAC unit, no overhead: one cycle per effectual MAC
 
 
-@needs_masks
 def test_single_pe_depthwise_rules(masks_wl):
     inst = masks_wl.instance("L20", 0).materialize(0)
     gt = masks_wl.layers["L20"].meta["ground_truth_cycles"]

@@ -18,12 +18,6 @@ REFERENCE_HASHES = {
     "scnn-vgg16": "ad2721e5aa8a3196e62e5cd79b62082714d35d22a17bd96c416ae8710ab6d4d9",
     "scnn-googlenet-inception": "8c035f6f14779391ba929a7685249d860dca96db54faff7430e37092f7c0d369",
 }
-EXTERNAL = refdata.external_root()
-needs_external = pytest.mark.skipif(
-    EXTERNAL is None or not all((EXTERNAL / "validation" / s).is_dir() for s in refdata.SETS),
-    reason="compares with ../shared/validation, which is absent here (the pinned hashes still check the copy)")
-
-
 @pytest.fixture
 def packaged_only(monkeypatch, tmp_path):
     """No external folder, a fresh unpack cache."""
@@ -43,18 +37,35 @@ def test_every_zoo_workload_resolves_offline(packaged_only):
         assert refdata.set_dir(s).parent.parent.parent == packaged_only
 
 
-@needs_external
 @pytest.mark.parametrize("name", sorted(REFERENCE_HASHES))
-def test_shared_folder_gives_the_pinned_hashes(name):
-    assert resolve(name, shared=EXTERNAL).content_hash == REFERENCE_HASHES[name]
+def test_reference_workloads_have_the_pinned_hashes(name):
+    """Default lookup: ../shared (or $ACCELSIM_SHARED) when present, else the packaged copy."""
+    assert resolve(name).content_hash == REFERENCE_HASHES[name]
 
 
-@needs_external
-def test_packaged_files_equal_the_shared_folder_and_regenerate_identically(tmp_path):
+def test_default_source_equals_the_packaged_copy():
+    """With ../shared present this compares it with the packaged copy file by file (and the converter's --check:
+    archives and README byte-identical); without it, the packaged copy with itself through the same path."""
+    ext = refdata.external_root()
     for s in refdata.SETS:
-        assert refdata.packaged_files(s) == refdata.read_folder(EXTERNAL / "validation" / s), s
-        assert refdata.read_set(s) == refdata.packaged_files(s)
-    assert convert.main(["--shared", str(EXTERNAL), "--check"]) == 0   # archives + README byte-identical
+        assert refdata.read_set(s) == refdata.packaged_files(s), s
+    if ext is not None and all((ext / "validation" / s).is_dir() for s in refdata.SETS):
+        assert convert.main(["--shared", str(ext), "--check"]) == 0
+
+
+def test_regenerating_from_the_unpacked_copy_gives_the_same_archives(packaged_only, tmp_path):
+    root = refdata.data_root()
+    out = tmp_path / "out"
+    assert convert.main(["--shared", str(root), "--out", str(out)]) == 0
+    for s in refdata.SETS:
+        assert (out / f"{s}.npz").read_bytes() == refdata.packaged_path(s).read_bytes(), s
+
+
+def test_readme_lists_the_sha256_of_every_packaged_file():
+    text = (refdata.PACKAGE_DIR / "README.md").read_text()
+    for s in refdata.SETS:
+        for n, b in refdata.packaged_files(s).items():
+            assert f"| `{n}` | {len(b)} | `{refdata.sha256(b)}` |" in text, (s, n)
 
 
 def test_none_disables_even_an_explicit_folder_in_the_environment(monkeypatch, tmp_path):
