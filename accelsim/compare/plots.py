@@ -3,23 +3,14 @@ per-image latency vs active-pixel ratio, and the gate masks of one image per FPN
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 
-from workloads.storage import atomic_write_bytes
+from ..plotting import save_png
+from .constants import MODELS
 
 MODEL_COLORS = {"baseline": "#777777", "large": "#1f77b4", "small": "#d62728"}
-
-
-def _save(fig, path: Path) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    atomic_write_bytes(path, buf.getvalue())
-    import matplotlib.pyplot as plt
-    plt.close(fig)
-    return str(path)
 
 
 def latency_plot(res, path):
@@ -32,7 +23,7 @@ def latency_plot(res, path):
     targets = list(dict.fromkeys(e["target"] for e in ents))
     fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(targets)), 4))
     w = 0.27
-    for j, model in enumerate(("baseline", "large", "small")):
+    for j, model in enumerate(MODELS):
         xs, ys, lo, hi = [], [], [], []
         for i, t in enumerate(targets):
             e = next((e for e in ents if e["model"] == model and e["target"] == t), None)
@@ -51,7 +42,7 @@ def latency_plot(res, path):
     ax.set_ylabel("head latency per image (ms, log)")
     ax.set_title(f"Measured ({res['device_label']}) vs simulated; whiskers = min/max over images", fontsize=9)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def energy_plot(res, path):
@@ -79,7 +70,7 @@ def energy_plot(res, path):
     ax.set_ylabel("energy per image (uJ)")
     ax.set_title("Energy breakdown by action, dynamic Small (per-action tables, see compare.json)", fontsize=9)
     ax.legend(fontsize=6, ncol=2)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def scatter_plot(res, path):
@@ -104,7 +95,7 @@ def scatter_plot(res, path):
     ax.set_yscale("log")
     ax.set_title("Per-image latency vs active-pixel ratio", fontsize=9)
     ax.legend(fontsize=6, ncol=2)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def masks_plot(rows, images, path):
@@ -128,10 +119,11 @@ def masks_plot(rows, images, path):
         ax.set_title(f"P{l + 3}: {100 * frac.mean():.0f}% open", fontsize=8)
         ax.axis("off")
     fig.suptitle("Depth-gate masks of image 0 (dynamic Large), fraction of stages x towers open", fontsize=9)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def write_plots(res, rows, traces, sims, out: Path, images) -> dict:
+    """Every plot into ``out``: ``{files key: path}``; ``sims`` is ``{(row, target): Report}``."""
     # per-image simulated latency, for the scatter plot
     res["per_image_latency"] = {f"{n}|{t}": [p["latency_s"] for p in rep.per_image()] for (n, t), rep in sims.items()}
     files = {}

@@ -1,0 +1,176 @@
+"""What one ``accelsim compare`` run does: :class:`CompareSettings`, validated once on construction.
+
+The defaults are the CLI's (``accelsim compare`` with no arguments); the CLI builds this object from
+its flags (``--no-measure`` is ``measure=False``, ``--no-plots`` is ``plots=False``, ``--set`` is
+``overrides``).  A bad value raises :class:`accelsim.errors.SettingsError` (an ``AccelsimError``)
+whose one-line message starts with the field's name (the CLI names the flag instead).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import SettingsError, check_bool, check_int, check_path
+from .constants import TORCH_NUMPY_ONLY
+
+
+def default_targets() -> tuple[str, ...]:
+    """The presets simulated when no targets are given: those whose YAML says ``compare_default: true``."""
+    try:
+        from ..registry import compare_default_presets
+        return tuple(compare_default_presets())
+    except ImportError as e:  # yaml: a machine with torch + numpy only
+        raise SettingsError("targets", f"the default targets need {e.name or e}, which is not importable here; "
+                                       f"{TORCH_NUMPY_ONLY}") from None
+
+
+def parse_override(item: str) -> tuple[str, str]:
+    """``"PRESET:KEY=VALUE"`` -> ``("PRESET", "KEY=VALUE")``; ValueError on another shape."""
+    preset, sep, kv = item.partition(":")
+    if not sep or "=" not in kv or not preset or kv.startswith("="):
+        raise ValueError(f"expected PRESET:KEY=VALUE, got {item!r}")
+    return preset, kv
+
+
+@dataclass(frozen=True)
+class CompareSettings:
+    """Settings of one compare run (see :func:`accelsim.compare.run_compare`)."""
+
+    device: str = "auto"
+    """where the head is measured: ``auto`` (CUDA when available), ``cuda``, ``cuda:N`` or ``cpu``"""
+    size: tuple[int, int] | str = (256, 256)
+    """input size (height, width) in pixels, or ``"HxW"``; padded to a multiple of 32 (the paper: 800x1333)"""
+    images: int = 3
+    """number of images (the bundled sample images, or ``image_dir``'s, cycled)"""
+    image_dir: str | None = None
+    """folder of RGB images instead of the bundled ones"""
+    checkpoint_large: str | None = None
+    """dynamic checkpoint (file) of the 'Large' row; None: the shipped lambda 0.1 model"""
+    checkpoint_small: str | None = None
+    """dynamic checkpoint (file) of the 'Small' row; None: the shipped lambda 0.8 model"""
+    width: int | None = None
+    """channel width C of the measured/traced head (random seeded weights, driven by the trained gates);
+    a multiple of 32 (GroupNorm groups); None: the checkpoints' width"""
+    baseline_depth: int | None = None
+    """depth D (conv stages per tower) of the gate-free baseline; None: the dynamic checkpoints' depth"""
+    targets: tuple[str, ...] | str = field(default_factory=default_targets)
+    """accelerator presets to simulate (a tuple, or one comma-separated string); missing presets are
+    skipped and listed; empty: GFLOPs and measurement only.  Default: :func:`default_targets`"""
+    overrides: tuple[str, ...] = ()
+    """``"PRESET:KEY=VALUE"`` field overrides of single targets, e.g. ``"scnn:pe_rows=4"``"""
+    prune: float | None = None
+    """magnitude-prune the head weights to this density in (0, 1] for all targets; None: dense weights"""
+    batch: int = 4
+    """batch size N of the batch-N measurement (images)"""
+    reps: int = 20
+    """timed repetitions per measurement"""
+    warmup: int = 5
+    """untimed repetitions before each measurement"""
+    gpu_peak_tmacs: float | None = None
+    """peak rate of the GPU for the iso-throughput columns, in TMAC/s; None: from the measured GPU's
+    name, else the paper's V100 (7.85 TMAC/s FP32)"""
+    iso_resimulate: bool = False
+    """also re-simulate every target with its PE count scaled to the GPU's peak (targets ``<preset>@iso``)"""
+    measure: bool = True
+    """measure the head's latency on ``device`` (False: GFLOPs and simulation only)"""
+    measured: str | None = None
+    """a compare.json written elsewhere whose measured rows are taken instead of measuring here; its
+    settings must match this run's"""
+    plots: bool = True
+    """write the PNG plots (needs matplotlib)"""
+    jobs: int | None = None
+    """simulation worker processes; None: the engine's default"""
+    seed: int = 0
+    """seed of the random weights/features and of the simulation's synthetic data"""
+    out: Path | str = Path("runs/compare")
+    """output folder (compare.json, compare.md, compare.csv, plots)"""
+    quiet: bool = False
+    """no progress lines on stderr"""
+
+    def __post_init__(self):
+        def put(name, value):
+            object.__setattr__(self, name, value)
+
+        def number(name, ok, what):
+            v = getattr(self, name)
+            if v is not None:
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not ok(float(v)):
+                    raise SettingsError(name, f"must be {what}, got {v!r}")
+                put(name, float(v))
+
+        for name in ("image_dir", "checkpoint_large", "checkpoint_small", "measured"):
+            put(name, check_path(name, getattr(self, name)))
+        put("out", Path(check_path("out", self.out, optional=False)))
+        dev = self.device
+        if not isinstance(dev, str) or not (dev in ("auto", "cpu") or dev.startswith("cuda")):
+            raise SettingsError("device", f"expected auto, cuda or cpu, got {dev!r}")
+        put("size", _size(self.size))
+        for name, lo in (("images", 1), ("batch", 1), ("reps", 1), ("warmup", 0), ("seed", None)):
+            check_int(name, getattr(self, name), lo)
+        check_int("width", self.width, 32, optional=True)
+        if self.width is not None and self.width % 32:
+            raise SettingsError("width", f"must be a multiple of 32 (GroupNorm groups), got {self.width}")
+        check_int("baseline_depth", self.baseline_depth, 1, optional=True)
+        check_int("jobs", self.jobs, 1, optional=True)
+        number("prune", lambda x: 0.0 < x <= 1.0, "a density in (0, 1]")
+        number("gpu_peak_tmacs", lambda x: 0.0 < x < float("inf"), "a positive number of TMAC/s")
+        for name in ("iso_resimulate", "measure", "plots", "quiet"):
+            check_bool(name, getattr(self, name))
+        put("targets", _names(self.targets))
+        ov = self.overrides
+        if isinstance(ov, str) or not all(isinstance(x, str) for x in ov):
+            raise SettingsError("overrides", f"must be a sequence of 'PRESET:KEY=VALUE' strings, got {ov!r}")
+        put("overrides", tuple(ov))
+        for item in self.overrides:
+            try:
+                preset, _ = parse_override(item)
+            except ValueError as e:
+                raise SettingsError("overrides", str(e)) from None
+            if preset not in self.targets:
+                raise SettingsError("overrides", f"{preset!r} is not one of the targets "
+                                                 f"({', '.join(self.targets)})")
+
+    @property
+    def overrides_by_target(self) -> dict[str, list[str]]:
+        """``{target: ["KEY=VALUE", ...]}`` for every target (empty lists where nothing is overridden)."""
+        out = {t: [] for t in self.targets}
+        for item in self.overrides:
+            preset, kv = parse_override(item)
+            out[preset].append(kv)
+        return out
+
+    def checkpoint(self, row: str) -> str | None:
+        """The checkpoint file of a dynamic row (``"large"`` or ``"small"``); None: the shipped one."""
+        return {"large": self.checkpoint_large, "small": self.checkpoint_small}[row]
+
+
+def _size(v) -> tuple[int, int]:
+    from dynhead.cost import level_sizes, parse_size
+    from dynhead.errors import DynheadError
+    if isinstance(v, str):
+        try:
+            v = parse_size(v)
+        except DynheadError as e:
+            raise SettingsError("size", e.reason) from None
+    if (not isinstance(v, (tuple, list)) or len(v) != 2
+            or any(isinstance(x, bool) or not isinstance(x, int) or x < 1 for x in v)):
+        raise SettingsError("size", f"expected 'HxW' or (height, width) in positive pixels, got {v!r}")
+    h, w = v
+    p7 = level_sizes((h, w), pad=True)[-1]
+    if p7[0] * p7[1] < 2:  # GroupNorm over one pixel x one channel per group is undefined
+        raise SettingsError("size", f"{h}x{w} is too small, P7 would be {p7[0]}x{p7[1]} (need at least "
+                                    f"2 pixels, e.g. 128x192 or 256x256)")
+    return (h, w)
+
+
+def _names(v) -> tuple[str, ...]:
+    if isinstance(v, str):
+        v = v.split(",")
+    try:
+        names = tuple(v)
+    except TypeError:
+        raise SettingsError("targets", f"expected preset names, got {v!r}") from None
+    if not all(isinstance(t, str) and "," not in t for t in names):
+        raise SettingsError("targets", f"expected preset names, got {v!r}")
+    return tuple(t.strip() for t in names if t.strip())

@@ -1,0 +1,106 @@
+"""Every target (accelerator preset) on every row's trace, the iso-throughput GPU peak, and the import
+check that runs before anything is measured."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+
+from ..errors import SettingsError
+from .constants import GPU_PEAK_MACS, TORCH_NUMPY_ONLY
+from .settings import CompareSettings
+
+
+def check_imports(settings: CompareSettings) -> None:
+    """Import what tracing, simulating and plotting need before anything is measured: on a GPU
+    machine with torch + numpy only, a late ImportError would throw the measurement away."""
+    if settings.targets:
+        try:
+            from workloads import Workload
+
+            from ..config import list_presets
+            from ..engine import make_model
+            Workload("import check")                     # networkx (the layer graph, imported lazily)
+            for t in sorted(set(settings.targets) & set(list_presets())):
+                make_model(t)                            # yaml, numba (the models' kernels)
+        except ImportError as e:
+            raise SettingsError("targets", f"simulating needs {e.name or e}, which is not importable here; "
+                                           f"{TORCH_NUMPY_ONLY}") from None
+    if settings.plots:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError as e:
+            raise SettingsError("plots", f"needed here, the plots need {e.name or e}, which is not "
+                                         f"importable; {TORCH_NUMPY_ONLY}") from None
+
+
+def gpu_model(device_name: str) -> str | None:
+    """The GPU_PEAK_MACS key naming the device, matched as a whole token of its name ("NVIDIA L40S"
+    is not an "L4", "Tesla V100-SXM2-16GB" is a "V100"); None when no key is a token of it."""
+    tokens = set(re.split(r"[^A-Z0-9]+", device_name.upper()))
+    return next((k for k in GPU_PEAK_MACS if k.upper() in tokens), None)
+
+
+def gpu_peak(device: dict, tmacs: float | None = None) -> tuple[float, str]:
+    """``(peak MAC/s, where it comes from)`` of the GPU the accelerators are scaled to for the
+    iso-throughput columns: ``tmacs`` (TMAC/s) when given, else the measured GPU's data sheet, else
+    the paper's V100."""
+    if tmacs:
+        return tmacs * 1e12, "--gpu-peak-tmacs"
+    known = gpu_model(device.get("name") or "") if device.get("kind") == "gpu" else None
+    if known:
+        return GPU_PEAK_MACS[known], "data sheet of the measured GPU"
+    return GPU_PEAK_MACS["V100"], "V100 FP32 data sheet (the paper's GPU)"
+
+
+@dataclass
+class Simulations:
+    """Reports of every (row, target) pair, with what :func:`accelsim.compare.tables.assemble` needs."""
+
+    reports: dict = field(default_factory=dict)
+    """``{(row, target): Report}``; targets ``<preset>@iso`` are the iso-throughput re-simulations"""
+    missing: list = field(default_factory=list)
+    """targets without a preset (skipped)"""
+    peaks: dict = field(default_factory=dict)
+    """``{target: peak MAC/s}`` at the target's clock"""
+    iso_overrides: dict = field(default_factory=dict)
+    """``{"<preset>@iso": overrides}`` of the re-simulated targets"""
+
+
+def simulate_targets(traces: dict, settings: CompareSettings, log=lambda msg: None,
+                     gpu_peak_macs: float | None = None) -> Simulations:
+    """Simulate every row's trace on every target of ``settings`` (and, with ``iso_resimulate``, on the
+    target scaled by its model's ``iso_overrides`` to ``gpu_peak_macs``)."""
+    out = Simulations()
+    if not settings.targets:  # measurement only: a GPU machine may have torch + numpy and nothing else
+        return out
+    from ..config import list_presets
+    from ..engine import make_model, simulate
+
+    presets = set(list_presets())
+    overrides = settings.overrides_by_target
+    for t in settings.targets:
+        if t not in presets:
+            out.missing.append(t)
+            continue
+        base = make_model(t, overrides.get(t) or None)
+        variants = [(t, base)]
+        out.peaks[t] = base.peak_macs_per_cycle() * base.cfg.clock_hz
+        if settings.iso_resimulate and gpu_peak_macs:
+            ov = base.iso_overrides(gpu_peak_macs / out.peaks[t])
+            if ov:
+                m = make_model(base.cfg, ov)
+                out.iso_overrides[f"{t}@iso"] = ov
+                out.peaks[f"{t}@iso"] = m.peak_macs_per_cycle() * m.cfg.clock_hz
+                variants.append((f"{t}@iso", m))
+        for label, model in variants:
+            for name, wl in traces.items():
+                t0 = time.perf_counter()
+                rep = simulate(wl, model, jobs=settings.jobs, seed=settings.seed, on_unsupported="skip",
+                               progress=False)
+                out.reports[(name, label)] = rep
+                log(f"simulated {name} on {label}: {rep.total()['latency_s'] * 1e3 / max(1, wl.n_images):.3f} "
+                    f"ms/image ({time.perf_counter() - t0:.1f} s wall)")
+    return out
+

@@ -1,0 +1,165 @@
+"""The compare result: the assembled dict (compare.json) and its markdown and CSV tables."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from .constants import LABELS, MODELS, PAPER_V100
+from .measure import stats
+from .settings import CompareSettings
+from .simulate import Simulations
+
+ISO_THROUGHPUT_NOTE = ("ideal PE-count scaling to the GPU's peak MAC rate (optimistic bound); targets named "
+                       "<preset>@iso are re-simulated with the PE count scaled to that peak (--iso-resimulate; "
+                       "buffers, NoC and DRAM bandwidth unchanged)")
+
+
+def _measured_entries(name, meas, dev, g):
+    out = []
+    for mode_key, m in meas.items():
+        common = {"model": name, "target": f"{dev.get('kind')}:{mode_key[:-3]}", "kind": "measured"}
+        if mode_key.endswith("_b1"):
+            out.append({**common, "batch": 1, "latency_s": m["latency_s"], "cv_max": m["cv_max"],
+                        "energy_j_per_image": None, "gflops": g})
+        else:
+            out.append({**common, "batch": m["batch"], "latency_s": {"avg": m["latency_s_per_image"]},
+                        "energy_j_per_image": None, "gflops": g})
+    return out
+
+
+def _simulated_entry(name, t, rep, g, sims: Simulations, gpu_peak):
+    pi = rep.per_image()
+    lat = stats([p["latency_s"] for p in pi])
+    iso = sims.peaks[t] / gpu_peak
+    return {"model": name, "target": t, "kind": "simulated", "batch": 1, "latency_s": lat,
+            "energy_j_per_image": stats([p["energy_j"] for p in pi]), "gflops": g, "clock_hz": rep.cfg.clock_hz,
+            "iso_throughput_latency_s": {k: v * iso for k, v in lat.items() if k in ("avg", "min", "max")},
+            "skipped_layers": [s["name"] for s in rep.skipped],
+            "iso_overrides": sims.iso_overrides.get(t),
+            "peak_macs_per_s": sims.peaks[t],
+            "energy_by_action_pJ_per_image": {k: v / max(1, len(pi)) for k, v in rep.energy_by_action().items()},
+            "report_hash": rep.hash}
+
+
+def _add_speedups(entries) -> None:
+    """Speedups vs the baseline on the same target; measured rows against the baseline's dense run at
+    the same batch size (the baseline has no gates, so it has no masked execution)."""
+    def key(e):
+        t = e["target"]
+        if e["kind"] == "measured":
+            t = t.split(":")[0] + ":dense"
+        return (t, e.get("batch", 1))
+    base = {key(e): e["latency_s"].get("avg") for e in entries if e["model"] == "baseline"}
+    for e in entries:
+        b = base.get(key(e))
+        e["speedup_vs_baseline"] = (b / e["latency_s"]["avg"]) if b and e["latency_s"].get("avg") else None
+
+
+def _paper_entries():
+    out = []
+    for name in MODELS:
+        p = PAPER_V100[name]
+        out.append({"model": name, "target": "paper:V100", "kind": "reference", "batch": 1,
+                    "latency_s": {k: (v / 1e3 if v is not None else None) for k, v in p["latency_ms"].items()},
+                    "gflops": {"avg": p["gflops"]}, "energy_j_per_image": None,
+                    "speedup_vs_baseline": PAPER_V100["baseline"]["latency_ms"]["avg"] / p["latency_ms"]["avg"],
+                    "source": "rebuttal Table 5 (NeurIPS 2020 author feedback), head only, Tesla V100"})
+    return out
+
+
+def assemble(settings: CompareSettings, record: dict, rows, traces, measured: dict, sims: Simulations,
+             dev: dict, gpu_peak: float, gpu_peak_src: str) -> dict:
+    """The result dict of compare.json (less what :func:`accelsim.compare.run_compare` adds: the raw
+    measurements, image hashes, wall time and files) from the run's parts; ``record`` is the run's
+    :func:`accelsim.compare.rows.settings_record`."""
+    from dynhead.cost import full_gflops
+    entries = []
+    dev_label = f"{'GPU' if dev.get('kind') == 'gpu' else 'CPU (no GPU available)'}: {dev.get('name')}"
+    for name in MODELS:
+        g = stats(rows[name].gflops)
+        meas = measured.get(name, {})
+        entries += _measured_entries(name, meas, dev, g)
+        if not meas and not any(mname == name for mname, _ in sims.reports):  # no measurement, no targets
+            entries.append({"model": name, "target": "flops-only", "kind": "accounting", "batch": 1,
+                            "latency_s": {}, "energy_j_per_image": None, "gflops": g})
+        entries += [_simulated_entry(name, t, rep, g, sims, gpu_peak)
+                    for (mname, t), rep in sims.reports.items() if mname == name]
+    _add_speedups(entries)
+    entries += _paper_entries()
+    return {
+        "settings": {**record, "targets": list(settings.targets), "missing_targets": sims.missing},
+        "device": dev, "device_label": dev_label,
+        "baseline_full_gflops": full_gflops("fix", rows["baseline"].head.depth, settings.size,
+                                            C=rows["baseline"].width, pad=True),
+        "gpu_peak_macs_per_s": gpu_peak, "gpu_peak_source": gpu_peak_src,
+        "iso_throughput_note": ISO_THROUGHPUT_NOTE,
+        "accelerator_peak_macs_per_s": sims.peaks,
+        "workloads": {n: {"hash": wl.content_hash, "images": wl.n_images, "layers": len(wl.layers),
+                          "meta": wl.meta} for n, wl in traces.items()},
+        "configs": {t: rep.cfg.to_dict() for (n, t), rep in sims.reports.items() if n == "baseline"},
+        "per_image": {n: {"gflops": rows[n].gflops, "active_ratio": rows[n].active_ratio} for n in rows},
+        "entries": entries,
+    }
+
+
+def fmt_ms(st, key="avg") -> str:
+    """A latency statistic (seconds) in ms with 3 decimals, "-" when absent."""
+    v = st.get(key) if st else None
+    return "-" if v is None else f"{v * 1e3:.3f}"
+
+
+def _table_line(e) -> str:
+    g = e.get("gflops") or {}
+    gf = f"{g.get('avg', 0):.3f}" + (f" ({g['min']:.3f}-{g['max']:.3f})" if "min" in g and g.get("min") is not None else "")
+    lat = e["latency_s"]
+    lt = fmt_ms(lat) + (f" ({fmt_ms(lat, 'min')}-{fmt_ms(lat, 'max')})" if lat.get("min") is not None else "")
+    sp = f"{e['speedup_vs_baseline']:.2f}x" if e.get("speedup_vs_baseline") else "-"
+    en = e.get("energy_j_per_image") or {}
+    et = f"{en['avg'] * 1e6:.3f}" if en.get("avg") is not None else "-"
+    iso = fmt_ms(e.get("iso_throughput_latency_s") or {})
+    tgt = e["target"] + (f" (batch {e['batch']})" if e.get("batch", 1) > 1 else "")
+    return f"| {LABELS[e['model']]} | {tgt} | {e['kind']} | {gf} | {lt} | {sp} | {et} | {iso} |"
+
+
+def markdown(res: dict) -> str:
+    """compare.md: the table of every entry, then one paragraph each on cost, iso-throughput,
+    repeatability and skipped targets."""
+    s = res["settings"]
+    lines = [f"# accelsim compare — head only, {s['size'][0]}x{s['size'][1]}, C={s['width']}, "
+             f"D={s['depth']} (baseline D={s['baseline_depth']}), {s['images']} image(s)", "",
+             f"Measured on **{res['device_label']}** (torch {res['device'].get('torch')}); simulated targets at "
+             f"their own clocks; the paper's V100 row is a labelled reference.", "",
+             "| model | target | kind | GFLOPs avg (min-max) | latency ms avg (min-max) | speedup vs baseline | "
+             "energy uJ/image | iso-throughput ms |", "|---|---|---|---|---|---|---|---|"]
+    lines += [_table_line(e) for e in res["entries"]]
+    lines += ["", f"Baseline full cost at this size: {res['baseline_full_gflops']:.2f} GFLOPs (official accounting).",
+              f"Iso-throughput: {res['iso_throughput_note']}; GPU peak {res['gpu_peak_macs_per_s'] / 1e12:.2f} TMAC/s "
+              f"({res['gpu_peak_source']})."]
+    cvs = [e["cv_max"] for e in res["entries"] if e.get("cv_max") is not None]
+    if cvs:
+        lines.append(f"Measurement repeatability: worst per-image coefficient of variation {max(cvs) * 100:.1f} %.")
+    if s["missing_targets"]:
+        lines.append("Targets without a preset (skipped): " + ", ".join(s["missing_targets"]))
+    return "\n".join(lines) + "\n"
+
+
+CSV_COLUMNS = ["model", "target", "kind", "batch", "gflops_avg", "gflops_min", "gflops_max", "latency_s_avg",
+               "latency_s_min", "latency_s_max", "latency_s_p50", "latency_s_p99", "speedup_vs_baseline",
+               "energy_j_per_image_avg", "iso_throughput_latency_s_avg"]
+
+
+def csv_text(res: dict) -> str:
+    """compare.csv: one line per entry (CSV_COLUMNS)."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS)
+    w.writeheader()
+    for e in res["entries"]:
+        g, lat, en = e.get("gflops") or {}, e["latency_s"], e.get("energy_j_per_image") or {}
+        row = {"model": e["model"], "target": e["target"], "kind": e["kind"], "batch": e.get("batch"),
+               "speedup_vs_baseline": e.get("speedup_vs_baseline"), "energy_j_per_image_avg": en.get("avg"),
+               "iso_throughput_latency_s_avg": (e.get("iso_throughput_latency_s") or {}).get("avg")}
+        row.update({f"gflops_{k}": g.get(k) for k in ("avg", "min", "max")})
+        row.update({f"latency_s_{k}": lat.get(k) for k in ("avg", "min", "max", "p50", "p99")})
+        w.writerow(row)
+    return buf.getvalue()
