@@ -92,9 +92,6 @@ LAYERS = _layers()
 
 #: (model, layer or "*", check) -> why the model breaks that invariant today (precise, to be fixed in the model)
 KNOWN: dict[tuple[str, str, str], str] = {
-    ("systolic", "*", "units"):
-        "systolic: sparsity.N and sparsity.M (counts of values in an N:M block) have unit '' in the schema; "
-        "they need a count unit (e.g. 'values')",
     ("dcnn", "conv3x3_s2", "mac_identity"):
         "dcnn: macs_skipped is always 0, but on a stride-2 layer its dense Cartesian products "
         "(macs_actual + macs_gated) number fewer than macs_dense (the padding taps it never multiplies are "

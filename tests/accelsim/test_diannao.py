@@ -55,6 +55,19 @@ def test_masked_positions_skipped_and_functional():
     np.testing.assert_allclose(r.output, ref, rtol=1e-9, atol=1e-12)
 
 
+def test_dense_timeline_returns_what_its_docstring_says():
+    """The docstring names each returned value, and the walk returns exactly those: cycles and the
+    multiplier slots doing real work (lanes with a map x L per active position)."""
+    import re
+
+    from accelsim.models.diannao.model import _dense_timeline
+    active = np.array([True, False, True, True])
+    out = _dense_timeline(20, 40, active, 16, 16)  # 2 blocks (16 + 4 lanes), ceil(40/16) = 3 cycles per group
+    named = re.search(r"returns \(([^)]*)\)", _dense_timeline.__doc__).group(1).split(",")
+    assert len(named) == len(out) == 2
+    assert out == (2 * 3 * 3, (16 + 4) * 40 * 3)
+
+
 def test_largest_remainder_sums():
     parts = largest_remainder({"a": 1.4, "b": 1.4, "c": 0.2}, 3)
     assert sum(parts.values()) == 3 and parts["c"] == 0

@@ -148,6 +148,15 @@ def test_config_errors(tmp_path):
         make_model(str(p))
 
 
+def test_count_fields_have_a_unit():
+    """N and M count values in an N:M block: every numeric field carries a unit (the contract test's rule),
+    and the unit is part of the report."""
+    cfg = make_model("systolic").cfg
+    assert cfg.units["sparsity.N"] == cfg.units["sparsity.M"] == "values"
+    numeric = [k for k, v in cfg.values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    assert all(cfg.units.get(k) for k in numeric), [k for k in numeric if not cfg.units.get(k)]
+
+
 def test_validate_against_recorded_scalesim():
     res = validate()
     assert res["pass"] and all(c["rel_error"] == 0 for c in res["checks"])

@@ -16,10 +16,11 @@ from .area import diannao_area
 
 @njit(cache=True)
 def _dense_timeline(K, L, active, n_pe, tm):
-    """Walk the (block, position) steps of the NFU; returns (cycles, lane-slots used, lane-slots offered).
+    """Walk the (block, position) steps of the NFU; returns (cycles, multiplier slots used).
 
     Every group of n_pe output neurons costs ceil(L / tm) cycles; lanes without a
-    map in the last block and multiplier slots past L (L mod tm != 0) idle.
+    map in the last block and multiplier slots past L (L mod tm != 0) idle.  Slots used:
+    lanes with a map x L per active position (the slots offered are cycles x n_pe x tm).
     """
     nb = (K + n_pe - 1) // n_pe
     per = (L + tm - 1) // tm

@@ -61,8 +61,8 @@ class Systolic(AcceleratorModel):
                                   "stall model (this project's)", source="assumed"),
         "sparsity.enabled": Field(bool, "", default=False, doc="N:M weight row skipping (SCALE-Sim v3, ws only)",
                                   source="SCALE-Sim v3 [sparsity] SparsitySupport"),
-        "sparsity.N": Field(int, "", default=2, doc="non-zeros kept per block", source="SCALE-Sim v3 topology N:M"),
-        "sparsity.M": Field(int, "", default=4, doc="block length along the reduction", source="SCALE-Sim v3 topology N:M"),
+        "sparsity.N": Field(int, "values", default=2, doc="non-zeros kept per block", source="SCALE-Sim v3 topology N:M"),
+        "sparsity.M": Field(int, "values", default=4, doc="block length along the reduction", source="SCALE-Sim v3 topology N:M"),
     }
     MAPPING_NOTES = {
         "conv": "im2col GEMM (N*P*Q x R*S*C) @ (R*S*C x K), SCALE-Sim folding",
