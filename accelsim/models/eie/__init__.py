@@ -26,24 +26,25 @@ Cycle model (Numba, :func:`kernel.run_jobs` / :func:`kernel.run_jobs_event`)
   source register) at a time and loses one cycle at each row change unless the
   row's last activation was just broadcast (the authors' ``src/nzfetch.cpp``);
   row changes proceed during stalls.
-* **Per PE** two pipeline stages after the FIFO: the *pointer stage* pops the FIFO
-  head and reads ``p_j, p_j+1`` (one column per cycle at most, one column held);
-  the *stream stage* then spends ``max(1, entries)`` cycles on the column: one
-  entry (codebook decode + 16-bit MAC into the destination register) per cycle,
-  one cycle for an empty column.  The pointer read of the next column overlaps
-  the streaming of the current one, so back-to-back columns have no bubble.
-  A popped activation reaches the stream stage one cycle after the pop.  All
-  decisions use start-of-cycle state (registered, as in the authors' C++
-  propagate/update model): a slot freed by a pop is usable by the broadcast in
-  the next cycle.  (In the version of the authors' ``src/ptrvec.cpp`` we read, an
-  empty column is dropped in the pointer stage while the previous column still
-  streams; here it costs the documented ``max(1, entries)`` = 1 stream cycle.
-  On the fc8 dump that is 18 cycles per PE on average, 0.2 %.)
-* **Queue depth.**  Config ``fifo_depth`` = activations the FIFO holds.  The paper's
-  "depth 8" is the authors' ``NZFETCH_buffersize = 8``, a ring buffer that holds 7;
-  their pointer-read register holds one more popped activation, which this model
-  has as the pointer stage.  So the paper's configuration is ``fifo_depth: 7``
-  here (preset ``eie``); ``validate`` also reports ``fifo_depth=8``.
+* **Per PE** one column register after the FIFO, as in the authors' C++ model
+  (``RalphMao/EIE-simulator``; ``src/ptrvec.cpp``, ``src/nzfetch.cpp``): the PtrRead register *is*
+  the column being streamed.  It pops the FIFO head only when it is idle, when its column is
+  empty, or in the cycle of its column's last entry (``ptrvec.cpp``: ``read_ptr = !valid ||
+  patch_complete``; ``nzfetch.cpp``: ``pos_read`` advances when ``!empty && read_ptr``).  The popped
+  column's pointers ``p_j, p_j+1`` are read in the next cycle, which also streams its first entry;
+  the column occupies the register ``max(1, entries)`` cycles: one entry (codebook decode + 16-bit
+  MAC into the destination register) per cycle, one cycle for an empty column (``valid = 0``, the
+  register asks for the next column at once).  Back-to-back columns have no bubble, but the next
+  activation waits *in the FIFO* (holding its slot) until the current column ends.  All decisions use
+  start-of-cycle state (registered, as in the authors' propagate/update model): a slot freed by a
+  pop is usable by the broadcast in the next cycle.
+* **Queue depth.**  Config ``fifo_depth`` = activations the FIFO holds = the authors'
+  ``NZFETCH_buffersize - 1`` (``nzfetch.cpp``: a ring of ``buffer_size`` slots, full when
+  ``(pos_write + 1) % buffer_size == pos_read``).  The paper's "depth 8" is read as
+  ``NZFETCH_buffersize = 8``, so the preset has ``fifo_depth: 7``; ``validate`` also reports
+  ``fifo_depth=8`` (8 entries held).  An earlier version of the authors' code had a separate SpMatRead
+  column register behind PtrRead (a pointer stage holding the next column while one streams); the
+  model follows the later single-register version (see ``docs/timing-model.md`` 3.3).
 * **Breakdown** (mean over PEs, sums to the cycles): ``busy`` (entries streamed,
   padding included), ``empty_column`` (1-cycle pops of columns without entries in
   this PE), ``idle_fifo_empty`` (FIFO empty while the broadcast is not finished:
@@ -81,7 +82,8 @@ keeps the last line, so a column starting in it does not re-read), activation SR
 and register-file reads/writes (16 bit), codebook RF read, 16-bit MAC, FIFO
 writes/reads (32 bit: index + value) and the clock network per PE-cycle (Table II).
 ``validate`` shows the calibration against Table II (9.157 mW per PE at 800 MHz)
-block by block.
+block by block, and the chip power on the fc8 dump beside the published 590 mW with a block-by-block
+account of the gap (``power.chip_power_account``).
 
 Package layout
 --------------

@@ -20,10 +20,10 @@ EIE_PE_45NM = {
 def eie_area(cfg: ArchConfig) -> AreaReport:
     b = Builder(cfg, "paper")
     n = int(cfg["n_pe"])
-    q = int(cfg["fifo_depth"]) + 1  # the preset's depth 7 is the paper's 8-entry ring (see the eie preset)
+    q = int(cfg["fifo_depth"]) + 1  # ring slots = NZFETCH_buffersize = entries held + 1 (the preset's 7 -> 8)
     # Spmat / Ptr / Act SRAM sizes are not config fields: the paper's 128 / 32 / 2 KB per PE
     parts = [("spmat_sram", 128 * 1024, "paper: 128 KB Spmat per PE"), ("ptr_sram", 32 * 1024, "paper: 32 KB Ptr"),
-             ("act_rw", 2 * 1024, "paper: 2 KB Act"), ("act_queue", q, "fifo_depth + 1 entries"),
+             ("act_rw", 2 * 1024, "paper: 2 KB Act"), ("act_queue", q, "fifo_depth + 1 ring slots"),
              ("arithm", 1, "1 MAC per PE")]
     sub = 0.0
     for name, count, basis in parts:

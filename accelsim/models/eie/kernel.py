@@ -20,8 +20,9 @@ def _read_lines(p, st, e, line_entries, lastline, out_pe):
 
 
 @njit(cache=True)
-def _start_column(p, q, c, cnt, ptr, line_entries, rem, cur_empty, lastline, out_pe):
-    """Stream stage takes column c: max(1, entries) cycles; count the Spmat line reads (:func:`_read_lines`)."""
+def _load_column(p, q, c, cnt, ptr, line_entries, rem, cur_empty, lastline, out_pe):
+    """The pointer register takes column c (popped this cycle): it streams max(1, entries) cycles from the
+    next cycle; count the Spmat line reads (:func:`_read_lines`)."""
     e = cnt[q, p, c]
     if e > 0:
         rem[p] = e
@@ -37,6 +38,19 @@ def run_jobs(cnt, ptr, seq, seq_off, bub, job_pass, fifo_depth, line_entries, ou
     """Cycle-by-cycle simulation of a list of jobs (one SpMV pass each), back to back
     (the caller adds ``pass_overhead_cycles`` between jobs).
 
+    Queue semantics of the authors' C++ model (RalphMao/EIE-simulator, see the package docstring):
+    the FIFO holds ``fifo_depth`` activations, their ring of ``NZFETCH_buffersize`` = depth + 1 slots
+    (``src/nzfetch.cpp`` at commit 04364e3c: l. 12 ``buffer_size = NZFETCH_buffersize``, l. 38-40
+    ``full = (pos_write + 1) % buffer_size == pos_read``, ``empty = pos_write == pos_read``, ``one_full``);
+    the broadcast is refused while any FIFO was full at the start of the cycle (l. 71 ``write_enable =
+    find && !one_full``).  The PE's pointer register *is* the column being streamed (``src/ptrvec.cpp``,
+    the version with the ``read_enable`` / ``read_times`` pointer-read counter: l. 63 ``valid = !(index_even
+    == index_odd || empty)``, l. 72-73 ``patch_complete = current_addr == end_addr; read_ptr = !valid ||
+    patch_complete``, l. 79-86 the register loads the FIFO head when ``read_ptr``), and the FIFO pops
+    only then (``nzfetch.cpp`` l. 95 ``if (!empty[i] && *(read_ptr[i]))``): when the register is idle, its
+    column is empty, or on its column's last entry.  The popped column streams from the next cycle
+    (its pointers are read in that cycle, ``ptrvec.cpp`` l. 50-53), ``max(1, entries)`` cycles.
+
     cnt (n_pass, N, n_cols) entries per column; ptr (n_pass, N, n_cols+1) segment offsets
     (for Spmat line reads); seq[seq_off[j]:seq_off[j+1]] the broadcast column order of
     job j, bub the LNZD bubbles before each item; job_pass[j] its pass.
@@ -47,8 +61,7 @@ def run_jobs(cnt, ptr, seq, seq_off, bub, job_pass, fifo_depth, line_entries, ou
     """
     N = cnt.shape[1]
     popped = np.zeros(N, dtype=np.int64)
-    nxt = np.zeros(N, dtype=np.int64)       # pointer-stage register: column or -1
-    rem = np.zeros(N, dtype=np.int64)       # stream stage: cycles left on the current column
+    rem = np.zeros(N, dtype=np.int64)       # pointer register: cycles left on its column, this one included
     cur_empty = np.zeros(N, dtype=np.bool_)
     lastline = np.zeros(N, dtype=np.int64)
     total = 0
@@ -58,7 +71,6 @@ def run_jobs(cnt, ptr, seq, seq_off, bub, job_pass, fifo_depth, line_entries, ou
         B = seq_off[j + 1] - s0
         for p in range(N):
             popped[p] = 0
-            nxt[p] = -1
             rem[p] = 0
             lastline[p] = -1
         b = 0
@@ -66,7 +78,7 @@ def run_jobs(cnt, ptr, seq, seq_off, bub, job_pass, fifo_depth, line_entries, ou
         t = 0
         n_done = 0
         while True:
-            # start-of-cycle state: FIFO occupancy b - popped (the pointer-stage register is not in the FIFO)
+            # start-of-cycle state: FIFO occupancy b - popped (the column in the pointer register is not in it)
             full = False
             for p in range(N):
                 occ = b - popped[p]
@@ -76,33 +88,23 @@ def run_jobs(cnt, ptr, seq, seq_off, bub, job_pass, fifo_depth, line_entries, ou
                     out_pe[6, p] = occ
             n_done = 0
             for p in range(N):
-                # stream stage
-                if rem[p] > 0:
+                if rem[p] > 0:                   # one entry of the register's column (or its empty cycle)
                     rem[p] -= 1
                     if cur_empty[p]:
                         out_pe[1, p] += 1
                     else:
                         out_pe[0, p] += 1
+                elif popped[p] == B:
+                    out_pe[3, p] += 1
                 else:
-                    if popped[p] == B and nxt[p] < 0:
-                        out_pe[3, p] += 1
-                    else:
-                        out_pe[2, p] += 1
-                # hand the column whose pointers were read earlier to the stream stage
-                if rem[p] == 0 and nxt[p] >= 0:
-                    _start_column(p, q, nxt[p], cnt, ptr, line_entries, rem, cur_empty, lastline, out_pe)
-                    nxt[p] = -1
-                # pointer stage: pop the FIFO head (pushed in an earlier cycle) and read p_j, p_j+1; the
-                # column streams from the next cycle if the stream stage is free by then
-                if nxt[p] < 0 and popped[p] < b:
+                    out_pe[2, p] += 1
+                # read_ptr: idle, empty column, or last entry -> pop the head (pushed in an earlier cycle)
+                if rem[p] == 0 and popped[p] < b:
                     c = seq[s0 + popped[p]]
                     popped[p] += 1
                     out_pe[4, p] += 1
-                    if rem[p] == 0:
-                        _start_column(p, q, c, cnt, ptr, line_entries, rem, cur_empty, lastline, out_pe)
-                    else:
-                        nxt[p] = c
-                if popped[p] == B and nxt[p] < 0 and rem[p] == 0:
+                    _load_column(p, q, c, cnt, ptr, line_entries, rem, cur_empty, lastline, out_pe)
+                if popped[p] == B and rem[p] == 0:
                     n_done += 1
             # LNZD / broadcast (visible to the PEs next cycle)
             if b < B:
@@ -132,16 +134,14 @@ def run_jobs_event(cnt, ptr, seq, seq_off, bub, job_pass, fifo_depth, line_entri
 
     For item k: broadcast cycle B_k = max(B_{k-1} + 1 + bubbles_k, max_p P_{p,k-depth} + 1)
     (the FIFO has room once item k-depth was popped in an earlier cycle); per PE p the pop
-    (pointer read) P_k = max(B_k + 1, P_{k-1} + 1, S_{k-1} - 1) (register free), stream
-    start S_k = max(P_k, F_{k-1}) + 1, end F_k = S_k + max(1, e_k) - 1; the job ends at
-    max_p F_{p,last} + 1.
+    into the pointer register P_k = max(B_k + 1, F_{k-1}) (the register asks for the next column
+    in its current column's last cycle F_{k-1}, or at once when idle); the column streams
+    P_k + 1 .. F_k = P_k + max(1, e_k); the job ends at max_p F_{p,last} + 1.
     """
     N = cnt.shape[1]
     R = fifo_depth + 2                           # ring of recent pop cycles per PE
     Pr = np.zeros((N, R), dtype=np.int64)
-    Pl = np.zeros(N, dtype=np.int64)            # P_{k-1}
-    Sl = np.zeros(N, dtype=np.int64)            # S_{k-1}
-    Fl = np.zeros(N, dtype=np.int64)            # F_{k-1}
+    Fl = np.zeros(N, dtype=np.int64)            # F_{k-1}: last cycle of the register's column
     pp = np.zeros(N, dtype=np.int64)            # items popped by the cycle after the latest push
     lastline = np.zeros(N, dtype=np.int64)
     work0 = np.zeros(N, dtype=np.int64)
@@ -157,8 +157,6 @@ def run_jobs_event(cnt, ptr, seq, seq_off, bub, job_pass, fifo_depth, line_entri
             out_g[5] += 1
             continue
         for p in range(N):
-            Pl[p] = -(1 << 40)
-            Sl[p] = -(1 << 40)
             Fl[p] = -(1 << 40)
             pp[p] = 0
             lastline[p] = -1
@@ -183,23 +181,18 @@ def run_jobs_event(cnt, ptr, seq, seq_off, bub, job_pass, fifo_depth, line_entri
                 if occ > out_pe[6, p]:
                     out_pe[6, p] = occ
                 pk = bk + 1
-                if Pl[p] + 1 > pk:
-                    pk = Pl[p] + 1
-                if Sl[p] - 1 > pk:
-                    pk = Sl[p] - 1
-                sk = (pk if pk > Fl[p] else Fl[p]) + 1
+                if Fl[p] > pk:
+                    pk = Fl[p]
                 e = cnt[q, p, c]
                 out_pe[4, p] += 1
                 if e > 0:
                     out_pe[0, p] += e
                     _read_lines(p, ptr[q, p, c], e, line_entries, lastline, out_pe)
-                    Fl[p] = sk + e - 1
+                    Fl[p] = pk + e
                 else:
                     out_pe[1, p] += 1
-                    Fl[p] = sk
+                    Fl[p] = pk + 1
                 Pr[p, k % R] = pk
-                Pl[p] = pk
-                Sl[p] = sk
             Bl = bk
         T = 0
         for p in range(N):

@@ -33,8 +33,9 @@ class EIE(AcceleratorModel):
         "n_pe": Field(int, "PEs", default=64, doc="processing elements (rows interleaved i mod N)",
                       source="EIE paper Sec. VI; authors' layer_dump2.py bank-num=64"),
         "fifo_depth": Field(int, "entries", default=7, min=1,
-                            doc="activations one PE's FIFO holds (paper depth 8 = authors' ring of 8 holding 7)",
-                            source="authors' src/nzfetch.cpp ring buffer, NZFETCH_buffersize=8"),
+                            doc="activations one PE's FIFO holds = the authors' NZFETCH_buffersize - 1 (their ring "
+                                "buffer); the column being streamed sits in the PtrRead register, not in the FIFO",
+                            source="authors' src/nzfetch.cpp ring buffer; paper depth 8 read as NZFETCH_buffersize=8"),
         "act_regs_per_pe": Field(int, "outputs", default=64, doc="destination registers per PE (outputs per pass / N)",
                                  source="EIE paper Sec. V: 64 x 16-bit act registers per PE"),
         "index_bits": Field(int, "bits", default=4, min=1, max=8, doc="relative row index width",

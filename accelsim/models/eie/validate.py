@@ -10,7 +10,8 @@ import numpy as np
 from ...checks import check
 from .formats import matrix_from_dump, synthetic_acts, synthetic_matrix
 from .mapping import MAPPING_NOTES, run_matrix
-from .power import BLOCK_OF_ACTION, PAPER_TABLE_II_MW, PAPER_TOTAL_MW, power_per_pe_mW
+from .power import (BLOCK_OF_ACTION, PAPER_CHIP_MW, PAPER_TABLE_II_MW, PAPER_TOTAL_MW, chip_power_account,
+                    power_per_pe_mW)
 
 #: EIE paper Table III sizes/densities and Table IV batch-1 times (us) at 800 MHz, 64 PEs
 TABLE_IV = [
@@ -26,14 +27,25 @@ TABLE_IV = [
     ("NT-LSTM", 1201, 2400, 0.10, 1.0, 6.5, 7.5),
 ]
 FC8_ACTUAL_US, FC8_THEORETICAL_US = 9.9, 8.9
+#: the paper's FIFO-depth study (Sec. VI, Fig. 8): depths 1..256 in powers of 2 over the 9 benchmarks;
+#: "at FIFO size = 1, around half of the total cycles are idle" (read here as an idle share of 0.5, +-20 %)
+FIG8_DEPTHS = tuple(2 ** i for i in range(9))
+FIG8_IDLE_AT_DEPTH_1 = 0.5
+QUEUE_SEMANTICS = (
+    "fifo_depth = activations the queue holds = the authors' NZFETCH_buffersize - 1 (src/nzfetch.cpp: a ring of "
+    "buffer_size slots, full when (pos_write + 1) % buffer_size == pos_read, so it holds buffer_size - 1); the "
+    "PtrRead register is the column being streamed (src/ptrvec.cpp: read_ptr = !valid || patch_complete), so a "
+    "PE pops its queue only when idle, on an empty column, or on its column's last entry.  The paper's 'depth 8' "
+    "is read as NZFETCH_buffersize 8 = fifo_depth 7 (the alternative, 8 entries held, is reported beside it).")
 
 
 def validate(shared: Path | None, full: bool = False) -> dict:
     """EIE against the authors' fc8 dump and the paper's Table IV (see the package docstring).
 
-    Checks: fc8 cycles vs 7,920 (3 %), theoretical time, FIFO-depth sweep 1..64 (monotone,
-    saturating), the other Table IV layers on seeded synthetic matrices (25 %), invariants,
-    functional output vs dense W a, and the energy calibration against Table II.
+    Checks: fc8 cycles vs 7,920 (1 %), theoretical time, FIFO-depth sweep 1..64 (monotone,
+    saturating) and the paper's depth-1 statement (Fig. 8 text), the other Table IV layers on seeded
+    synthetic matrices (25 %), invariants, functional output vs dense W a, the energy calibration
+    against Table II and the chip power on fc8 against the published 590 mW (30 %).
     """
     from ...config import load_arch
     from ...energy import table_for
@@ -44,9 +56,8 @@ def validate(shared: Path | None, full: bool = False) -> dict:
     table = table_for(cfg)
     checks: list[dict] = []
     out: dict = {"model": "eie", "preset": "eie", "clock_hz": f, "fifo_depth_preset": cfg["fifo_depth"],
-                 "fifo_mapping": "paper depth 8 = authors' ring buffer of 8 holding 7 = fifo_depth 7 + the "
-                                 "pointer-stage register",
-                 "mapping_notes": MAPPING_NOTES}
+                 "fifo_mapping": QUEUE_SEMANTICS, "mapping_notes": MAPPING_NOTES}
+    idle_d1: dict[str, float] = {}               # idle share at depth 1 per benchmark (Fig. 8 text)
     from workloads.zoo import shared_root
     root = shared_root(shared)
     dump = root / "validation" / "eie_alexnet_fc8" if root else None
@@ -58,15 +69,17 @@ def validate(shared: Path | None, full: bool = False) -> dict:
         act = m.meta["act"][None]
         r = run_matrix(m, act, cfg, functional=True)
         cyc = r["cycles"]
-        checks.append(check("fc8 cycles (dump, 64 PEs, paper queue depth 8)", cyc, FC8_ACTUAL_US * 1e-6 * f,
-                            "cycles", kind="validation", tol=0.03,
-                            note=f"{cyc / f * 1e6:.3f} us vs Table IV actual {FC8_ACTUAL_US} us"))
+        checks.append(check(f"fc8 cycles (dump, 64 PEs, paper queue depth 8 = NZFETCH_buffersize 8 = fifo_depth "
+                            f"{cfg['fifo_depth']})", cyc, FC8_ACTUAL_US * 1e-6 * f, "cycles", kind="validation",
+                            tol=0.01, note=f"{cyc / f * 1e6:.3f} us vs Table IV actual {FC8_ACTUAL_US} us (rounded "
+                                           f"to 0.1 us, i.e. +-0.5 %); queue semantics of the authors' model"))
         checks.append(check("fc8 theoretical (mean PE work, perfect balance)", r["mean_pe_work_cycles"],
                             FC8_THEORETICAL_US * 1e-6 * f, "cycles", kind="validation",
                             note="paper's 'theoretical' time; informational"))
         r8 = run_matrix(m, act, cfg, fifo_depth=8)
-        checks.append(check("fc8 cycles with fifo_depth=8 (alternative reading of 'depth 8')", r8["cycles"],
-                            FC8_ACTUAL_US * 1e-6 * f, "cycles", kind="validation", note="informational"))
+        checks.append(check("fc8 cycles with fifo_depth=8 (alternative reading: 8 entries held = "
+                            "NZFETCH_buffersize 9)", r8["cycles"], FC8_ACTUAL_US * 1e-6 * f, "cycles",
+                            kind="validation", note="informational"))
         # invariants
         inv = "consistency: a bound the cycle model satisfies by construction"
         checks.append(check("invariant: cycles >= broadcast non-zeros", cyc, r["broadcasts"], "cycles",
@@ -89,9 +102,11 @@ def validate(shared: Path | None, full: bool = False) -> dict:
         cyc_d = [s["cycles"] for s in sweep]
         mono = all(a >= b_ for a, b_ in zip(cyc_d, cyc_d[1:]))
         sat = (cyc_d[31] - cyc_d[63]) / cyc_d[63]
-        out["fifo_sweep"] = {"depth": depths, "cycles": cyc_d,
+        out["fifo_sweep"] = {"depth": depths, "nzfetch_buffersize": [d + 1 for d in depths], "cycles": cyc_d,
                              "load_efficiency": [round(s["load_efficiency"], 4) for s in sweep],
-                             "broadcast_stall_cycles": [s["broadcast_stall_cycles"] for s in sweep]}
+                             "broadcast_stall_cycles": [s["broadcast_stall_cycles"] for s in sweep],
+                             "semantics": QUEUE_SEMANTICS}
+        idle_d1["Alex-8"] = 1 - sweep[0]["load_efficiency"]
         checks.append(check("FIFO sweep 1..64: cycles non-increasing", cyc_d[-1], cyc_d[0], "cycles",
                             kind="consistency", passed=mono,
                             note=f"depth 1: {cyc_d[0]}, 4: {cyc_d[3]}, 8: {cyc_d[7]}, 16: {cyc_d[15]}, "
@@ -120,6 +135,27 @@ def validate(shared: Path | None, full: bool = False) -> dict:
         checks.append(check("energy: power per PE on fc8 vs Table II", total, PAPER_TOTAL_MW, "mW",
                             kind="validation",
                             note="calibration: see 'calibration' for the blocks; not a pass/fail target"))
+        # chip power on the authors' own benchmark data (the fc8 dump shipped with their simulator)
+        acc = chip_power_account(pw, cfg["n_pe"])
+        acc["benchmark"] = ("Alex-8 (fc8), the authors' dump (their weights and activations); the paper does not "
+                            "name the layer its PrimeTime PX toggle rates came from; the Table IV layers' chip power "
+                            "is listed in table_iv[].chip_power_mW (synthetic data)")
+        out["chip_power"] = acc
+        gap = acc["model_chip_mW"] - PAPER_CHIP_MW
+        checks.append(check("chip power on fc8 vs published 590 mW (64 PEs, 800 MHz, 45 nm)", acc["model_chip_mW"],
+                            PAPER_CHIP_MW, "mW", kind="validation", tol=0.30,
+                            note=f"64 x per-PE blocks, nothing fitted; gap {gap:+.0f} mW: SpmatRead "
+                                 f"{acc['blocks']['SpmatRead']['model_minus_paper_mW']:+.0f}, PtrRead "
+                                 f"{acc['blocks']['PtrRead']['model_minus_paper_mW']:+.0f}, ActRW "
+                                 f"{acc['blocks']['ActRW']['model_minus_paper_mW']:+.0f}, ArithmUnit "
+                                 f"{acc['blocks']['ArithmUnit']['model_minus_paper_mW']:+.0f}, Act_queue "
+                                 f"{acc['blocks']['Act_queue']['model_minus_paper_mW']:+.0f} mW (paper blocks include "
+                                 f"their clock share), clock network booked apart "
+                                 f"+{acc['blocks']['clock network']['model_mW']:.0f}; missing: central unit / LNZD "
+                                 f"tree ({acc['missing_in_model']['central control unit + LNZD quadtree + broadcast wires']['paper_implied_mW']:.0f} "
+                                 f"mW by the paper's own numbers), leakage (not separated); the clock row is Table II's own figure, "
+                                 f"so the independent part is {acc['model_without_clock_mW']:.0f} mW vs the paper's "
+                                 f"non-clock {acc['paper_without_clock_mW']:.0f} mW; see 'chip_power'"))
         out["fc8"] = {k: v for k, v in r.items() if k not in ("output",)}
     # other Table IV layers on synthetic matrices (seeded)
     rows = []
@@ -133,6 +169,9 @@ def validate(shared: Path | None, full: bool = False) -> dict:
             rr = run_matrix(mm, a[None], cfg)
             sims.append(rr["cycles"])
             ths.append(rr["mean_pe_work_cycles"])
+            if s == 0:
+                eff_d = [run_matrix(mm, a[None], cfg, fifo_depth=d)["load_efficiency"] for d in FIG8_DEPTHS]
+                chip_mw = float(sum(power_per_pe_mW(rr["actions"], rr["cycles"], cfg, table).values())) * cfg["n_pe"]
         cyc, th = float(np.mean(sims)), float(np.mean(ths))
         rel = cyc / f * 1e6 / act_us - 1
         note = (f"seeded uniform random data; simulated perfect-balance time {th / f * 1e6:.2f} us vs the paper's "
@@ -150,10 +189,19 @@ def validate(shared: Path | None, full: bool = False) -> dict:
                      "simulated_cycles": cyc, "simulated_us": cyc / f * 1e6, "paper_actual_us": act_us,
                      "simulated_theoretical_us": th / f * 1e6, "paper_theoretical_us": th_us,
                      "passes": mm.n_pass, "padding_entries": mm.n_padding, "load_efficiency": rr["load_efficiency"],
-                     "seeds": len(sims)})
+                     "seeds": len(sims), "chip_power_mW": round(chip_mw, 1),
+                     "load_efficiency_vs_depth": dict(zip(FIG8_DEPTHS, (round(e, 4) for e in eff_d)))})
+        idle_d1.setdefault(name, 1 - eff_d[0])   # Alex-8: the real dump when present
         checks.append(check(f"Table IV {name} (synthetic {K}x{C}, w {wd:.0%}, a {ad:.1%})", cyc / f * 1e6, act_us,
                             "us", kind="validation", tol=0.25, note=note))
     out["table_iv"] = rows
+    idle = float(np.mean(list(idle_d1.values())))
+    checks.append(check("FIFO depth 1: idle share of cycles, mean of the 9 benchmarks (paper Sec. VI: 'around half')",
+                        idle, FIG8_IDLE_AT_DEPTH_1, "", kind="validation", tol=0.2,
+                        note="load efficiency = mean PE work / cycles at fifo_depth 1 (NZFETCH_buffersize 2); "
+                             + ", ".join(f"{k} {v:.2f}" for k, v in idle_d1.items())
+                             + " (Alex-8: the real dump if present, the others seeded uniform synthetic); the "
+                               "paper's figure values are not published as numbers, only this sentence"))
     out["checks"] = checks
     out["wall_s"] = round(time.perf_counter() - t0, 2)
     return out
