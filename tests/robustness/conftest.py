@@ -4,8 +4,8 @@ Every bad input must give exit code 2, exactly one line on stderr naming the fil
 traceback, no file left behind and bounded memory.  The helpers:
 
 ``run_cli(*args, module="accelsim", env=None, cwd=None, timeout=120, mem_limit_mb=None) -> Result``
-    Runs ``python -m <module> *args`` in a subprocess (one thread per library, so the shared machine stays
-    usable).  ``env`` entries are added to a copy of the environment (a value of None removes the
+    Runs ``python -m <module> *args`` in a subprocess (``module=None``: ``python *args``, e.g. ``"-c", code``;
+    one thread per library, so the shared machine stays usable).  ``env`` entries are added to a copy of the environment (a value of None removes the
     variable).  ``mem_limit_mb`` caps the child's address space (``RLIMIT_AS``): an input that makes the
     tool allocate past it fails with MemoryError instead of taking the machine down.  The result has
     ``returncode``, ``stdout``, ``stderr``, ``stderr_lines`` and ``maxrss_mb`` (the child's peak RSS, from
@@ -83,7 +83,7 @@ def _child_env(env):
 def run_cli(*args, module: str = "accelsim", env: dict | None = None, cwd=None, timeout: float = 120,
             mem_limit_mb: int | None = None) -> Result:
     """``python -m <module> *args`` in a subprocess; see the module doc."""
-    cmd = [sys.executable, "-m", module, *map(str, args)]
+    cmd = [sys.executable, *(("-m", module) if module else ()), *map(str, args)]
 
     def limit():
         if mem_limit_mb:
@@ -117,7 +117,7 @@ def run_cli(*args, module: str = "accelsim", env: dict | None = None, cwd=None, 
     for t in threads:
         t.join(10)
     p.returncode = os.waitstatus_to_exitcode(status)
-    return Result(args=tuple(cmd[2:]), returncode=p.returncode, stdout=bufs["out"].decode(errors="replace"),
+    return Result(args=tuple(cmd[1:]), returncode=p.returncode, stdout=bufs["out"].decode(errors="replace"),
                   stderr=bufs["err"].decode(errors="replace"), maxrss_mb=ru.ru_maxrss / 1024,
                   wall_s=time.perf_counter() - t0)
 
@@ -148,3 +148,33 @@ def snapshot(folder) -> set:
 def assert_no_leftovers(folder, before: set = frozenset()) -> None:
     new = snapshot(folder) - set(before)
     assert not new, f"left behind under {folder}: {sorted(new)}"
+
+
+# ------------------------------------------------------------------ in-process CLI (appended for test_cli_inputs.py /
+# test_config_inputs.py)
+def run_main(capsys, *args, module: str = "accelsim") -> Result:
+    """``accelsim.cli.main(args)`` in this process (fast: no interpreter start), captured by ``capsys``,
+    as a :class:`Result` for :func:`assert_one_line_error` (``maxrss_mb`` is 0: not measured)."""
+    import importlib
+    main = importlib.import_module(f"{module}.cli").main
+    capsys.readouterr()
+    t0 = time.perf_counter()
+    try:
+        rc = main([str(a) for a in args])
+    except SystemExit as e:  # argparse errors exit from inside the parser
+        rc = e.code
+    out = capsys.readouterr()
+    return Result(args=tuple(map(str, args)), returncode=rc, stdout=out.out, stderr=out.err, maxrss_mb=0.0,
+                  wall_s=time.perf_counter() - t0)
+
+
+@pytest.fixture(scope="session")
+def tiny_npz(tmp_path_factory) -> Path:
+    """A two-layer density-only workload file (a 4x4x6x6 conv and a 16->8 fc): simulates in milliseconds."""
+    from workloads import Layer, Workload
+    wl = Workload("tiny")
+    wl.add_layer(Layer("c", "conv", C=4, K=4, H=6, W=6, R=3, S=3, padding=1, weight_density=0.5, act_density=0.5))
+    wl.add_layer(Layer("f", "fc", C=16, K=8, weight_density=0.5, act_density=0.5), deps=["c"])
+    p = tmp_path_factory.mktemp("tiny") / "tiny.npz"
+    wl.save(p)
+    return p
