@@ -185,6 +185,45 @@ def test_lockstep_never_faster_and_energy_rows():
     assert a.energy_j > 0 and set(a.energy_pJ) <= set(a.actions)
 
 
+def test_actions_follow_data_width():
+    """data.bits 8 / 16 / 32: the width-named actions carry the configured width, each has its own energy row,
+    and the arithmetic and buffer energy grow with the width (same layer, same counts)."""
+    rng = np.random.default_rng(5)
+    L = Layer("c", "conv", C=6, K=20, H=7, W=7, R=3, S=3, padding=1,
+              weights=rng.standard_normal((20, 6, 3, 3)) * (rng.random((20, 6, 3, 3)) < 0.4))
+    per_width = {}
+    for bits in (8, 16, 32):
+        m = make_model("cambricon-x", {"data.bits": bits})
+        r = run_instance(m, _inst(L))
+        named = [a for a in r.actions if a.startswith(("mult_", "add_", "sb_read_", "im_select_", "nbin_read_",
+                                                       "nbout_write_"))]
+        assert len(named) == 6 and all(a.endswith(f"_{bits}b") for a in named), named
+        assert set(r.actions) <= set(m.ACTIONS) and all(a in m.energy for a in r.actions)
+        per_width[bits] = r
+    for pre in ("mult", "sb_read", "nbin_read"):
+        e = [per_width[b].energy_pJ[f"{pre}_{b}b"] for b in (8, 16, 32)]
+        assert e[0] < e[1] < e[2], (pre, e)
+    assert per_width[8].actions["mult_8b"] == per_width[32].actions["mult_32b"]  # counts do not depend on width
+
+
+def test_chip_power_is_on_chip_energy_over_time():
+    """chip_power: every action's energy lands in one block, DRAM apart (off chip), leakage over the whole layer."""
+    from accelsim.models.common.nfu import OFF_CHIP, block_of, chip_power
+    rng = np.random.default_rng(6)
+    L = Layer("fc", "fc", C=300, K=40, weights=rng.standard_normal((40, 300)))
+    r = run_instance(make_model("cambricon-x"), _inst(L))
+    pw = chip_power(r.energy_pJ, r.latency_s)
+    on = sum(v for a, v in r.energy_pJ.items() if a != "dram_byte") * 1e-12 / r.latency_s
+    assert pw["total_w"] == pytest.approx(on) and sum(pw["blocks_w"].values()) == pytest.approx(on)
+    assert pw["off_chip_w"] > 0 and pw["off_chip_w"] == pytest.approx(r.energy_pJ["dram_byte"] * 1e-12 / r.latency_s)
+    assert block_of("dram_byte") == OFF_CHIP and OFF_CHIP not in pw["blocks_w"]
+    assert all(block_of(a) != a for a in make_model("cambricon-x").ACTIONS)  # every declared action has a block
+    # SRAM leakage: (16 SBs x 2 KB + NBin + NBout) bytes for every ns of the layer, stalls included
+    ns = r.cycles * 1e9 / 1e9
+    assert r.actions["sb_leakage_byte_ns"] == pytest.approx(16 * 2048 * ns)
+    assert r.actions["nb_leakage_byte_ns"] == pytest.approx(2 * 8192 * ns)
+
+
 def test_config_errors(tmp_path):
     with pytest.raises(ConfigError, match="im.window_neurons"):
         make_model("cambricon-x", {"im.window_neurons": 8})
@@ -208,3 +247,7 @@ def test_validate_suite():
                  "all weights non-zero: max speedup over DianNao (AlexNet layers)"):
         assert by[name]["pass"] is True, name
     assert set(res["per_layer"]) == {"alexnet", "vgg16"}
+    power = [c for c in res["checks"] if c["name"].startswith("chip power")]
+    assert len(power) == 2 and all(c["kind"] == "validation" and c["reference"] == 0.954 for c in power)
+    assert all(isinstance(c["rel_error"], float) and c["pass"] is not None for c in power)
+    assert len(res["power_analysis"]["account"]) == 2

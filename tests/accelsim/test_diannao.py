@@ -2,15 +2,13 @@
 
 import numpy as np
 import pytest
+from test_cambricon_x import _inst  # same-directory helper (pytest puts tests/accelsim on sys.path)
 
 from accelsim.engine import largest_remainder, make_model, run_instance
 from accelsim.errors import ConfigError
 from accelsim.models.common.nfu import dma_traffic
-from test_cambricon_x import _inst  # same-directory helper (pytest puts tests/accelsim on sys.path)
 from workloads import Layer
 from workloads.effectual import conv_reference
-
-
 
 
 def test_hand_worked_fc():
@@ -68,6 +66,35 @@ def test_dense_timeline_returns_what_its_docstring_says():
     assert out == (2 * 3 * 3, (16 + 4) * 40 * 3)
 
 
+@pytest.mark.parametrize("bits", [8, 16, 32])
+def test_actions_follow_data_width(bits):
+    L = Layer("fc", "fc", C=40, K=20, weights=np.ones((20, 40)))
+    m = make_model("diannao", {"data.bits": bits})
+    r = run_instance(m, _inst(L))
+    named = [a for a in r.actions if not a.endswith(("_byte", "_byte_ns"))]
+    assert sorted(named) == sorted(f"{p}_{bits}b" for p in ("mult", "add", "sb_read", "nbin_read", "nbout_write"))
+    assert set(r.actions) <= set(m.ACTIONS) and all(a in m.energy for a in r.actions)
+    assert r.extra["dma_bytes"]["weights"] == 20 * 40 * bits // 8
+
+
+def test_validate_suite():
+    """accelsim validate diannao: the published peak, area and chip power beside the model, with relative errors."""
+    from accelsim.models.diannao import validate
+    res = validate(None)
+    by = {c["name"]: c for c in res["checks"]}
+    peak = by["peak throughput vs the paper's 452 GOP/s"]
+    assert peak["kind"] == "consistency" and peak["simulated"] == pytest.approx(2 * 256 * 0.98)
+    area = by["area (generic NFU rows) vs the published 3.02 mm^2"]
+    assert area["kind"] == "validation" and area["pass"] is True and area["rel_error"] < 0
+    power = [c for c in res["checks"] if c["name"].startswith("chip power")]
+    assert len(power) == 2 and all(c["kind"] == "validation" and c["reference"] == 0.485 for c in power)
+    assert all(isinstance(c["rel_error"], float) and c["pass"] is not None for c in power)
+    modes = res["power_analysis"]["modes"]
+    # stall cycles only leak in the model, so the run average is below the computing-only power
+    assert modes["DMA stalls included"]["total_w"] < modes["computing only, ideal memory"]["total_w"]
+    assert modes["computing only, ideal memory"]["off_chip_dram_w"] == 0.0 < modes["DMA stalls included"]["off_chip_dram_w"]
+
+
 def test_largest_remainder_sums():
     parts = largest_remainder({"a": 1.4, "b": 1.4, "c": 0.2}, 3)
     assert sum(parts.values()) == 3 and parts["c"] == 0
@@ -78,3 +105,5 @@ def test_config_errors():
         make_model("diannao", {"dma.bytes_per_cycle": 0})
     with pytest.raises(ConfigError, match="index.format"):
         make_model("diannao", {"index.format": "step"})
+    with pytest.raises(ConfigError, match="data.bits"):  # energy rows exist for 8, 16 and 32 bits only
+        make_model("diannao", {"data.bits": 12})

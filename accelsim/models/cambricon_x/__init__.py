@@ -75,14 +75,16 @@ Package layout
 ``formats``   :class:`Compressed` weights in the direct / step index formats, :func:`compress`;
 ``kernel``    the Numba IM-chunking and PE-schedule kernels; ``model``  the :class:`CambriconX` class;
 ``area``      the 6.38 mm^2 area formula; ``validate``  the validation suite (``accelsim validate
-cambricon-x``) and :func:`pruned_weights`.  Shared with DianNao: ``models/common/nfu.py`` (DMA
-traffic, area rows) and ``models/common/weight_walk.py`` (effectual MACs and functional output).
+cambricon-x``).  Shared with DianNao: ``models/common/nfu.py`` (DMA traffic, area rows, the
+width-named actions, SRAM leakage, chip power by block, the benchmark runs and :func:`pruned_weights`)
+and ``models/common/weight_walk.py`` (effectual MACs and functional output).
 """
 
 from __future__ import annotations
 
+from ..common.nfu import pruned_weights
 from .formats import IM_ACTIONS, Compressed, compress
 from .model import CambriconX
-from .validate import pruned_weights, validate
+from .validate import validate
 
 __all__ = ["IM_ACTIONS", "CambriconX", "Compressed", "compress", "pruned_weights", "validate"]

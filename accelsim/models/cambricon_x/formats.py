@@ -9,8 +9,9 @@ from numba import njit
 from ...formats.rle import rle_counts, rle_fill
 from ..common.weight_walk import weights_csr
 
-#: actions of the indexing module that decodes these formats (neuron select, step prefix-sum add, mask scan)
-IM_ACTIONS = ("im_select_16b", "im_step_add", "im_direct_scan_bit")
+#: actions of the indexing module that decodes these formats (neuron select at each data width, step
+#: prefix-sum add, mask scan)
+IM_ACTIONS = ("im_select_8b", "im_select_16b", "im_select_32b", "im_step_add", "im_direct_scan_bit")
 
 
 @njit(cache=True)

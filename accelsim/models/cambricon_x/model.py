@@ -11,7 +11,7 @@ from ...config import Field
 from ...engine import AcceleratorModel, LayerResult, largest_remainder
 from ...errors import ConfigError
 from ...registry import register_model
-from ..common.nfu import BUFFER_NOTE, dma_traffic
+from ..common.nfu import BUFFER_NOTE, LEAKAGE_ACTIONS, data_bits_field, dma_traffic, leakage_actions, width_actions
 from ..common.weight_walk import effectual_and_output
 from .area import cambricon_x_area
 from .formats import IM_ACTIONS, compress
@@ -24,8 +24,8 @@ PAPER = "Zhang et al., Cambricon-X, MICRO 2016"
 class CambriconX(AcceleratorModel):
     """Cambricon-X: 16 asynchronous PEs x 16 multipliers, compressed weights, central indexing module."""
 
-    ACTIONS = ("mult_16b", "add_16b", "sb_read_16b", "sb_index_read_bit", *IM_ACTIONS, "nbin_read_16b",
-               "nbout_write_16b", "dram_byte")
+    ACTIONS = (*width_actions("mult", "add", "sb_read"), "sb_index_read_bit", *IM_ACTIONS,
+               *width_actions("nbin_read", "nbout_write"), *LEAKAGE_ACTIONS, "dram_byte")
     ISO_FIELDS = {"pe.count": "lin"}
     DRAM_BANDWIDTH = ("dma.bytes_per_cycle", True)
 
@@ -35,7 +35,7 @@ class CambriconX(AcceleratorModel):
         "pe.sync": Field(str, "", default="async", choices=("async", "lockstep"),
                          source=f"{PAPER}, abstract (PEs asynchronous)",
                          doc="async: each PE moves on when done; lockstep: groups wait for their slowest PE"),
-        "data.bits": Field(int, "bits", default=16, choices=(8, 16, 32), source=f"{PAPER}: 16-bit fixed point"),
+        "data.bits": data_bits_field(f"{PAPER}: 16-bit fixed point"),
         "index.format": Field(str, "", default="step", choices=("step", "direct", "auto"),
                               source="assumed: the paper compares both and picks by sparsity range",
                               doc="weight index format held in the SB and decoded by the IM; auto: the "
@@ -141,7 +141,7 @@ class CambriconX(AcceleratorModel):
         bd.update(nbin_bandwidth=nbin_stall, memory_stall=stall, pipeline_fill=fill)
         cycles = comp_cyc + nbin_stall + stall + fill
 
-        # compute counts (activations dense: zero neurons are multiplied)
+        # compute counts (activations dense: zero neurons are multiplied); action names carry the data width
         n_real = int(nnz.sum())
         n_pad = int(ent.sum()) - n_real
         macs_actual = n_real * n_active
@@ -149,15 +149,16 @@ class CambriconX(AcceleratorModel):
         eff, out = effectual_and_output(inst, active, functional, comp)
         e_all = int(ent.sum()) * n_active
         actions = {
-            "mult_16b": macs_actual,
-            "add_16b": macs_actual,                      # adder tree + accumulator: one add per product
-            "sb_read_16b": e_all,                        # synapse values (padding entries included)
+            f"mult_{vb}b": macs_actual,
+            f"add_{vb}b": macs_actual,                   # adder tree + accumulator: one add per product
+            f"sb_read_{vb}b": e_all,                     # synapse values (padding entries included)
             "sb_index_read_bit": (e_all * sbits) if fmt == "step" else K * L * n_active,
-            "im_select_16b": e_all,                      # neurons muxed out of the window to the PEs
+            f"im_select_{vb}b": e_all,                   # neurons muxed out of the window to the PEs
             "im_step_add": e_all if fmt == "step" else 0,          # prefix-sum adder chain
             "im_direct_scan_bit": K * L * n_active if fmt == "direct" else 0,  # mask bits scanned
-            "nbin_read_16b": nb * n_active * L,          # BC streams each position's receptive field once per block
-            "nbout_write_16b": K * n_active,
+            f"nbin_read_{vb}b": nb * n_active * L,       # BC streams each position's receptive field once per block
+            f"nbout_write_{vb}b": K * n_active,
+            **leakage_actions(cfg, cycles),              # SB / NBin / NBout standby leakage over the layer
             "dram_byte": dma["total"] if cfg["dma.enabled"] else 0,
         }
         actions = {a: v for a, v in actions.items() if v}

@@ -3,86 +3,18 @@ saving over DianNao on pruned AlexNet / VGG16, and the model's invariants and fu
 
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
 
-from workloads.ir import SparseTensor
-
 from ...checks import check
+from ..common.nfu import chip_power_rows, network_power, network_runs, pruned_weights
 from .formats import IM_ACTIONS
 
 PAPER_SPEEDUP = 7.23   # average over the paper's benchmarks vs DianNao [conf, abstract]
 PAPER_ENERGY = 6.43    # average energy saving vs DianNao [conf, abstract]
 PAPER_PEAK = 544e9     # ops/s headline [conf, abstract]
-
-
-def pruned_weights(shape, density: float, rng: np.random.Generator, block_elems: int = 1 << 22) -> SparseTensor:
-    """Seeded He-normal weights magnitude-pruned to ``density`` (exact count per block of output maps).
-
-    The ``round(density * n)`` largest magnitudes of each block survive.
-
-    Large layers are pruned in blocks of whole output maps (<= ``block_elems``
-    weights) so memory stays bounded; for i.i.d. weights this has the same
-    statistics as one per-layer threshold.
-    """
-    K = shape[0]
-    per = int(np.prod(shape[1:]))
-    rows = max(1, block_elems // per)
-    mask = np.zeros((K, per), bool)
-    vals = []
-    for a in range(0, K, rows):
-        b = min(K, a + rows)
-        w = rng.standard_normal((b - a, per)) * math.sqrt(2.0 / per)
-        keep = int(round(density * w.size))
-        if keep < w.size:  # keep the `keep` largest |w| (continuous values: no ties)
-            cut = np.argpartition(np.abs(w).ravel(), w.size - keep)[:w.size - keep]
-            w.ravel()[cut] = 0.0
-        m = w != 0
-        mask[a:b] = m
-        vals.append(w[m])
-    return SparseTensor(mask.reshape(shape), np.concatenate(vals) if vals else np.zeros(0))
-
-
-def _reduced(layer, full: bool, fc_max_k: int = 512, spatial_div: int = 4):
-    """Default mode: output planes divided by ``spatial_div`` and FC layers cut to ``fc_max_k`` output neurons."""
-    from dataclasses import replace
-    if full:
-        return layer
-    if layer.kind == "fc":
-        return replace(layer, K=min(layer.K, fc_max_k), weights=None)
-    P = max(3, layer.P // spatial_div)
-    H = (P - 1) * layer.stride + layer.dilation * (layer.R - 1) + 1 - 2 * layer.padding
-    return replace(layer, H=H, W=H, weights=None)
-
-
-def _network_runs(name: str, models: dict, full: bool, seed: int, density_override: float | None = None):
-    """Simulate every layer of zoo network ``name`` (pruned per Han et al.) on each model; per-layer rows."""
-    from dataclasses import replace
-
-    from accelsim.engine import run_instance
-    from workloads import Workload
-    from workloads.zoo import resolve
-    src = resolve(name)
-    rows = []
-    for i, lname in enumerate(src.layer_names()):
-        L0 = src.layers[lname]
-        L = _reduced(L0, full)
-        d = density_override if density_override is not None else (L0.weight_density or 1.0)
-        rng = np.random.default_rng([seed, i, 6])
-        L = replace(L, weights=pruned_weights(L.weight_shape, d, rng), weight_density=None)
-        wl = Workload(name)
-        wl.add_layer(L)
-        row = {"layer": lname, "weight_density": d, "macs_dense": L.macs_dense}
-        for key, m in models.items():
-            r = run_instance(m, wl.instance(lname, 0), seed=seed)
-            row[key] = {"cycles": int(r.cycles), "energy_j": r.energy_j, "breakdown": dict(r.breakdown),
-                        "energy_pJ": dict(r.energy_pJ), "extra": {k: r.extra.get(k) for k in
-                                                                   ("compute_cycles", "dma_cycles", "energy_share_im",
-                                                                   "index_formats", "dense_weight_bytes")}}
-        rows.append(row)
-    return rows
+PAPER_POWER_W = 0.954  # chip power, 16 PEs, 1 GHz, 65 nm, after layout [conf, abstract; accelerators.md §4.1]
 
 
 def _small_layers(seed: int):
@@ -115,11 +47,14 @@ def validate(shared=None, full: bool = False) -> dict:
       7.23x / 6.43x averages (which also include smaller networks).  Default
       mode divides conv output planes by 4 and cuts FC layers to 512 output
       neurons (``full=True``: the real sizes).
+    * chip power on the same networks against the published 954 mW: on-chip energy (DRAM excluded: the
+      published figure is the chip's layout power) over the run time, with DMA stalls and with ideal
+      memory, by block; ``power_analysis`` gives the block-by-block account (common/nfu.chip_power_rows).
     * all weights non-zero: Cambricon-X no faster than DianNao, per layer.
     * invariants (lower bound, monotone in non-zeros, deterministic) and the
       functional output against the numpy reference convolution.
 
-    Returns ``{"model", "checks": [...], "per_layer": {...}, "gap_analysis": {...}}``.
+    Returns ``{"model", "checks": [...], "per_layer": {...}, "gap_analysis": {...}, "power_analysis": {...}}``.
     No constant is fitted to the paper numbers; rel_error is what comes out.
     """
     from accelsim.engine import make_model, run_instance
@@ -156,9 +91,10 @@ def validate(shared=None, full: bool = False) -> dict:
                         "consistency: a peak from the config, the gap is an ops-counting convention"))
 
     # --- pruned networks
-    per_layer, nets = {}, {}
+    per_layer, nets, bench_rows = {}, {}, []
     for net in ("alexnet", "vgg16"):
-        rows = _network_runs(net, {"cx": cx, "dn": dn}, full, seed)
+        rows = network_runs(net, {"cx": cx, "dn": dn, "cx_nodma": cx_ideal}, full, seed)
+        bench_rows += rows
         for row in rows:
             for key in ("cx", "dn"):  # ideal memory: the same run without its memory stall
                 row[key + "_ideal"] = {"cycles": row[key]["cycles"] - row[key]["breakdown"]["memory_stall"]}
@@ -170,7 +106,7 @@ def validate(shared=None, full: bool = False) -> dict:
                           {"cx_cycles": row["cx"]["cycles"], "dn_cycles": row["dn"]["cycles"],
                            "cx_breakdown": row["cx"]["breakdown"], "dn_breakdown": row["dn"]["breakdown"]}
                           for row in rows]
-        tot = lambda key, f: sum(row[key][f] for row in rows)  # noqa: E731
+        tot = lambda key, f, rows=rows: sum(row[key][f] for row in rows)  # noqa: E731
         sp = tot("dn", "cycles") / tot("cx", "cycles")
         en = tot("dn", "energy_j") / tot("cx", "energy_j")
         spi = tot("dn_ideal", "cycles") / tot("cx_ideal", "cycles")
@@ -214,8 +150,15 @@ def validate(shared=None, full: bool = False) -> dict:
     checks.append(check("average energy saving AlexNet+VGG16", avg_en, PAPER_ENERGY, "x", kind="validation", tol=0.5,
                         note="arithmetic mean of the two networks vs the paper's benchmark average"))
 
+    # --- chip power on the paper's benchmark networks (on chip: DRAM is outside the published figure)
+    power_checks, power = chip_power_rows(
+        "pruned AlexNet + VGG16", {"DMA stalls included": network_power(bench_rows, "cx"),
+                                   "computing only, ideal memory": network_power(bench_rows, "cx_nodma")},
+        PAPER_POWER_W, "Cambricon-X 954 mW at 1 GHz, 65 nm (abstract)")
+    checks += power_checks
+
     # --- dense weights: no faster than DianNao
-    rows = _network_runs("alexnet", {"cx": cx, "dn": dn}, False, seed, density_override=1.0)
+    rows = network_runs("alexnet", {"cx": cx, "dn": dn}, False, seed, density_override=1.0)
     best = max(row["dn"]["cycles"] / row["cx"]["cycles"] for row in rows)
     checks.append(check("all weights non-zero: max speedup over DianNao (AlexNet layers)", best, 1.0, "x",
                         kind="consistency", passed=all(row["cx"]["cycles"] >= row["dn"]["cycles"] for row in rows),
@@ -281,5 +224,5 @@ def validate(shared=None, full: bool = False) -> dict:
                "im_energy_share": v["im_energy_share"], "cambricon_x_energy_shares": v["cx_energy_shares"],
                "weight_storage_bytes": v["weight_storage_bytes"]}
            for n, v in nets.items()}
-    return {"model": "cambricon-x", "mode": mode, "checks": checks, "per_layer": per_layer,
+    return {"model": "cambricon-x", "mode": mode, "checks": checks, "per_layer": per_layer, "power_analysis": power,
             "gap_analysis": gap, "wall_s": time.perf_counter() - t0}

@@ -9,7 +9,7 @@ from ...area import AreaReport
 from ...config import Field
 from ...engine import AcceleratorModel, LayerResult, largest_remainder
 from ...registry import register_model
-from ..common.nfu import dma_traffic
+from ..common.nfu import LEAKAGE_ACTIONS, data_bits_field, dma_traffic, leakage_actions, width_actions
 from ..common.weight_walk import effectual_and_output
 from .area import diannao_area
 
@@ -39,7 +39,7 @@ def _dense_timeline(K, L, active, n_pe, tm):
 class DianNao(AcceleratorModel):
     """Dense Tn x Tm NFU (DianNao, ASPLOS 2014) with the same clock and buffers as the Cambricon-X preset."""
 
-    ACTIONS = ("mult_16b", "add_16b", "sb_read_16b", "nbin_read_16b", "nbout_write_16b", "dram_byte")
+    ACTIONS = (*width_actions("mult", "add", "sb_read", "nbin_read", "nbout_write"), *LEAKAGE_ACTIONS, "dram_byte")
     ISO_FIELDS = {"pe.count": "lin"}
     DRAM_BANDWIDTH = ("dma.bytes_per_cycle", True)
 
@@ -48,7 +48,7 @@ class DianNao(AcceleratorModel):
                           doc="Tn: output neurons computed in parallel"),
         "pe.multipliers": Field(int, "multipliers/lane", default=16, source="Cambricon-X paper Sec. 6 (Tm=16)",
                                 doc="Tm: input neurons consumed per cycle"),
-        "data.bits": Field(int, "bits", default=16, source="DianNao / Cambricon-X: 16-bit fixed point"),
+        "data.bits": data_bits_field("DianNao / Cambricon-X: 16-bit fixed point"),
         "nbin.bytes": Field(int, "bytes", default=8192, source="assumed: same as the Cambricon-X preset"),
         "nbout.bytes": Field(int, "bytes", default=8192, source="assumed: same as the Cambricon-X preset"),
         "sb.bytes_per_pe": Field(int, "bytes", default=2048, source="assumed: same as the Cambricon-X preset"),
@@ -72,6 +72,11 @@ class DianNao(AcceleratorModel):
         """Generic NFU rows (:func:`accelsim.models.diannao.area.diannao_area`): a lower bound."""
         return diannao_area(self.cfg)
 
+    @classmethod
+    def validation_suite(cls):
+        from .validate import validate
+        return validate
+
     def simulate_layer(self, inst, functional: bool = False) -> LayerResult:
         cfg = self.cfg
         Ly = inst.layer
@@ -81,7 +86,8 @@ class DianNao(AcceleratorModel):
         active = om if cfg["skip_masked_outputs"] else np.ones_like(om)
         n_active = int(active.sum())
         comp, used = _dense_timeline(K, L, active.astype(np.bool_), n_pe, tm)
-        db = int(cfg["data.bits"]) // 8 or 1
+        vb = int(cfg["data.bits"])
+        db = vb // 8
         dma = dma_traffic(C=Ly.C, H=Ly.H, W=Ly.W, K=K, n_active=n_active,
                           map_bytes=np.full(K, L * db, np.int64), n_pe=n_pe, nbin_bytes=cfg["nbin.bytes"],
                           nbout_bytes=cfg["nbout.bytes"], sb_bytes_per_pe=cfg["sb.bytes_per_pe"], data_bytes=db)
@@ -98,9 +104,9 @@ class DianNao(AcceleratorModel):
         macs_actual = K * L * n_active
         eff, out = effectual_and_output(inst, active, functional)
         nnz_w = int(inst.weight_mask().sum())
-        actions = {"mult_16b": macs_actual, "add_16b": macs_actual, "sb_read_16b": macs_actual,
-                   "nbin_read_16b": nb * n_active * L, "nbout_write_16b": K * n_active,
-                   "dram_byte": dma["total"] if cfg["dma.enabled"] else 0}
+        actions = {f"mult_{vb}b": macs_actual, f"add_{vb}b": macs_actual, f"sb_read_{vb}b": macs_actual,
+                   f"nbin_read_{vb}b": nb * n_active * L, f"nbout_write_{vb}b": K * n_active,
+                   **leakage_actions(cfg, cycles), "dram_byte": dma["total"] if cfg["dma.enabled"] else 0}
         extra = {"dma_bytes": dma, "dma_cycles": dma_cyc, "compute_cycles": comp, "weight_nnz": nnz_w,
                  "n_active_positions": n_active, "reduction_length": L}
         return LayerResult(inst.name, inst.image, cycles, bd, actions, Ly.macs_dense, eff, macs_actual,

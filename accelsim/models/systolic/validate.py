@@ -26,6 +26,7 @@ def validate(shared=None, full: bool = False) -> dict:
     which is rebuilt here with the input extent that gives SCALE-Sim's output size.
     """
     from workloads import Layer
+
     from ...engine import make_model, run_instance
 
     checks = []
