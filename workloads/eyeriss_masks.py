@@ -11,6 +11,10 @@
 * ``eyeriss-v2-sparse-mobilenet-v1``: MobileNet-v1 (width 1.0, 224x224, batch 1) with
   seeded Gaussian weights magnitude-pruned to documented densities and seeded
   post-ReLU activations of documented density (see :func:`sparse_mobilenet_v1`).
+* ``eyeriss-v2-paper-mobilenet``: the network behind the Eyeriss v2 chip numbers, sparse
+  MobileNet-v1 width 0.5 at 128x128 (L01..L28): the nine real masked layers as they are, the
+  other nineteen with seeded masks whose densities reproduce the artifact's per-layer
+  ground-truth counts (see :func:`paper_mobilenet`).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import numpy as np
 
 from .errors import WorkloadError
 from .ir import Layer, SparseTensor, Workload
-from .synthetic import random_tensor
+from .synthetic import random_mask, random_tensor
 from .zoo import register, require_shared
 
 SUB = "eyerissv2_pe_mobilenet05"
@@ -174,3 +178,85 @@ def sparse_mobilenet_v1(shared=None, seed: int = 0, width: float = 1.0, res: int
           "MobileNet-v1 1.0/224, magnitude-pruned to the densities of the real MobileNet-0.5 masks (batch 1)")
 def _sparse_mobilenet_v1_zoo(shared=None, seed: int = 0) -> Workload:
     return sparse_mobilenet_v1(shared, seed)
+
+
+# ------------------------------------------------- the Eyeriss v2 paper's sparse MobileNet (0.5, 128)
+# One Eyeriss v2 PE (one MAC) on every layer of the sparse MobileNet the artifact ships masks for:
+# Sparseloop MICRO 2022 artifact, fig12_eyerissv2_pe_setup/scripts/ground_truth_cycles.yaml (commit 7a7a6f0),
+# reproduced in accelerators.md 5.3.  For a pointwise / FC layer the count is its effectual MACs
+# (sum_c nnz_iact(c) x nnz_w(c), exact on the 8 masked ones); every depthwise count is a multiple of P x Q.
+SPARSELOOP_GT_CYCLES = {
+    "L01": 1769472, "L02": 544768, "L03": 461302, "L04": 278528, "L05": 873643, "L06": 513024, "L07": 1702140,
+    "L08": 145920, "L09": 1499682, "L10": 270848, "L11": 2491491, "L12": 73728, "L13": 1144158, "L14": 147456,
+    "L15": 2238663, "L16": 147456, "L17": 2173758, "L18": 124096, "L19": 1457458, "L20": 147456, "L21": 1677684,
+    "L22": 147456, "L23": 1821557, "L24": 36864, "L25": 948572, "L26": 73728, "L27": 775316, "L28": 95443}
+GT_SOURCE = "Sparseloop MICRO 2022 artifact fig12_eyerissv2_pe_setup/scripts/ground_truth_cycles.yaml"
+
+
+def paper_mobilenet(shared=None, seed: int = 0) -> Workload:
+    """Sparse MobileNet-v1, width 0.5, 128x128, batch 1: the Eyeriss v2 chip benchmark (1470.6 inf/s).
+
+    Identification: the Sparseloop artifact (same group) validates against the Eyeriss v2 PE on
+    "mobilenet0.5-sparse", whose 28 layer shapes are MobileNet-v1 0.5/128 (49.2 M dense MACs; the
+    chip's 76.8 GMAC/s peak allows 1,561 dense inf/s there, against 135 on 1.0/224).  Data:
+
+    * the nine layers with real masks (L07 L09 L13 L19 L20 L21 L23 L25 L27): those masks;
+    * L01 (the RGB image and conv1): dense (its ground truth is the dense count);
+    * other pointwise layers and the FC (L28): seeded uniform masks; iact density = the mean of
+      the real iact masks (``measured_densities``), weight density = (ground truth / dense MACs) /
+      iact density, so the expected effectual MACs equal the artifact's count (the split between
+      the operands is the assumption; it changes storage and traffic, not the MAC work);
+    * other depthwise layers: weight density = ground truth / dense (the counts are nnz_w x P x Q
+      there: zero iacts not skipped), iact density = the real iact-mask mean.
+
+    Pattern-only tensors (no values): timing and energy, not functional mode.
+    """
+    d = require_shared(SUB, shared)
+    masked = {r["layer"]: r for r in read_layers_csv(d)}
+    dens = measured_densities(shared)
+    wl = Workload("eyeriss-v2-paper-mobilenet",
+                  meta={"source": "MobileNet-v1 0.5/128 (Sparseloop fig12 'mobilenet0.5-sparse' shapes)",
+                        "ground_truth": GT_SOURCE, "seed": seed, "iact_density_unmasked": dens["iact"],
+                        "masked_layers": sorted(masked)})
+    prev = None
+    for i, row in enumerate(mobilenet_v1_shapes(0.5, 128), start=1):
+        name = f"L{i:02d}"
+        gt = SPARSELOOP_GT_CYCLES[name]
+        kind = row["kind"]
+        meta = {"mobilenet_layer": row["name"], "ground_truth_cycles": gt, "ground_truth_source": GT_SOURCE}
+        if name in masked:
+            L0, acts = pe_mobilenet05_layer(d, masked[name])
+            L = Layer(name, L0.kind, C=L0.C, K=L0.K, H=L0.H, W=L0.W, R=L0.R, S=L0.S, stride=L0.stride,
+                      padding=L0.padding, groups=L0.groups, weights=L0.weights, meta={**meta, "data": "real masks"})
+        else:
+            groups = row["C"] if kind == "depthwise" else 1
+            pad = 1 if row["R"] == 3 else 0
+            L0 = Layer(name, kind, C=row["C"], K=row["K"], H=row["H"], W=row["H"], R=row["R"], S=row["R"],
+                       stride=row["stride"], padding=pad, groups=groups)
+            rng = np.random.default_rng([seed, 1470, i])
+            ratio = gt / L0.macs_dense
+            if name == "L01":
+                wd, ad = 1.0, 1.0
+            elif kind == "depthwise":
+                wd, ad = ratio, dens["iact"]
+            else:
+                ad = dens["iact"]
+                wd = min(1.0, ratio / ad)
+            w = SparseTensor(random_mask(L0.weight_shape, wd, rng))
+            acts = SparseTensor(random_mask(L0.act_shape, ad, rng))
+            L = Layer(name, kind, C=L0.C, K=L0.K, H=L0.H, W=L0.W, R=L0.R, S=L0.S, stride=L0.stride,
+                      padding=pad, groups=groups, weights=w,
+                      meta={**meta, "data": "seeded masks", "weight_density": wd, "iact_density": ad})
+        if (L.C, L.K, L.H, L.R, L.stride) != (row["C"], row["K"], row["H"], row["R"], row["stride"]):
+            raise WorkloadError(f"{name}: shape differs from MobileNet-v1 0.5/128 row {row}", field=name)
+        wl.add_layer(L, deps=[prev] if prev else [])
+        wl.set_image_data(0, name, acts=acts)
+        prev = name
+    return wl
+
+
+@register("eyeriss-v2-paper-mobilenet",
+          "Sparse MobileNet-v1 0.5/128 (the Eyeriss v2 chip benchmark): 9 real masked layers + 19 seeded to the "
+          "artifact's per-layer ground-truth counts (batch 1)")
+def _paper_mobilenet_zoo(shared=None, seed: int = 0) -> Workload:
+    return paper_mobilenet(shared, seed)
