@@ -76,3 +76,17 @@ def test_v2_faster_than_v1_on_sparse_mobilenet_subset():
     c2 = simulate(wl, "eyeriss-v2", jobs=1).total()["cycles"]
     c1 = simulate(wl, "eyeriss-v1", jobs=1).total()["cycles"]
     assert c1 > c2
+
+
+def test_alexnet_conv_benchmark_of_the_v1_chip():
+    """The JSSC 2017 benchmark: AlexNet CONV1-5 (666 M MACs), grouped layers split into halves, iact densities
+    of the Sparseloop table7 artifact; the v1 model runs every layer (no grouped conv left)."""
+    from accelsim.models.eyeriss import ALEXNET_IACT_DENSITY, alexnet_conv_v1
+    wl = alexnet_conv_v1(0)
+    assert sum(L.macs_dense for L in wl.layers.values()) == 665_784_864
+    assert all(L.groups == 1 for L in wl.layers.values()) and len(wl.layers) == 8
+    for name in wl.layer_names():
+        base = name.split("_")[0]
+        assert wl.instance(name, 0).act_mask().mean() == pytest.approx(ALEXNET_IACT_DENSITY[base], abs=1e-4)
+    rep = simulate(wl.subset(layers=["conv5_g0"]), "eyeriss-v1", jobs=1)
+    assert not rep.skipped

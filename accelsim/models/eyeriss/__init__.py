@@ -14,7 +14,17 @@ from .formats import weight_csc
 from .mapping import Mapping
 from .model import FIELDS_V2, EyerissV2
 from .v1 import FIELDS_V1, EyerissV1
-from .validate import PAPER, chip_numbers, small_layers, thin, validate, validate_v1
+from .validate import (
+                       ALEXNET_IACT_DENSITY,
+                       PAPER,
+                       PAPER_V1,
+                       alexnet_conv_v1,
+                       chip_numbers,
+                       small_layers,
+                       thin,
+                       validate,
+                       validate_v1,
+)
 
-__all__ = ["FIELDS_V1", "FIELDS_V2", "PAPER", "EyerissV1", "EyerissV2", "Mapping", "chip_numbers", "small_layers",
-           "thin", "validate", "validate_v1", "weight_csc"]
+__all__ = ["ALEXNET_IACT_DENSITY", "FIELDS_V1", "FIELDS_V2", "PAPER", "PAPER_V1", "EyerissV1", "EyerissV2", "Mapping",
+           "alexnet_conv_v1", "chip_numbers", "small_layers", "thin", "validate", "validate_v1", "weight_csc"]

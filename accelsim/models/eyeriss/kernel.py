@@ -13,18 +13,27 @@ import numpy as np
 from numba import njit
 
 # act codes: 0 = padding (never fed), 1 = zero iact, 2 = non-zero iact
-NACC = 28
+NACC = 30
 (A_TOTAL, A_COMPUTE, A_IDEAL, A_FRAG, A_IMB, A_FILL, A_ST_I, A_ST_W, A_ST_P,
  A_MACS, A_SLOTS_NZ, A_SLOTS_Z, A_LOOKUPS, A_WWORDS, A_I_NOC, A_W_NOC, A_P_GLB_W, A_P_GLB_R,
  A_I_SPADW, A_W_SPADW, A_PASSES, A_P_NOC, A_WORK, A_ACTIVE, A_WLOADS, A_NZ_LOOKUPS,
- A_DENSE_NZ, A_DENSE_Z) = range(NACC)
+ A_DENSE_NZ, A_DENSE_Z, A_IADDR, A_ADDR_OVH) = range(NACC)
 
 
 @njit(cache=True)
 def array_timing(act, wptr, dw, K, Cg, R, S, P, Q, stride, dil, M0, C0, skip_i, skip_w, lanes,
                  Rsp, Cr, Fc, Mc, Fk, Ck, Mk, n_pes, rowent, wtile, bw_i, bw_w, bw_p, ideal_mem,
-                 ft_chunk, stages):
-    """Cycle-level walk of every pass of one layer; returns the accumulator vector (see A_*)."""
+                 ft_chunk, stages, addr_stages):
+    """Cycle-level walk of every pass of one layer; returns the accumulator vector (see A_*).
+
+    PE pipeline (``addr_stages``: the CSC PE of Eyeriss v2).  In one pass a PE spends one cycle in
+    the iact-address stage per iact column of its window walk (Q x S columns that hold data, halo
+    excluded), one cycle in the iact-data stage and one in the weight-address stage per iact it
+    feeds, and ceil(nnz / lanes) cycles in the weight-data/MAC stage per fed iact.  The stages work
+    concurrently on successive iacts, so the pass lasts as long as the PE's busiest stage: address
+    reads hide behind MACs unless the MAC stage has less work (empty or short weight columns,
+    iact columns without non-zeros); the difference is counted as ``A_ADDR_OVH``.  Without
+    ``addr_stages`` (Eyeriss v1: uncompressed spads) the PE time is its MAC stage."""
     acc = np.zeros(NACC, dtype=np.float64)
     nMb = (K + M0 - 1) // M0
     nCb = 1 if dw else (Cg + C0 - 1) // C0
@@ -48,6 +57,7 @@ def array_timing(act, wptr, dw, K, Cg, R, S, P, Q, stride, dil, M0, C0, skip_i, 
                     wload = (ft % ft_chunk) == 0
                     wmax = 0
                     wsum = 0
+                    wmac = 0
                     nact = 0
                     dmax = 0.0
                     dkind = -1
@@ -91,12 +101,17 @@ def array_timing(act, wptr, dw, K, Cg, R, S, P, Q, stride, dil, M0, C0, skip_i, 
                                                     dense_h = m_hi - m_lo
                                                 dense_cyc = (dense_h + lanes - 1) // lanes
                                                 h = p * stride + r * dil
-                                                work = 0
+                                                work = 0  # weight-data / MAC stage
+                                                nfeed = 0  # iact-data and weight-address stages
+                                                ncols = 0  # iact-address stage
                                                 for q in range(Q):
                                                     w0 = q * stride
-                                                    for c in range(c_lo, c_hi):
-                                                        for s in range(S):
-                                                            a = act[c, h, w0 + s * dil]
+                                                    for s in range(S):
+                                                        wq = w0 + s * dil
+                                                        if act[c_lo, h, wq] != 0:  # a stored column
+                                                            ncols += 1
+                                                        for c in range(c_lo, c_hi):
+                                                            a = act[c, h, wq]
                                                             if a == 0:
                                                                 continue
                                                             if a == 1 and skip_i:
@@ -111,6 +126,7 @@ def array_timing(act, wptr, dw, K, Cg, R, S, P, Q, stride, dil, M0, C0, skip_i, 
                                                             else:
                                                                 cyc = dense_cyc
                                                             work += cyc
+                                                            nfeed += 1
                                                             acc[A_LOOKUPS] += 1
                                                             acc[A_WWORDS] += cyc
                                                             # MACs a non-skipping PE performs (dense
@@ -123,13 +139,21 @@ def array_timing(act, wptr, dw, K, Cg, R, S, P, Q, stride, dil, M0, C0, skip_i, 
                                                             else:
                                                                 acc[A_SLOTS_Z] += cyc * lanes
                                                                 acc[A_DENSE_Z] += n if skip_w else dense_h
-                                                wsum += work
+                                                tpe = work
+                                                if addr_stages:
+                                                    acc[A_IADDR] += ncols
+                                                    if nfeed > tpe:
+                                                        tpe = nfeed
+                                                    if ncols > tpe:
+                                                        tpe = ncols
+                                                wmac += work
+                                                wsum += tpe
                                                 nact += 1
                                                 g = ((fk * Mk + mk) * Fc + fcj) * Mc + mcj
-                                                if work > gmax[g]:
-                                                    gmax[g] = work
-                                                if work > wmax:
-                                                    wmax = work
+                                                if tpe > gmax[g]:
+                                                    gmax[g] = tpe
+                                                if tpe > wmax:
+                                                    wmax = tpe
                                                 # psums of this PE move once up the column / out of the array
                                                 acc[A_P_NOC] += (m_hi - m_lo) * Q
                                                 # delivery: the NoC multicasts, so a cluster fetches each
@@ -201,7 +225,8 @@ def array_timing(act, wptr, dw, K, Cg, R, S, P, Q, stride, dil, M0, C0, skip_i, 
                     acc[A_COMPUTE] += compute
                     acc[A_WORK] += wsum
                     acc[A_ACTIVE] += nact
-                    acc[A_IDEAL] += wsum / n_pes
+                    acc[A_IDEAL] += wmac / n_pes
+                    acc[A_ADDR_OVH] += (wsum - wmac) / n_pes
                     acc[A_FRAG] += wsum / nact - wsum / n_pes
                     acc[A_IMB] += wmax - wsum / nact
                     acc[A_FILL] += fill

@@ -108,6 +108,8 @@ def candidates(cfg, L, dw, code, wmask, skip_i, skip_w, top: int | None = None):
             mean_wt = float(wt_data.mean()) + blk * S
             row_ent = (blk * Wp * d_act + Wp) if compressed else blk * Wp
             work = Q * S * blk * d_act * wcyc_mean
+            if c["pe.address_stages"]:  # the address stages bound a PE pass too (kernel.array_timing)
+                work = max(work, Q * S * blk * d_act, Q * S)
             nMb, nCb = ceil_div(K, M0), (1 if dw else ceil_div(Cg, C0))
             parts.append(estimate(cfg, L, combos, M0, C0, nMb, nCb, R, P, Q, work, row_ent, mean_wt, dw))
     if not parts:

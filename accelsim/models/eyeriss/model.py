@@ -9,14 +9,20 @@ What is simulated (cycle level, data driven, Numba):
   input channels, a block of ``M0`` output channels).  The PE walks its output row
   position by position; for every *non-zero* iact of the C0 x S window it reads the start
   and end of the matching CSC weight column (M0 rows) and spends ``ceil(nnz / lanes)``
-  cycles on it (SIMD-2: two output channels per cycle, the idle lane of an odd count is
-  counted).  Zero iacts and zero weights cost nothing.  Depthwise: each iact meets one
-  weight, so the second SIMD lane idles.  ``pe.depthwise_rule`` picks what the PE skips in
-  depthwise layers (``skip``: zeros of both, like pointwise; ``dense``: nothing, which is
-  what the artifact's single-PE ground truth for L20 shows).  Spad capacities (iact 16
-  data + 9 address entries, weight 192 x 8 b entries (96 x 24 b words) + 16 addresses,
-  psum 32) limit the tile: a mapping is legal only when every real tile of the layer fits.
-  A 7-stage pipeline adds ``stages - 1`` fill/drain cycles per pass.
+  cycles on it in the weight-data/MAC stage (SIMD-2: two output channels per cycle, the
+  idle lane of an odd count is counted).  Zero iacts and zero weights cost no MAC cycle.
+  The pipeline's other stages are counted too (``pe.address_stages``): one iact-address
+  read per window column (Q x S per pass), one iact-data and one weight-address read per
+  fed iact; they overlap the MAC stage, so a pass lasts as long as the PE's busiest stage
+  (breakdown ``pe_address_stall``: empty or one-pair weight columns, iact columns with no
+  non-zero).  The single-PE ground truth shows them hidden whenever the MAC stage has work
+  (L27 has 1,655 iacts meeting an empty weight column and no cycle for them).
+  Depthwise: each iact meets one weight, so the second SIMD lane idles; ``pe.depthwise_rule``
+  picks what the PE skips there (default ``dense``: nothing, as the artifact's L20 ground truth
+  shows; ``weights``: zero weights only; ``skip``: zeros of both, like pointwise).  Spad
+  capacities (iact 16 data + 9 address entries, weight 192 x 8 b entries (96 x 24 b words) +
+  16 addresses, psum 32) limit the tile: a mapping is legal only when every real tile of the
+  layer fits.  A 7-stage pipeline adds ``stages - 1`` fill/drain cycles per pass.
 * **Array** (section 5.2).  ``clusters.rows x clusters.cols`` clusters of
   ``cluster.pe_rows x cluster.pe_cols`` PEs.  RS+ mapping: PE rows <- filter rows x
   channel blocks (psums accumulate vertically), PE columns <- output rows x output-channel
@@ -58,10 +64,37 @@ from ...engine import AcceleratorModel, LayerResult, largest_remainder
 from ...errors import AccelsimError, UnsupportedLayer
 from ...registry import register_model
 from .area import eyeriss_area
-from .kernel import (A_ACTIVE, A_DENSE_NZ, A_DENSE_Z, A_FILL, A_FRAG, A_IDEAL, A_IMB, A_I_NOC, A_I_SPADW, A_LOOKUPS,
-                     A_MACS, A_PASSES, A_P_GLB_R, A_P_GLB_W, A_P_NOC, A_SLOTS_NZ, A_SLOTS_Z, A_ST_I, A_ST_P, A_ST_W,
-                     A_TOTAL, A_WWORDS, A_W_NOC, A_W_SPADW, array_timing, functional_walk)
 from .formats import blocksum, ceil_div, weight_csc
+from .kernel import (
+    A_ACTIVE,
+    A_ADDR_OVH,
+    A_DENSE_NZ,
+    A_DENSE_Z,
+    A_FILL,
+    A_FRAG,
+    A_I_NOC,
+    A_I_SPADW,
+    A_IADDR,
+    A_IDEAL,
+    A_IMB,
+    A_LOOKUPS,
+    A_MACS,
+    A_P_GLB_R,
+    A_P_GLB_W,
+    A_P_NOC,
+    A_PASSES,
+    A_SLOTS_NZ,
+    A_SLOTS_Z,
+    A_ST_I,
+    A_ST_P,
+    A_ST_W,
+    A_TOTAL,
+    A_W_NOC,
+    A_W_SPADW,
+    A_WWORDS,
+    array_timing,
+    functional_walk,
+)
 from .mapping import Mapping, candidates, tile_stats
 
 # ------------------------------------------------------------------ the model
@@ -77,9 +110,20 @@ FIELDS_V2 = {
     "pe.compressed_spads": Field(bool, "", default=True,
                                  doc="spad capacities count stored non-zeros (CSC) rather than dense entries",
                                  source="accelerators.md 5.1"),
-    "pe.depthwise_rule": Field(str, "", default="skip", choices=("skip", "dense"),
-                               doc="depthwise: skip zeros of both operands, or process densely",
-                               source="assumed (the artifact's DW ground truth is unresolved, accelerators.md 5.3)"),
+    "pe.depthwise_rule": Field(str, "", default="dense", choices=("dense", "weights", "skip"),
+                               doc="depthwise: process densely, skip zero weights only, or skip zeros of both",
+                               source="Sparseloop fig12 ground truth (accelerators.md 5.3): L20, the one depthwise "
+                                      "layer with masks, costs exactly its dense count (rule 'dense'; 'weights' "
+                                      "-4.9 %, 'skip' -57 %); all 13 depthwise counts are multiples of P x Q, so "
+                                      "zero iacts are never skipped there"),
+    "pe.address_stages": Field(bool, "", default=True,
+                               doc="iact-address (one cycle per window column), iact-data and weight-address "
+                                   "(one cycle per fed iact) pipeline stages bound a PE pass beside the MAC stage",
+                               source="accelerators.md 5.1 (7-stage pipeline: 2 stages fetch the non-zero iact "
+                                      "through the iact address / data spads, 3 read the matching weight column "
+                                      "through the weight address spad) [3rd]; stages decoupled: the single-PE "
+                                      "ground truth hides address reads behind MACs (L27: 1,655 empty weight "
+                                      "columns, no cycle)"),
     "pe.iact_spad_entries": Field(int, "entries", default=16, source="accelerators.md 5.1 (16 x 12 b data)"),
     "pe.iact_addr_entries": Field(int, "entries", default=9, source="accelerators.md 5.1 (9 x 4 b address)"),
     "pe.weight_spad_entries": Field(int, "entries", default=192,
@@ -157,6 +201,8 @@ class EyerissV2(AcceleratorModel):
         c = self.cfg
         if L.kind == "depthwise" and c["pe.depthwise_rule"] == "dense":
             return False, False
+        if L.kind == "depthwise" and c["pe.depthwise_rule"] == "weights":
+            return False, bool(c["pe.skip_zero_weights"])
         return bool(c["pe.skip_zero_iacts"]), bool(c["pe.skip_zero_weights"])
 
     def _prepare(self, inst):
@@ -181,7 +227,6 @@ class EyerissV2(AcceleratorModel):
         ptr, _, _ = weight_csc(wmask, None, m.M0, dw)
         col, colr, tiles_dw, cb_dw, nz, _ = tile_stats(L, dw, code, wmask, m.M0, lanes, skip_i, skip_w, compressed)
         blk = m.M0 if dw else m.C0
-        Wp = code.shape[2]
         chan = blocksum(nz.astype(np.int64), blk, 0)  # (nBlk, Hp, Wp) stored iacts
         if compressed:
             rowent = chan.sum(axis=2) + (code[0] >= 1).sum(axis=1)[None, :]  # data + one address per column
@@ -228,7 +273,7 @@ class EyerissV2(AcceleratorModel):
                                   skip_w, lanes, m.Rsp, m.Cr, m.Fc, m.Mc, m.Fk, m.Ck, m.Mk, self.n_pes, rowent, wtile,
                                   float(c["noc.iact_entries_per_cycle"]), float(c["noc.weight_entries_per_cycle"]),
                                   float(c["noc.psum_entries_per_cycle"]), bool(c["memory.ideal"]), ft_chunk,
-                                  c["pe.pipeline_stages"])
+                                  c["pe.pipeline_stages"], bool(c["pe.address_stages"]))
         # outputs leave uncompressed (their sparsity is only known to the next layer)
         out_bytes = K * L.P * L.Q * obits / 8
         dram_bytes = w_once * w_reads * wbits / 8 + in_bytes * i_reads + out_bytes
@@ -272,7 +317,8 @@ class EyerissV2(AcceleratorModel):
         lanes = c["pe.simd_lanes"]
         m, acc, dram, ncand, (dw, code, wmask, skip_i, skip_w) = self.map_layer(inst, mapping)
         cycles, dram_stall = self._cycles(acc, dram)
-        bd = {"busy": acc[A_IDEAL], "spatial_fragmentation": acc[A_FRAG], "load_imbalance": acc[A_IMB],
+        bd = {"busy": acc[A_IDEAL], "pe_address_stall": acc[A_ADDR_OVH], "spatial_fragmentation": acc[A_FRAG],
+              "load_imbalance": acc[A_IMB],
               "pipeline_fill_drain": acc[A_FILL], "noc_iact_stall": acc[A_ST_I], "noc_weight_stall": acc[A_ST_W],
               "psum_glb_stall": acc[A_ST_P], "dram_stall": dram_stall}
         bd = largest_remainder(bd, cycles)
@@ -286,7 +332,8 @@ class EyerissV2(AcceleratorModel):
         actions = {
             "mac": mac_actual, "mac_gated": mac_gated + idle,
             "iact_spad_read": acc[A_LOOKUPS],
-            "iact_spad_meta_read": acc[A_LOOKUPS] if c["pe.compressed_spads"] else 0,
+            # count field of every fed entry + one address read per window column
+            "iact_spad_meta_read": acc[A_LOOKUPS] + acc[A_IADDR] if c["pe.compressed_spads"] else 0,
             "weight_spad_meta_read": acc[A_LOOKUPS] if c["pe.compressed_spads"] else 0,
             # a zero iact gates the weight read of a dense PE too
             "weight_spad_read": acc[A_WWORDS] if skip_i else acc[A_SLOTS_NZ] / lanes,

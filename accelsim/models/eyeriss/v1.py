@@ -34,6 +34,7 @@ FIELDS_V1.update({
     "pe.skip_zero_weights": _f("pe.skip_zero_weights", False, f"{_V1}: dense weights"),
     "pe.compressed_spads": _f("pe.compressed_spads", False, f"{_V1}: uncompressed spads"),
     "pe.depthwise_rule": _f("pe.depthwise_rule", "dense", f"{_V1}: dense PE"),
+    "pe.address_stages": _f("pe.address_stages", False, f"{_V1}: uncompressed spads, no address stages"),
     "pe.iact_spad_entries": _f("pe.iact_spad_entries", 12, f"{_V1}: ifmap spad 12 x 16 b"),
     "pe.iact_addr_entries": _f("pe.iact_addr_entries", 12, "no address spad: the ifmap spad bounds the filter width"),
     "pe.weight_spad_entries": _f("pe.weight_spad_entries", 224, f"{_V1}: weight spad 224 x 16 b"),
