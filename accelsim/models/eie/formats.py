@@ -62,6 +62,18 @@ class EIEMatrix:
         """Entries per (pass, PE, column), int32."""
         return np.diff(self.ptr, axis=2).astype(np.int32)
 
+    def stream_tables(self, line_entries: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What the timing kernels read per (pass, column, PE), PE fastest (int32, cached per line width):
+        entries, and the Spmat lines holding the column's first and last entry (``line_entries`` entries
+        per line; the last-line value is unused for an empty column)."""
+        key = f"stream_tables_{int(line_entries)}"
+        if key not in self.meta:
+            st = self.ptr[:, :, :-1]
+            e = np.diff(self.ptr, axis=2)
+            tr = (lambda x: np.ascontiguousarray(x.transpose(0, 2, 1)).astype(np.int32))
+            self.meta[key] = (tr(e), tr(st // line_entries), tr((st + np.maximum(e, 1) - 1) // line_entries))
+        return self.meta[key]
+
     def nonzeros_per_column(self) -> np.ndarray:
         """Non-padding (non-zero weight) entries per (pass, column) over all PEs; cached."""
         if "nz_per_col" not in self.meta:

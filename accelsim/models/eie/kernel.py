@@ -9,32 +9,30 @@ from numba import njit
 
 
 @njit(cache=True)
-def _read_lines(p, st, e, line_entries, lastline, out_pe):
-    """PE p streams a column of e > 0 entries starting at entry st: count its entries and its Spmat
-    line reads (a line register keeps the last line, so a column starting in it does not re-read it)."""
-    first = st // line_entries
-    last = (st + e - 1) // line_entries
+def _read_lines(p, first, last, lastline, out_pe):
+    """PE p streams a column whose entries lie on Spmat lines first..last: count the line reads (a line
+    register keeps the last line, so a column starting in it does not re-read it)."""
     out_pe[5, p] += last - first + 1 - (1 if first == lastline[p] else 0)
     lastline[p] = last
-    out_pe[7, p] += e
 
 
 @njit(cache=True)
-def _load_column(p, q, c, cnt, ptr, line_entries, rem, cur_empty, lastline, out_pe):
+def _load_column(p, q, c, cnt, lf, ll, rem, cur_empty, lastline, out_pe):
     """The pointer register takes column c (popped this cycle): it streams max(1, entries) cycles from the
-    next cycle; count the Spmat line reads (:func:`_read_lines`)."""
-    e = cnt[q, p, c]
+    next cycle; count its entries and Spmat line reads (:func:`_read_lines`)."""
+    e = cnt[q, c, p]
     if e > 0:
         rem[p] = e
         cur_empty[p] = False
-        _read_lines(p, ptr[q, p, c], e, line_entries, lastline, out_pe)
+        out_pe[7, p] += e
+        _read_lines(p, lf[q, c, p], ll[q, c, p], lastline, out_pe)
     else:
         rem[p] = 1
         cur_empty[p] = True
 
 
 @njit(cache=True)
-def run_jobs(cnt, ptr, seq, seq_off, bub, job_pass, fifo_depth, line_entries, out_pe, out_g):
+def run_jobs(cnt, lf, ll, seq, seq_off, bub, job_pass, fifo_depth, out_pe, out_g):
     """Cycle-by-cycle simulation of a list of jobs (one SpMV pass each), back to back
     (the caller adds ``pass_overhead_cycles`` between jobs).
 
@@ -51,15 +49,15 @@ def run_jobs(cnt, ptr, seq, seq_off, bub, job_pass, fifo_depth, line_entries, ou
     column is empty, or on its column's last entry.  The popped column streams from the next cycle
     (its pointers are read in that cycle, ``ptrvec.cpp`` l. 50-53), ``max(1, entries)`` cycles.
 
-    cnt (n_pass, N, n_cols) entries per column; ptr (n_pass, N, n_cols+1) segment offsets
-    (for Spmat line reads); seq[seq_off[j]:seq_off[j+1]] the broadcast column order of
-    job j, bub the LNZD bubbles before each item; job_pass[j] its pass.
+    cnt, lf, ll (n_pass, n_cols, N): entries of each column in each PE and the Spmat lines of its
+    first and last entry (:meth:`EIEMatrix.stream_tables`); seq[seq_off[j]:seq_off[j+1]] the
+    broadcast column order of job j, bub the LNZD bubbles before each item; job_pass[j] its pass.
     out_pe (8, N) accumulates per PE: 0 busy, 1 empty_column, 2 idle_fifo_empty,
-    3 idle_tail, 4 pops, 5 spmat line reads, 6 max FIFO occupancy, 7 entries.
-    out_g (6,): 0 cycles, 1 broadcast stall, 2 LNZD bubbles, 3 (unused), 4 broadcasts,
-    5 jobs.  Returns total cycles.
+    3 idle_tail, 4 pops, 5 spmat line reads, 6 (unused), 7 entries.
+    out_g (6,): 0 cycles, 1 broadcast stall, 2 LNZD bubbles, 3 max FIFO occupancy (over PEs and
+    cycles), 4 broadcasts, 5 jobs.  Returns total cycles.
     """
-    N = cnt.shape[1]
+    N = cnt.shape[2]
     popped = np.zeros(N, dtype=np.int64)
     rem = np.zeros(N, dtype=np.int64)       # pointer register: cycles left on its column, this one included
     cur_empty = np.zeros(N, dtype=np.bool_)
@@ -84,8 +82,8 @@ def run_jobs(cnt, ptr, seq, seq_off, bub, job_pass, fifo_depth, line_entries, ou
                 occ = b - popped[p]
                 if occ >= fifo_depth:
                     full = True
-                if occ > out_pe[6, p]:
-                    out_pe[6, p] = occ
+                if occ > out_g[3]:
+                    out_g[3] = occ
             n_done = 0
             for p in range(N):
                 if rem[p] > 0:                   # one entry of the register's column (or its empty cycle)
@@ -103,7 +101,7 @@ def run_jobs(cnt, ptr, seq, seq_off, bub, job_pass, fifo_depth, line_entries, ou
                     c = seq[s0 + popped[p]]
                     popped[p] += 1
                     out_pe[4, p] += 1
-                    _load_column(p, q, c, cnt, ptr, line_entries, rem, cur_empty, lastline, out_pe)
+                    _load_column(p, q, c, cnt, lf, ll, rem, cur_empty, lastline, out_pe)
                 if popped[p] == B and rem[p] == 0:
                     n_done += 1
             # LNZD / broadcast (visible to the PEs next cycle)
@@ -128,7 +126,7 @@ def run_jobs(cnt, ptr, seq, seq_off, bub, job_pass, fifo_depth, line_entries, ou
 
 
 @njit(cache=True)
-def run_jobs_event(cnt, ptr, seq, seq_off, bub, job_pass, fifo_depth, line_entries, out_pe, out_g):
+def run_jobs_event(cnt, lf, ll, seq, seq_off, bub, job_pass, fifo_depth, out_pe, out_g):
     """Same machine and outputs as :func:`run_jobs`, computed per (PE, broadcast item)
     instead of per (PE, cycle): exact recurrences of the cycle rules (tested equal).
 
@@ -137,14 +135,24 @@ def run_jobs_event(cnt, ptr, seq, seq_off, bub, job_pass, fifo_depth, line_entri
     into the pointer register P_k = max(B_k + 1, F_{k-1}) (the register asks for the next column
     in its current column's last cycle F_{k-1}, or at once when idle); the column streams
     P_k + 1 .. F_k = P_k + max(1, e_k); the job ends at max_p F_{p,last} + 1.
+
+    The largest FIFO occupancy over PEs right after push k is k + 1 minus the number of items every
+    PE has popped by B_k, i.e. the items j with M_j = max_p P_{p,j} <= B_k (pops are in order, so the
+    PE with the fewest pops has popped exactly those), one pointer over M instead of one per PE.
+    The per-PE loop has no division and no inner loop, so it vectorises.
     """
-    N = cnt.shape[1]
-    R = fifo_depth + 2                           # ring of recent pop cycles per PE
-    Pr = np.zeros((N, R), dtype=np.int64)
+    N = cnt.shape[2]
+    R = 1                                        # ring of M_j = max_p P_{p,j}, >= depth + 2, power of 2
+    while R < fifo_depth + 2:
+        R *= 2
+    MASK = R - 1
+    Mr = np.zeros(R, dtype=np.int64)
     Fl = np.zeros(N, dtype=np.int64)            # F_{k-1}: last cycle of the register's column
-    pp = np.zeros(N, dtype=np.int64)            # items popped by the cycle after the latest push
     lastline = np.zeros(N, dtype=np.int64)
-    work0 = np.zeros(N, dtype=np.int64)
+    busy = np.zeros(N, dtype=np.int64)
+    empt = np.zeros(N, dtype=np.int64)
+    lines = np.zeros(N, dtype=np.int64)
+    occ_max = out_g[3]
     total = 0
     for j in range(seq_off.shape[0] - 1):
         q = job_pass[j]
@@ -158,41 +166,44 @@ def run_jobs_event(cnt, ptr, seq, seq_off, bub, job_pass, fifo_depth, line_entri
             continue
         for p in range(N):
             Fl[p] = -(1 << 40)
-            pp[p] = 0
             lastline[p] = -1
-            work0[p] = out_pe[0, p] + out_pe[1, p]
+            busy[p] = 0
+            empt[p] = 0
         Bl = -1
+        g = 0                                    # items popped by every PE by the latest push
         for k in range(B):
             c = seq[s0 + k]
-            bk = Bl + 1 + bub[s0 + k]
-            out_g[2] += bub[s0 + k]
+            b0 = Bl + 1 + bub[s0 + k]
+            bk = b0
             if k >= fifo_depth:
-                for p in range(N):
-                    v = Pr[p, (k - fifo_depth) % R] + 1
-                    if v > bk:
-                        bk = v
-            out_g[1] += bk - (Bl + 1 + bub[s0 + k])
-            out_g[4] += 1
+                v = Mr[(k - fifo_depth) & MASK] + 1
+                if v > bk:
+                    bk = v
+            out_g[1] += bk - b0
+            while g < k and Mr[g & MASK] <= bk:
+                g += 1
+            if k + 1 - g > occ_max:
+                occ_max = k + 1 - g
+            mx = -(1 << 40)
             for p in range(N):
-                # start-of-cycle FIFO occupancy right after this push (for the max-occupancy statistic)
-                while pp[p] < k and Pr[p, pp[p] % R] <= bk:
-                    pp[p] += 1
-                occ = k + 1 - pp[p]
-                if occ > out_pe[6, p]:
-                    out_pe[6, p] = occ
                 pk = bk + 1
-                if Fl[p] > pk:
-                    pk = Fl[p]
-                e = cnt[q, p, c]
-                out_pe[4, p] += 1
+                f = Fl[p]
+                if f > pk:
+                    pk = f
+                e = cnt[q, c, p]
                 if e > 0:
-                    out_pe[0, p] += e
-                    _read_lines(p, ptr[q, p, c], e, line_entries, lastline, out_pe)
+                    busy[p] += e
+                    first = lf[q, c, p]
+                    lines[p] += ll[q, c, p] - first + (0 if first == lastline[p] else 1)
+                    lastline[p] = ll[q, c, p]
                     Fl[p] = pk + e
                 else:
-                    out_pe[1, p] += 1
+                    empt[p] += 1
                     Fl[p] = pk + 1
-                Pr[p, k % R] = pk
+                if pk > mx:
+                    mx = pk
+            Mr[k & MASK] = mx
+            out_g[2] += bub[s0 + k]
             Bl = bk
         T = 0
         for p in range(N):
@@ -200,10 +211,18 @@ def run_jobs_event(cnt, ptr, seq, seq_off, bub, job_pass, fifo_depth, line_entri
                 T = Fl[p] + 1
         for p in range(N):
             tail = T - (Fl[p] + 1)
+            out_pe[0, p] += busy[p]
+            out_pe[1, p] += empt[p]
+            out_pe[2, p] += T - tail - busy[p] - empt[p]            # waiting on the FIFO
             out_pe[3, p] += tail
-            out_pe[2, p] += T - tail - (out_pe[0, p] + out_pe[1, p] - work0[p])   # waiting on the FIFO
+            out_pe[4, p] += B
+            out_pe[7, p] += busy[p]
+        out_g[4] += B
         total += T
         out_g[5] += 1
+    for p in range(N):
+        out_pe[5, p] += lines[p]
+    out_g[3] = occ_max
     out_g[0] += total
     return total
 

@@ -111,12 +111,12 @@ def run_matrix(m: EIEMatrix, vecs: np.ndarray, cfg, functional: bool = False, fi
         arr = np.asarray(vecs, dtype=np.float64)
         get, n_vec = (lambda a_, b_: arr[a_:b_]), arr.shape[0]
     window = N if cfg["lnzd_row_bubble"] else 0
-    cnt = m.counts()
     line_entries = int(cfg["spmat_line_bits"]) // ENTRY_BITS
+    cnt, first_line, last_line = m.stream_tables(line_entries)
     out_pe = np.zeros((8, N), dtype=np.int64)
     out_g = np.zeros(6, dtype=np.int64)
     nz_per_col = m.nonzeros_per_column().sum(axis=0)        # over passes
-    ent_per_col = cnt.sum(axis=(0, 1))
+    ent_per_col = cnt.sum(axis=(0, 2))
     eff = ent_nb = bias_ent = 0
     output = np.zeros((n_vec, m.n_out)) if functional else None
     for c0 in range(0, max(n_vec, 1), CHUNK_VECTORS):
@@ -131,7 +131,7 @@ def run_matrix(m: EIEMatrix, vecs: np.ndarray, cfg, functional: bool = False, fi
         if m.has_bias:
             aug[:, m.n_in] = 1.0                 # the bias column's activation, broadcast like any non-zero
         seq, bub, seq_off, job_pass, pos, vi = _jobs(aug, m.n_pass, window)
-        kernel(cnt, m.ptr, seq, seq_off, bub, job_pass, depth, line_entries, out_pe, out_g)
+        kernel(cnt, first_line, last_line, seq, seq_off, bub, job_pass, depth, out_pe, out_g)
         nb = pos[pos < m.n_in]
         eff += int(nz_per_col[nb].sum())
         ent_nb += int(ent_per_col[nb].sum())
@@ -146,7 +146,7 @@ def run_matrix(m: EIEMatrix, vecs: np.ndarray, cfg, functional: bool = False, fi
     n_jobs = int(out_g[5])
     over = int(cfg["pass_overhead_cycles"]) * max(0, n_jobs - 1)   # between passes / pixels
     cycles = int(out_g[0]) + over
-    busy, empty, idle_e, idle_t, pops, lines, maxocc, ents = out_pe
+    busy, empty, idle_e, idle_t, pops, lines, _, ents = out_pe
     # breakdown: mean over PEs (each PE's classes sum to the cycles), rounded to sum exactly
     parts = {"busy": busy.mean(), "empty_column": empty.mean(), "idle_fifo_empty": idle_e.mean(),
              "idle_tail": idle_t.mean(), "pass_overhead": float(over)}
@@ -175,7 +175,7 @@ def run_matrix(m: EIEMatrix, vecs: np.ndarray, cfg, functional: bool = False, fi
         "busiest_pe_entries": int(ents.max()) if N else 0,
         "mean_pe_work_cycles": float((busy + empty).mean()), "max_pe_work_cycles": int((busy + empty).max()),
         "idle_fifo_empty_per_pe": idle_e.tolist(), "idle_tail_per_pe": idle_t.tolist(),
-        "max_fifo_occupancy": int(maxocc.max()) if N else 0, "fifo_depth": depth,
+        "max_fifo_occupancy": int(out_g[3]), "fifo_depth": depth,
         "vectors": n_vec, "timing_loop": loop,
     }
     if functional:
