@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from .errors import DynheadError
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.set_defaults(func=_cmd_flops)
 
     try:
-        from .train import add_train_args, add_eval_args
+        from .train import add_eval_args, add_train_args
         add_train_args(sub)
         add_eval_args(sub)
     except ImportError:  # pragma: no cover
@@ -60,9 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    p = build_parser()
-    a = p.parse_args(argv)
     try:
+        p = build_parser()  # imports torch: Ctrl-C may come here already
+        a = p.parse_args(argv)
         return a.func(a) or 0
     except DynheadError as e:
         sys.stderr.write(f"dynhead: error: {e}\n")
@@ -70,6 +71,12 @@ def main(argv=None) -> int:
     except ValueError as e:  # workloads.WorkloadError and similar bad-input errors
         sys.stderr.write(f"dynhead: error: {' '.join(str(e).split())}\n")
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: one line, the shell's code for SIGINT (outputs are written atomically)
+        sys.stderr.write("dynhead: interrupted\n")
+        return 130
+    except BrokenPipeError:  # `python -m dynhead ... | head`: quiet, and no second error at exit's flush
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import torch
 
+from workloads.limits import check as check_cap
+
 from .errors import DynheadError
 
 # keys that may appear in a checkpoint but have no parameter here (BN step counters, cvpods
@@ -57,12 +59,9 @@ def check_state_dict(module: torch.nn.Module, sd: dict, prefix: str = "") -> tup
     return missing, unexpected, mismatched
 
 
-def load_state_dict(module: torch.nn.Module, sd: dict, prefix: str = "", strict: bool = True,
-                    source: str | None = None) -> dict:
-    """Copy ``sd`` into ``module`` by name.  Strict: any missing/unexpected/mismatched key is an error
-    listing them.  Non-strict: loads the matching keys and returns the three lists."""
-    missing, unexpected, mismatched = check_state_dict(module, sd, prefix)
-    if strict and (missing or unexpected or mismatched):
+def _require_fit(missing, unexpected, mismatched, prefix: str, source) -> None:
+    """The strict load's error listing every missing, unexpected and mismatched key (none: no error)."""
+    if missing or unexpected or mismatched:
         parts = []
         if mismatched:
             parts.append(f"{len(mismatched)} shape mismatch(es): {_short(mismatched, 4)}")
@@ -71,6 +70,15 @@ def load_state_dict(module: torch.nn.Module, sd: dict, prefix: str = "", strict:
         if unexpected:
             parts.append(f"{len(unexpected)} unexpected key(s): {_short(unexpected)}")
         raise DynheadError("checkpoint does not fit the model; " + "; ".join(parts), file=source)
+
+
+def load_state_dict(module: torch.nn.Module, sd: dict, prefix: str = "", strict: bool = True,
+                    source: str | None = None) -> dict:
+    """Copy ``sd`` into ``module`` by name.  Strict: any missing/unexpected/mismatched key is an error
+    listing them.  Non-strict: loads the matching keys and returns the three lists."""
+    missing, unexpected, mismatched = check_state_dict(module, sd, prefix)
+    if strict:
+        _require_fit(missing, unexpected, mismatched, prefix, source)
     bad = {m.split(" ")[0] for m in mismatched}
     own = module.state_dict()
     with torch.no_grad():
@@ -125,8 +133,12 @@ def save_checkpoint(model, path, dtype: torch.dtype | None = None, **extra) -> P
            "config": model.cfg.to_dict()}
     obj.update(extra)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)
+    try:
+        torch.save(obj, tmp)
+        tmp.replace(path)
+    except BaseException:  # an interrupted or failed write leaves nothing behind
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -156,11 +168,24 @@ def load_model(path_or_obj, strict: bool = True, **overrides):
     else:
         obj = path_or_obj
     sd = extract_state_dict(obj, source)
-    cfgd = obj.get("config") if isinstance(obj, dict) and isinstance(obj.get("config"), dict) else None
-    if cfgd is None:
-        cfgd = infer_config(sd)
-    cfgd = {**cfgd, **overrides}
-    model = FCOS(ModelConfig.from_dict(cfgd))
+    cfgd = obj.get("config") if isinstance(obj, dict) else None
+    try:
+        if cfgd is None:
+            cfgd = infer_config(sd)
+        elif not isinstance(cfgd, dict):
+            raise DynheadError(f"expected a dict of model config fields, got {type(cfgd).__name__}", field="config")
+        cfg = ModelConfig.from_dict({**cfgd, **overrides})
+        # size and fit on a meta-device model (no memory) before the real one is allocated
+        with torch.device("meta"):
+            shape_only = FCOS(cfg)
+        n = sum(t.numel() for t in (*shape_only.parameters(), *shape_only.buffers()))
+        check_cap("max_model_parameters", n, "parameters of the model the config describes", field="config",
+                  error=DynheadError)
+        if strict:
+            _require_fit(*check_state_dict(shape_only, sd), "", source)
+    except DynheadError as e:
+        raise DynheadError(e.reason, file=e.file or source, field=e.field) from None
+    model = FCOS(cfg)
     load_state_dict(model, sd, strict=strict, source=source)
     model.eval()
     model.checkpoint_meta = {k: v for k, v in obj.items() if k not in ("model",)} if isinstance(obj, dict) else {}

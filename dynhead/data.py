@@ -11,9 +11,12 @@ objects never overlap, so no box is occluded.  Everything is a pure function of
 from __future__ import annotations
 
 import hashlib
+import warnings
 from pathlib import Path
 
 import numpy as np
+
+from workloads.limits import check as check_cap
 
 from .errors import DynheadError
 
@@ -166,9 +169,31 @@ def check_image_array(img, name: str = "image") -> np.ndarray:
     return a
 
 
+def check_image_size(width: int, height: int, path) -> None:
+    """Refuse an image of more than ``max_image_pixels`` pixels from its header, before decoding it (a
+    236 KB PNG can decode to gigabytes)."""
+    check_cap("max_image_pixels", width * height, f"image of {width}x{height} pixels", file=str(path),
+              error=DynheadError)
+
+
+def _open_unguarded(Image, path):
+    """``Image.open`` with PIL's decompression-bomb guard (a warning above 89 M pixels, an error above twice
+    that) left to :func:`check_image_size`, so ``max_image_pixels`` alone decides and no warning line
+    reaches stderr."""
+    saved = Image.MAX_IMAGE_PIXELS
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            Image.MAX_IMAGE_PIXELS = None
+            return Image.open(path)
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
 def read_image(path) -> np.ndarray:
     """An RGB image file as uint8 (H, W, 3).  PIL reads any format; without PIL (a GPU machine with
-    only torch + numpy) 8-bit RGB PNGs, like the shipped samples, are read by :func:`read_png_rgb8`."""
+    only torch + numpy) 8-bit RGB PNGs, like the shipped samples, are read by :func:`read_png_rgb8`.
+    The size in the header is checked against ``max_image_pixels`` (:mod:`workloads.limits`) first."""
     path = Path(path)
     try:
         from PIL import Image, UnidentifiedImageError
@@ -177,12 +202,17 @@ def read_image(path) -> np.ndarray:
             raise DynheadError("reading non-PNG images needs Pillow (pip install pillow)", file=str(path)) from None
         return read_png_rgb8(path)
     try:
-        with Image.open(path) as im:
+        with _open_unguarded(Image, path) as im:  # reads the header only
+            check_image_size(*im.size, path)
             if im.mode != "RGB":
                 raise DynheadError(f"image is not RGB (PIL mode {im.mode}); convert it to 3-channel RGB",
                                    file=str(path))
             return np.asarray(im).copy()
-    except (UnidentifiedImageError, OSError) as e:
+    except DynheadError:
+        raise
+    except Image.DecompressionBombError as e:  # PIL's own guard, above twice its MAX_IMAGE_PIXELS
+        raise DynheadError(f"image too large to decode ({' '.join(str(e).split())[:160]})", file=str(path)) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:  # SyntaxError: PIL's corrupt-header error
         raise DynheadError(f"cannot read image ({type(e).__name__})", file=str(path)) from None
 
 
@@ -192,7 +222,10 @@ def read_png_rgb8(path) -> np.ndarray:
     import struct
     import zlib
     path = Path(path)
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise DynheadError(f"cannot read ({e.strerror or type(e).__name__})", file=str(path)) from None
     if data[:8] != b"\x89PNG\r\n\x1a\n":
         raise DynheadError("not a PNG file", file=str(path))
     pos, idat, hdr = 8, [], None
@@ -200,6 +233,8 @@ def read_png_rgb8(path) -> np.ndarray:
         n, kind = struct.unpack(">I4s", data[pos:pos + 8])
         body = data[pos + 8:pos + 8 + n]
         if kind == b"IHDR":
+            if len(body) != 13:
+                raise DynheadError("corrupt PNG header (IHDR)", file=str(path))
             hdr = struct.unpack(">IIBBBBB", body)
         elif kind == b"IDAT":
             idat.append(body)
@@ -212,11 +247,16 @@ def read_png_rgb8(path) -> np.ndarray:
     if (depth, ctype, interlace) != (8, 2, 0):
         raise DynheadError(f"PNG is not 8-bit non-interlaced RGB (depth {depth}, colour type {ctype}, interlace "
                            f"{interlace}); without Pillow only those can be read", file=str(path))
-    try:
-        raw = np.frombuffer(zlib.decompress(b"".join(idat)), dtype=np.uint8)
+    if W < 1 or H < 1:
+        raise DynheadError(f"PNG header says {W}x{H} pixels", file=str(path))
+    check_image_size(W, H, path)
+    stride = W * 3
+    try:  # inflate no more than the header promises: a corrupt stream cannot grow past it
+        z = zlib.decompressobj()
+        raw = z.decompress(b"".join(idat), H * (stride + 1) + 1)
+        raw = np.frombuffer(raw, dtype=np.uint8)
     except zlib.error:
         raise DynheadError("corrupt PNG data", file=str(path)) from None
-    stride = W * 3
     if raw.size != H * (stride + 1):
         raise DynheadError("PNG data size does not match its header", file=str(path))
     rows = raw.reshape(H, stride + 1)
@@ -252,15 +292,26 @@ def read_png_rgb8(path) -> np.ndarray:
     return out.reshape(H, W, 3)
 
 
-def load_image_folder(folder) -> list[tuple[str, np.ndarray]]:
-    """[(file name, uint8 RGB array)] for the images in ``folder``, sorted by name."""
+def image_files(folder) -> list[Path]:
+    """The image files (``IMAGE_SUFFIXES``) of ``folder``, sorted by name; none decoded."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DynheadError("image folder not found", file=str(folder))
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    try:
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    except OSError as e:
+        raise DynheadError(f"cannot list the folder ({e.strerror or type(e).__name__})", file=str(folder)) from None
     if not files:
         raise DynheadError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in the folder", file=str(folder))
-    return [(p.name, read_image(p)) for p in files]
+    return files
+
+
+def load_image_folder(folder, limit: int | None = None) -> list[tuple[str, np.ndarray]]:
+    """[(file name, uint8 RGB array)] for the first ``limit`` images of ``folder`` (all when None), sorted
+    by name; only those are decoded."""
+    if limit is not None and limit < 1:
+        raise DynheadError(f"image count must be >= 1, got {limit}", field="limit")
+    return [(p.name, read_image(p)) for p in image_files(folder)[:limit]]
 
 
 def save_png(path, img: np.ndarray):

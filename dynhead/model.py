@@ -58,6 +58,9 @@ class ModelConfig:
     focal_gamma: float = 2.0
     budget_lambda: float = 0.0
 
+    def __post_init__(self):
+        check_config(self)
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["size_ranges"] = [[a, (None if math.isinf(b) else b)] for a, b in self.size_ranges]
@@ -65,17 +68,76 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
+        """A config from a checkpoint's ``config`` dict; every field is checked (:func:`check_config`)."""
+        if not isinstance(d, dict):
+            raise DynheadError(f"expected a dict of model config fields, got {type(d).__name__}", field="config")
         d = dict(d)
         known = set(cls.__dataclass_fields__)
-        bad = sorted(set(d) - known)
+        bad = sorted(set(d) - known, key=str)
         if bad:
-            raise DynheadError(f"unknown model config field(s): {', '.join(bad)}", field="config")
+            raise DynheadError(f"unknown model config field(s): {', '.join(map(str, bad))}"[:300], field="config")
         if "size_ranges" in d:
-            d["size_ranges"] = tuple((a, math.inf if b is None else b) for a, b in d["size_ranges"])
+            d["size_ranges"] = _pairs(d["size_ranges"])
         for k in ("pixel_mean", "pixel_std"):
             if k in d:
-                d[k] = tuple(d[k])
+                d[k] = tuple(d[k]) if isinstance(d[k], (list, tuple)) else d[k]
         return cls(**d)
+
+
+#: allowed values of the choice fields, ranges (inclusive) of the numeric ones: far beyond any published
+#: model, so a corrupt or hostile ``config`` fails here with one line, before a model is built.  The
+#: memory a valid config needs is capped separately (``max_model_parameters``, checked in
+#: :func:`dynhead.checkpoint.load_model` on a meta-device model).
+CONFIG_CHOICES = {"backbone_depth": (18, 50), "backbone_norm": ("FrozenBN", "GN", "BN", "none", "", None),
+                  "head": HEAD_KINDS, "gate_activation": ("geretanh", "retanh", "sigmoid"),
+                  "input_format": ("BGR", "RGB"), "stride_in_1x1": (True, False), "num_adjacent_scales": (2, 4)}
+CONFIG_INTS = {"backbone_width": (1, 1 << 16), "channels": (1, 1 << 16), "depth": (1, 1024),
+               "num_classes": (1, 1 << 20), "gn_groups": (1, 1 << 16)}
+CONFIG_FLOATS = {"tau": (1e-3, 20.0), "center_sample_radius": (0.0, 1e4), "focal_alpha": (0.0, 1.0),
+                 "focal_gamma": (0.0, 100.0), "budget_lambda": (0.0, 1e6)}
+
+
+def _pairs(v):
+    if not isinstance(v, (list, tuple)) or not all(isinstance(p, (list, tuple)) and len(p) == 2 for p in v):
+        raise DynheadError(f"expected a list of [low, high] pairs, got {v!r}"[:200], field="config.size_ranges")
+    return tuple((a, math.inf if b is None else b) for a, b in v)
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def check_config(cfg: "ModelConfig") -> None:
+    """Types, choices and ranges of every field of ``cfg`` (a :class:`DynheadError` naming ``config.<field>``)."""
+    def bad(name, reason):
+        return DynheadError(reason, field=f"config.{name}")
+
+    for name, choices in CONFIG_CHOICES.items():
+        v = getattr(cfg, name)
+        if not any(type(v) is type(c) and v == c for c in choices):  # 18.0 or True is not 18 or 1
+            raise bad(name, f"expected one of {', '.join(repr(c) for c in choices if c)}, got {v!r}"[:200])
+    for name, (lo, hi) in CONFIG_INTS.items():
+        v = getattr(cfg, name)
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise bad(name, f"expected an integer, got {v!r}"[:200])
+        if not lo <= v <= hi:
+            raise bad(name, f"must be in [{lo}, {hi}], got {v}")
+    for name, (lo, hi) in CONFIG_FLOATS.items():
+        v = getattr(cfg, name)
+        if not _number(v) or not lo <= v <= hi:  # also NaN
+            raise bad(name, f"expected a number in [{lo:g}, {hi:g}], got {v!r}"[:200])
+    if cfg.channels % cfg.gn_groups:
+        raise bad("channels", f"channels={cfg.channels} must be a multiple of gn_groups={cfg.gn_groups}")
+    for name, positive in (("pixel_mean", False), ("pixel_std", True)):
+        v = getattr(cfg, name)
+        if not (isinstance(v, tuple) and len(v) == 3 and all(_number(x) and math.isfinite(x) for x in v)) \
+                or (positive and min(v) <= 0):
+            raise bad(name, f"expected 3 finite numbers{' > 0' if positive else ''}, got {v!r}"[:200])
+    sr = cfg.size_ranges
+    if not (isinstance(sr, tuple) and len(sr) == len(STRIDES)
+            and all(isinstance(p, tuple) and len(p) == 2 and all(_number(x) and not math.isnan(x) for x in p)
+                    and p[0] < p[1] for p in sr)):
+        raise bad("size_ranges", f"expected {len(STRIDES)} [low, high] pairs with low < high, got {sr!r}"[:200])
 
 
 # ---------------------------------------------------------------------------- layers

@@ -25,6 +25,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from workloads.limits import check as check_cap
+
 from .cost import GIGA, hard_macs_from_workload
 from .errors import DynheadError
 from .model import HeadContext, build_head, scale_offsets
@@ -344,18 +346,18 @@ def add_trace_args(sub):
 def _cmd_trace(a):
     from . import IMAGE_DIR
     from .cost import parse_size
-    from .data import load_image_folder
+    from .data import image_files, load_image_folder
     from .train import resolve_checkpoint
 
     torch.set_num_threads(1)
     size = parse_size(a.size)
     model = resolve_checkpoint(a.checkpoint)
     folder = IMAGE_DIR if a.images == "default" else Path(a.images)
-    items = load_image_folder(folder)
-    if a.max_images is not None:
-        if a.max_images < 1:
-            raise DynheadError(f"--max-images must be >= 1, got {a.max_images}", field="max_images")
-        items = items[:a.max_images]
+    if a.max_images is not None and a.max_images < 1:
+        raise DynheadError(f"--max-images must be >= 1, got {a.max_images}", field="max_images")
+    n = len(image_files(folder)) if a.max_images is None else a.max_images
+    check_cap("max_images", n, "images", field="max_images", error=DynheadError)
+    items = load_image_folder(folder, limit=a.max_images)  # decodes only the images traced
     t0 = time.time()
     wl = trace_model(model, [im for _, im in items], size, names=[n for n, _ in items], width=a.width,
                      prune=a.prune, masked=not a.dense, store_acts=not a.no_acts, store_weights=not a.no_weights,

@@ -50,12 +50,18 @@ from pathlib import Path
 
 from .errors import WorkloadError
 from .ir import Layer, Workload
+from .limits import check as check_cap
 from .storage import atomic_write_bytes
 
 TOPOLOGY_COLUMNS = ("Layer name", "IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width",
                     "Channels", "Num Filter", "Strides")
 GEMM_COLUMNS = ("Layer", "M", "N", "K")
 SPARSITY_COLUMN = "Sparsity"
+
+
+def _clip(v: str, n: int = 40) -> str:
+    """``repr(v)``, cut to ``n`` characters (a 5,000-digit cell stays a short error line)."""
+    return repr(v) if len(v) <= n else repr(v[:n]) + f"... ({len(v):,} characters)"
 
 
 def _norm(name: str) -> str:
@@ -74,12 +80,19 @@ class CsvTable:
     def __init__(self, path):
         self.file = str(path)
         p = Path(path)
+        if p.is_dir():
+            raise WorkloadError("is a folder, expected a CSV file", file=self.file)
         if not p.is_file():
             raise WorkloadError("no such file", file=self.file)
         try:
+            check_cap("max_text_bytes", p.stat().st_size, "file size in bytes", file=self.file)
             text = p.read_bytes().decode("utf-8-sig")
         except UnicodeDecodeError as e:
             raise WorkloadError(f"not UTF-8 text ({e.reason} at byte {e.start})", file=self.file) from None
+        except OSError as e:
+            raise WorkloadError(f"cannot read ({e.strerror or type(e).__name__})", file=self.file) from None
+        if "\0" in text:
+            raise WorkloadError("contains NUL bytes: not a text CSV", file=self.file)
         rows = []
         try:
             for lineno, cells in _csv_lines(text):
@@ -94,6 +107,12 @@ class CsvTable:
             raise WorkloadError("empty file: expected a header line", file=self.file)
         self.header_line, self.header = rows[0]
         self.rows = rows[1:]
+        check_cap("max_layers", len(self.rows), "rows", file=self.file)
+        for lineno, cells in self.rows:  # a cell without a column would be dropped silently
+            if len(cells) > len(self.header):
+                raise WorkloadError(f"line {lineno}: {len(cells)} cells but the header (line {self.header_line}) "
+                                    f"has {len(self.header)} columns; extra cell {cells[len(self.header)]!r}",
+                                    file=self.file, field=f"column {len(self.header) + 1}")
         self._index = {_norm(h): i for i, h in enumerate(self.header)}
 
     def has(self, name: str) -> bool:
@@ -121,7 +140,7 @@ class CsvTable:
         try:
             x = int(v)
         except ValueError:
-            raise self.error(lineno, column, f"expected an integer, got {v!r}") from None
+            raise self.error(lineno, column, f"expected an integer, got {_clip(v)}") from None
         if x < minimum:
             raise self.error(lineno, column, f"must be >= {minimum}, got {x}")
         return x
@@ -131,7 +150,7 @@ class CsvTable:
         try:
             x = float(v)
         except ValueError:
-            raise self.error(lineno, column, f"expected a number, got {v!r}") from None
+            raise self.error(lineno, column, f"expected a number, got {_clip(v)}") from None
         if not lo <= x <= hi:  # also rejects nan
             raise self.error(lineno, column, f"must be in [{lo:g}, {hi:g}], got {v}")
         return x

@@ -205,13 +205,36 @@ def _check_int(name: str, v: Any, minimum: int, layer: str) -> int:
 def _check_density(name: str, v: Any, layer: str) -> float | None:
     if v is None:
         return None
-    try:
-        v = float(v)
-    except (TypeError, ValueError):
-        raise WorkloadError(f"must be a number in [0, 1], got {v!r}", field=f"{layer}.{name}") from None
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise WorkloadError(f"must be a number in [0, 1], got {v!r}", field=f"{layer}.{name}")
+    v = float(v)
     if not (0.0 <= v <= 1.0) or math.isnan(v):
         raise WorkloadError(f"must be in [0, 1], got {v}", field=f"{layer}.{name}")
     return v
+
+
+def check_tensor(x: TensorLike | None, field: str) -> None:
+    """Refuse a tensor whose values are not real numbers (complex, strings, objects, dates) or not finite
+    (NaN, inf): every model and every report would carry them on silently."""
+    vals = x.values if isinstance(x, SparseTensor) else (None if x is None else np.asarray(x))
+    if vals is None:
+        return
+    if vals.dtype.kind not in "biuf":
+        raise WorkloadError(f"dtype {vals.dtype} is not a real number type (bool, int, uint or float)", field=field)
+    if vals.dtype.kind == "f" and vals.size:
+        finite = np.isfinite(vals)
+        if not finite.all():
+            bad = vals.reshape(-1)[~finite.reshape(-1)][0]
+            raise WorkloadError(f"{finite.size - int(np.count_nonzero(finite)):,} non-finite value(s) "
+                                f"(first: {bad})", field=field)
+
+
+def find_cycle(graph) -> tuple[str, str] | None:
+    """An edge (a, b) on a cycle of the dependency graph, or None when it is acyclic."""
+    import networkx as nx
+    if nx.is_directed_acyclic_graph(graph):
+        return None
+    return tuple(nx.find_cycle(graph)[0][:2])
 
 
 @dataclass
@@ -265,6 +288,12 @@ class Layer:
         if self.P < 1 or self.Q < 1:
             raise WorkloadError(f"output size {self.P}x{self.Q} is empty (filter larger than padded input)",
                                 field=f"{n}.R")
+        # sizes before any array of them exists (a density-only layer materialises them later)
+        cap = _service("limit_check")
+        cap("max_tensor_elements", self.K * (self.C // self.groups) * self.R * self.S,
+            "weights (K x C/groups x R x S) elements", field=f"{n}.weights")
+        cap("max_tensor_elements", self.C * self.H * self.W, "activations (C x H x W) elements", field=f"{n}.acts")
+        cap("max_tensor_elements", self.K * self.P * self.Q, "outputs (K x P x Q) elements", field=f"{n}.out")
         if self.weights is not None:
             ws = self.weight_shape
             shp = _shape(self.weights)
@@ -272,10 +301,12 @@ class Layer:
                 self.weights = _reshape(self.weights, ws)
             elif shp != ws:
                 raise WorkloadError(f"weights shape {shp} != expected {ws}", field=f"{n}.weights")
+            check_tensor(self.weights, f"{n}.weights")
         if self.bias is not None:
             self.bias = np.asarray(self.bias)
             if self.bias.shape != (self.K,):
                 raise WorkloadError(f"bias shape {self.bias.shape} != ({self.K},)", field=f"{n}.bias")
+            check_tensor(self.bias, f"{n}.bias")
 
     # derived sizes
     @property
@@ -446,6 +477,7 @@ class Workload:
                 acts = _reshape(acts, L.act_shape)
             elif shp != L.act_shape:
                 raise WorkloadError(f"activation shape {shp} != expected {L.act_shape}", field=f"{layer}.acts")
+            check_tensor(acts, f"{layer}.acts")
         if out_mask is not None:
             out_mask = np.asarray(out_mask)
             if out_mask.dtype != bool:

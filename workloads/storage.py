@@ -25,12 +25,16 @@ import os
 import tempfile
 import zipfile
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from .errors import WorkloadError
-from .ir import SERVICES, Layer, SparseTensor, Workload
+from .ir import SERVICES, Layer, SparseTensor, Workload, find_cycle
+from .limits import check as check_cap
+from .manifest import check as check_manifest
+from .manifest import parse as parse_manifest
 
 FORMAT = "accelsim-workload"
 FORMAT_VERSION = 1
@@ -92,18 +96,29 @@ def _to_arrays(wl: Workload) -> tuple[dict, dict]:
     return arrays, manifest
 
 
-def _hash(arrays: dict, manifest: dict) -> str:
+def _hash_start(manifest: dict):
+    """sha256 fed with the spec part of the content hash (then :func:`_hash_array` per array, in sorted
+    key order)."""
     h = hashlib.sha256()
     # layer ``meta`` is provenance (it may hold machine-specific paths), not content: left out
     layers = [{k: v for k, v in L.items() if k != "meta"} for L in manifest["layers"]]
     spec = {"name": manifest["name"], "layers": layers, "edges": manifest["edges"]}
     h.update(json.dumps(spec, sort_keys=True, default=str).encode())
+    return h
+
+
+def _hash_array(h, key: str, a: np.ndarray) -> None:
+    a = np.ascontiguousarray(a)
+    h.update(key.encode())
+    h.update(str(a.dtype).encode())
+    h.update(str(a.shape).encode())
+    h.update(a.reshape(-1).view(np.uint8))  # the bytes, without the copy tobytes() makes
+
+
+def _hash(arrays: dict, manifest: dict) -> str:
+    h = _hash_start(manifest)
     for k in sorted(arrays):
-        a = np.ascontiguousarray(arrays[k])
-        h.update(k.encode())
-        h.update(str(a.dtype).encode())
-        h.update(str(a.shape).encode())
-        h.update(a.tobytes())
+        _hash_array(h, k, arrays[k])
     return h.hexdigest()
 
 
@@ -123,26 +138,56 @@ def ensure_dir(path: str | os.PathLike) -> Path:
     return path
 
 
+def _remove_stale_tmp(path: Path) -> None:
+    """Remove ``.<name>.<pid>.*.tmp`` files beside ``path`` left by a writer that was killed outright
+    (SIGKILL, power loss): their process no longer exists."""
+    head = f".{path.name}."
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return
+    for e in entries:
+        if not (e.name.startswith(head) and e.name.endswith(".tmp")):
+            continue
+        pid = e.name[len(head):].split(".", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            try:
+                os.unlink(e.path)
+            except OSError:
+                pass
+        except OSError:  # another user's live process
+            pass
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write to a temp file in the target folder, then rename (no half-written file).  An output path
-    that cannot be written is reported as bad input naming the file."""
+    that cannot be written is reported as bad input naming the file.  The temp file is removed on any
+    exception, Ctrl-C included; one left by a writer killed outright is removed by the next write
+    beside it (its name carries the writer's pid)."""
     path = Path(path)
+    if path.is_dir():
+        raise WorkloadError("is a folder, expected a file name", file=str(path))
     ensure_dir(path.parent)
+    _remove_stale_tmp(path)
+    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as e:
-        raise WorkloadError(f"cannot write here ({e.strerror or type(e).__name__})", file=str(path)) from None
-    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file normal permissions
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+        tmp = None
+    except OSError as e:
+        raise WorkloadError(f"cannot write here ({e.strerror or type(e).__name__})", file=str(path)) from None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
-        raise
 
 
 def save(wl: Workload, path) -> str:
@@ -165,132 +210,208 @@ def _json_default(o):
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def _unpack(arr: np.ndarray, shape, file, field) -> np.ndarray:
-    n = int(np.prod(shape))
-    if arr.dtype != np.uint8 or arr.size != (n + 7) // 8:
-        raise WorkloadError(f"packed mask has {arr.size} bytes of {arr.dtype}, expected {(n + 7) // 8} uint8 for shape {tuple(shape)}",
-                            file=file, field=field)
-    return np.unpackbits(arr, count=n).astype(bool).reshape(shape)
+# -------------------------------------------------------------------------------------------- load
+def _unpack(arr: np.ndarray, shape) -> np.ndarray:
+    return np.unpackbits(arr, count=int(np.prod(shape))).astype(bool).reshape(shape)
 
 
-def _array(z, key: str, file: str) -> np.ndarray:
-    if key not in z:
-        raise WorkloadError("array missing from the archive", file=file, field=key)
-    return z[key]
+def _packed(shape) -> tuple[int]:
+    return ((int(np.prod(shape)) + 7) // 8,)
 
 
-def _load_tensor(z, prefix: str, entry: dict, expect_shape, file: str):
-    if list(entry.get("shape", [])) != list(expect_shape):
-        raise WorkloadError(f"shape {entry.get('shape')} does not match the layer ({list(expect_shape)})",
-                            file=file, field=prefix)
-    key = f"{prefix}.mask"
-    if key not in z:
-        raise WorkloadError("array missing from the archive", file=file, field=key)
-    mask = _unpack(z[key], expect_shape, file, key)
-    values = None
-    if entry.get("values"):
-        vkey = f"{prefix}.values"
-        if vkey not in z:
-            raise WorkloadError("array missing from the archive", file=file, field=vkey)
-        values = z[vkey]
-        if str(values.dtype) != entry.get("dtype"):
-            raise WorkloadError(f"dtype {values.dtype} != manifest {entry.get('dtype')}", file=file, field=vkey)
-        if values.shape != (int(mask.sum()),):
-            raise WorkloadError(f"{values.shape[0] if values.ndim else 0} values for {int(mask.sum())} non-zeros",
-                                file=file, field=vkey)
-    if entry.get("form") == "dense":
-        if values is None:
-            raise WorkloadError("dense tensor stored without values", file=file, field=prefix)
-        out = np.zeros(expect_shape, dtype=values.dtype)
-        out[mask] = values
-        if entry.get("negzero"):
-            nkey = f"{prefix}.negzero"
-            if nkey not in z:
-                raise WorkloadError("array missing from the archive", file=file, field=nkey)
-            out[_unpack(z[nkey], expect_shape, file, nkey)] = -0.0
-        return out
-    return SparseTensor(mask, values)
+class _Archive:
+    """The ``.npy`` members of an ``.npz``.  :meth:`read` checks a member's header (dtype, shape) against
+    what the manifest implies before allocating anything, so a header announcing 10^12 elements, or a
+    small compressed member that expands to gigabytes, fails as one line."""
+
+    def __init__(self, zf: zipfile.ZipFile, file: str):
+        self.zf, self.file = zf, file
+        self.members: dict[str, zipfile.ZipInfo] = {}
+        for info in zf.infolist():
+            if not info.filename.endswith(".npy") or info.is_dir():
+                raise WorkloadError("not an array (.npy) member of an .npz", field=info.filename)
+            key = info.filename[:-4]
+            if key in self.members:
+                raise WorkloadError("array stored twice in the archive", field=key)
+            self.members[key] = info
+
+    def read(self, key: str, shape: tuple | None, dtype: str) -> np.ndarray:
+        """Member ``key`` as an array of exactly ``shape`` and ``dtype`` (``"real"``: any native bool, int,
+        uint or float type; ``shape`` None: one dimension of at most ``max_text_bytes`` elements)."""
+        if key not in self.members:
+            raise WorkloadError("array missing from the archive", field=key)
+        with self.zf.open(self.members[key]) as f:
+            try:
+                version = np.lib.format.read_magic(f)
+                if version not in ((1, 0), (2, 0)):
+                    raise ValueError(f".npy format version {version[0]}.{version[1]} is not supported")
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                got_shape, _fortran, got_dtype = read_header(f)
+            except (ValueError, SyntaxError, TypeError) as e:  # numpy parses the header text as a literal
+                raise WorkloadError(f"not an .npy array ({' '.join(str(e).split())[:160]})", field=key) from None
+            got_shape = tuple(got_shape)
+            if shape is None:
+                if len(got_shape) != 1:
+                    raise WorkloadError(f"array header says shape {got_shape}, expected one dimension", field=key)
+                check_cap("max_text_bytes", got_shape[0], "bytes", field=key)
+                shape = got_shape
+            if dtype == "real":
+                if got_dtype.kind not in "biuf" or got_dtype.byteorder == ">" or got_dtype.hasobject:
+                    raise WorkloadError(f"dtype {got_dtype} is not a native real number type "
+                                        "(bool, int, uint or float)", field=key)
+                dtype = got_dtype
+            if got_shape != tuple(shape) or got_dtype != np.dtype(dtype):
+                raise WorkloadError(f"array header says {got_dtype} {got_shape}, the manifest implies "
+                                    f"{np.dtype(dtype)} {tuple(shape)}", field=key)
+            arr = np.empty(shape, dtype)
+            buf = memoryview(arr.reshape(-1).view(np.uint8))
+            n = 0
+            while n < len(buf):
+                k = f.readinto(buf[n:])
+                if not k:
+                    raise WorkloadError(f"array data truncated ({n:,} of {len(buf):,} bytes)", field=key)
+                n += k
+        return arr
+
+
+def _tensor_plan(prefix: str, entry: dict, shape) -> tuple[dict, int]:
+    """({archive key: (shape, dtype) or a function of the arrays read so far giving them}, bytes it
+    expands to at most) of one tensor entry, after checking its shape against the layer."""
+    if list(entry["shape"]) != list(shape):
+        raise WorkloadError(f"shape {entry['shape']} does not match the layer ({list(shape)})", field=prefix)
+    plan = {f"{prefix}.mask": (_packed(shape), "uint8")}
+    if entry["values"]:  # one value per non-zero of the mask (read first: '.mask' sorts before '.values')
+        plan[f"{prefix}.values"] = lambda raw: ((int(np.count_nonzero(_unpack(raw[f"{prefix}.mask"], shape))),),
+                                                entry["dtype"])
+    if entry.get("negzero"):
+        plan[f"{prefix}.negzero"] = (_packed(shape), "uint8")
+    item = np.dtype(entry["dtype"]).itemsize if entry["values"] else 0
+    return plan, int(np.prod(shape)) * (2 + item * (2 if entry["form"] == "dense" else 1))
+
+
+def _tensor(raw: dict, prefix: str, entry: dict, shape):
+    """The tensor of one entry from the arrays read (taken out of ``raw``, so a dense tensor's packed parts
+    are freed as soon as it is built)."""
+    mask = _unpack(raw.pop(f"{prefix}.mask"), shape)
+    values = raw.pop(f"{prefix}.values") if entry["values"] else None
+    if entry["form"] == "sparse":
+        return SparseTensor(mask, values)
+    out = np.zeros(shape, dtype=values.dtype)
+    out[mask] = values
+    if entry.get("negzero"):
+        out[_unpack(raw.pop(f"{prefix}.negzero"), shape)] = -0.0
+    return out
 
 
 def load(path) -> Workload:
-    """Load a workload saved by :func:`save`; every defect raises :class:`WorkloadError`."""
+    """Load a workload saved by :func:`save`.  The manifest is checked in full (:mod:`workloads.manifest`),
+    then every size against the caps (:mod:`workloads.limits`), then each array's header, before anything is
+    allocated; the content hash is recomputed and must match the stored one.  Every defect raises a one-line
+    :class:`WorkloadError` naming the file and the field."""
     file = str(path)
     if not os.path.exists(file):
         raise WorkloadError("no such file", file=file)
-    if not zipfile.is_zipfile(file):
-        raise WorkloadError("not an .npz archive (not a zip file; truncated or another format?)", file=file)
+    if os.path.isdir(file):
+        raise WorkloadError("is a folder, expected an .npz workload file", file=file)
     try:
-        z = np.load(file, allow_pickle=False)
-        keys = set(z.files)
+        zf = zipfile.ZipFile(file)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
-        raise WorkloadError(f"not a readable .npz archive ({type(e).__name__}: {e})", file=file) from None
+        reason = "not a zip file; truncated or another format?" if isinstance(e, zipfile.BadZipFile) \
+            else f"{type(e).__name__}: {e.strerror if isinstance(e, OSError) else e}"
+        raise WorkloadError(f"not a readable .npz archive ({reason})", file=file) from None
     try:
-        return _load(z, keys, file)
+        return _load(_Archive(zf, file), file)
     except WorkloadError as e:
         if e.file is None:
             raise WorkloadError(e.reason, file=file, field=e.field) from None
         raise
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError, zlib.error) as e:
-        raise WorkloadError(f"corrupt archive ({type(e).__name__}: {e})", file=file) from None
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError, zlib.error, NotImplementedError,
+            RuntimeError) as e:  # RuntimeError: an encrypted member; NotImplementedError: unknown compression
+        raise WorkloadError(f"corrupt archive ({type(e).__name__}: {' '.join(str(e).split())[:160]})",
+                            file=file) from None
     finally:
-        z.close()
+        zf.close()
 
 
-def _load(z, keys, file) -> Workload:
-    if "__manifest__" not in keys:
-        raise WorkloadError("no __manifest__ entry: not an accelsim workload", file=file, field="__manifest__")
-    try:
-        manifest = json.loads(bytes(z["__manifest__"]).decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise WorkloadError(f"manifest is not valid JSON ({e})", file=file, field="__manifest__") from None
-    if manifest.get("format") != FORMAT:
-        raise WorkloadError(f"format {manifest.get('format')!r} is not {FORMAT!r}", file=file, field="format")
-    ver = manifest.get("format_version")
-    if not isinstance(ver, int) or ver > FORMAT_VERSION or ver < 1:
+def _load(ar: _Archive, file: str) -> Workload:
+    if "__manifest__" not in ar.members:
+        raise WorkloadError("no __manifest__ entry: not an accelsim workload", field="__manifest__")
+    m = check_manifest(parse_manifest(ar.read("__manifest__", None, "uint8").tobytes()))
+    if m["format"] != FORMAT:
+        raise WorkloadError(f"format {m['format']!r} is not {FORMAT!r}", field="format")
+    ver = m["format_version"]
+    if not 1 <= ver <= FORMAT_VERSION:
         raise WorkloadError(f"format_version {ver!r} is not supported (this build reads 1..{FORMAT_VERSION})",
-                            file=file, field="format_version")
-    wl = Workload(manifest.get("name", Path(file).stem), meta=manifest.get("meta") or {})
-    for spec in manifest.get("layers", []):
-        spec = dict(spec)
-        wentry = spec.pop("weights", None)
-        has_bias = spec.pop("bias", False)
-        try:
-            L = Layer(**spec)
-        except TypeError as e:
-            raise WorkloadError(f"bad layer spec ({e})", file=file, field=f"layers.{spec.get('name')}") from None
-        if wentry:
-            L.weights = _load_tensor(z, f"L/{L.name}/weights", wentry, L.weight_shape, file)
-        if has_bias:
-            b = _array(z, f"L/{L.name}/bias", file)
-            if b.shape != (L.K,):
-                raise WorkloadError(f"bias shape {b.shape} != ({L.K},)", file=file, field=f"L/{L.name}/bias")
-            L.bias = b
-        wl.add_layer(L)
-    for a, b in manifest.get("edges", []):
-        if a not in wl.layers or b not in wl.layers:
-            raise WorkloadError(f"edge {a!r} -> {b!r} names an unknown layer", file=file, field="edges")
-        wl.graph.add_edge(a, b)
-    for i, img in enumerate(manifest.get("images", [])):
-        wl._ensure_image(i)
-        wl.image_meta[i] = img.get("meta") or {}
-        for name, e in img.get("layers", {}).items():
-            if name not in wl.layers:
-                raise WorkloadError(f"image {i} names unknown layer {name!r}", file=file, field=f"images.{i}")
-            L = wl.layers[name]
-            acts = None
+                            field="format_version")
+    name = m.get("name", Path(file).stem)
+    wl = Workload(name, meta=m.get("meta", {}))
+    # 1. shapes only: every layer (its sizes against the caps), every tensor entry against its layer, the
+    #    memory all of it expands to, and the archive's members against what the manifest names
+    layers, plan, total = [], {}, 0
+    for spec in m.get("layers", []):
+        L = Layer(**{k: v for k, v in spec.items() if k not in ("weights", "bias")})
+        if spec.get("weights"):
+            p, b = _tensor_plan(f"L/{L.name}/weights", spec["weights"], L.weight_shape)
+            plan.update(p)
+            total += b
+        if spec.get("bias"):
+            plan[f"L/{L.name}/bias"] = ((L.K,), "real")
+            total += 8 * L.K
+        layers.append((L, spec.get("weights"), spec.get("bias", False)))
+    by_name = {L.name: L for L, _, _ in layers}
+    images = m.get("images", [])
+    for i, img in enumerate(images):
+        for nm, e in img.get("layers", {}).items():
+            L = by_name[nm]
             if e.get("acts"):
-                acts = _load_tensor(z, f"I/{i}/{name}/acts", e["acts"], L.act_shape, file)
-            om = None
+                p, b = _tensor_plan(f"I/{i}/{nm}/acts", e["acts"], L.act_shape)
+                plan.update(p)
+                total += b
             if e.get("out_mask"):
                 if list(e["out_mask"]) != [L.P, L.Q]:
                     raise WorkloadError(f"output mask shape {e['out_mask']} != output size {[L.P, L.Q]}",
-                                        file=file, field=f"I/{i}/{name}/out_mask")
-                key = f"I/{i}/{name}/out_mask"
-                om = _unpack(_array(z, key, file), (L.P, L.Q), file, key)
-            wl.set_image_data(i, name, acts=acts, out_mask=om, act_density=e.get("act_density"))
+                                        field=f"I/{i}/{nm}/out_mask")
+                plan[f"I/{i}/{nm}/out_mask"] = (_packed((L.P, L.Q)), "uint8")
+                total += 2 * L.P * L.Q
+    check_cap("max_workload_bytes", total, "the arrays expand to bytes", field="layers")
+    extra = sorted(set(ar.members) - set(plan) - {"__manifest__"})
+    if extra:
+        raise WorkloadError("array not named by the manifest", field=extra[0])
+    # 2. the arrays, in the content hash's order, each hashed as it is read: the hash is of what was read,
+    #    never the stored one taken on trust
+    h = _hash_start({"name": name, "layers": m.get("layers", []), "edges": m.get("edges", [])})
+    raw: dict[str, np.ndarray] = {}
+    for key in sorted(plan):
+        shape, dtype = plan[key](raw) if callable(plan[key]) else plan[key]
+        raw[key] = ar.read(key, shape, dtype)
+        _hash_array(h, key, raw[key])
+    actual = h.hexdigest()
+    if m.get("hash") and m["hash"] != actual:
+        raise WorkloadError(f"content hash {m['hash'][:12]}... does not match the content ({actual[:12]}...): "
+                            "changed after it was written (re-save it to accept the change)", field="hash")
+    # 3. the workload
+    for L, wentry, has_bias in layers:
+        if wentry or has_bias:
+            L = replace(L, weights=_tensor(raw, f"L/{L.name}/weights", wentry, L.weight_shape) if wentry else None,
+                        bias=raw.pop(f"L/{L.name}/bias") if has_bias else None)
+        wl.add_layer(L)
+    for a, b in m.get("edges", []):
+        wl.graph.add_edge(a, b)
+    cyc = find_cycle(wl.graph)
+    if cyc:
+        raise WorkloadError(f"edge {cyc[0]!r} -> {cyc[1]!r} closes a cycle: layers must form a DAG", field="edges")
+    for i, img in enumerate(images):
+        wl._ensure_image(i)
+        wl.image_meta[i] = img.get("meta", {})
+        for nm, e in img.get("layers", {}).items():
+            L = wl.layers[nm]
+            acts = _tensor(raw, f"I/{i}/{nm}/acts", e["acts"], L.act_shape) if e.get("acts") else None
+            om = raw.pop(f"I/{i}/{nm}/out_mask", None)
+            om = None if om is None else _unpack(om, (L.P, L.Q))
+            wl.set_image_data(i, nm, acts=acts, out_mask=om, act_density=e.get("act_density"))
     wl.source = file
-    h = manifest.get("hash")
-    wl._hash = h if h else None
+    wl._hash = actual
     return wl
 
 

@@ -44,6 +44,7 @@ from torch.overrides import TorchFunctionMode
 
 from .errors import WorkloadError
 from .ir import Layer, SparseTensor, Workload
+from .limits import check as check_cap
 
 #: ops that become layers
 LAYER_OPS = ("conv2d", "linear")
@@ -510,7 +511,8 @@ def parse_shape(text: str) -> tuple[int, ...]:
     except ValueError:
         shape = ()
     if not shape or any(v < 1 for v in shape):
-        raise WorkloadError(f"{text!r} is not a shape like 3x224x224", field="--input")
+        raise WorkloadError(f"{text[:40]!r} is not a shape like 3x224x224", field="--input")
+    check_cap("max_tensor_elements", math.prod(shape), "input elements", field="--input")
     return shape
 
 
@@ -518,6 +520,7 @@ def make_inputs(spec: str, model, shape: tuple[int, ...], n_images: int, image_d
     """Model inputs, one per image: the shipped sample images for the FCOS built-ins, RGB files of
     ``image_dir`` (resized to H x W, 0..1, ImageNet mean/std) or seeded N(0, 1) tensors."""
     import torch.nn.functional as F
+    check_cap("max_images", n_images, "images", field="--images")
     if spec.startswith("fcos-dynamic-") and image_dir is None:
         from dynhead import sample_images
         from dynhead.trace import prepare_images
@@ -530,7 +533,7 @@ def make_inputs(spec: str, model, shape: tuple[int, ...], n_images: int, image_d
         xs = []
         mean = torch.tensor([0.485, 0.456, 0.406])[:, None, None]
         std = torch.tensor([0.229, 0.224, 0.225])[:, None, None]
-        for _, img in load_image_folder(image_dir)[:n_images]:
+        for _, img in load_image_folder(image_dir, limit=n_images):
             t = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255.0
             t = F.interpolate(t, size=shape[1:], mode="bilinear", align_corners=False)
             if spec.startswith("fcos-dynamic-"):
