@@ -13,7 +13,8 @@ cap                      default    what it bounds
 
 from __future__ import annotations
 
-import os
+from workloads import limits as workload_limits
+from workloads.errors import InputError
 
 from .errors import AccelsimError
 
@@ -25,19 +26,11 @@ def limit(name: str) -> int:
     """The cap ``name``, from ``$ACCELSIM_LIMITS`` when set there, else :data:`DEFAULTS`."""
     if name not in DEFAULTS:
         raise KeyError(name)
-    for item in filter(None, (s.strip() for s in os.environ.get(ENV, "").split(","))):
-        k, _, v = item.partition("=")
-        if k.strip() not in DEFAULTS:
-            raise AccelsimError(f"${ENV}: unknown cap {k.strip()!r} (caps: {', '.join(DEFAULTS)})")
-        try:
-            val = float(v)
-        except ValueError:
-            raise AccelsimError(f"${ENV}: {k.strip()}: expected a number, got {v.strip()!r}") from None
-        if not (val >= 1 and val < 1e18):
-            raise AccelsimError(f"${ENV}: {k.strip()}: must be between 1 and 1e18, got {v.strip()!r}")
-        if k.strip() == name:
-            return int(val)
-    return DEFAULTS[name]
+    try:  # one variable, one parser: the workload loaders' caps (workloads.limits) are set here too
+        caps = workload_limits.env_caps(known=[*DEFAULTS, *workload_limits.DEFAULTS])
+    except InputError as e:
+        raise AccelsimError(str(e)) from None
+    return caps.get(name, DEFAULTS[name])
 
 
 def check(name: str, value: float, what: str) -> None:
