@@ -8,8 +8,11 @@ traceback, no file left behind and bounded memory.  The helpers:
     one thread per library, so the shared machine stays usable).  ``env`` entries are added to a copy of the environment (a value of None removes the
     variable).  ``mem_limit_mb`` caps the child's address space (``RLIMIT_AS``): an input that makes the
     tool allocate past it fails with MemoryError instead of taking the machine down.  The result has
-    ``returncode``, ``stdout``, ``stderr``, ``stderr_lines`` and ``maxrss_mb`` (the child's peak RSS, from
-    ``wait4``), ``wall_s`` and ``args``.
+    ``returncode``, ``stdout``, ``stderr``, ``stderr_lines``, ``maxrss_mb``, ``wall_s`` and ``args``.
+    ``maxrss_mb`` is the child's own peak RSS: ``VmHWM`` of its program, written at exit by a small
+    bootstrap that then runs the module as ``python -m`` would (``runpy``); ``ru_maxrss`` from ``wait4``
+    would not do, as Linux carries the forking test process's RSS across ``exec`` into it (that is the
+    fallback where ``/proc`` is missing).
 
 ``assert_one_line_error(result, *must_contain, code=2)``
     The promised shape of a bad-input error: exit ``code``, one non-empty stderr line, no ``Traceback``,
@@ -34,6 +37,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -80,10 +84,39 @@ def _child_env(env):
     return e
 
 
+#: runs ``-m MODULE ARGS`` or ``-c CODE ARGS`` like the interpreter would, and writes the program's peak RSS
+#: (``VmHWM``, kB) to the file named by ``$_ROBUST_HWM_FILE`` at exit
+_BOOTSTRAP = r"""
+import atexit, os, runpy, sys
+def _hwm(path=os.environ.pop("_ROBUST_HWM_FILE", "")):
+    try:
+        with open("/proc/self/status") as f:
+            kb = next(ln.split()[1] for ln in f if ln.startswith("VmHWM:"))
+        with open(path, "w") as f:
+            f.write(kb)
+    except (OSError, StopIteration):
+        pass
+atexit.register(_hwm)
+mode, target, *rest = sys.argv[1:]
+if mode == "-m":
+    sys.argv = [target, *rest]
+    runpy.run_module(target, run_name="__main__", alter_sys=True)
+else:
+    sys.argv = ["-c", *rest]
+    exec(compile(target, "<string>", "exec"), {"__name__": "__main__"})
+"""
+
+
 def run_cli(*args, module: str = "accelsim", env: dict | None = None, cwd=None, timeout: float = 120,
             mem_limit_mb: int | None = None) -> Result:
     """``python -m <module> *args`` in a subprocess; see the module doc."""
     cmd = [sys.executable, *(("-m", module) if module else ()), *map(str, args)]
+    if module is None and (len(args) < 2 or args[0] != "-c"):
+        raise ValueError("run_cli(module=None) takes '-c', CODE, *args")
+    hwm = tempfile.NamedTemporaryFile(prefix="robust_hwm_", delete=False)
+    hwm.close()
+    child_env = {**(env or {}), "_ROBUST_HWM_FILE": hwm.name}
+    run = [sys.executable, "-c", _BOOTSTRAP, *cmd[1:]]
 
     def limit():
         if mem_limit_mb:
@@ -91,8 +124,8 @@ def run_cli(*args, module: str = "accelsim", env: dict | None = None, cwd=None, 
             resource.setrlimit(resource.RLIMIT_AS, (b, b))
 
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                         env=_child_env(env), cwd=cwd, preexec_fn=limit if mem_limit_mb else None)
+    p = subprocess.Popen(run, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                         env=_child_env(child_env), cwd=cwd, preexec_fn=limit if mem_limit_mb else None)
     bufs = {"out": b"", "err": b""}
 
     def pump(stream, key):
@@ -112,13 +145,18 @@ def run_cli(*args, module: str = "accelsim", env: dict | None = None, cwd=None, 
             pid, status, ru = os.wait4(p.pid, 0)
             for t in threads:
                 t.join(5)
+            os.unlink(hwm.name)
             pytest.fail(f"timed out after {timeout}s: {' '.join(cmd)}\nstderr: {bufs['err'][-2000:]!r}")
         time.sleep(0.02)
     for t in threads:
         t.join(10)
     p.returncode = os.waitstatus_to_exitcode(status)
+    try:
+        kb = float(Path(hwm.name).read_text() or ru.ru_maxrss)
+    finally:
+        os.unlink(hwm.name)
     return Result(args=tuple(cmd[1:]), returncode=p.returncode, stdout=bufs["out"].decode(errors="replace"),
-                  stderr=bufs["err"].decode(errors="replace"), maxrss_mb=ru.ru_maxrss / 1024,
+                  stderr=bufs["err"].decode(errors="replace"), maxrss_mb=kb / 1024,
                   wall_s=time.perf_counter() - t0)
 
 
