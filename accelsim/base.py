@@ -28,6 +28,12 @@ Compute counts (per layer instance, in MACs):
                       on Cambricon-X, masked-off outputs on baseline SCNN);
 * ``macs_skipped``    ineffectual MACs eliminated with their cycles;
 * ``macs_gated``      ineffectual MACs that kept their slot but not their energy.
+
+All four are MACs of the algorithmic count, so ``macs_dense == macs_actual + macs_skipped +
+macs_gated``.  Multiplier products that are no MAC of that count (an input-stationary Cartesian
+product's out-of-plane products, SCNN's products of run-length padding entries) are in no
+``macs_*`` field: a model that performs them reports them in ``extra["products_outside_dense"]``
+and charges their energy in its multiply action.
 """
 
 from __future__ import annotations

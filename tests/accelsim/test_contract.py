@@ -91,13 +91,7 @@ def _layers() -> dict[str, LayerInstance]:
 LAYERS = _layers()
 
 #: (model, layer or "*", check) -> why the model breaks that invariant today (precise, to be fixed in the model)
-KNOWN: dict[tuple[str, str, str], str] = {
-    ("dcnn", "conv3x3_s2", "mac_identity"):
-        "dcnn: macs_skipped is always 0, but on a stride-2 layer its dense Cartesian products "
-        "(macs_actual + macs_gated) number fewer than macs_dense (the padding taps it never multiplies are "
-        "neither skipped nor gated); on stride-1 'same' layers its out-of-plane products equal the padding taps "
-        "in number, so the identity holds there only by coincidence",
-}
+KNOWN: dict[tuple[str, str, str], str] = {}
 
 
 def _known(model: str, layer: str, check: str) -> str | None:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from workloads import LayerInstance
-from workloads.effectual import conv_reference, effectual_counts
+from workloads.effectual import effectual_counts
 
 from ...area import AreaReport
 from ...base import AcceleratorModel, LayerResult
@@ -38,8 +38,16 @@ from ...config import Field
 from ...errors import UnsupportedLayer
 from ...formats.rle import rle_entry_count
 from ...registry import register_model
-from ..common.planar import (GEOMETRY_FIELDS, PlanarArrayMixin, apportion, halo_and_drain,
-                             output_spill_bytes_pass, plan_with_capacity, round_timeline, timeline)
+from ..common.planar import (
+    GEOMETRY_FIELDS,
+    PlanarArrayMixin,
+    apportion,
+    halo_and_drain,
+    output_spill_bytes_pass,
+    plan_with_capacity,
+    round_timeline,
+    timeline,
+)
 from .area import dcnn_area
 
 
@@ -48,6 +56,46 @@ def _valid_taps_1d(n_out, n_in, pad, R, dil, s):
     o = np.arange(n_out)[:, None]
     y = o * s - pad + np.arange(R)[None, :] * dil
     return (y >= 0) & (y < n_in)
+
+
+def dataflow_output(acts: np.ndarray, w: np.ndarray, L, plan) -> np.ndarray:
+    """(K, P, Q) float64 output computed the way DCNN computes it: per barrier round, each PE takes the
+    dense Cartesian product of its own input tile (all channels of its convolution group, input
+    stationary) with the taps of its Kc-group into a private footprint accumulator
+    (``Kc x Pacc x Qacc``, the owned outputs plus the output halo); at the round's end the halo
+    partial sums go to the PEs that own those outputs (a sum, so adding the footprint into the owners'
+    outputs is the exchange).  Products whose output falls outside the plane are computed and
+    discarded, as the hardware does.  No bias, no mask (the PPU's work)."""
+    s, pad, dil = L.stride, L.padding, L.dilation
+    K, Cg, R, S = w.shape
+    out = np.zeros((K, L.P, L.Q))
+    for r_ in range(plan.round_tile.shape[0]):
+        for pe in range(plan.round_tile.shape[1]):
+            t, g = plan.round_tile[r_, pe], plan.round_group[r_, pe]
+            if t < 0 or g < 0:
+                continue
+            y0, y1, x0, x1 = plan.tiles[t]
+            k0, k1, cg = plan.kgroups[g]
+            a = acts[cg * Cg:(cg + 1) * Cg, y0:y1, x0:x1]
+            p0, q0 = (plan.foot[t, 0], plan.foot[t, 2]) if plan.mode == "planar" else (0, 0)
+            acc = np.zeros((k1 - k0, plan.Pacc, plan.Qacc))        # this PE's footprint accumulators
+            ys, xs = np.arange(y0, y1), np.arange(x0, x1)
+            for r in range(R):
+                py = ys + pad - r * dil
+                vy = (py % s == 0) & (py >= 0) & (py // s < L.P)
+                for c in range(S):
+                    px = xs + pad - c * dil
+                    vx = (px % s == 0) & (px >= 0) & (px // s < L.Q)
+                    if not vy.any() or not vx.any():
+                        continue                                     # all out of plane: discarded
+                    prod = np.einsum("kc,cyx->kyx", w[k0:k1, :, r, c], a[:, vy][:, :, vx])
+                    iy, ix = py[vy] // s - p0, px[vx] // s - q0
+                    assert iy.min() >= 0 and iy.max() < plan.Pacc and ix.min() >= 0 and ix.max() < plan.Qacc, \
+                        "product outside its PE's footprint"
+                    acc[:, iy[:, None], ix[None, :]] += prod
+            ph, qh = min(plan.Pacc, L.P - p0), min(plan.Qacc, L.Q - q0)
+            out[k0:k1, p0:p0 + ph, q0:q0 + qh] += acc[:, :ph, :qh]     # owned outputs + halo exchange
+    return out
 
 
 def _phase_counts(lo, hi, pad, s):
@@ -211,16 +259,26 @@ class DCNN(PlanarArrayMixin, AcceleratorModel):
         }
         out = None
         if functional:
-            out = conv_reference(inst.acts_dense(), inst.weights_dense(), s, pad, dil, L.groups,
-                                 None if L.bias is None else np.asarray(L.bias, dtype=np.float64))
-            out = out * mask[None]
+            out = dataflow_output(inst.acts_dense().reshape(L.act_shape), inst.weights_dense().reshape(L.weight_shape),
+                                  L, plan)
+            if L.bias is not None:                                   # the PPU adds the bias ...
+                out += np.asarray(L.bias, dtype=np.float64)[:, None, None]
+            out = out * mask[None]                                   # ... and drops masked-off outputs
         extra = {"mode": plan.mode, "Kc": plan.Kc, "passes": plan.n_pass, "rounds": int(rt.shape[0]),
                  "multiplier_steps": tot_steps, "compute_cycles_max_pe_steps": int(steps.max(axis=1).sum()),
                  "products": total_prod, "products_in_plane": inplane, "nonzero_pairs": nzpairs,
+                 "nonzero_pairs_in_plane": nz_inplane,
                  "halo_psums": halo_psums, "act_from_dram": bool(act_dram), "dram_bytes": float(dram_pass.sum()),
                  "notes": list(plan.notes)}
         if self.record_pe_timeline:  # dense steps never conflict: no stalls
             extra["pe_timeline"] = round_timeline(plan, steps, np.zeros_like(steps), T_r, halo_r, ppu_r, mem_stall)
+        # compute counts (base.py): of the algorithmic MACs, the padding taps are never multiplied (input
+        # stationary over real pixels: skipped with their cycles), the in-plane products are performed or,
+        # with zero_gating, gated when an operand is zero; out-of-plane products are multiplier work outside
+        # the algorithmic count (extra["products_outside_dense"], charged in mult_16b)
+        extra["products_outside_dense"] = oop
+        extra["padding_taps"] = L.macs_dense - inplane
         return LayerResult(inst.name, inst.image, cycles, breakdown, actions, L.macs_dense, eff,
-                           mults, macs_skipped=0, macs_gated=(total_prod - nzpairs) if gate else 0,
+                           nz_inplane if gate else inplane, macs_skipped=L.macs_dense - inplane,
+                           macs_gated=(inplane - nz_inplane) if gate else 0,
                            utilization=eff / max(1, cycles * npe * FI), output=out, extra=extra)
