@@ -2,8 +2,8 @@
 
 Layer: 3x3 conv, 256 -> 256 channels, 100 x 168 plane (padding 1), activation density
 0.5, dense weights (issue 4's benchmark).  Prints the SCNN model's end-to-end time
-(`simulate_layer`, timing-only mode: compressed-stream build + Numba cycle loop with exact
-per-step bank-conflict counting + memory/energy bookkeeping), the effectual products per
+(`simulate_layer`, timing-only mode: compressed-stream build + Numba cycle loop with the
+preset's crossbar walked cycle by cycle + memory/energy bookkeeping), the effectual products per
 second, and the ratio to a plain numpy dense convolution (im2col + matmul, float64, the
 project's ``workloads.effectual.conv_reference``) of the same layer in the same run.
 
@@ -12,13 +12,11 @@ project's ``workloads.effectual.conv_reference``) of the same layer in the same 
 Single core: BLAS / Numba threads are pinned to 1 before numpy is imported.
 """
 
-import os  # noqa: E402
-
-import _single_core  # noqa: F401  (pins one thread before numpy is imported)
-
 import argparse  # noqa: E402
+import os  # noqa: E402
 import time  # noqa: E402
 
+import _single_core  # noqa: F401  (pins one thread before numpy is imported)
 import numpy as np  # noqa: E402
 
 from accelsim.engine import make_model  # noqa: E402

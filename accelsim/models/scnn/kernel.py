@@ -15,35 +15,103 @@ if TYPE_CHECKING:
 
 # per-(round, PE) statistics returned by the kernel
 ST_CYC, ST_STEPS, ST_STALL, ST_PROD, ST_OOP, ST_MASK, ST_EFF, ST_WRITE, ST_AREAD, ST_WLOAD, ST_GATED, \
-    ST_IVEC, ST_PADP = range(13)
-N_ST = 13
+    ST_IVEC, ST_PADP, ST_SKIPSTEP, ST_SKIPPROD = range(15)
+N_ST = 15
 #: coordinate sentinels that put every product of an RLE padding entry out of the plane
 PAD_A, PAD_W = -(1 << 40), (1 << 40)
+#: ``accumulator.conflict_model`` codes of the kernel
+XB_STEP_MAX, XB_QUEUE, XB_FIFO = 0, 1, 2
+XBAR_CODES = {"step_max": XB_STEP_MAX, "queue": XB_QUEUE, "fifo": XB_FIFO}
+#: ``accumulator.arbitration`` codes (fifo model)
+ARB_LQF, ARB_RR, ARB_FIXED = 0, 1, 2
+ARB_CODES = {"longest_queue": ARB_LQF, "round_robin": ARB_RR, "fixed_priority": ARB_FIXED}
+
+
+@njit(cache=True)
+def fifo_grant(fq, fh, fn, FI, D, arb, rr, gst, gw, gd, gf, cst):
+    """One crossbar cycle of the ``fifo`` model: every bank grants one of the FIFO heads aimed at it;
+    granted heads leave their FIFOs.  ``arb``: ``ARB_LQF`` the head whose FIFO holds the most products
+    (ties round robin), ``ARB_RR`` round robin (the first lane at or after the bank's pointer,
+    cyclically; the pointer moves past the winner), ``ARB_FIXED`` the lowest lane.  ``fq[m, :]`` is
+    lane m's ring of bank numbers, ``fh`` its head, ``fn`` its fill; ``gst/gw/gd/gf`` per-bank scratch
+    stamped with ``cst``.  Returns the products that left."""
+    for m in range(FI):
+        n = fn[m]
+        if n > 0:
+            b = fq[m, fh[m]]
+            d = m - rr[b]
+            if d < 0:
+                d += FI
+            if arb == ARB_FIXED:
+                d = m
+            if gst[b] != cst:
+                take = True
+            elif arb == ARB_LQF:
+                take = n > gf[b] or (n == gf[b] and d < gd[b])
+            else:
+                take = d < gd[b]
+            if take:
+                gst[b] = cst
+                gd[b] = d
+                gf[b] = n
+                gw[b] = m
+    out = 0
+    for m in range(FI):
+        if fn[m] > 0:
+            b = fq[m, fh[m]]
+            if gst[b] == cst and gw[b] == m:
+                fh[m] = fh[m] + 1 if fh[m] + 1 < D else 0
+                fn[m] -= 1
+                rr[b] = m + 1 if m + 1 < FI else 0
+                out += 1
+    return out
 
 
 @njit(cache=True)
 def scnn_kernel(round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val, a_padcum, CV,
                 w_ptr, w_p, w_q, w_k, w_term, w_lane, w_val, w_padcum, CVg, cv0,
-                F, I, M, mult, P, Q, mask, has_mask, mask_skip, functional, out, fifo_entries, qdepth, stats):
+                F, I, M, mult, P, Q, mask, has_mask, mask_skip, skip_steps, functional, out, fifo_entries,
+                xmodel, depth, arb, stats):
     """Walk every barrier round, PE, channel, I-vector and F-vector; count cycles per step.
 
-    Bank of a product = ((a_term + w_term) mod M) * mult + w_lane (see ``bank_terms``); a
-    step lasts max(products on one bank) cycles (``qdepth`` = 0), or, with per-bank queues of
-    ``qdepth`` products draining one per cycle, the step issues once every bank's queue has
-    room for its products (stall = the wait) and the round ends when the queues are empty.
-    RLE padding entries carry sentinel
-    coordinates (their products fall out of the plane) and are counted per block in closed
-    form.  ``stats[r, pe]`` gets the counters ST_*; products aimed at masked-off outputs are
-    gated when ``mask_skip``.  ``out`` (K, P, Q) accumulates in functional mode.
+    Bank of a product = ((a_term + w_term) mod M) * mult + w_lane (see ``bank_terms``).  The
+    crossbar (``xmodel``, model docstring section 4): ``XB_STEP_MAX`` -- a step lasts
+    max(products on one bank) cycles; ``XB_QUEUE`` -- per-bank queues of ``depth`` products
+    draining one per cycle, a step issues once every bank's queue has room for its products
+    (stall = the wait), the round ends when the queues are empty; ``XB_FIFO`` -- each of the
+    F*I multipliers (lane = i*F + f) feeds its own output FIFO of ``depth`` products, walked
+    cycle by cycle: a step issues in a cycle when no FIFO receiving one of its products is
+    full, then every bank takes one FIFO head aimed at it (arbiter ``arb``, :func:`fifo_grant`);
+    a cycle in which the next step cannot issue is a stall, and the round ends when the
+    FIFOs are empty.  RLE padding entries carry sentinel coordinates (their products fall
+    out of the plane) and are counted per block in closed form.  ``stats[r, pe]`` gets the
+    counters ST_*; products aimed at masked-off outputs are gated when ``mask_skip``, and
+    with ``skip_steps`` a step none of whose products lands on an active output is not
+    issued (ST_SKIPSTEP / ST_SKIPPROD; its slots leave ST_STEPS / ST_PROD).  ``out``
+    (K, P, Q) accumulates in functional mode.
     """
     NR, NPE = round_tile.shape
     A = M * mult
+    FI = F * I
     stamp_of = np.zeros(A, dtype=np.int64)
     cnt = np.zeros(A, dtype=np.int64)
     stamp = 0
     occ = np.zeros(A, dtype=np.int64)
     last = np.zeros(A, dtype=np.int64)
-    touched = np.zeros(F * I, dtype=np.int64)
+    touched = np.zeros(FI, dtype=np.int64)
+    # fifo model state: per-lane ring of bank numbers, per-bank round-robin pointer and scratch
+    D = depth if xmodel == XB_FIFO else 1
+    fq = np.zeros((FI, D), dtype=np.int64)
+    fh = np.zeros(FI, dtype=np.int64)
+    fn = np.zeros(FI, dtype=np.int64)
+    rr = np.zeros(A, dtype=np.int64)
+    gst = np.zeros(A, dtype=np.int64)
+    gw = np.zeros(A, dtype=np.int64)
+    gd = np.zeros(A, dtype=np.int64)
+    gf = np.zeros(A, dtype=np.int64)
+    cst = 0
+    lanes = np.zeros(FI, dtype=np.int64)
+    lbank = np.zeros(FI, dtype=np.int64)
     pow2 = (M & (M - 1)) == 0
     mm = M - 1
     general = has_mask or functional
@@ -65,10 +133,15 @@ def scnn_kernel(round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val, a_padcu
             gated = 0
             nivec = 0
             padp = 0
+            skst = 0
+            skpr = 0
             now = 0
-            if qdepth > 0:
+            inq = 0
+            if xmodel == XB_QUEUE:
                 occ[:] = 0
                 last[:] = 0
+            elif xmodel == XB_FIFO:
+                rr[:] = 0  # arbiter pointers start at lane 0 in every round (FIFOs are empty)
             c0 = cv0[g]
             for cl in range(CVg):
                 ab = a_ptr[t * CV + c0 + cl]
@@ -100,6 +173,11 @@ def scnn_kernel(round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val, a_padcu
                         stamp += 1
                         mx = 1
                         nt = 0
+                        nl = 0
+                        s_oop = 0
+                        s_msk = 0
+                        s_pad = 0
+                        s_wr = 0
                         for ii in range(ib, ie):
                             ap = a_p[ii]
                             aq = a_q[ii]
@@ -108,13 +186,14 @@ def scnn_kernel(round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val, a_padcu
                                 p = ap - w_p[ff]
                                 q = aq - w_q[ff]
                                 if p < 0 or p >= P or q < 0 or q >= Q:
-                                    oop += 1
+                                    s_oop += 1
+                                    if ap == PAD_A or w_p[ff] == PAD_W:
+                                        s_pad += 1
                                     continue
                                 if general:
                                     if has_mask and not mask[p, q]:
-                                        msk += 1
+                                        s_msk += 1
                                         if mask_skip:
-                                            gated += 1
                                             continue
                                     else:
                                         eff += 1
@@ -134,15 +213,52 @@ def scnn_kernel(round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val, a_padcu
                                     cnt[b] = c
                                     if c > mx:
                                         mx = c
-                                wr += 1
-                        if qdepth > 0:
+                                lanes[nl] = (ii - ib) * F + (ff - fb)
+                                lbank[nl] = b
+                                nl += 1
+                                s_wr += 1
+                        if skip_steps and s_wr == 0:
+                            # no product of this step lands on an active output: not issued
+                            skst += 1
+                            skpr += (ie - ib) * (fe - fb)
+                            padp -= s_pad
+                            continue
+                        oop += s_oop
+                        msk += s_msk
+                        if mask_skip:
+                            gated += s_msk
+                        wr += s_wr
+                        if xmodel == XB_FIFO:
+                            # wait until every FIFO receiving a product has room, then issue
+                            while True:
+                                full = False
+                                for j in range(nl):
+                                    if fn[lanes[j]] >= D:
+                                        full = True
+                                        break
+                                if not full:
+                                    break
+                                cst += 1
+                                inq -= fifo_grant(fq, fh, fn, FI, D, arb, rr, gst, gw, gd, gf, cst)
+                                stall += 1
+                            for j in range(nl):
+                                m = lanes[j]
+                                e = fh[m] + fn[m]
+                                if e >= D:
+                                    e -= D
+                                fq[m, e] = lbank[j]
+                                fn[m] += 1
+                            inq += nl
+                            cst += 1
+                            inq -= fifo_grant(fq, fh, fn, FI, D, arb, rr, gst, gw, gd, gf, cst)
+                        elif xmodel == XB_QUEUE:
                             wait = 0
                             for j in range(nt):
                                 b = touched[j]
                                 o = occ[b] - (now - last[b])
                                 if o < 0:
                                     o = 0
-                                lim = qdepth if qdepth > cnt[b] else cnt[b]
+                                lim = depth if depth > cnt[b] else cnt[b]
                                 if o + cnt[b] - lim > wait:
                                     wait = o + cnt[b] - lim
                             now += wait
@@ -157,14 +273,21 @@ def scnn_kernel(round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val, a_padcu
                             now += 1
                         else:
                             stall += mx - 1
-            if qdepth > 0:  # drain the queues before the barrier
+            if xmodel == XB_QUEUE:  # drain the queues before the barrier
                 tail = 0
                 for b in range(A):
                     o = occ[b] - (now - last[b])
                     if o > tail:
                         tail = o
                 stall += tail
+            elif xmodel == XB_FIFO:  # drain the FIFOs before the barrier
+                while inq > 0:
+                    cst += 1
+                    inq -= fifo_grant(fq, fh, fn, FI, D, arb, rr, gst, gw, gd, gf, cst)
+                    stall += 1
             st = stats[r, pe]
+            steps -= skst
+            prod -= skpr
             st[ST_CYC] = steps + stall
             st[ST_STEPS] = steps
             st[ST_STALL] = stall
@@ -178,6 +301,8 @@ def scnn_kernel(round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val, a_padcu
             st[ST_GATED] = gated
             st[ST_IVEC] = nivec
             st[ST_PADP] = padp
+            st[ST_SKIPSTEP] = skst
+            st[ST_SKIPPROD] = skpr
 
 
 def bank_terms(ast: "ActStreams", wst: "WeightStreams", plan: Plan, F: int, A: int, kind: str):

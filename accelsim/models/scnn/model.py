@@ -63,11 +63,19 @@ Reads top-down like the paper (Sec. III-IV; ``../shared/docs/accelerators.md`` s
    never produces on dense data (docs/timing-model.md, SCNN "Bank hash"; until 2026-11-27
    the default was skewed).
    A bank accepts one product per cycle.  ``accumulator.conflict_model``:
-   ``step_max`` (default, DNNsim's model) -- a step lasts ``max products on one bank``
-   cycles and the ``max - 1`` extra cycles are ``bank_conflict`` stalls, counted exactly
-   per step; ``queue`` -- per-bank queues of ``queue_depth`` products (8, as in
-   SCNN_Simulator_101) drain one product per cycle, a step issues when every bank it
-   needs has room, and the round ends when the queues are empty.
+   ``fifo`` (default) -- each of the F x I multipliers writes its product into its own
+   output FIFO of ``fifo_depth`` products (8); every cycle each bank takes one of the
+   FIFO heads aimed at it (``arbitration``: longest queue first, ties round robin;
+   round robin and fixed priority are options), and the lock-step array issues its next
+   step in a cycle only when no FIFO that receives one of its products is full (Kim,
+   Park & Park, IEEE Access 2022: FIFOs between multiplier outputs and crossbar buses,
+   arbitration among them).  Walked cycle by cycle on the real products; cycles in
+   which the next step cannot issue, and the drain of the FIFOs before the barrier, are
+   ``bank_conflict`` stalls.  Depth 1 is DNNsim's model when consecutive steps use the
+   same lanes.  ``step_max`` (DNNsim) -- a step lasts ``max products on one bank``
+   cycles, the ``max - 1`` extra are stalls; ``queue`` -- per-bank queues of
+   ``queue_depth`` products drain one per cycle, a step issues when every bank it needs
+   has room, and the round ends when the queues are empty.
    After each round all PEs barrier (``load_imbalance`` = idle PE-cycles), exchange
    output halos (``halo``: the largest halo of a PE, ``(footprint - owned) x Kc`` partial
    sums at ``halo.psums_per_cycle``), and the PPU drains the owned accumulators
@@ -88,10 +96,20 @@ Reads top-down like the paper (Sec. III-IV; ``../shared/docs/accelerators.md`` s
    ignores it -- products aimed at masked-off outputs are computed, routed and
    accumulated (``masked_output``, counted in ``macs_actual``) and the PPU discards them.
    With ``output_mask_skip: true`` (a variant, not the paper's design) the activation
-   sequencer drops activations none of whose R x S targets is active (their products are
-   ``macs_skipped``) and the products of kept activations that aim at masked-off outputs
-   are gated before the multiplier (slot kept, no multiply / crossbar / accumulator
-   energy; ``macs_gated``).
+   sequencer drops activations none of whose R x S targets is active, and the products
+   of kept activations that aim at masked-off outputs are gated before the multiplier
+   (no multiply / crossbar / accumulator energy; ``macs_gated``).  ``mask_skip_granularity``
+   says what a gated product saves: ``product`` -- only its energy, its F x I step keeps
+   its cycle; ``step`` (preset ``scnn-maskskip``) -- in addition a step none of whose
+   products lands on an active output is not issued: no cycle, no weight-FIFO read, no
+   multiply (``steps_skipped``; its in-plane products are ``macs_skipped``).
+
+7. **Compute counts** (:mod:`accelsim.base`): every in-plane product issued is one
+   algorithmic MAC, performed (``macs_actual``) or gated (``macs_gated``); the rest of
+   ``macs_dense`` was never issued (padding taps, zero operands, dropped activations,
+   skipped steps: ``macs_skipped``).  Out-of-plane products and products of RLE padding
+   entries are multiplier work outside the algorithmic count
+   (``extra["products_outside_dense"]``), charged in ``mult_16b`` with the rest.
 
 Functional mode accumulates the real products (float64) into the output at the same
 coordinates (halo exchange is a sum, so a global buffer is equivalent), adds the bias
@@ -115,12 +133,44 @@ from ...base import AcceleratorModel, LayerResult
 from ...config import ArchConfig, Field
 from ...errors import ConfigError, UnsupportedLayer
 from ...registry import register_model
-from ..common.planar import (GEOMETRY_FIELDS, Plan, PlanarArrayMixin, apportion, geom, halo_and_drain,
-                             output_spill_bytes_pass, plan_with_capacity, round_timeline, timeline)
+from ..common.planar import (
+    GEOMETRY_FIELDS,
+    Plan,
+    PlanarArrayMixin,
+    apportion,
+    geom,
+    halo_and_drain,
+    output_spill_bytes_pass,
+    plan_with_capacity,
+    round_timeline,
+    timeline,
+)
 from .area import scnn_area
 from .formats import ActStreams, build_act_streams, build_weight_streams
-from .kernel import (N_ST, PAD_A, PAD_W, ST_AREAD, ST_CYC, ST_EFF, ST_GATED, ST_IVEC, ST_MASK, ST_OOP, ST_PADP,
-                     ST_PROD, ST_STALL, ST_STEPS, ST_WLOAD, ST_WRITE, bank_terms, scnn_kernel)
+from .kernel import (
+    ARB_CODES,
+    N_ST,
+    PAD_A,
+    PAD_W,
+    ST_AREAD,
+    ST_CYC,
+    ST_EFF,
+    ST_GATED,
+    ST_IVEC,
+    ST_MASK,
+    ST_OOP,
+    ST_PADP,
+    ST_PROD,
+    ST_SKIPPROD,
+    ST_SKIPSTEP,
+    ST_STALL,
+    ST_STEPS,
+    ST_WLOAD,
+    ST_WRITE,
+    XBAR_CODES,
+    bank_terms,
+    scnn_kernel,
+)
 
 #: cycle-breakdown keys in report order
 BREAKDOWN_KEYS = ("busy", "fragmentation", "rle_padding", "out_of_plane", "masked_output", "bank_conflict",
@@ -129,7 +179,6 @@ BREAKDOWN_KEYS = ("busy", "fragmentation", "rle_padding", "out_of_plane", "maske
 
 def out_entries_per_tile(inst: LayerInstance, plan: Plan, counts: np.ndarray | None = None):
     """Estimated stored output entries per tile: owned outputs with >= 1 effectual product, per channel."""
-    L = inst.layer
     if counts is None:
         counts = effectual_counts(inst)
     nzk = ((counts > 0) & inst.out_mask_or_ones()[None]).sum(axis=0)
@@ -174,11 +223,36 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
                                        "lane + skewed spatial interleave (conflict-free on dense data)",
                                        source="assumed (paper gives no hash; SCNN's dense-data loss is attributed "
                                               "to bank contention, which linear has and skewed lacks)"),
-        "accumulator.conflict_model": Field(str, "", "step_max", choices=("step_max", "queue"), doc="step_max: "
-                                            "a step lasts max products on one bank (DNNsim); queue: per-bank "
-                                            "queues of queue_depth products", source="assumed (paper gives none)"),
-        "accumulator.queue_depth": Field(int, "products", 8, doc="per-bank queue depth of the queue model",
+        "accumulator.conflict_model": Field(str, "", "fifo", choices=("fifo", "step_max", "queue"), doc="crossbar / "
+                                            "accumulator model (kernel.py): fifo = an output FIFO of fifo_depth "
+                                            "products per multiplier, one write per bank per cycle granted by the "
+                                            "arbiter among the FIFO heads, the array stalls only when a receiving "
+                                            "FIFO is full; step_max = a step lasts max products on one bank "
+                                            "(DNNsim); queue = per-bank queues of queue_depth products",
+                                            source="fifo: Kim, Park & Park, IEEE Access 10 (2022), FIFOs between "
+                                                   "multiplier outputs and crossbar buses with arbitration; the "
+                                                   "SCNN paper gives no crossbar microarchitecture"),
+        "accumulator.fifo_depth": Field(int, "products", 8, min=1, doc="per-multiplier output FIFO depth of the "
+                                        "fifo model (1: a step waits for its busiest bank, as step_max)",
+                                        source="losif63/SCNN_Simulator_101 README 'Queue depth: 8' (its crossbar "
+                                               "queues sit at the multiplier outputs)"),
+        "accumulator.arbitration": Field(str, "", "longest_queue", choices=("longest_queue", "round_robin",
+                                                                             "fixed_priority"),
+                                         doc="fifo model: which FIFO head a bank takes when several aim at it "
+                                             "(longest_queue: the fullest FIFO, ties round robin)",
+                                         source="Kim, Park & Park, IEEE Access 10 (2022) study fixed priority, "
+                                                "round robin and longest-queue-first; longest_queue chosen because "
+                                                "round robin makes deeper FIFOs slower on systematic conflicts "
+                                                "(docs/timing-model.md SCNN 'Crossbar')"),
+        "accumulator.queue_depth": Field(int, "products", 8, min=1, doc="per-bank queue depth of the queue model",
                                          source="losif63/SCNN_Simulator_101 crossbar queue depth 8"),
+        "mask_skip_granularity": Field(str, "", "product", choices=("product", "step"), doc="with "
+                                       "output_mask_skip: product = each product aimed at a masked-off output is "
+                                       "gated in front of its multiplier (no multiply / crossbar / accumulator "
+                                       "energy) but its F x I step keeps its cycle; step = in addition the "
+                                       "sequencer does not issue a step none of whose products lands on an active "
+                                       "output (no cycle, no weight-FIFO read, no multiply)",
+                                       source="assumed (project variant, not in SCNN)"),
         "weight_order": Field(str, "", "rsk", choices=("rsk", "krs"), doc="order of a (c, Kc-group) weight "
                               "block: rsk = k innermost (F-vector spans output channels), krs = s innermost",
                               source="assumed (DNNsim core/src/SCNN.cpp uses r, s, k)"),
@@ -239,6 +313,7 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
         keep = needed_inputs(L, mask) if skip else None
         ast = build_act_streams(acts, L, plan, ib, keep) if skip else stored
         wst = build_weight_streams(w, L, plan, ib, cfg["weight_order"])
+        xm = cfg["accumulator.conflict_model"]
 
         NR = plan.round_tile.shape[0]
         stats = np.zeros((NR, npe, N_ST), dtype=np.int64)
@@ -250,9 +325,10 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
         w_padcum = np.concatenate([[0], np.cumsum(wst.pad)]).astype(np.int64)
         scnn_kernel(plan.round_tile, plan.round_group, ast.ptr, a_p, ast.q, a_term, ast.val, a_padcum, ast.CV,
                     wst.ptr, w_p, wst.q, wst.k, w_term, w_lane, wst.val, w_padcum, wst.CVg, wst.cv0,
-                    F, I, M, mult, L.P, L.Q, mask, has_mask, skip, functional, out,
-                    cfg["weight_fifo.entries"],
-                    cfg["accumulator.queue_depth"] if cfg["accumulator.conflict_model"] == "queue" else 0, stats)
+                    F, I, M, mult, L.P, L.Q, mask, has_mask, skip, skip and cfg["mask_skip_granularity"] == "step",
+                    functional, out, cfg["weight_fifo.entries"], XBAR_CODES[xm],
+                    cfg["accumulator.fifo_depth"] if xm == "fifo" else cfg["accumulator.queue_depth"],
+                    ARB_CODES[cfg["accumulator.arbitration"]], stats)
         res = self._finish(inst, plan, stats, stored, act_dram, skip, has_mask)
         if note:
             res.extra["notes"].append(note)
@@ -305,10 +381,16 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
             "memory_stall": float(mem_stall.sum()),
         }
         breakdown = apportion(parts, cycles)
-        macs_actual = tot["prod"] - tot["gated"]
+        # compute counts (base.py): out-of-plane and RLE-padding products are multiplier work outside the
+        # algorithmic count (extra["products_outside_dense"], charged in mult_16b); every in-plane product
+        # issued is one algorithmic MAC, performed or gated; the rest of macs_dense was never issued
+        # (padding taps, zero operands, dropped activations, skipped steps): skipped
+        outside = tot["oop"] + pad_prod
+        inplane = tot["prod"] - outside
+        macs_actual = inplane - tot["gated"]
         dram_bytes = float(dram_pass.sum())
         actions = {
-            "mult_16b": macs_actual,
+            "mult_16b": tot["prod"] - tot["gated"],
             "xbar_24b": tot["write"],
             "acc_read_24b": tot["write"] + halo_psums + drained,
             "acc_add_24b": tot["write"] + halo_psums,
@@ -328,9 +410,11 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
             "tile_hw_max": [int((plan.tiles[:, 1] - plan.tiles[:, 0]).max()),
                             int((plan.tiles[:, 3] - plan.tiles[:, 2]).max())],
             "multiplier_steps": tot["steps"], "conflict_stall_pe_cycles": tot["stall"],
+            "steps_skipped": int(S[:, :, ST_SKIPSTEP].sum()), "products_in_skipped_steps": int(S[:, :, ST_SKIPPROD].sum()),
             "conflict_stall_max_per_round": int(S[:, :, ST_STALL].max(axis=1).sum()),
             "compute_cycles_max_pe_steps": int(S[:, :, ST_STEPS].max(axis=1).sum()),
             "products": tot["prod"], "products_out_of_plane": tot["oop"], "products_rle_padding": pad_prod,
+            "products_outside_dense": outside,
             "macs_masked_wasted": tot["mask"] - tot["gated"], "macs_masked_gated": tot["gated"],
             "crossbar_writes": tot["write"], "act_entries_read": tot["aread"], "i_vectors": tot["ivec"],
             "halo_psums": halo_psums, "act_from_dram": bool(act_dram), "dram_bytes": dram_bytes,
@@ -344,7 +428,7 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
             extra["pe_timeline"] = round_timeline(plan, S[:, :, ST_CYC], S[:, :, ST_STALL], T_r, halo_r, ppu_r,
                                                   mem_stall)
         return LayerResult(inst.name, inst.image, cycles, breakdown, actions, L.macs_dense, eff, macs_actual,
-                           macs_skipped=max(0, L.macs_dense - tot["prod"]), macs_gated=tot["gated"],
+                           macs_skipped=L.macs_dense - inplane, macs_gated=tot["gated"],
                            utilization=eff / max(1, cycles * npe * FI), extra=extra)
 
     def area(self) -> AreaReport:
