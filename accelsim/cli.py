@@ -11,6 +11,7 @@ import importlib
 import sys
 from pathlib import Path
 
+from .cli_cluster import add_cluster_arguments
 from .cli_tables import add_format_argument, emit, resolve_format
 from .errors import USER_ERRORS, AccelsimError, SettingsError
 from .jsonio import print_json as _print_json
@@ -38,6 +39,7 @@ def _add_simulate(sub):
     p.add_argument("--layers", help="comma-separated layer names or shell patterns, e.g. 'head.*' (default: all)")
     p.add_argument("--functional", action="store_true", help="also compute and check the layer outputs")
     p.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: all cores)")
+    add_cluster_arguments(p, "the (layer, image) work")
     p.add_argument("--seed", type=int, default=0, help="seed for synthetic data of density-only layers")
     p.add_argument("--skip-unsupported", action="store_true", help="skip layers the model cannot run (listed)")
     p.add_argument("--shared", help="shared data folder (default: $ACCELSIM_SHARED or ../shared)")
@@ -64,7 +66,8 @@ def _cmd_simulate(a):
             workload=a.workload, arch=a.arch, overrides=tuple(a.overrides), images=a.images or None,
             layers=a.layers or None, functional=a.functional, jobs=a.jobs, seed=a.seed,
             on_unsupported="skip" if a.skip_unsupported else "error", shared=a.shared, out=a.out or None,
-            chrome_trace=a.chrome_trace or None, pe_tracks=a.pe_tracks, plots=a.plots))
+            chrome_trace=a.chrome_trace or None, pe_tracks=a.pe_tracks, plots=a.plots, scheduler=a.scheduler,
+            dask_local=a.dask_local))
     except SettingsError as e:  # name the flag, not the field
         raise e.for_flag(_SIMULATE_FLAGS) from None
     if a.plots and not rep.results:  # every layer skipped: empty axes would pass for a result

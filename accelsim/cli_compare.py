@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 
+from .cli_cluster import add_cluster_arguments
 from .errors import SettingsError
 from .jsonio import print_json
 
@@ -17,7 +18,12 @@ FLAGS = {"overrides": "--set", "measure": "--no-measure", "plots": "--no-plots"}
 
 def add_arguments(p):
     p.add_argument("--device", default="auto", help="auto | cuda | cpu (measured, not simulated)")
-    p.add_argument("--size", default="256x256", help="input size HxW (padded to a multiple of 32); the paper: 800x1333")
+    p.add_argument("--paper", action="store_true",
+                   help="the paper's setting: --width 256 --baseline-depth 6 --size 800x1333, dynamic heads at the "
+                        "shipped depth, every default target (other flags still apply; long on a CPU, see the "
+                        "README: --dask-local / --scheduler)")
+    p.add_argument("--size", default=None, help="input size HxW (padded to a multiple of 32; default 256x256); "
+                                                "the paper: 800x1333")
     p.add_argument("--images", type=int, default=3, help="number of images (bundled sample images, cycled)")
     p.add_argument("--image-dir", help="folder of RGB images instead of the bundled ones")
     p.add_argument("--checkpoint-large", help="dynamic checkpoint for the 'Large' row (default: shipped lambda 0.1)")
@@ -50,6 +56,7 @@ def add_arguments(p):
                         "must match this run's")
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--jobs", "-j", type=int, default=None, help="simulation worker processes")
+    add_cluster_arguments(p, "the simulations (image x model x target, large layers alone)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/compare", help="output folder (default runs/compare)")
     p.add_argument("--json", action="store_true", help="print the JSON result to stdout")
@@ -59,13 +66,14 @@ def add_arguments(p):
 def settings_from_args(a):
     """The CompareSettings of parsed ``accelsim compare`` arguments."""
     from .compare import CompareSettings
-    kw = {} if a.targets is None else {"targets": a.targets}
-    return CompareSettings(
-        device=a.device, size=a.size, images=a.images, image_dir=a.image_dir, checkpoint_large=a.checkpoint_large,
-        checkpoint_small=a.checkpoint_small, width=a.width, baseline_depth=a.baseline_depth,
-        overrides=tuple(a.overrides), prune=a.prune, batch=a.batch, reps=a.reps, warmup=a.warmup,
-        gpu_peak_tmacs=a.gpu_peak_tmacs, iso_resimulate=a.iso_resimulate, measure=not a.no_measure,
-        measured=a.measured, plots=not a.no_plots, jobs=a.jobs, seed=a.seed, out=a.out, quiet=a.quiet, **kw)
+    given = (("targets", a.targets), ("size", a.size), ("width", a.width), ("baseline_depth", a.baseline_depth))
+    kw = {k: v for k, v in given if v is not None}  # the rest: the defaults (or --paper's)
+    return (CompareSettings.paper if a.paper else CompareSettings)(
+        device=a.device, images=a.images, image_dir=a.image_dir, checkpoint_large=a.checkpoint_large,
+        checkpoint_small=a.checkpoint_small, overrides=tuple(a.overrides), prune=a.prune, batch=a.batch,
+        reps=a.reps, warmup=a.warmup, gpu_peak_tmacs=a.gpu_peak_tmacs, iso_resimulate=a.iso_resimulate,
+        measure=not a.no_measure, measured=a.measured, plots=not a.no_plots, jobs=a.jobs, scheduler=a.scheduler,
+        dask_local=a.dask_local, seed=a.seed, out=a.out, quiet=a.quiet, **kw)
 
 
 def run(a) -> int:

@@ -36,7 +36,7 @@ from .limits import check
 from .registry import get_model_class
 
 __all__ = ["AcceleratorModel", "LayerResult", "largest_remainder", "make_model", "pe_timeline", "finish",
-           "run_instance", "simulate", "default_jobs"]
+           "run_instance", "simulate", "default_jobs", "plan_tasks", "run_tasks", "make_report"]
 
 
 def largest_remainder(parts: dict[str, float], total: int) -> dict[str, int]:
@@ -134,18 +134,10 @@ def default_jobs() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def simulate(workload: Workload, arch: str | ArchConfig, overrides=None, *, images: Iterable[int] | None = None,
-             layers: Iterable[str] | None = None, functional: bool = False, jobs: int | None = None,
-             progress: bool | None = None, seed: int = 0, on_unsupported: str = "error"):
-    """Simulate every (layer, image) of ``workload`` on ``arch``; returns a Report.
-
-    ``jobs``: worker processes (default: all cores; 1 = in-process).  ``on_unsupported``:
-    "error" raises for layers the model cannot run, "skip" records them in the report.
-    """
-    from .report import Report
-
-    model = arch if isinstance(arch, AcceleratorModel) else make_model(arch, overrides)
-    check_limits(model)
+def plan_tasks(workload: Workload, model: AcceleratorModel, images: Iterable[int] | None = None,
+               layers: Iterable[str] | None = None, on_unsupported: str = "error"):
+    """The work of one ``simulate`` call: ``(tasks, skipped, images)``, ``tasks`` the (layer, image) pairs in
+    report order, ``skipped`` the layers the model cannot run (``on_unsupported="skip"``; else an error)."""
     imgs = list(range(workload.n_images)) if images is None else list(images)
     names = workload.layer_names() if layers is None else [n for n in workload.layer_names() if n in set(layers)]
     tasks, skipped = [], []
@@ -159,12 +151,56 @@ def simulate(workload: Workload, arch: str | ArchConfig, overrides=None, *, imag
                     continue
                 raise UnsupportedLayer(f"{model.cfg.name}: layer {n!r}: {reason}")
             tasks.append((n, i))
+    return tasks, skipped, imgs
+
+
+def run_tasks(model: AcceleratorModel, workload: Workload, tasks, functional: bool = False, seed: int = 0,
+              skip: bool = False) -> list:
+    """The results of ``tasks`` (layer, image) in order, in this process: a LayerResult each, or
+    ``(layer, reason)`` for a layer the model finds unsupported when ``skip`` is set.  The unit of work of
+    every executor (local pool, Dask), so all give the same results."""
+    return [_run_or_skip(model, workload, n, i, functional, seed, skip) for n, i in tasks]
+
+
+def make_report(model: AcceleratorModel, workload: Workload, results: list, skipped: list, imgs: list,
+                seed: int = 0, functional: bool = False, wall_s: float = 0.0):
+    """The Report of a ``simulate`` call from its results in task order (see :func:`plan_tasks`)."""
+    from .report import Report
+    skipped = list(skipped)
+    seen = {s["name"] for s in skipped}
+    for r in results:
+        if isinstance(r, tuple) and r[0] not in seen:
+            seen.add(r[0])
+            skipped.append({"name": r[0], "reason": r[1]})
+    results = [r for r in results if not isinstance(r, tuple)]
+    return Report(model=model, workload=workload, results=results, skipped=skipped, images=imgs, seed=seed,
+                  functional=functional, wall_s=wall_s)
+
+
+def simulate(workload: Workload, arch: str | ArchConfig, overrides=None, *, images: Iterable[int] | None = None,
+             layers: Iterable[str] | None = None, functional: bool = False, jobs: int | None = None,
+             progress: bool | None = None, seed: int = 0, on_unsupported: str = "error", executor=None):
+    """Simulate every (layer, image) of ``workload`` on ``arch``; returns a Report.
+
+    ``jobs``: worker processes (default: all cores; 1 = in-process).  ``on_unsupported``:
+    "error" raises for layers the model cannot run, "skip" records them in the report.
+    ``executor``: an object whose ``run_batches([(model, workload, tasks, functional, seed, skip)])``
+    returns the :func:`run_tasks` results of each batch, in task order (e.g.
+    :class:`accelsim.distributed.DaskExecutor`); ``jobs`` is then unused.  Every executor gives the same
+    report (same ``report_hash``).
+    """
+    model = arch if isinstance(arch, AcceleratorModel) else make_model(arch, overrides)
+    check_limits(model)
+    tasks, skipped, imgs = plan_tasks(workload, model, images, layers, on_unsupported)
+    skip = on_unsupported == "skip"
+    t0 = time.perf_counter()
+    if executor is not None:
+        results = executor.run_batches([(model, workload, tasks, functional, seed, skip)])[0]
+        return make_report(model, workload, results, skipped, imgs, seed, functional, time.perf_counter() - t0)
     jobs = default_jobs() if jobs is None else max(1, jobs)
     jobs = min(jobs, len(tasks)) or 1
     show = progress if progress is not None else (len(tasks) > 20 and os.isatty(2))
-    t0 = time.perf_counter()
     results: list[LayerResult] = []
-    skip = on_unsupported == "skip"
     if jobs == 1:
         it = (_run_or_skip(model, workload, n, i, functional, seed, skip) for n, i in tasks)
         results = list(_progress(it, len(tasks), show, f"{model.cfg.name}"))
@@ -174,15 +210,7 @@ def simulate(workload: Workload, arch: str | ArchConfig, overrides=None, *, imag
         with ctx.Pool(jobs, initializer=_init_worker, initargs=(model, workload, functional, seed, skip)) as pool:
             it = pool.imap(_work, tasks, chunksize=max(1, len(tasks) // (jobs * 8)))
             results = list(_progress(it, len(tasks), show, f"{model.cfg.name}"))
-    seen = {s["name"] for s in skipped}
-    for r in results:
-        if isinstance(r, tuple) and r[0] not in seen:
-            seen.add(r[0])
-            skipped.append({"name": r[0], "reason": r[1]})
-    results = [r for r in results if not isinstance(r, tuple)]
-    wall = time.perf_counter() - t0
-    return Report(model=model, workload=workload, results=results, skipped=skipped, images=imgs, seed=seed,
-                  functional=functional, wall_s=wall)
+    return make_report(model, workload, results, skipped, imgs, seed, functional, time.perf_counter() - t0)
 
 
 def _progress(it, total, show, label):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import ArchConfig, check_overrides
+from .distributed import check_cluster
 from .errors import SettingsError, check_bool, check_choice, check_int, check_path
 
 __all__ = ["SimulateSettings", "run_simulate", "select_layers"]
@@ -55,6 +56,10 @@ class SimulateSettings:
     """with ``out``: also write the report's plots (cycle/energy breakdown, utilisation, per-image, roofline)"""
     progress: bool | None = None
     """a progress bar on stderr; None: when there are many layers and stderr is a terminal"""
+    scheduler: str | None = None
+    """run the (layer, image) work on this Dask scheduler (``tcp://HOST:PORT``); same report as locally"""
+    dask_local: int | None = None
+    """run the (layer, image) work on a local Dask cluster of this many worker processes"""
 
     def __post_init__(self):
         def put(name, value):
@@ -71,6 +76,7 @@ class SimulateSettings:
         if self.progress is not None:
             check_bool("progress", self.progress)
         check_int("jobs", self.jobs, 1, optional=True)
+        check_cluster(self.scheduler, self.dask_local, self.jobs)
         check_int("seed", self.seed)
         check_choice("on_unsupported", self.on_unsupported, ("error", "skip"))
         put("shared", check_path("shared", self.shared))
@@ -146,8 +152,14 @@ def run_simulate(settings: SimulateSettings | None = None, /, **fields):
         bad = [i for i in s.images if not 0 <= i < wl.n_images]
         if bad:
             raise SettingsError("images", f"{bad} out of range (workload has {wl.n_images})")
-    rep = simulate(wl, model, images=s.images, layers=layers, functional=s.functional, jobs=s.jobs, seed=s.seed,
-                   on_unsupported=s.on_unsupported, progress=s.progress)
+    kw = dict(images=s.images, layers=layers, functional=s.functional, jobs=s.jobs, seed=s.seed,
+              on_unsupported=s.on_unsupported, progress=s.progress)
+    if s.scheduler or s.dask_local:
+        from .distributed import DaskExecutor
+        with DaskExecutor(s.scheduler, s.dask_local) as ex:
+            rep = simulate(wl, model, executor=ex, **kw)
+    else:
+        rep = simulate(wl, model, **kw)
     if s.out:
         rep.write(s.out)
         if s.plots and rep.results:  # every layer skipped: no plots (empty axes would pass for a result)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..distributed import check_cluster
 from ..errors import SettingsError, check_bool, check_int, check_path
 from .constants import TORCH_NUMPY_ONLY
 
@@ -81,6 +82,11 @@ class CompareSettings:
     """write the PNG plots (needs matplotlib)"""
     jobs: int | None = None
     """simulation worker processes; None: the engine's default"""
+    scheduler: str | None = None
+    """simulate on this Dask scheduler (``tcp://HOST:PORT``): image x model x target units, large layers
+    alone; the same numbers as a local run"""
+    dask_local: int | None = None
+    """simulate on a local Dask cluster of this many worker processes"""
     seed: int = 0
     """seed of the random weights/features and of the simulation's synthetic data"""
     out: Path | str = Path("runs/compare")
@@ -113,6 +119,7 @@ class CompareSettings:
             raise SettingsError("width", f"must be a multiple of 32 (GroupNorm groups), got {self.width}")
         check_int("baseline_depth", self.baseline_depth, 1, optional=True)
         check_int("jobs", self.jobs, 1, optional=True)
+        check_cluster(self.scheduler, self.dask_local, self.jobs)
         number("prune", lambda x: 0.0 < x <= 1.0, "a density in (0, 1]")
         number("gpu_peak_tmacs", lambda x: 0.0 < x < float("inf"), "a positive number of TMAC/s")
         for name in ("iso_resimulate", "measure", "plots", "quiet"):
@@ -130,6 +137,25 @@ class CompareSettings:
             if preset not in self.targets:
                 raise SettingsError("overrides", f"{preset!r} is not one of the targets "
                                                  f"({', '.join(self.targets)})")
+
+    #: what :meth:`paper` fixes: C = 256, a D6 gate-free baseline, 800x1333 inputs
+    PAPER = {"width": 256, "baseline_depth": 6, "size": (800, 1333)}
+
+    @classmethod
+    def paper(cls, **fields) -> "CompareSettings":
+        """The paper's setting (``accelsim compare --paper``): head width C = 256, the gate-free baseline at
+        depth 6, the dynamic heads at the shipped checkpoints' depth, 800x1333 inputs, every default target
+        (:func:`default_targets`).  ``fields`` set the rest (images, targets, measure, ...); a ``width``,
+        ``baseline_depth`` or ``size`` other than the paper's is a SettingsError."""
+        s = cls(**{**cls.PAPER, **fields})
+        for name, want in cls.PAPER.items():
+            got = getattr(s, name)
+            if got != want:
+                def text(v):
+                    return "x".join(map(str, v)) if isinstance(v, tuple) else str(v)
+                raise SettingsError(name, f"{text(got)} is not the paper's setting ({text(want)}); leave it out "
+                                          f"with the paper preset")
+        return s
 
     @property
     def overrides_by_target(self) -> dict[str, list[str]]:

@@ -27,6 +27,9 @@ def check_imports(settings: CompareSettings) -> None:
         except ImportError as e:
             raise SettingsError("targets", f"simulating needs {e.name or e}, which is not importable here; "
                                            f"{TORCH_NUMPY_ONLY}") from None
+    if settings.targets and settings.scheduler:  # an unreachable scheduler fails before the measurement
+        from ..distributed import probe_scheduler
+        probe_scheduler(settings.scheduler, 10.0)
     if settings.plots:
         try:
             import matplotlib  # noqa: F401
@@ -80,6 +83,7 @@ def simulate_targets(traces: dict, settings: CompareSettings, log=lambda msg: No
 
     presets = set(list_presets())
     overrides = settings.overrides_by_target
+    work = []  # (row, label, model, workload) in report order
     for t in settings.targets:
         if t not in presets:
             out.missing.append(t)
@@ -94,13 +98,36 @@ def simulate_targets(traces: dict, settings: CompareSettings, log=lambda msg: No
                 out.iso_overrides[f"{t}@iso"] = ov
                 out.peaks[f"{t}@iso"] = m.peak_macs_per_cycle() * m.cfg.clock_hz
                 variants.append((f"{t}@iso", m))
-        for label, model in variants:
-            for name, wl in traces.items():
-                t0 = time.perf_counter()
-                rep = simulate(wl, model, jobs=settings.jobs, seed=settings.seed, on_unsupported="skip",
-                               progress=False)
-                out.reports[(name, label)] = rep
-                log(f"simulated {name} on {label}: {rep.total()['latency_s'] * 1e3 / max(1, wl.n_images):.3f} "
-                    f"ms/image ({time.perf_counter() - t0:.1f} s wall)")
+        work += [(name, label, model, wl) for label, model in variants for name, wl in traces.items()]
+
+    def done(name, label, wl, rep, wall):
+        out.reports[(name, label)] = rep
+        log(f"simulated {name} on {label}: {rep.total()['latency_s'] * 1e3 / max(1, wl.n_images):.3f} "
+            f"ms/image ({wall:.1f} s wall)")
+
+    if settings.scheduler or settings.dask_local:
+        _simulate_on_dask(work, settings, log, done)
+        return out
+    for name, label, model, wl in work:
+        t0 = time.perf_counter()
+        rep = simulate(wl, model, jobs=settings.jobs, seed=settings.seed, on_unsupported="skip", progress=False)
+        done(name, label, wl, rep, time.perf_counter() - t0)
     return out
 
+
+def _simulate_on_dask(work, settings: CompareSettings, log, done) -> None:
+    """Every (row, target) of ``work`` at once on the Dask cluster of ``settings``: image x model x target
+    units (large layers alone), each trace and model shipped to the workers once; the reports are those
+    of a local run (see :mod:`accelsim.distributed`)."""
+    from ..distributed import DaskExecutor
+    from ..engine import make_report, plan_tasks
+
+    plans = [plan_tasks(wl, model, on_unsupported="skip") for _, _, model, wl in work]
+    batches = [(model, wl, tasks, False, settings.seed, True) for (_, _, model, wl), (tasks, _, _) in zip(work, plans)]
+    t0 = time.perf_counter()
+    with DaskExecutor(settings.scheduler, settings.dask_local) as ex:
+        log(f"Dask: {ex.n_workers} worker(s), {len(batches)} (model, target) pairs")
+        results = ex.run_batches(batches)
+    wall = time.perf_counter() - t0
+    for (name, label, model, wl), (_, skipped, imgs), res in zip(work, plans, results):
+        done(name, label, wl, make_report(model, wl, res, skipped, imgs, settings.seed, False, wall), wall)

@@ -25,6 +25,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from .. import __version__
+from ..distributed import DaskCluster
 from ..errors import AccelsimError
 
 #: bumped when the metric definitions below change, so old cache files are not reused
@@ -185,29 +186,10 @@ def run_local(tasks: list[Task], workloads: dict, jobs: int) -> Iterable[tuple]:
         yield from pool.imap_unordered(_pool_run, tasks)
 
 
-class DaskRunner:
-    """A Dask client on ``scheduler`` (an address) or on a fresh LocalCluster of ``n_local`` processes."""
-
-    def __init__(self, scheduler: str | None = None, n_local: int | None = None):
-        try:
-            from dask.distributed import Client, LocalCluster
-        except ImportError as e:  # pragma: no cover - dask is a declared dependency
-            raise AccelsimError(f"Dask distributed is unavailable: {e}") from None
-        self.cluster = None
-        if scheduler:
-            try:
-                self.client = Client(scheduler, timeout="10s")
-            except OSError as e:
-                raise AccelsimError(f"--scheduler: cannot reach {scheduler}: {e}") from None
-        else:
-            self.cluster = LocalCluster(n_workers=int(n_local), threads_per_worker=1, processes=True,
-                                        dashboard_address=None, silence_logs=40,
-                                        env={"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
-            self.client = Client(self.cluster)
-
-    @property
-    def n_workers(self) -> int:
-        return len(self.client.scheduler_info().get("workers", {}))
+class DaskRunner(DaskCluster):
+    """Sweep points on a Dask cluster (:class:`accelsim.distributed.DaskCluster`: ``scheduler`` address or
+    ``n_local`` local processes, ``timeout`` for the connection and handshake; results come back as
+    pickles, so the cluster must be trusted)."""
 
     def run(self, tasks: list[Task], workloads: dict) -> Iterable[tuple]:
         from dask.distributed import as_completed
@@ -224,13 +206,6 @@ class DaskRunner:
         finally:
             for f in futs:
                 f.cancel()
-
-    def close(self):
-        try:
-            self.client.close()
-        finally:
-            if self.cluster is not None:
-                self.cluster.close()
 
 
 def execute(tasks: list[Task], workloads: dict, mode: str, jobs: int = 1, dask: DaskRunner | None = None

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import check_overrides
+from ..distributed import check_scheduler
 from ..errors import SettingsError, check_bool, check_int, check_path
-
-SCHEDULER_SCHEMES = ("tcp://", "tls://", "inproc://", "ucx://")
 
 
 @dataclass(frozen=True)
@@ -59,9 +58,7 @@ class SweepSettings:
         check_int("limit", self.limit, 0, optional=True)
         for name in ("plots", "dry_run", "progress"):
             check_bool(name, getattr(self, name))
-        if self.scheduler is not None and (not isinstance(self.scheduler, str)
-                                           or not self.scheduler.startswith(SCHEDULER_SCHEMES)):
-            raise SettingsError("scheduler", f"expected tcp://HOST:PORT, got {self.scheduler!r}")
+        check_scheduler("scheduler", self.scheduler)
         if self.scheduler is not None and self.dask_local is not None:
             raise SettingsError("dask_local", "not allowed with scheduler (one Dask cluster or the other)")
         put("overrides", check_overrides("overrides", self.overrides))
