@@ -153,4 +153,9 @@ def table_for(cfg) -> EnergyTable:
     if str(name).endswith((".yaml", ".yml")):
         from .config import resolve_relative
         name = str(resolve_relative(str(name), cfg.file, "energy_table"))
-    return load_table(name, cfg.get("tech_node_nm"), cfg.get("voltage_v"))
+    try:
+        return load_table(name, cfg.get("tech_node_nm"), cfg.get("voltage_v"))
+    except ConfigError as e:
+        if e.file:
+            raise
+        raise ConfigError(e.reason, file=cfg.file, field=e.field or "energy_table") from None  # name the config

@@ -31,8 +31,8 @@ from workloads import LayerInstance, Workload
 
 from .base import AcceleratorModel, LayerResult
 from .config import ArchConfig, load_arch
-from .errors import UnsupportedLayer
-from .limits import check
+from .errors import AccelsimError, UnsupportedLayer
+from .limits import check, limit
 from .registry import get_model_class
 
 __all__ = ["AcceleratorModel", "LayerResult", "largest_remainder", "make_model", "pe_timeline", "finish",
@@ -65,7 +65,9 @@ def make_model(arch: str | ArchConfig, overrides=None) -> AcceleratorModel:
 def check_limits(model: AcceleratorModel) -> None:
     """Refuse configs whose per-PE state would not fit (``--set pe_rows=1000000000``) before any
     array is sized by them: :mod:`accelsim.limits` ``max_macs_per_cycle``."""
-    check("max_macs_per_cycle", model.peak_macs_per_cycle(), f"{model.cfg.name}: peak MACs per cycle")
+    cfg = model.cfg
+    check("max_macs_per_cycle", model.peak_macs_per_cycle(),
+          f"{cfg.file or cfg.name}: peak MACs per cycle of {cfg.name!r} (PEs x multipliers)")
 
 
 def pe_timeline(pe_busy, pe_stall, round_len, halo, exposed_drain, mem_stall_after) -> dict:
@@ -128,9 +130,15 @@ def _run_or_skip(model, wl, name, image, functional, seed, skip):
 
 
 def default_jobs() -> int:
-    env = os.environ.get("ACCELSIM_JOBS")
+    """Worker processes when none are asked for: ``$ACCELSIM_JOBS`` (a whole number from 1 to the cap
+    ``max_jobs``; anything else is a one-line error), else every core."""
+    env = os.environ.get("ACCELSIM_JOBS", "").strip()
     if env:
-        return max(1, int(env))
+        cap = limit("max_jobs")
+        if not (env.isdigit() and 1 <= int(env) <= cap):
+            raise AccelsimError(f"$ACCELSIM_JOBS: expected a whole number of worker processes from 1 to {cap:,} "
+                                f"(the cap max_jobs), got {env[:40]!r}")
+        return int(env)
     return max(1, os.cpu_count() or 1)
 
 

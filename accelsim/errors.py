@@ -2,7 +2,7 @@
 
 import os
 
-from workloads.errors import InputError, WorkloadError
+from workloads.errors import InputError, WorkloadError  # noqa: F401 - re-exported
 
 
 class AccelsimError(ValueError):
@@ -40,14 +40,18 @@ class SettingsError(AccelsimError):
 
 
 # ------------------------------------------------------------------ field checks of settings objects
-def check_int(field_name: str, v, lo: int | None = None, optional: bool = False) -> int | None:
-    """``v`` if it is an int (not a bool) >= ``lo`` (None allowed when ``optional``), else SettingsError."""
+def check_int(field_name: str, v, lo: int | None = None, optional: bool = False, hi: int | None = None
+              ) -> int | None:
+    """``v`` if it is an int (not a bool) in [``lo``, ``hi``] (None allowed when ``optional``), else
+    SettingsError."""
     if v is None and optional:
         return None
     if isinstance(v, bool) or not isinstance(v, int):
         raise SettingsError(field_name, f"must be an integer, got {v!r}")
     if lo is not None and v < lo:
         raise SettingsError(field_name, f"must be >= {lo}, got {v}")
+    if hi is not None and v > hi:
+        raise SettingsError(field_name, f"must be <= {hi:,}, got {v:,}")
     return v
 
 
@@ -64,6 +68,17 @@ def check_path(field_name: str, v, optional: bool = True) -> str | None:
     if not isinstance(v, (str, os.PathLike)) or not os.fspath(v):
         raise SettingsError(field_name, f"must be a path, got {v!r}")
     return os.fspath(v)
+
+
+def check_shared(field_name: str, v) -> str | None:
+    """A shared data folder given by the user: None (default lookup), ``none`` (packaged data only) or an
+    existing folder; a path that is not a folder is an error rather than silently ignored."""
+    v = check_path(field_name, v)
+    if v is None or v.lower() == "none":
+        return v
+    if not os.path.isdir(v):
+        raise SettingsError(field_name, f"{v}: {'not a folder' if os.path.lexists(v) else 'no such folder'}")
+    return v
 
 
 def check_choice(field_name: str, v, choices) -> str:

@@ -8,6 +8,7 @@ cap                      default    what it bounds
 =======================  =========  ==========================================================
 ``max_macs_per_cycle``   4,194,304  a config's multipliers (PEs x lanes): per-PE arrays scale with it
 ``max_grid_points``      100,000    points of one sweep grid or sample (each is a simulation)
+``max_jobs``             1,024      worker processes of one command (``--jobs``, ``$ACCELSIM_JOBS``)
 =======================  =========  ==========================================================
 """
 
@@ -18,7 +19,7 @@ from workloads.errors import InputError
 
 from .errors import AccelsimError
 
-DEFAULTS = {"max_macs_per_cycle": 1 << 22, "max_grid_points": 100_000}
+DEFAULTS = {"max_macs_per_cycle": 1 << 22, "max_grid_points": 100_000, "max_jobs": 1024}
 ENV = "ACCELSIM_LIMITS"
 
 
