@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from .cli_cluster import add_cluster_arguments
@@ -21,6 +24,40 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2
         sys.stderr.write(f"{self.prog}: error: {message}\n")
         sys.exit(2)
+
+
+def _seed(text: str) -> int:
+    """argparse type of ``--seed``: a whole number >= 0 (numpy's generators take no negative seed)."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
+    return v
+
+
+def _flag_error(e: SettingsError, flag: str) -> AccelsimError:
+    return e.for_flag({e.field: flag})
+
+
+def _check_shared(a) -> None:
+    """``--shared``: an existing folder (or ``none``), never silently ignored."""
+    from .errors import check_shared
+    try:
+        check_shared("shared", a.shared)
+    except SettingsError as e:
+        raise _flag_error(e, "--shared") from None
+
+
+def _check_out(a, kind: str = "file", flag: str = "--out") -> None:
+    """``--out`` checked before any work: a file name that is no folder, or a folder that is no file, in
+    a place that can be written."""
+    from .outset import check_output_dir, check_output_file
+    try:
+        (check_output_file if kind == "file" else check_output_dir)("out", a.out)
+    except SettingsError as e:
+        raise _flag_error(e, flag) from None
 
 
 def _console():
@@ -40,7 +77,7 @@ def _add_simulate(sub):
     p.add_argument("--functional", action="store_true", help="also compute and check the layer outputs")
     p.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: all cores)")
     add_cluster_arguments(p, "the (layer, image) work")
-    p.add_argument("--seed", type=int, default=0, help="seed for synthetic data of density-only layers")
+    p.add_argument("--seed", type=_seed, default=0, help="seed for synthetic data of density-only layers")
     p.add_argument("--skip-unsupported", action="store_true", help="skip layers the model cannot run (listed)")
     p.add_argument("--shared", help="shared data folder (default: $ACCELSIM_SHARED or ../shared)")
     p.add_argument("--json", action="store_true", help="print the JSON report to stdout")
@@ -63,10 +100,10 @@ def _cmd_simulate(a):
     from .simulate_api import SimulateSettings, run_simulate
     try:
         rep = run_simulate(SimulateSettings(
-            workload=a.workload, arch=a.arch, overrides=tuple(a.overrides), images=a.images or None,
-            layers=a.layers or None, functional=a.functional, jobs=a.jobs, seed=a.seed,
-            on_unsupported="skip" if a.skip_unsupported else "error", shared=a.shared, out=a.out or None,
-            chrome_trace=a.chrome_trace or None, pe_tracks=a.pe_tracks, plots=a.plots, scheduler=a.scheduler,
+            workload=a.workload, arch=a.arch, overrides=tuple(a.overrides), images=a.images,
+            layers=a.layers, functional=a.functional, jobs=a.jobs, seed=a.seed,
+            on_unsupported="skip" if a.skip_unsupported else "error", shared=a.shared, out=a.out,
+            chrome_trace=a.chrome_trace, pe_tracks=a.pe_tracks, plots=a.plots, scheduler=a.scheduler,
             dask_local=a.dask_local))
     except SettingsError as e:  # name the flag, not the field
         raise e.for_flag(_SIMULATE_FLAGS) from None
@@ -107,19 +144,26 @@ def _add_plot(sub):
 
 
 def _cmd_plot(a):
+    from .outset import OutputSet, check_member
     from .paths import read_json
-    from .report_plots import check_report, write_report_plots
+    from .report_plots import PLOTS, check_report, write_report_plots
+    _check_out(a, "folder")
+    if a.top < 1:
+        raise AccelsimError(f"--top: must be >= 1, got {a.top}")
     path = Path(a.report)
     rep = read_json(path, "", "JSON report")
+    check_member(path)
     try:
         check_report(rep)
     except AccelsimError as e:
         raise AccelsimError(f"{path}: {e}") from None
-    if a.top < 1:
-        raise AccelsimError(f"--top: must be >= 1, got {a.top}")
-    files = write_report_plots(rep, a.out, top=a.top)
+    try:
+        with OutputSet(a.out, "plot", owns=tuple(f"{n}.png" for n in PLOTS)) as stage:
+            files = write_report_plots(rep, stage, top=a.top)
+    except SettingsError as e:
+        raise _flag_error(e, "--out") from None
     for f in files.values():
-        print(f"wrote {f}")
+        print(f"wrote {Path(a.out) / Path(f).name}")
     return 0
 
 
@@ -138,6 +182,7 @@ def _cmd_validate(a):
     from .paths import shared_dir
     from .registry import get_model_class, model_names
     name = a.model
+    _check_shared(a)
     try:
         suite = get_model_class(name).validation_suite()
     except AccelsimError:
@@ -174,13 +219,13 @@ def _add_workload(sub):
     s.add_argument("--json", action="store_true", help="the whole summary as JSON")
     add_format_argument(s)
     s.add_argument("--no-effectual", action="store_true", help="skip counting effectual MACs (fast)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=_seed, default=0)
     s.add_argument("--shared")
     s.set_defaults(func=_cmd_workload_show)
     c = ws.add_parser("convert", help="convert to .npz (workload file) or .csv (SCALE-Sim topology)")
     c.add_argument("workload")
     c.add_argument("--out", required=True)
-    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--seed", type=_seed, default=0)
     c.add_argument("--shared")
     c.set_defaults(func=_cmd_workload_convert)
     ls = ws.add_parser("list", help="built-in workload names")
@@ -199,7 +244,7 @@ def _add_workload(sub):
     t.add_argument("--checkpoint", help="state_dict to load into the model (strict)")
     t.add_argument("--name", help="workload name (default: MODEL)")
     t.add_argument("--no-acts", action="store_true", help="store activation densities only")
-    t.add_argument("--seed", type=int, default=0, help="seed of the weights' init and of random inputs")
+    t.add_argument("--seed", type=_seed, default=0, help="seed of the weights' init and of random inputs")
     t.add_argument("--json", action="store_true", help="print the import report as JSON")
     t.set_defaults(func=_cmd_workload_import_torch)
 
@@ -207,6 +252,7 @@ def _add_workload(sub):
 def _cmd_workload_show(a):
     from workloads.effectual import workload_summary
     from workloads.zoo import resolve
+    _check_shared(a)
     wl = resolve(a.workload, shared=a.shared, seed=a.seed)
     summ = workload_summary(wl, effectual=not a.no_effectual)
     extra = getattr(wl, "extra_summary", None)
@@ -228,22 +274,31 @@ def _cmd_workload_show(a):
 def _cmd_workload_convert(a):
     from workloads.importers import export_topology_csv
     from workloads.zoo import resolve
+    if not a.out.endswith((".csv", ".npz")):
+        raise AccelsimError(f"--out: {a.out}: expected a .npz or .csv file name")
+    _check_out(a)
+    _check_shared(a)
     wl = resolve(a.workload, shared=a.shared, seed=a.seed)
     if a.out.endswith(".csv"):
         export_topology_csv(wl, a.out)
-    elif a.out.endswith(".npz"):
-        wl.save(a.out)
     else:
-        raise AccelsimError(f"--out: {a.out}: expected a .npz or .csv file name")
+        wl.save(a.out)
     print(f"wrote {a.out}")
     return 0
 
 
 def _cmd_workload_import_torch(a):
-    from workloads.torch_import import BUILTIN_MODELS, import_torch, load_weights, make_inputs, parse_shape, \
-        resolve_model
+    from workloads.torch_import import (
+        BUILTIN_MODELS,
+        import_torch,
+        load_weights,
+        make_inputs,
+        parse_shape,
+        resolve_model,
+    )
     if not a.out.endswith(".npz"):
         raise AccelsimError(f"--out: {a.out}: expected a .npz file name")
+    _check_out(a)
     if a.images < 1:
         raise AccelsimError(f"--images: must be >= 1, got {a.images}")
     model = resolve_model(a.model, seed=a.seed)
@@ -366,6 +421,27 @@ def _load_plugins(argv):
     return rest
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM / SIGHUP as an exception, so what is being written is cleaned up as for Ctrl-C."""
+
+
+def _terminate_handler(main_pid: int):
+    def handler(signum, frame):
+        if os.getpid() != main_pid:  # a forked worker: die as the signal says, quietly
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise Terminated(signum)
+    return handler
+
+
+def _install_signal_handlers() -> dict:
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    h = _terminate_handler(os.getpid())
+    return {sig: signal.signal(sig, h) for sig in (signal.SIGTERM, signal.SIGHUP)}
+
+
 def main(argv=None) -> int:
     try:
         argv = _load_plugins(argv)
@@ -374,16 +450,23 @@ def main(argv=None) -> int:
         return 2
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = _install_signal_handlers()
     try:
         return int(args.func(args) or 0)
     except USER_ERRORS as e:
-        sys.stderr.write(f"accelsim: error: {e}\n")
+        sys.stderr.write(f"accelsim: error: {' '.join(str(e).split())}\n")  # always one line
         return 2
     except BrokenPipeError:
         return 0
+    except Terminated as e:
+        sys.stderr.write("accelsim: terminated\n")
+        return 128 + int(e.args[0])
     except KeyboardInterrupt:
         sys.stderr.write("accelsim: interrupted\n")
         return 130
+    finally:
+        for sig, h in previous.items():
+            signal.signal(sig, h)
 
 
 if __name__ == "__main__":

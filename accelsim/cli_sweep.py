@@ -12,7 +12,8 @@ from .errors import SettingsError
 from .jsonio import print_json
 
 #: fields whose flag is not ``--`` + the field name with dashes
-FLAGS = {"cache_dir": "--cache", "overrides": "--set", "plots": "--no-plots"}
+FLAGS = {"cache_dir": "--cache", "overrides": "--set", "plots": "--no-plots",
+         "scheduler_timeout_s": "--scheduler-timeout"}
 
 
 def add_arguments(p) -> None:
@@ -23,6 +24,8 @@ def add_arguments(p) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run the points on this Dask scheduler")
     g.add_argument("--dask-local", type=int, metavar="N", help="start a local Dask cluster of N worker processes")
+    p.add_argument("--scheduler-timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="with --scheduler: seconds to wait for the connection and for the Dask handshake (default 10)")
     p.add_argument("--limit", type=int, default=None, help="simulate at most N uncached points, then stop")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a field of the base arch for every point")
@@ -36,6 +39,7 @@ def settings_from_args(a):
     """The SweepSettings of parsed ``accelsim sweep`` arguments."""
     from .sweep import SweepSettings
     return SweepSettings(out=a.out, cache_dir=a.cache, jobs=a.jobs, scheduler=a.scheduler, dask_local=a.dask_local,
+                         scheduler_timeout_s=a.scheduler_timeout,
                          limit=a.limit, overrides=tuple(a.overrides), shared=a.shared, plots=not a.no_plots,
                          dry_run=a.dry_run, progress=not a.json or sys.stderr.isatty())
 

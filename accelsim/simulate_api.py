@@ -17,9 +17,13 @@ from pathlib import Path
 
 from .config import ArchConfig, check_overrides
 from .distributed import check_cluster
-from .errors import SettingsError, check_bool, check_choice, check_int, check_path
+from .errors import SettingsError, check_bool, check_choice, check_int, check_path, check_shared
+from .limits import limit
 
 __all__ = ["SimulateSettings", "run_simulate", "select_layers"]
+
+#: files ``run_simulate`` writes to ``out``, plots aside (a rerun without plots removes an earlier run's)
+REPORT_FILES = ("report.json", "COMPUTE_REPORT.csv", "summary.md")
 
 
 @dataclass(frozen=True)
@@ -75,11 +79,14 @@ class SimulateSettings:
             check_bool(name, getattr(self, name))
         if self.progress is not None:
             check_bool("progress", self.progress)
-        check_int("jobs", self.jobs, 1, optional=True)
+        check_int("jobs", self.jobs, 1, optional=True, hi=limit("max_jobs"))
         check_cluster(self.scheduler, self.dask_local, self.jobs)
-        check_int("seed", self.seed)
+        check_int("seed", self.seed, 0)
         check_choice("on_unsupported", self.on_unsupported, ("error", "skip"))
-        put("shared", check_path("shared", self.shared))
+        put("shared", check_shared("shared", self.shared))
+        ct = check_path("chrome_trace", self.chrome_trace)
+        if ct is not None and ct.endswith(("/", os.sep)):  # Path() would drop the separator
+            raise SettingsError("chrome_trace", f"{ct} is a folder name, expected a file name")
         for name in ("out", "chrome_trace"):
             v = check_path(name, getattr(self, name))
             put(name, None if v is None else Path(v))
@@ -142,7 +149,15 @@ def run_simulate(settings: SimulateSettings | None = None, /, **fields):
     s = settings
     from workloads.zoo import resolve
 
-    from .engine import make_model, simulate
+    from .engine import default_jobs, make_model, simulate
+    from .outset import OutputSet, check_output_dir, check_output_file
+    # what the outputs need is checked before any work, and nothing is created until the results exist
+    if s.out is not None:
+        check_output_dir("out", s.out)
+    if s.chrome_trace is not None:
+        check_output_file("chrome_trace", s.chrome_trace)
+    if s.jobs is None and not (s.scheduler or s.dask_local):
+        default_jobs()  # a bad $ACCELSIM_JOBS fails here, not after loading
     wl = resolve(s.workload, shared=s.shared, seed=s.seed)
     model = make_model(s.arch, list(s.overrides))
     if s.pe_tracks:
@@ -161,10 +176,12 @@ def run_simulate(settings: SimulateSettings | None = None, /, **fields):
     else:
         rep = simulate(wl, model, **kw)
     if s.out:
-        rep.write(s.out)
-        if s.plots and rep.results:  # every layer skipped: no plots (empty axes would pass for a result)
-            from .report_plots import write_report_plots
-            write_report_plots(json.loads(rep.to_json()), s.out)
+        # one output set: report, CSV, summary and plots appear together (or, interrupted, not at all)
+        from .report_plots import PLOTS, write_report_plots
+        with OutputSet(s.out, "simulate", owns=REPORT_FILES + tuple(f"{n}.png" for n in PLOTS)) as stage:
+            rep.write(stage)
+            if s.plots and rep.results:  # every layer skipped: no plots (empty axes would pass for a result)
+                write_report_plots(json.loads(rep.to_json()), stage)
     if s.chrome_trace:
         from workloads.storage import atomic_write_bytes
         atomic_write_bytes(s.chrome_trace, json.dumps(rep.to_chrome_trace()).encode())

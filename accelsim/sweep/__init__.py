@@ -23,8 +23,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, SettingsError
-from .execute import (METRICS, DaskRunner, PointCache, Task, cache_key, default_cache_dir, execute, model_fingerprint,
-                      summary_line)
+from .execute import (
+    METRICS,
+    DaskRunner,
+    PointCache,
+    Task,
+    cache_key,
+    default_cache_dir,
+    execute,
+    model_fingerprint,
+    summary_line,
+)
 from .settings import SweepSettings
 from .spec import PRE_SIM_COLUMNS, SweepSpec, load_spec, spec_from_dict
 
@@ -64,11 +73,12 @@ class SweepResult:
         return self.summary.get("best", {})
 
 
-def load_workloads(spec: SweepSpec, shared=None, trace_dir: Path | None = None) -> dict:
+def load_workloads(spec: SweepSpec, shared=None, trace_dir: Path | None = None, generate: bool = True) -> dict:
     """Resolve every workload of the spec and cut it to its images / layers (the cut is what is shipped).
 
     A ``{dynhead: {...}}`` source is generated once with ``python -m dynhead trace`` into ``trace_dir``
-    (named by a hash of its options) and reused afterwards.
+    (named by a hash of its options) and reused afterwards; with ``generate=False`` (a dry run) only its
+    checkpoint is checked, and it is left out of the result.
     """
     from workloads import Workload, WorkloadError
     from workloads.zoo import resolve
@@ -76,6 +86,9 @@ def load_workloads(spec: SweepSpec, shared=None, trace_dir: Path | None = None) 
     for key, ws in spec.workloads.items():
         fld = f"workloads.{key}"
         try:
+            if ws.trace is not None and not generate:
+                _check_checkpoint(ws.trace["checkpoint"], spec.file, f"{fld}.source.dynhead.checkpoint")
+                continue
             if ws.trace is not None:
                 wl = Workload.load(_generate_trace(ws.trace, trace_dir or default_cache_dir() / "traces", spec.file,
                                                    f"{fld}.source.dynhead"))
@@ -93,10 +106,23 @@ def load_workloads(spec: SweepSpec, shared=None, trace_dir: Path | None = None) 
     return out
 
 
+def _check_checkpoint(ck: str, file, fld: str) -> None:
+    import dynhead
+    from dynhead import DynheadError
+    try:
+        p = dynhead.shipped_path(ck) if ck in dynhead.SHIPPED else Path(ck)
+    except DynheadError as e:
+        raise ConfigError(str(e), file=file, field=fld) from None
+    if not Path(p).is_file():
+        raise ConfigError(f"checkpoint {ck!r} not found (a .pt file, or a shipped name: "
+                          f"{', '.join(dynhead.SHIPPED)})", file=file, field=fld)
+
+
 def _generate_trace(opts: dict, trace_dir: Path, file, fld) -> Path:
     import hashlib
     import json
     import subprocess
+
     from .spec import TRACE_OPTIONS
     ck = str(opts["checkpoint"])
     ident = {"opts": opts}
@@ -156,7 +182,8 @@ def run_sweep(spec: SweepSpec | dict | str | os.PathLike, settings: SweepSetting
         raise SettingsError("overrides", "apply when the spec is read from a file; for a parsed spec pass "
                                          "them to load_spec / spec_from_dict")
     points = spec.points()
-    if settings.dry_run:
+    if settings.dry_run:  # validate the workloads too (a broken file fails the dry run), write nothing
+        load_workloads(spec, settings.shared, generate=False)
         return SweepResult(spec=spec, settings=settings, points=points, columns=_columns(spec),
                            summary={"name": spec.name, "points": len(points), "dry_run": True})
     out = settings.out or Path("runs") / "sweeps" / spec.name
@@ -164,7 +191,15 @@ def run_sweep(spec: SweepSpec | dict | str | os.PathLike, settings: SweepSetting
     from ..area import area_of
     from ..engine import default_jobs
     from ..models import get_model_class
+    from ..outset import OutputSet, check_output_dir
 
+    # every place written to is checked before any work (an unwritable --out fails here, naming it)
+    check_output_dir("out", out)
+    check_output_dir(*(("cache_dir", settings.cache_dir) if settings.cache_dir else ("out", out / "cache")))
+    if settings.trace_dir:
+        check_output_dir("trace_dir", settings.trace_dir)
+    if jobs is None and not (scheduler or dask_local):
+        default_jobs()  # a bad $ACCELSIM_JOBS fails here
     cache = PointCache(settings.cache_dir or out / "cache")
     workloads = load_workloads(spec, settings.shared, settings.trace_dir or cache.root / "traces")
     wl_hash = {k: w.content_hash for k, w in workloads.items()}
@@ -213,7 +248,7 @@ def run_sweep(spec: SweepSpec | dict | str | os.PathLike, settings: SweepSetting
     t_sim = time.perf_counter()
     try:
         if tasks and mode == "dask":
-            dask = DaskRunner(scheduler, dask_local)
+            dask = DaskRunner(scheduler, dask_local, timeout=settings.scheduler_timeout_s)
         bar = _Bar(len(rows), settings.progress, console)
         with bar:
             for r in rows:
@@ -257,16 +292,19 @@ def run_sweep(spec: SweepSpec | dict | str | os.PathLike, settings: SweepSetting
                "points_per_min": (60.0 * n_done / sim_wall) if n_done and sim_wall > 0 else None,
                "objectives": [{"column": c, "sense": s} for c, s in spec.objectives],
                "constraints": [c.text for c in spec.constraints]}
-    from .outputs import write_outputs
-    res = write_outputs(out, rows, columns, spec.objectives, spec.name, plots=settings.plots,
-                        areas={r["point"]: r["_area"] for r in rows})
-    summary.update(res)
-    summary["files"]["summary"] = str(out / "summary.json")
     from workloads.storage import atomic_write_bytes
 
     from ..jsonio import dumps
-    summary["wall_s"] = time.perf_counter() - t0
-    atomic_write_bytes(out / "summary.json", dumps(summary).encode())
+    from .outputs import OUTPUT_FILES, write_outputs
+    # one output set: the tables, plots and summary appear together (the point cache stays beside them)
+    with OutputSet(out, "sweep", owns=OUTPUT_FILES) as stage:
+        res = write_outputs(stage, rows, columns, spec.objectives, spec.name, plots=settings.plots,
+                            areas={r["point"]: r["_area"] for r in rows})
+        summary.update(res)
+        summary["files"] = {k: str(out / Path(v).name) for k, v in res["files"].items()}
+        summary["files"]["summary"] = str(out / "summary.json")
+        summary["wall_s"] = time.perf_counter() - t0
+        atomic_write_bytes(stage / "summary.json", dumps(summary).encode())
     return SweepResult(spec=spec, settings=settings, points=points,
                        rows=[{k: v for k, v in r.items() if not k.startswith("_")} for r in rows],
                        columns=columns, summary=summary, out=out)

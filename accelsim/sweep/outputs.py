@@ -96,6 +96,10 @@ def best_per_objective(rows: list[dict], objectives: list[tuple[str, str]], colu
     return out
 
 
+#: name patterns of the files :func:`write_outputs` and the sweep write to the output folder
+OUTPUT_FILES = ("points.csv", "points.parquet", "area_breakdown.csv", "pareto.csv", "pareto_*.csv", "pareto_*.png",
+                "best.json", "summary.json")
+
 AREA_COLUMNS = ["point", "component", "area_mm2", "count", "unit", "basis", "source", "ref_node_nm", "node_nm",
                 "method"]
 

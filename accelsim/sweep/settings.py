@@ -8,12 +8,16 @@ object from its flags (``--cache`` is ``cache_dir``, ``--set`` is ``overrides``,
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import check_overrides
 from ..distributed import check_scheduler
-from ..errors import SettingsError, check_bool, check_int, check_path
+from ..errors import SettingsError, check_bool, check_int, check_path, check_shared
+from ..limits import limit
+
+MAX_SCHEDULER_TIMEOUT_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,8 @@ class SweepSettings:
     """a progress bar and one line per finished point on stderr"""
     trace_dir: Path | str | None = None
     """where generated dynhead traces are kept; None: <cache>/traces"""
+    scheduler_timeout_s: float = 10.0
+    """seconds to wait for the Dask ``scheduler``: connecting and its handshake, each"""
 
     def __post_init__(self):
         def put(name, value):
@@ -52,13 +58,18 @@ class SweepSettings:
         for name in ("out", "cache_dir", "trace_dir"):
             v = check_path(name, getattr(self, name))
             put(name, None if v is None else Path(v))
-        put("shared", check_path("shared", self.shared))
-        check_int("jobs", self.jobs, 1, optional=True)
-        check_int("dask_local", self.dask_local, 1, optional=True)
+        put("shared", check_shared("shared", self.shared))
+        check_int("jobs", self.jobs, 1, optional=True, hi=limit("max_jobs"))
+        check_int("dask_local", self.dask_local, 1, optional=True, hi=limit("max_jobs"))
         check_int("limit", self.limit, 0, optional=True)
         for name in ("plots", "dry_run", "progress"):
             check_bool(name, getattr(self, name))
         check_scheduler("scheduler", self.scheduler)
+        t = self.scheduler_timeout_s
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) \
+                or not 0 < t <= MAX_SCHEDULER_TIMEOUT_S:
+            raise SettingsError("scheduler_timeout_s", f"must be a number of seconds in (0, "
+                                                       f"{MAX_SCHEDULER_TIMEOUT_S:g}], got {t!r}")
         if self.scheduler is not None and self.dask_local is not None:
             raise SettingsError("dask_local", "not allowed with scheduler (one Dask cluster or the other)")
         put("overrides", check_overrides("overrides", self.overrides))

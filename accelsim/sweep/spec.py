@@ -34,10 +34,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from ..config import COMMON_FIELDS, ArchConfig, Field, flatten, load_arch
 from ..errors import ConfigError
+from ..limits import ENV as LIMITS_ENV
+from ..limits import limit
 
 #: columns a constraint or objective may name besides the parameters (see ``execute.METRICS``)
 METRIC_COLUMNS = ("cycles", "latency_s", "energy_j", "area_mm2", "utilization", "latency_p50_s", "latency_p99_s",
@@ -201,15 +202,12 @@ def _dedupe(vals):
 # ------------------------------------------------------------------ loading
 def load_spec(path: str | Path, arch_overrides: list[str] | None = None) -> SweepSpec:
     """Read and validate a sweep spec; raises ConfigError naming the file and field."""
+    from ..yamlio import load_yaml_file
     p = Path(path)
     f = str(p)
     if not p.exists():
         raise ConfigError("no such file", file=f)
-    try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as e:
-        line = getattr(getattr(e, "problem_mark", None), "line", None)
-        raise ConfigError("malformed YAML" + (f" at line {line + 1}" if line is not None else ""), file=f) from None
+    data = load_yaml_file(p)  # duplicate keys, alias bombs, size, encoding: one-line errors naming the file
     if not isinstance(data, dict):
         raise ConfigError("top level must be a mapping", file=f)
     return spec_from_dict(data, file=f, base_dir=p.parent, arch_overrides=arch_overrides)
@@ -226,7 +224,13 @@ def spec_from_dict(data: dict, file: str | None = None, base_dir: Path | None = 
     if unknown:
         k = sorted(unknown)[0]
         raise ConfigError(f"unknown top-level key (allowed: {', '.join(sorted(_TOP))})", file=file, field=k)
-    name = str(data.get("name") or (Path(file).stem if file else "sweep"))
+    name = data.get("name")
+    if name is None:
+        name = Path(file).stem if file else "sweep"
+    elif not isinstance(name, str):
+        raise ConfigError(f"must be a string (quote it), got {type(name).__name__} {name!r}", file=file,
+                          field="name")
+    check_name(name, file)
     arch = data.get("arch")
     if not isinstance(arch, str) or not arch:
         raise ConfigError("required: a preset name or an arch .yaml file", file=file, field="arch")
@@ -288,6 +292,7 @@ def spec_from_dict(data: dict, file: str | None = None, base_dir: Path | None = 
         raise ConfigError("explicit points need sampling method 'list'", file=file, field="points")
     if method != "list" and not params and len(workloads) < 2:
         raise ConfigError("nothing to sweep: give at least one parameter", file=file, field="parameters")
+    _check_point_count(method, params, samples, pts_list, workloads, file)
 
     pkeys = [k for p in params for k in p.keys] + [k for pt in (pts_list or []) for k in pt]
     columns = set(METRIC_COLUMNS) | set(pkeys)
@@ -320,6 +325,54 @@ def spec_from_dict(data: dict, file: str | None = None, base_dir: Path | None = 
             raise ConfigError(f"point {{{desc}}} is not a valid config: {e.reason}", file=file,
                               field=f"parameters.{e.field}" if e.field else "parameters") from None
     return spec
+
+
+#: longest sweep name (it names the default output folder runs/sweeps/<name>)
+MAX_NAME = 100
+
+
+def check_name(name: str, file=None) -> str:
+    """A sweep name is one path component (it names the folder runs/sweeps/<name>): not empty, not ``.``
+    or ``..``, no path separator, no control character, at most :data:`MAX_NAME` characters."""
+    bad = None
+    if not name.strip():
+        bad = "is empty"
+    elif name in (".", ".."):
+        bad = f"{name!r} is not a folder name"
+    elif any(c in name for c in "/\\") or Path(name).is_absolute():
+        bad = f"{name!r} holds a path separator (a name is one folder name, not a path)"
+    elif any(ord(c) < 32 or ord(c) == 127 for c in name):
+        bad = f"{name!r} holds a control character"
+    elif len(name) > MAX_NAME:
+        bad = f"is {len(name)} characters long (at most {MAX_NAME})"
+    if bad:
+        raise ConfigError(f"sweep name {bad}", file=file, field="name")
+    return name
+
+
+def _check_cap(n: int, file, fld: str, what: str) -> None:
+    cap = limit("max_grid_points")
+    if n > cap:
+        raise ConfigError(f"{n:,} {what} exceed the cap max_grid_points={cap:,} (raise it with "
+                          f"{LIMITS_ENV}='max_grid_points=N' if you mean it)", file=file, field=fld)
+
+
+def _check_point_count(method, params, samples, pts_list, workloads, file) -> None:
+    """The number of points, counted before any is made (a 10^6-point grid is refused in microseconds,
+    not after minutes and gigabytes of expansion)."""
+    each = max(1, len(workloads))  # a point that does not choose a workload runs on each declared one
+    if method == "list":
+        n, fld = sum(1 if "workload" in q else each for q in pts_list), "points"
+    else:
+        if method == "grid":
+            n, fld = 1, "parameters"
+            for p in params:
+                n *= len(p.values) if p.values is not None else p.steps
+        else:
+            n, fld = samples, "sampling.samples"
+        if not any("workload" in p.keys for p in params):
+            n *= each
+    _check_cap(n, file, fld, "points")
 
 
 def _schema(model: str) -> dict[str, Field]:
@@ -515,6 +568,7 @@ def _params(raw, schema, base, workloads, file, method) -> list[Param]:
         steps = None
         if "steps" in v:
             steps = _int(v["steps"], file, f"{fld}.steps", lo=1)
+            _check_cap(steps, file, f"{fld}.steps", "steps")
         elif method == "grid":
             raise ConfigError("a range in a grid sweep needs 'steps'", file=file, field=fld)
         if f.type is int and int(math.floor(hi)) < int(math.ceil(lo)):
