@@ -9,6 +9,7 @@ Loading is strict by name: any missing key, unexpected key or shape mismatch rai
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -142,6 +143,22 @@ def save_checkpoint(model, path, dtype: torch.dtype | None = None, **extra) -> P
     return path
 
 
+@contextmanager
+def _shapes_only():
+    """Build modules on the meta device (shapes, no memory) without their random initialisers: torch's
+    ``normal_`` on meta runs through ``torch._refs``, whose first use imports ``torch._dynamo`` (5 s)."""
+    names = ("normal_", "kaiming_normal_", "xavier_normal_", "trunc_normal_")
+    saved = {n: getattr(torch.nn.init, n) for n in names}
+    try:
+        for n in names:
+            setattr(torch.nn.init, n, lambda t, *a, **k: t)
+        with torch.device("meta"):
+            yield
+    finally:
+        for n, f in saved.items():
+            setattr(torch.nn.init, n, f)
+
+
 def read_checkpoint(path) -> dict:
     path = Path(path)
     if not path.is_file():
@@ -175,8 +192,13 @@ def load_model(path_or_obj, strict: bool = True, **overrides):
         elif not isinstance(cfgd, dict):
             raise DynheadError(f"expected a dict of model config fields, got {type(cfgd).__name__}", field="config")
         cfg = ModelConfig.from_dict({**cfgd, **overrides})
-        # size and fit on a meta-device model (no memory) before the real one is allocated
-        with torch.device("meta"):
+        # a lower bound first, in closed form (every head kind runs at least 2 * depth 3x3 C -> C convs per
+        # tower, two towers): a hostile depth would make even the meta-device model below slow to build
+        check_cap("max_model_parameters", 36 * cfg.depth * cfg.channels ** 2,
+                  "parameters of the model the config describes (head convs alone, at least)", field="config",
+                  error=DynheadError)
+        # then the exact size and the fit on a meta-device model (no memory), before the real one is allocated
+        with _shapes_only():
             shape_only = FCOS(cfg)
         n = sum(t.numel() for t in (*shape_only.parameters(), *shape_only.buffers()))
         check_cap("max_model_parameters", n, "parameters of the model the config describes", field="config",

@@ -91,7 +91,7 @@ class ModelConfig:
 CONFIG_CHOICES = {"backbone_depth": (18, 50), "backbone_norm": ("FrozenBN", "GN", "BN", "none", "", None),
                   "head": HEAD_KINDS, "gate_activation": ("geretanh", "retanh", "sigmoid"),
                   "input_format": ("BGR", "RGB"), "stride_in_1x1": (True, False), "num_adjacent_scales": (2, 4)}
-CONFIG_INTS = {"backbone_width": (1, 1 << 16), "channels": (1, 1 << 16), "depth": (1, 1024),
+CONFIG_INTS = {"backbone_width": (1, 1 << 16), "channels": (1, 1 << 16), "depth": (1, 256),
                "num_classes": (1, 1 << 20), "gn_groups": (1, 1 << 16)}
 CONFIG_FLOATS = {"tau": (1e-3, 20.0), "center_sample_radius": (0.0, 1e4), "focal_alpha": (0.0, 1.0),
                  "focal_gamma": (0.0, 100.0), "budget_lambda": (0.0, 1e6)}
@@ -150,7 +150,7 @@ class FrozenBatchNorm2d(nn.Module):
         self.register_buffer("weight", torch.ones(num_features))
         self.register_buffer("bias", torch.zeros(num_features))
         self.register_buffer("running_mean", torch.zeros(num_features))
-        self.register_buffer("running_var", torch.ones(num_features) - eps)
+        self.register_buffer("running_var", torch.full((num_features,), 1.0 - eps))
 
     def forward(self, x):
         scale = self.weight * torch.rsqrt(self.running_var + self.eps)

@@ -4,8 +4,9 @@ Every bad input must give exit code 2, exactly one line on stderr naming the fil
 traceback, no file left behind and bounded memory.  The helpers:
 
 ``run_cli(*args, module="accelsim", env=None, cwd=None, timeout=120, mem_limit_mb=None) -> Result``
-    Runs ``python -m <module> *args`` in a subprocess (``module=None``: ``python *args``, e.g. ``"-c", code``;
-    one thread per library, so the shared machine stays usable).  ``env`` entries are added to a copy of the environment (a value of None removes the
+    Runs ``python -m <module> *args`` in a subprocess (``module=None``: ``python -c CODE *args``, as
+    ``run_cli("-c", code, *args, module=None)``; one thread per library, so the shared machine stays
+    usable).  ``env`` entries are added to a copy of the environment (a value of None removes the
     variable).  ``mem_limit_mb`` caps the child's address space (``RLIMIT_AS``): an input that makes the
     tool allocate past it fails with MemoryError instead of taking the machine down.  The result has
     ``returncode``, ``stdout``, ``stderr``, ``stderr_lines``, ``maxrss_mb``, ``wall_s`` and ``args``.
@@ -25,6 +26,10 @@ traceback, no file left behind and bounded memory.  The helpers:
 
 ``one_line(exc) -> str``
     ``str(exc)`` checked to be one non-empty line (for in-process calls that raise).
+
+``raises_one_line(exc_type, fn, *args, must=(), **kwargs) -> str``
+    ``fn(*args, **kwargs)`` must raise ``exc_type`` with a one-line message holding every string of
+    ``must`` (pass the file and the field); returns the message.
 
 ``robust_settings``
     The hypothesis settings of this folder: few examples (CI-fast) and derandomized; set
@@ -176,6 +181,16 @@ def one_line(exc: BaseException) -> str:
     s = str(exc)
     assert s.strip() and "\n" not in s and "Traceback" not in s, repr(s)
     return s
+
+
+def raises_one_line(exc_type, fn, *args, must=(), **kwargs) -> str:
+    """``fn(*args, **kwargs)`` raises ``exc_type`` whose message is one line containing each of ``must``."""
+    with pytest.raises(exc_type) as e:
+        fn(*args, **kwargs)
+    msg = one_line(e.value)
+    for s in must:
+        assert str(s) in msg, f"{s!r} not in {msg!r}"
+    return msg
 
 
 def snapshot(folder) -> set:

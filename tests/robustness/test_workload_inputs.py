@@ -16,7 +16,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FULL, assert_no_leftovers, assert_one_line_error, one_line, robust_settings, run_cli, snapshot
+from conftest import (
+    FULL,
+    assert_no_leftovers,
+    assert_one_line_error,
+    one_line,
+    raises_one_line,
+    robust_settings,
+    run_cli,
+    snapshot,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -81,13 +90,7 @@ def rewrite(src, dst, manifest=None, arrays=None, keep_hash=False, raw_manifest:
 
 
 def load_error(path, *must) -> str:
-    with pytest.raises(WorkloadError) as e:
-        Workload.load(path)
-    msg = one_line(e.value)
-    assert str(path) in msg, msg
-    for s in must:
-        assert s in msg, msg
-    return msg
+    return raises_one_line(WorkloadError, Workload.load, path, must=(str(path), *must))
 
 
 def L(m, name="a"):
@@ -473,10 +476,7 @@ LAYER_SIZE_CASES = [
 
 @pytest.mark.parametrize("kw, field", [c[1:] for c in LAYER_SIZE_CASES], ids=[c[0] for c in LAYER_SIZE_CASES])
 def test_layer_size_caps(kw, field):
-    with pytest.raises(WorkloadError) as e:
-        Layer("x", **kw)
-    msg = one_line(e.value)
-    assert field in msg and "max_tensor_elements" in msg and "ACCELSIM_LIMITS" in msg, msg
+    raises_one_line(WorkloadError, Layer, "x", **kw, must=(field, "max_tensor_elements", "ACCELSIM_LIMITS"))
 
 
 def test_layer_at_the_cap_is_accepted():
@@ -599,12 +599,7 @@ CSV_CASES = [
 def test_csv(tmp_path, text, must):
     p = tmp_path / "t.csv"
     p.write_text(text)
-    with pytest.raises(WorkloadError) as e:
-        import_csv(p)
-    msg = one_line(e.value)
-    assert str(p) in msg, msg
-    for s in must:
-        assert s in msg, msg
+    msg = raises_one_line(WorkloadError, import_csv, p, must=(str(p), *must))
     assert len(msg) < 600, msg
 
 
