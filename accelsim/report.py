@@ -12,7 +12,9 @@ JSON layout::
      "energy_by_action_pJ": {...}, "skipped_layers": [...], "toolkit": {...}, "report_hash": "..."}
 
 ``report_hash`` is sha256 over the JSON without wall-clock time and absolute paths (config file,
-energy-table file, workload file), so the same inputs give the same hash on any machine.
+energy-table file, workload file) and without each layer's timing path (``extra["path"]``, e.g.
+``closed_form`` / ``cycle_loop``: proven equal), so the same inputs give the same hash on any machine.
+The markdown summary lists the layers per timing path.
 ``per_image_stats`` entries hold avg/min/max/p50/p90/p99 and ``cv`` (std/mean).
 """
 
@@ -176,6 +178,12 @@ class Report:
             lines += ["", "Skipped layers:"] + [f"- {s['name']}: {s['reason']}" for s in self.skipped]
         lines += ["", "Cycle breakdown (all layers): " +
                   ", ".join(f"{k} {v:,}" for k, v in sorted(t["breakdown"].items()))]
+        paths: dict[str, list[str]] = {}  # timing path per layer (extra["path"]: closed_form / cycle_loop)
+        for r in self.results:
+            if (r.extra or {}).get("path") and r.name not in paths.get(r.extra["path"], []):
+                paths.setdefault(r.extra["path"], []).append(r.name)
+        if paths:
+            lines += ["", "Timing path: " + "; ".join(f"{k} ({len(v)}): {', '.join(v)}" for k, v in sorted(paths.items()))]
         return "\n".join(lines) + "\n"
 
     def to_chrome_trace(self) -> dict:
@@ -266,11 +274,14 @@ def stall_cycles(breakdown: dict) -> int:
 
 
 def _portable(d: dict) -> dict:
-    """The report without machine-specific fields (absolute paths, wall time), for the report hash."""
+    """The report without machine-specific fields (absolute paths, wall time) and each layer's timing path
+    (``extra["path"]``: the fast path and the loop give the same numbers, so the same hash), for the report hash."""
     d = json.loads(json.dumps(d, default=json_default))
     d.get("arch", {}).pop("file", None)
     d.get("energy_table", {}).pop("file", None)
     d.get("workload", {}).pop("source", None)
     d.get("workload", {}).pop("meta", None)  # provenance (may hold paths); the content hash covers the data
+    for lay in d.get("layers", []):  # how a layer's numbers were computed (closed form or loop, proven equal)
+        (lay.get("extra") or {}).pop("path", None)
     return d
 

@@ -35,6 +35,14 @@ def _dense_timeline(K, L, active, n_pe, tm):
     return cyc, used
 
 
+def dense_timeline_closed(K: int, L: int, n_active: int, n_pe: int, tm: int) -> tuple[int, int]:
+    """Closed form of :func:`_dense_timeline` (exact: the NFU's timing depends on the data only through
+    the number of active output positions).  Each of the ceil(K / n_pe) blocks spends ceil(L / tm)
+    cycles on every active position; the lanes with a map add up to K over the blocks, so the slots
+    used are K x L per active position."""
+    return -(-K // n_pe) * -(-L // tm) * n_active, K * L * n_active
+
+
 @register_model("diannao")
 class DianNao(AcceleratorModel):
     """Dense Tn x Tm NFU (DianNao, ASPLOS 2014) with the same clock and buffers as the Cambricon-X preset."""
@@ -65,6 +73,9 @@ class DianNao(AcceleratorModel):
         "depthwise": "Tn channels per group, each a dot product over R*S of its own channel (groups=C)",
     }
 
+    #: False: walk the (block, position) steps (:func:`_dense_timeline`) instead of the closed form (tests)
+    fast_paths: bool = True
+
     def peak_macs_per_cycle(self) -> int:
         return int(self.cfg["pe.count"]) * int(self.cfg["pe.multipliers"])
 
@@ -85,7 +96,10 @@ class DianNao(AcceleratorModel):
         om = inst.out_mask_or_ones().ravel()
         active = om if cfg["skip_masked_outputs"] else np.ones_like(om)
         n_active = int(active.sum())
-        comp, used = _dense_timeline(K, L, active.astype(np.bool_), n_pe, tm)
+        if self.fast_paths:
+            comp, used = dense_timeline_closed(K, L, n_active, n_pe, tm)
+        else:
+            comp, used = _dense_timeline(K, L, active.astype(np.bool_), n_pe, tm)
         vb = int(cfg["data.bits"])
         db = vb // 8
         dma = dma_traffic(C=Ly.C, H=Ly.H, W=Ly.W, K=K, n_active=n_active,
@@ -108,6 +122,7 @@ class DianNao(AcceleratorModel):
                    f"nbin_read_{vb}b": nb * n_active * L, f"nbout_write_{vb}b": K * n_active,
                    **leakage_actions(cfg, cycles), "dram_byte": dma["total"] if cfg["dma.enabled"] else 0}
         extra = {"dma_bytes": dma, "dma_cycles": dma_cyc, "compute_cycles": comp, "weight_nnz": nnz_w,
-                 "n_active_positions": n_active, "reduction_length": L}
+                 "n_active_positions": n_active, "reduction_length": L,
+                 "path": "closed_form" if self.fast_paths else "cycle_loop"}
         return LayerResult(inst.name, inst.image, cycles, bd, actions, Ly.macs_dense, eff, macs_actual,
                            macs_skipped=Ly.macs_dense - macs_actual, macs_gated=0, output=out, extra=extra)

@@ -21,10 +21,380 @@ NACC = 30
 
 
 @njit(cache=True)
+def iact_rows(act, Q, S, stride, dil, skip_i):
+    """Per (channel, padded row, filter column s), over the Q window positions of the row: iacts the PE
+    feeds (``F``) and non-zero iacts (``F2``); per (channel, row): stored window columns over (q, s)
+    (``NC``: codes != 0, the iact-address stage).  One pass over the iact codes (C x rows x S x Q)."""
+    C, Hp, Wp = act.shape
+    F = np.zeros((C, Hp, S), dtype=np.int64)
+    F2 = np.zeros((C, Hp, S), dtype=np.int64)
+    NC = np.zeros((C, Hp), dtype=np.int64)
+    for c in range(C):
+        for h in range(Hp):
+            nc = 0
+            for s in range(S):
+                f = 0
+                f2 = 0
+                o = s * dil
+                for q in range(Q):
+                    a = act[c, h, q * stride + o]
+                    if a != 0:
+                        nc += 1
+                        if a == 2:
+                            f2 += 1
+                            f += 1
+                        elif not skip_i:
+                            f += 1
+                F[c, h, s] = f
+                F2[c, h, s] = f2
+            NC[c, h] = nc
+    return F, F2, NC
+
+
+@njit(cache=True)
+def window_counts(nz, Q, S, stride, dil):
+    """Stored iacts of each channel's S-wide window at every (row, output column q): (C, rows, Q)."""
+    C, Hp, _ = nz.shape
+    out = np.zeros((C, Hp, Q), dtype=np.int64)
+    for c in range(C):
+        for h in range(Hp):
+            for q in range(Q):
+                t = 0
+                for s in range(S):
+                    t += nz[c, h, q * stride + s * dil]
+                out[c, h, q] = t
+    return out
+
+
+@njit(cache=True)
+def block_window_max(wn, blk):
+    """Largest C0 x S iact window (blocks of ``blk`` channels) of :func:`window_counts`: the spad fit test."""
+    C, Hp, Q = wn.shape
+    best = 0
+    tmp = np.zeros(Q, dtype=np.int64)
+    for b0 in range(0, C, blk):
+        for h in range(Hp):
+            tmp[:] = 0
+            for c in range(b0, min(C, b0 + blk)):
+                for q in range(Q):
+                    tmp[q] += wn[c, h, q]
+            for q in range(Q):
+                if tmp[q] > best:
+                    best = tmp[q]
+    return best
+
+
+@njit(cache=True)
+def _wcycles(wcnt, dw, mb, c, r, s, skip_w, lanes, dense_cyc):
+    """Weight count of the CSC column an iact of channel ``c`` meets, and its MAC-stage cycles."""
+    n = wcnt[c, 0, r, s] if dw else wcnt[mb, c, r, s]
+    cyc = (n + lanes - 1) // lanes if skip_w else dense_cyc
+    return n, cyc
+
+
+@njit(cache=True)
+def tile_work(F, wcnt, dw, K, Cg, R, S, P, stride, dil, M0, C0, skip_w, lanes):
+    """Data path: per PE tile (m-block, c-block, filter row r, output row p), the MAC-stage cycles
+    (sum over the fed iacts of ``ceil(nnz / lanes)`` of the weight column each meets) and the fed iacts
+    (iact-data / weight-address stages), from the per-row fed counts ``F`` of :func:`iact_rows`.
+    ``wcnt``: non-zero weights per CSC column, (nMb, Cg, R, S) (depthwise: (K, 1, R, S))."""
+    nMb = (K + M0 - 1) // M0
+    nCb = 1 if dw else (Cg + C0 - 1) // C0
+    work = np.zeros((nMb, nCb, R, P), dtype=np.int64)
+    feed = np.zeros((nMb, nCb, R, P), dtype=np.int64)
+    for mb in range(nMb):
+        m_lo = mb * M0
+        m_hi = min(K, m_lo + M0)
+        dense_cyc = ((1 if dw else m_hi - m_lo) + lanes - 1) // lanes
+        for cb in range(nCb):
+            c_lo = m_lo if dw else cb * C0
+            c_hi = m_hi if dw else min(Cg, c_lo + C0)
+            for r in range(R):
+                for c in range(c_lo, c_hi):
+                    for s in range(S):
+                        n, cyc = _wcycles(wcnt, dw, mb, c, r, s, skip_w, lanes, dense_cyc)
+                        for p in range(P):
+                            f = F[c, p * stride + r * dil, s]
+                            work[mb, cb, r, p] += cyc * f
+                            feed[mb, cb, r, p] += f
+    return work, feed
+
+
+@njit(cache=True)
+def tile_work_dense(K, Cg, R, S, P, Q, M0, C0, dw, lanes):
+    """Closed form of :func:`tile_work` for a PE that skips nothing (no zero-iact / zero-weight skipping,
+    halo streamed as zeros: every code >= 1): each of the Q x S x (channels of the block) iacts is fed
+    and costs ``ceil(M0-block height / lanes)`` cycles (depthwise: 1 weight, one cycle).  Returns
+    (work, feed, NC) with ``NC`` = Q x S stored columns for every (channel, row)."""
+    nMb = (K + M0 - 1) // M0
+    nCb = 1 if dw else (Cg + C0 - 1) // C0
+    work = np.zeros((nMb, nCb, R, P), dtype=np.int64)
+    feed = np.zeros((nMb, nCb, R, P), dtype=np.int64)
+    for mb in range(nMb):
+        m_lo = mb * M0
+        m_hi = min(K, m_lo + M0)
+        dense_cyc = ((1 if dw else m_hi - m_lo) + lanes - 1) // lanes
+        for cb in range(nCb):
+            nc = (m_hi - m_lo) if dw else min(Cg, cb * C0 + C0) - cb * C0
+            work[mb, cb] = Q * S * nc * dense_cyc
+            feed[mb, cb] = Q * S * nc
+    return work, feed
+
+
+@njit(cache=True)
+def action_counts(F, F2, wcnt, dw, K, Cg, R, S, P, stride, dil, M0, skip_w, lanes):
+    """Layer totals of the per-iact counters (independent of the spatial mapping, only of the M0 tile):
+    [lookups, weight words, MACs, slots on non-zero iacts, slots on zero iacts, non-zero lookups,
+    dense-PE MACs on non-zero iacts, on zero iacts] -- the A_LOOKUPS ... A_DENSE_Z entries."""
+    C, Hp, _ = F.shape
+    G = np.zeros((C, R, S), dtype=np.int64)
+    G2 = np.zeros((C, R, S), dtype=np.int64)
+    for c in range(C):
+        for r in range(R):
+            for s in range(S):
+                g = 0
+                g2 = 0
+                for p in range(P):
+                    h = p * stride + r * dil
+                    g += F[c, h, s]
+                    g2 += F2[c, h, s]
+                G[c, r, s] = g
+                G2[c, r, s] = g2
+    out = np.zeros(8, dtype=np.int64)
+    nMb = (K + M0 - 1) // M0
+    for mb in range(nMb):
+        m_lo = mb * M0
+        m_hi = min(K, m_lo + M0)
+        dense_h = 1 if dw else m_hi - m_lo
+        dense_cyc = (dense_h + lanes - 1) // lanes
+        c_lo = m_lo if dw else 0
+        c_hi = m_hi if dw else Cg
+        for c in range(c_lo, c_hi):
+            for r in range(R):
+                for s in range(S):
+                    n, cyc = _wcycles(wcnt, dw, mb, c, r, s, skip_w, lanes, dense_cyc)
+                    g = G[c, r, s]
+                    g2 = G2[c, r, s]
+                    gz = g - g2  # zero iacts fed (a PE that does not skip them)
+                    d = n if skip_w else dense_h
+                    out[0] += g
+                    out[1] += cyc * g
+                    out[2] += n * g2
+                    out[3] += cyc * lanes * g2
+                    out[4] += cyc * lanes * gz
+                    out[5] += g2
+                    out[6] += d * g2
+                    out[7] += d * gz
+    return out
+
+
+@njit(cache=True)
+def _cluster_delivery(acc, ient, went, pent, first_acc, bw_i, bw_w, bw_p, dmax, dkind):
+    """Count one cluster's distinct iact / weight / psum entries of a pass; the pass's slowest delivery
+    so far (time, kind 0 iact / 1 weight / 2 psum)."""
+    acc[A_I_NOC] += ient
+    acc[A_W_NOC] += went
+    acc[A_P_GLB_W] += pent
+    if not first_acc:
+        acc[A_P_GLB_R] += pent
+    t_i = ient / bw_i
+    t_w = went / bw_w
+    t_p = pent * (1.0 if first_acc else 2.0) / bw_p
+    if t_i > dmax:
+        dmax = t_i
+        dkind = 0
+    if t_w > dmax:
+        dmax = t_w
+        dkind = 1
+    if t_p > dmax:
+        dmax = t_p
+        dkind = 2
+    return dmax, dkind
+
+
+@njit(cache=True)
+def _close_pass(acc, gtime, gmax, wmax, wsum, wmac, nact, dmax, dkind, wload, stages, ideal_mem, n_pes):
+    """A pass with ``nact`` active PEs lasts max(slowest PE + fill, slowest delivery); add it and its
+    breakdown to ``acc``, and each accumulation group's own time to ``gtime``."""
+    if wload:
+        acc[A_WLOADS] += 1
+    fill = stages - 1 if wmax > 0 else 0
+    compute = wmax + fill
+    for g in range(gmax.shape[0]):
+        gtime[g] += gmax[g] + (fill if gmax[g] > 0 else 0)
+    if ideal_mem:
+        dmax = 0.0
+    t = compute if compute >= dmax else dmax
+    acc[A_TOTAL] += t
+    acc[A_COMPUTE] += compute
+    acc[A_WORK] += wsum
+    acc[A_ACTIVE] += nact
+    acc[A_IDEAL] += wmac / n_pes
+    acc[A_ADDR_OVH] += (wsum - wmac) / n_pes
+    acc[A_FRAG] += wsum / nact - wsum / n_pes
+    acc[A_IMB] += wmax - wsum / nact
+    acc[A_FILL] += fill
+    if dmax > compute:
+        acc[A_ST_I + dkind] += dmax - compute
+    acc[A_PASSES] += 1
+
+
+@njit(cache=True)
+def array_passes(work, feed, NC, dw, K, Cg, R, P, Q, M0, C0, stride, dil, Rsp, Cr, Fc, Mc, Fk, Ck, Mk, n_pes,
+                 rowent, wtile, bw_i, bw_w, bw_p, ideal_mem, ft_chunk, stages, addr_stages):
+    """Walk every pass of one layer over the PE tiles' stage times (:func:`tile_work`): the pass lasts as
+    long as its busiest PE (or its data delivery); returns the accumulator vector (A_*, the per-iact
+    counters left to :func:`action_counts`) and the per-accumulation-group compute time."""
+    acc = np.zeros(NACC, dtype=np.float64)
+    nMb = (K + M0 - 1) // M0
+    nCb = 1 if dw else (Cg + C0 - 1) // C0
+    n_mt = (nMb + Mc * Mk - 1) // (Mc * Mk)
+    n_ct = (nCb + Cr * Ck - 1) // (Cr * Ck)
+    n_rt = (R + Rsp - 1) // Rsp
+    n_ft = (P + Fc * Fk - 1) // (Fc * Fk)
+    ngroups = Fk * Mk * Fc * Mc  # PEs sharing an accumulation: same output rows and channels
+    gtime = np.zeros(ngroups, dtype=np.float64)  # per group, if groups were not synchronised per pass
+    gmax = np.zeros(ngroups, dtype=np.int64)
+    Hp = rowent.shape[1]
+    # multicast de-duplication per (pass, cluster): the stamp of the last cluster that fetched a key
+    seen_i = np.full(rowent.shape[0] * Hp, -1, dtype=np.int64)
+    seen_w = np.full(nMb * nCb * R, -1, dtype=np.int64)
+    seen_o = np.full(nMb * P, -1, dtype=np.int64)
+    stamp = 0
+    i_addr = 0
+    p_noc = 0
+    i_spadw = 0
+    w_spadw = 0
+    for mt in range(n_mt):
+        for ct in range(n_ct):
+            for rt in range(n_rt):
+                for ft in range(n_ft):
+                    first_acc = ct == 0 and rt == 0
+                    wload = (ft % ft_chunk) == 0
+                    wmax = 0
+                    wsum = 0
+                    wmac = 0
+                    nact = 0
+                    dmax = 0.0
+                    dkind = -1
+                    gmax[:] = 0
+                    for fk in range(Fk):
+                        for ck in range(Ck):
+                            for mk in range(Mk):
+                                stamp += 1
+                                ient = 0.0
+                                went = 0.0
+                                pent = 0.0
+                                for ri in range(Rsp):
+                                    r = rt * Rsp + ri
+                                    if r >= R:
+                                        continue
+                                    for cri in range(Cr):
+                                        cb = (ct * Ck + ck) * Cr + cri
+                                        if cb >= nCb:
+                                            continue
+                                        for fcj in range(Fc):
+                                            p = (ft * Fk + fk) * Fc + fcj
+                                            if p >= P:
+                                                continue
+                                            h = p * stride + r * dil
+                                            for mcj in range(Mc):
+                                                mb = (mt * Mk + mk) * Mc + mcj
+                                                if mb >= nMb:
+                                                    continue
+                                                m_lo = mb * M0
+                                                m_hi = min(K, m_lo + M0)
+                                                blk = mb if dw else cb
+                                                c_lo = m_lo if dw else cb * C0
+                                                wk_ = work[mb, cb, r, p]
+                                                tpe = wk_
+                                                if addr_stages:
+                                                    ncols = NC[c_lo, h]
+                                                    i_addr += ncols
+                                                    nfeed = feed[mb, cb, r, p]
+                                                    if nfeed > tpe:
+                                                        tpe = nfeed
+                                                    if ncols > tpe:
+                                                        tpe = ncols
+                                                wmac += wk_
+                                                wsum += tpe
+                                                nact += 1
+                                                g = ((fk * Mk + mk) * Fc + fcj) * Mc + mcj
+                                                if tpe > gmax[g]:
+                                                    gmax[g] = tpe
+                                                if tpe > wmax:
+                                                    wmax = tpe
+                                                # psums of this PE move once up the column / out of the array
+                                                p_noc += (m_hi - m_lo) * Q
+                                                # delivery: the NoC multicasts, so a cluster fetches each
+                                                # distinct iact row / weight tile / output row once
+                                                e = rowent[blk, h]
+                                                i_spadw += e
+                                                ik = blk * Hp + h
+                                                if seen_i[ik] != stamp:
+                                                    seen_i[ik] = stamp
+                                                    ient += e
+                                                if wload:
+                                                    e = wtile[mb, cb, r]
+                                                    w_spadw += e
+                                                    wk = (mb * nCb + cb) * R + r
+                                                    if seen_w[wk] != stamp:
+                                                        seen_w[wk] = stamp
+                                                        went += e
+                                                ok = mb * P + p
+                                                if seen_o[ok] != stamp:
+                                                    seen_o[ok] = stamp
+                                                    pent += (m_hi - m_lo) * Q
+                                dmax, dkind = _cluster_delivery(acc, ient, went, pent, first_acc, bw_i, bw_w, bw_p,
+                                                                dmax, dkind)
+                    if nact == 0:
+                        continue
+                    _close_pass(acc, gtime, gmax, wmax, wsum, wmac, nact, dmax, dkind, wload, stages, ideal_mem,
+                                n_pes)
+    acc[A_IADDR] = i_addr
+    acc[A_P_NOC] = p_noc
+    acc[A_I_SPADW] = i_spadw
+    acc[A_W_SPADW] = w_spadw
+    return acc, gtime
+
+
+COUNT_SLOTS = (A_LOOKUPS, A_WWORDS, A_MACS, A_SLOTS_NZ, A_SLOTS_Z, A_NZ_LOOKUPS, A_DENSE_NZ, A_DENSE_Z)
+
+
+def weight_counts(wmask, M0, dw):
+    """Non-zero weights per CSC column: (nMb, Cg, R, S) (depthwise: (K, 1, R, S)), int64."""
+    if dw:
+        return np.ascontiguousarray(wmask, dtype=np.int64)
+    K = wmask.shape[0]
+    return np.ascontiguousarray(np.add.reduceat(wmask.astype(np.int64), np.arange(0, K, M0), axis=0))
+
+
 def array_timing(act, wptr, dw, K, Cg, R, S, P, Q, stride, dil, M0, C0, skip_i, skip_w, lanes,
                  Rsp, Cr, Fc, Mc, Fk, Ck, Mk, n_pes, rowent, wtile, bw_i, bw_w, bw_p, ideal_mem,
                  ft_chunk, stages, addr_stages):
-    """Cycle-level walk of every pass of one layer; returns the accumulator vector (see A_*).
+    """The data path of one layer under one mapping, same arguments and result as
+    :func:`array_timing_walk` (``wptr``: the CSC column pointers of :func:`~.formats.weight_csc`):
+    :func:`iact_rows` -> :func:`tile_work` + :func:`action_counts` -> :func:`array_passes`."""
+    nMb = (K + M0 - 1) // M0
+    wcnt = np.diff(wptr).reshape((K, 1, R, S) if dw else (nMb, Cg, R, S))
+    F, F2, NC = iact_rows(act, Q, S, stride, dil, skip_i)
+    work, feed = tile_work(F, wcnt, dw, K, Cg, R, S, P, stride, dil, M0, C0, skip_w, lanes)
+    acc, gtime = array_passes(work, feed, NC, dw, K, Cg, R, P, Q, M0, C0, stride, dil, Rsp, Cr, Fc, Mc, Fk, Ck, Mk,
+                              n_pes, rowent, wtile, bw_i, bw_w, bw_p, ideal_mem, ft_chunk, stages, addr_stages)
+    cnt = action_counts(F, F2, wcnt, dw, K, Cg, R, S, P, stride, dil, M0, skip_w, lanes)
+    for i, slot in enumerate(COUNT_SLOTS):
+        acc[slot] = cnt[i]
+    return acc, gtime
+
+
+@njit(cache=True)
+def array_timing_walk(act, wptr, dw, K, Cg, R, S, P, Q, stride, dil, M0, C0, skip_i, skip_w, lanes,
+                 Rsp, Cr, Fc, Mc, Fk, Ck, Mk, n_pes, rowent, wtile, bw_i, bw_w, bw_p, ideal_mem,
+                 ft_chunk, stages, addr_stages):
+    """Reference: the per-iact walk of every pass (what :func:`array_timing` computes, iact by iact).
+
+    Kept as the loop the tiled kernel is proven equal to (``tests/accelsim/test_fast_paths.py``);
+    the model does not call it.
 
     PE pipeline (``addr_stages``: the CSC PE of Eyeriss v2).  In one pass a PE spends one cycle in
     the iact-address stage per iact column of its window walk (Q x S columns that hold data, halo
@@ -193,46 +563,12 @@ def array_timing(act, wptr, dw, K, Cg, R, S, P, Q, stride, dil, M0, C0, skip_i, 
                                                     okeys[no] = ok
                                                     no += 1
                                                     pent += (m_hi - m_lo) * Q
-                                acc[A_I_NOC] += ient
-                                acc[A_W_NOC] += went
-                                acc[A_P_GLB_W] += pent
-                                if not first_acc:
-                                    acc[A_P_GLB_R] += pent
-                                t_i = ient / bw_i
-                                t_w = went / bw_w
-                                t_p = pent * (1.0 if first_acc else 2.0) / bw_p
-                                if t_i > dmax:
-                                    dmax = t_i
-                                    dkind = 0
-                                if t_w > dmax:
-                                    dmax = t_w
-                                    dkind = 1
-                                if t_p > dmax:
-                                    dmax = t_p
-                                    dkind = 2
+                                dmax, dkind = _cluster_delivery(acc, ient, went, pent, first_acc, bw_i, bw_w, bw_p,
+                                                                dmax, dkind)
                     if nact == 0:
                         continue
-                    if wload:
-                        acc[A_WLOADS] += 1
-                    fill = stages - 1 if wmax > 0 else 0
-                    compute = wmax + fill
-                    for g in range(ngroups):
-                        gtime[g] += gmax[g] + (fill if gmax[g] > 0 else 0)
-                    if ideal_mem:
-                        dmax = 0.0
-                    t = compute if compute >= dmax else dmax
-                    acc[A_TOTAL] += t
-                    acc[A_COMPUTE] += compute
-                    acc[A_WORK] += wsum
-                    acc[A_ACTIVE] += nact
-                    acc[A_IDEAL] += wmac / n_pes
-                    acc[A_ADDR_OVH] += (wsum - wmac) / n_pes
-                    acc[A_FRAG] += wsum / nact - wsum / n_pes
-                    acc[A_IMB] += wmax - wsum / nact
-                    acc[A_FILL] += fill
-                    if dmax > compute:
-                        acc[A_ST_I + dkind] += dmax - compute
-                    acc[A_PASSES] += 1
+                    _close_pass(acc, gtime, gmax, wmax, wsum, wmac, nact, dmax, dkind, wload, stages, ideal_mem,
+                                n_pes)
     return acc, gtime
 
 

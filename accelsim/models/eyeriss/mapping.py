@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from .formats import blocksum, ceil_div
 
@@ -42,49 +43,49 @@ M0_CHOICES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
 C0_CHOICES = (1, 2, 3, 4, 6, 8, 12, 16)
 
 
-def tile_stats(L, dw, code, wmask, M0, lanes, skip_i, skip_w, compressed):
-    """Per-M0 data: weight column counts and iact windows; used for legality and estimates."""
+def tile_stats(dw, wmask, M0, lanes, skip_w, compressed):
+    """Per-M0 weight data: (col, colr, tiles, wcyc_mean) -- stored weights per CSC column (the dense
+    column height when the PE does not skip zero weights), the same rounded up to whole SIMD words,
+    the depthwise weight tiles (nMb, 1, R), and the mean MAC-stage cycles per fed iact."""
     K, Cg, R, S = wmask.shape
-    nz = (code == 2) if (skip_i and compressed) else (code >= 1)
     if dw:
         col = wmask[:, 0].astype(np.int64) if (skip_w and compressed) else np.ones((K, R, S), np.int64)
-        colr = col if lanes == 1 else lanes * ceil_div(col, lanes)
+        cyc = col if lanes == 1 else ceil_div(col, lanes)
+        colr = col if lanes == 1 else lanes * cyc
         tiles = blocksum(colr.sum(axis=2), M0, 0)[:, None, :]  # (nMb, 1, R)
-        chan_blocks = None
-        wcyc_mean = float(ceil_div(col, lanes).mean())
     else:
         if skip_w and compressed:
             col = blocksum(wmask.astype(np.int64), M0, 0)  # (nMb, Cg, R, S)
+            cyc = col if lanes == 1 else ceil_div(col, lanes)
         else:
             hs = np.minimum(M0, K - np.arange(0, K, M0))
             col = np.broadcast_to(hs[:, None, None, None], (len(hs), Cg, R, S)).astype(np.int64)
-        colr = col if lanes == 1 else lanes * ceil_div(col, lanes)
-        tiles = None  # per C0, below
-        chan_blocks = None
-        wcyc_mean = float(ceil_div(col, lanes).mean())
-    return col, colr, tiles, chan_blocks, nz, wcyc_mean
+            cyc = np.broadcast_to(ceil_div(hs, lanes)[:, None, None, None], col.shape)
+        colr = col if lanes == 1 else lanes * cyc
+        tiles = None  # per C0, in candidates
+    wcyc_mean = float(cyc.mean())
+    return col, colr, tiles, wcyc_mean
 
 
-def candidates(cfg, L, dw, code, wmask, skip_i, skip_w, top: int | None = None):
-    """Legal mappings ranked by a density-based cycle estimate (best first); (top list, count)."""
+def candidates(cfg, ld, top: int | None = None):
+    """Legal mappings of the layer of ``ld`` (:class:`~.layerarrays.LayerArrays`) ranked by a density-based
+    cycle estimate (best first); (top list, count)."""
     c = cfg
-    lanes = c["pe.simd_lanes"]
-    compressed = c["pe.compressed_spads"]
-    K, Cg, R, S = wmask.shape
+    L, dw = ld.L, ld.dw
+    compressed = ld.compressed
+    K, Cg, R, S = ld.wmask.shape
     P, Q = L.P, L.Q
     icap, iaddr = c["pe.iact_spad_entries"], c["pe.iact_addr_entries"]
     wcap, waddr, pcap = c["pe.weight_spad_entries"], c["pe.weight_addr_entries"], c["pe.psum_spad_entries"]
     if S > iaddr:
         return [], 0
-    Wp = code.shape[2]
-    d_act = float((code == 2).sum()) / max(1, int((code >= 1).sum())) if skip_i else 1.0
+    Wp = ld.code.shape[2]
+    d_act = ld.d_act
     combos = spatial_combos(cfg, R, P)
-    win_cache: dict[int, int] = {}
-    parts = []
+    pairs = []  # (M0, C0, nMb, nCb, PE pass time, iact row entries, weight tile entries) per legal tile
     m0s = sorted({m for m in M0_CHOICES if m <= min(K, pcap)} | ({K} if K <= pcap else set()))
     for M0 in m0s:
-        col, colr, tiles_dw, cb_dw, nz, wcyc_mean = tile_stats(L, dw, code, wmask, M0, lanes, skip_i, skip_w,
-                                                               compressed)
+        col, colr, tiles_dw, wcyc_mean = ld.stats(M0)
         rsum = None if dw else colr.sum(axis=3)
         for C0 in ([1] if dw else [x for x in C0_CHOICES if x <= Cg]):
             blk = M0 if dw else C0
@@ -94,14 +95,7 @@ def candidates(cfg, L, dw, code, wmask, skip_i, skip_w, top: int | None = None):
             if int(wt_data.max()) > wcap:
                 continue
             if compressed:  # every C0 x S iact window of the real data must fit the spad
-                if blk not in win_cache:
-                    chan = blocksum(nz.astype(np.int32), blk, 0)
-                    win = np.zeros((chan.shape[0], chan.shape[1], Q), dtype=np.int64)
-                    for s_ in range(S):
-                        o = s_ * L.dilation
-                        win += chan[:, :, o: o + L.stride * (Q - 1) + 1: L.stride]
-                    win_cache[blk] = int(win.max())
-                if win_cache[blk] > icap:
+                if ld.win_max(blk) > icap:
                     continue
             elif blk * S > icap:
                 continue
@@ -111,46 +105,78 @@ def candidates(cfg, L, dw, code, wmask, skip_i, skip_w, top: int | None = None):
             if c["pe.address_stages"]:  # the address stages bound a PE pass too (kernel.array_timing)
                 work = max(work, Q * S * blk * d_act, Q * S)
             nMb, nCb = ceil_div(K, M0), (1 if dw else ceil_div(Cg, C0))
-            parts.append(estimate(cfg, L, combos, M0, C0, nMb, nCb, R, P, Q, work, row_ent, mean_wt, dw))
-    if not parts:
+            pairs.append((M0, C0, nMb, nCb, work + c["pe.pipeline_stages"] - 1, row_ent, mean_wt))
+    if not pairs:
         return [], 0
-    allc = np.concatenate(parts, axis=0)  # columns: est, M0, C0, Rsp, Cr, Fc, Mc, Fk, Ck, Mk
+    pi, ci, est = estimate(cfg, L, combos, pairs, R, P, Q, dw)
+    n = est.size
+    top = n if top is None else top
+    if top < n:  # only rows tied with or below the top-th estimate can rank among the first top
+        keep = np.nonzero(est <= np.partition(est, top - 1)[top - 1])[0]
+        pi, ci, est = pi[keep], ci[keep], est[keep]
+    pa = np.array([p[:2] for p in pairs], dtype=np.int64)
+    # columns: est, M0, C0, Rsp, Cr, Fc, Mc, Fk, Ck, Mk
+    allc = np.column_stack([est, pa[pi], combos[ci]]).astype(np.float64)
     order = np.lexsort(tuple(allc[:, j] for j in range(9, 2, -1)) + (-allc[:, 2], -allc[:, 1], allc[:, 0]))
-    top = len(order) if top is None else top
     out = [Mapping(*(int(v) for v in allc[i, [3, 4, 5, 6, 7, 8, 9, 1, 2]]), est=float(allc[i, 0]))
            for i in order[:top]]
-    return out, int(allc.shape[0])
+    return out, int(n)
 
 
 def spatial_combos(cfg, R, P) -> np.ndarray:
-    """(Rsp, Cr, Fc, Mc, Fk, Ck, Mk) that fit a cluster and the cluster grid."""
+    """(Rsp, Cr, Fc, Mc, Fk, Ck, Mk) that fit a cluster and the cluster grid (inner factors outer, in order)."""
     c = cfg
     rows, cols = c["cluster.pe_rows"], c["cluster.pe_cols"]
     nclus = c["clusters.rows"] * c["clusters.cols"]
-    inner = [(Rsp, Cr, Fc, Mc) for Rsp in range(1, min(R, rows) + 1) for Cr in range(1, rows // Rsp + 1)
-             for Fc in range(1, min(P, cols) + 1) for Mc in range(1, cols // Fc + 1)]
-    outer = [(Fk, Ck, Mk) for Fk in range(1, nclus + 1) for Ck in range(1, nclus // Fk + 1)
-             for Mk in range(1, nclus // (Fk * Ck) + 1)]
-    a = np.array([i + o for i in inner for o in outer if o[0] <= ceil_div(P, i[2])], dtype=np.int64)
-    return a
+    inner = np.array([(Rsp, Cr, Fc, Mc) for Rsp in range(1, min(R, rows) + 1) for Cr in range(1, rows // Rsp + 1)
+                      for Fc in range(1, min(P, cols) + 1) for Mc in range(1, cols // Fc + 1)], dtype=np.int64)
+    outer = np.array([(Fk, Ck, Mk) for Fk in range(1, nclus + 1) for Ck in range(1, nclus // Fk + 1)
+                      for Mk in range(1, nclus // (Fk * Ck) + 1)], dtype=np.int64)
+    ii, oo = np.nonzero(outer[None, :, 0] <= ceil_div(P, inner[:, 2])[:, None])
+    return np.concatenate([inner[ii], outer[oo]], axis=1)
 
 
-def estimate(cfg, L, cb, M0, C0, nMb, nCb, R, P, Q, work, row_ent, mean_wt, dw) -> np.ndarray:
-    """Vectorised estimate over spatial combos: passes x max(PE work, iact/weight/psum delivery)."""
+def estimate(cfg, L, cb, pairs, R, P, Q, dw):
+    """Vectorised estimate over (PE tile, spatial combo): passes x max(PE work, iact/weight/psum delivery).
+
+    ``pairs``: per legal PE tile (M0, C0, nMb, nCb, PE pass time, iact row entries, mean weight tile
+    entries); ``cb``: the spatial combos.  Returns (tile index, combo index, estimate) of the combos
+    that fit each tile's block counts, tile-major."""
     c = cfg
-    Rsp, Cr, Fc, Mc, Fk, Ck, Mk = (cb[:, j] for j in range(7))
-    ok = (Cr <= nCb) & (Mc <= nMb) & (Ck <= -(-nCb // Cr)) & (Mk <= -(-nMb // Mc))
-    Rsp, Cr, Fc, Mc, Fk, Ck, Mk = (x[ok] for x in (Rsp, Cr, Fc, Mc, Fk, Ck, Mk))
-    n_mt, n_ct = -(-nMb // (Mc * Mk)), -(-nCb // (Cr * Ck))
-    n_rt, n_ft = -(-R // Rsp), -(-P // (Fc * Fk))
-    passes = n_mt * n_ct * n_rt * n_ft
-    t = np.full(passes.shape, work + c["pe.pipeline_stages"] - 1, dtype=np.float64)
-    if not c["memory.ideal"]:
-        rows_i = np.minimum(Rsp * Fc, (Fc - 1) * L.stride + Rsp)
-        # distinct iact rows per cluster: channel blocks down the rows (conv) or, in depthwise, the
-        # output-channel blocks across the columns (each carries its own channels)
-        t = np.maximum(t, rows_i * (Mc if dw else Cr) * row_ent / c["noc.iact_entries_per_cycle"])
-        t = np.maximum(t, Rsp * Cr * Mc * mean_wt / c["noc.weight_entries_per_cycle"] / n_ft)
-        t = np.maximum(t, Fc * Mc * M0 * Q * np.where(n_ct * n_rt == 1, 1, 2) / c["noc.psum_entries_per_cycle"])
-    n = len(passes)
-    return np.column_stack([passes * t, np.full(n, M0), np.full(n, C0), Rsp, Cr, Fc, Mc, Fk, Ck, Mk])
+    pr = np.array(pairs, dtype=np.float64)
+    return _estimate(np.ascontiguousarray(cb, dtype=np.int64), pr, R, P, Q, L.stride, dw, bool(c["memory.ideal"]),
+                     float(c["noc.iact_entries_per_cycle"]), float(c["noc.weight_entries_per_cycle"]),
+                     float(c["noc.psum_entries_per_cycle"]))
+
+
+@njit(cache=True)
+def _estimate(cb, pr, R, P, Q, stride, dw, ideal, bw_i, bw_w, bw_p):
+    n = pr.shape[0] * cb.shape[0]
+    pi = np.empty(n, dtype=np.int64)
+    ci = np.empty(n, dtype=np.int64)
+    est = np.empty(n, dtype=np.float64)
+    k = 0
+    for i in range(pr.shape[0]):
+        M0 = np.int64(pr[i, 0])
+        nMb = np.int64(pr[i, 2])
+        nCb = np.int64(pr[i, 3])
+        for j in range(cb.shape[0]):
+            Rsp, Cr, Fc, Mc, Fk, Ck, Mk = cb[j, 0], cb[j, 1], cb[j, 2], cb[j, 3], cb[j, 4], cb[j, 5], cb[j, 6]
+            if not (Cr <= nCb and Mc <= nMb and Ck <= -(-nCb // Cr) and Mk <= -(-nMb // Mc)):
+                continue
+            n_mt, n_ct = -(-nMb // (Mc * Mk)), -(-nCb // (Cr * Ck))
+            n_rt, n_ft = -(-R // Rsp), -(-P // (Fc * Fk))
+            passes = n_mt * n_ct * n_rt * n_ft
+            t = pr[i, 4]
+            if not ideal:
+                rows_i = min(Rsp * Fc, (Fc - 1) * stride + Rsp)
+                # distinct iact rows per cluster: channel blocks down the rows (conv) or, in depthwise,
+                # the output-channel blocks across the columns (each carries its own channels)
+                t = max(t, (rows_i * (Mc if dw else Cr)) * pr[i, 5] / bw_i)
+                t = max(t, (Rsp * Cr * Mc) * pr[i, 6] / bw_w / n_ft)
+                t = max(t, (Fc * Mc * M0 * Q * (1 if n_ct * n_rt == 1 else 2)) / bw_p)
+            pi[k] = i
+            ci[k] = j
+            est[k] = passes * t
+            k += 1
+    return pi[:k], ci[:k], est[:k]

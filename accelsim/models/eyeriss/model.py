@@ -64,7 +64,7 @@ from ...engine import AcceleratorModel, LayerResult, largest_remainder
 from ...errors import AccelsimError, UnsupportedLayer
 from ...registry import register_model
 from .area import eyeriss_area
-from .formats import blocksum, ceil_div, weight_csc
+from .formats import ceil_div, weight_csc
 from .kernel import (
     A_ACTIVE,
     A_ADDR_OVH,
@@ -92,10 +92,12 @@ from .kernel import (
     A_W_NOC,
     A_W_SPADW,
     A_WWORDS,
-    array_timing,
+    COUNT_SLOTS,
+    array_passes,
     functional_walk,
 )
-from .mapping import Mapping, candidates, tile_stats
+from .layerarrays import LayerArrays
+from .mapping import Mapping, candidates
 
 # ------------------------------------------------------------------ the model
 FIELDS_V2 = {
@@ -167,6 +169,8 @@ class EyerissV2(AcceleratorModel):
                "glb_iact_write", "glb_psum_read", "glb_psum_write", "noc_iact", "noc_weight", "noc_psum", "dram_byte")
     ISO_FIELDS = {"clusters.rows": "sqrt", "clusters.cols": "sqrt"}
     DRAM_BANDWIDTH = ("dram.bytes_per_cycle", True)
+    #: False: walk every layer's PE stage times from the data even where the closed form is exact (tests)
+    fast_paths: bool = True
 
     # ---- config
     @classmethod
@@ -216,31 +220,16 @@ class EyerissV2(AcceleratorModel):
         am = inst.act_mask()
         skip_i, _ = self._flags(L)
         code = np.full((L.C, L.H + 2 * pad, L.W + 2 * pad), 0 if skip_i else 1, dtype=np.int8)
-        code[:, pad:pad + L.H, pad:pad + L.W] = np.where(am, 2, 1)
+        code[:, pad:pad + L.H, pad:pad + L.W] = np.asarray(am, dtype=np.int8) + np.int8(1)
         return dw, code, inst.weight_mask()
 
-    def _run(self, L, dw, code, wmask, m: Mapping, skip_i, skip_w):
+    def _run(self, ld: LayerArrays, m: Mapping):
+        """Simulate the layer of ``ld`` under mapping ``m``: (accumulator vector, DRAM / tiling dict)."""
         c = self.cfg
-        lanes = c["pe.simd_lanes"]
-        compressed = c["pe.compressed_spads"]
-        K, Cg, R, S = wmask.shape
-        ptr, _, _ = weight_csc(wmask, None, m.M0, dw)
-        col, colr, tiles_dw, cb_dw, nz, _ = tile_stats(L, dw, code, wmask, m.M0, lanes, skip_i, skip_w, compressed)
-        blk = m.M0 if dw else m.C0
-        chan = blocksum(nz.astype(np.int64), blk, 0)  # (nBlk, Hp, Wp) stored iacts
-        if compressed:
-            rowent = chan.sum(axis=2) + (code[0] >= 1).sum(axis=1)[None, :]  # data + one address per column
-        else:
-            valid = (code[0] >= 1).sum(axis=1)
-            sizes = np.minimum(blk, code.shape[0] - np.arange(0, code.shape[0], blk))
-            rowent = sizes[:, None] * valid[None, :]
-        rowent = np.ascontiguousarray(rowent, dtype=np.int64)
-        if dw:
-            wtile = tiles_dw + blk * S
-        else:
-            wtile = blocksum(colr.sum(axis=3), m.C0, 1) + (
-                np.minimum(m.C0, Cg - np.arange(0, Cg, m.C0))[None, :, None] * S)
-        wtile = np.ascontiguousarray(wtile, dtype=np.int64)
+        L, dw = ld.L, ld.dw
+        K, Cg, R, S = ld.wmask.shape
+        rowent = ld.rowent(m.M0 if dw else m.C0)
+        wtile = ld.wtile(m.M0, m.C0)
         # psum GLB capacity: outputs of a cluster kept across temporal C/R accumulation
         nMb, nCb = ceil_div(K, m.M0), (1 if dw else ceil_div(Cg, m.C0))
         n_ct, n_rt, n_ft = ceil_div(nCb, m.Cr * m.Ck), ceil_div(R, m.Rsp), ceil_div(L.P, m.Fc * m.Fk)
@@ -255,7 +244,7 @@ class EyerissV2(AcceleratorModel):
         wbits, ibits, obits = c["bits.weight_entry"], c["bits.iact_entry"], c["bits.output"]
         nclus = c["clusters.rows"] * c["clusters.cols"]
         w_once = float(wtile.sum())
-        i_stored = float(chan.sum() + (code[0] >= 1).sum()) if compressed else float((code >= 1).sum())
+        i_stored = ld.iacts_stored()
         glb_bytes = c["glb.iact_bytes_per_cluster"] * nclus
         in_bytes = i_stored * ibits / 8
         tiling, i_reads, w_reads = "input fits the GLB", 1, chunks
@@ -269,11 +258,14 @@ class EyerissV2(AcceleratorModel):
                 tiling, w_reads = "iacts once, weights re-read per output-row chunk", pc
         ft_chunk = ceil_div(n_ft, w_reads)
         w_reads = ceil_div(n_ft, ft_chunk)
-        acc, gtime = array_timing(code, ptr, dw, K, Cg, R, S, L.P, L.Q, L.stride, L.dilation, m.M0, m.C0, skip_i,
-                                  skip_w, lanes, m.Rsp, m.Cr, m.Fc, m.Mc, m.Fk, m.Ck, m.Mk, self.n_pes, rowent, wtile,
+        work, feed = ld.tiles(m.M0, m.C0)
+        acc, gtime = array_passes(work, feed, ld.ncols, dw, K, Cg, R, L.P, L.Q, m.M0, m.C0, L.stride, L.dilation,
+                                  m.Rsp, m.Cr, m.Fc, m.Mc, m.Fk, m.Ck, m.Mk, self.n_pes, rowent, wtile,
                                   float(c["noc.iact_entries_per_cycle"]), float(c["noc.weight_entries_per_cycle"]),
                                   float(c["noc.psum_entries_per_cycle"]), bool(c["memory.ideal"]), ft_chunk,
                                   c["pe.pipeline_stages"], bool(c["pe.address_stages"]))
+        for i, slot in enumerate(COUNT_SLOTS):  # per-iact counters: layer totals, the same for every mapping
+            acc[slot] = ld.counts(m.M0)[i]
         # outputs leave uncompressed (their sparsity is only known to the next layer)
         out_bytes = K * L.P * L.Q * obits / 8
         dram_bytes = w_once * w_reads * wbits / 8 + in_bytes * i_reads + out_bytes
@@ -290,32 +282,34 @@ class EyerissV2(AcceleratorModel):
         return int(math.ceil(max(t, dcyc))), max(0.0, dcyc - t)
 
     def map_layer(self, inst, mapping: Mapping | None = None):
-        """Search, simulate the best few on the real data, return (mapping, acc, dram, n_candidates, data).
+        """Search, simulate the best few on the real data, return (mapping, acc, dram, n_candidates, layer data).
 
         ``mapping`` pins the mapping (no search; the caller vouches for its legality)."""
         L = inst.layer
         dw, code, wmask = self._prepare(inst)
         skip_i, skip_w = self._flags(L)
+        ld = LayerArrays(self.cfg, L, dw, code, wmask, skip_i, skip_w, fast_paths=self.fast_paths)
         if mapping is not None:
-            acc, dram = self._run(L, dw, code, wmask, mapping, skip_i, skip_w)
-            return mapping, acc, dram, 1, (dw, code, wmask, skip_i, skip_w)
-        cands, ncand = candidates(self.cfg, L, dw, code, wmask, skip_i, skip_w, top=self.cfg["mapper.top_k"])
+            acc, dram = self._run(ld, mapping)
+            return mapping, acc, dram, 1, ld
+        cands, ncand = candidates(self.cfg, ld, top=self.cfg["mapper.top_k"])
         if not cands:
             raise UnsupportedLayer(f"{self.cfg.name}: layer {L.name!r}: no legal mapping (filter width {L.S} vs "
                                 f"iact address spad {self.cfg['pe.iact_addr_entries']}, or spads too small)")
         best = None
         for m in cands:
-            acc, dram = self._run(L, dw, code, wmask, m, skip_i, skip_w)
+            acc, dram = self._run(ld, m)
             cyc, _ = self._cycles(acc, dram)
             if best is None or cyc < best[0]:
                 best = (cyc, m, acc, dram)
-        return best[1], best[2], best[3], ncand, (dw, code, wmask, skip_i, skip_w)
+        return best[1], best[2], best[3], ncand, ld
 
     def simulate_layer(self, inst, functional: bool = False, mapping: Mapping | None = None) -> LayerResult:
         L = inst.layer
         c = self.cfg
         lanes = c["pe.simd_lanes"]
-        m, acc, dram, ncand, (dw, code, wmask, skip_i, skip_w) = self.map_layer(inst, mapping)
+        m, acc, dram, ncand, ld = self.map_layer(inst, mapping)
+        dw, wmask, skip_i, skip_w = ld.dw, ld.wmask, ld.skip_i, ld.skip_w
         cycles, dram_stall = self._cycles(acc, dram)
         bd = {"busy": acc[A_IDEAL], "pe_address_stall": acc[A_ADDR_OVH], "spatial_fragmentation": acc[A_FRAG],
               "load_imbalance": acc[A_IMB],
@@ -354,8 +348,11 @@ class EyerissV2(AcceleratorModel):
         passes_cf = (ceil_div(nMb, m.Mc * m.Mk) * ceil_div(nCb, m.Cr * m.Ck) * ceil_div(R, m.Rsp)
                      * ceil_div(L.P, m.Fc * m.Fk))
         closed_form = passes_cf * tile_dense
-        from workloads.effectual import effectual_macs
-        eff = effectual_macs(inst)
+        if inst.out_mask is None:  # every output active: the walk's MACs are the effectual MACs
+            eff = macs
+        else:
+            from workloads.effectual import effectual_macs
+            eff = effectual_macs(inst)
         extra = {
             "mapping": m.describe(), "mapping_factors": [m.Rsp, m.Cr, m.Fc, m.Mc, m.Fk, m.Ck, m.Mk, m.M0, m.C0],
             "mapping_candidates": ncand, "passes": int(acc[A_PASSES]),
@@ -371,6 +368,9 @@ class EyerissV2(AcceleratorModel):
             "rule": {"skip_zero_iacts": skip_i, "skip_zero_weights": skip_w,
                      "depthwise_rule": c["pe.depthwise_rule"] if dw else None},
             "macs_walked_effectual": macs,
+            # timing path (accelsim.models.eyeriss.layerarrays): PE stage times in closed form (data-independent
+            # PE) or walked from the data; the pass-level array walk and the action counts are the same
+            "path": ld.path,
         }
         out = None
         if functional:

@@ -1,0 +1,170 @@
+"""Per-layer arrays of one Eyeriss simulation, computed once and shared by the mapping search and by
+every mapping simulated on the real data.
+
+Everything here depends on the layer's data and on the PE tile (``M0`` output channels, ``C0`` input
+channels) only, never on the spatial factors of a mapping: the stored iacts, the per-row fed /
+non-zero iact counts (:func:`~.kernel.iact_rows`), the largest iact window per channel block (spad
+fit), the weight column counts, the layer totals of the per-iact counters
+(:func:`~.kernel.action_counts`) and the per-tile PE stage times (:func:`~.kernel.tile_work`).
+
+Timing paths.  When the PE skips nothing (no zero-iact and no zero-weight skipping, the halo streamed
+as zeros: Eyeriss v1, and v2's depthwise layers under ``pe.depthwise_rule: dense``), a tile's stage
+times do not depend on the data, and :func:`~.kernel.tile_work_dense` gives them in closed form
+(``path = "closed_form"``; the action counts still come from the data).  Otherwise they are walked
+from the data (``path = "cycle_loop"``).  Both feed the same pass-level walk of the array; the
+property tests (``tests/accelsim/test_fast_paths.py``) prove the closed form equal to the data
+walk, and the tiled data walk equal to the per-iact reference :func:`~.kernel.array_timing_walk`.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+
+from .formats import blocksum, ceil_div
+from .kernel import (
+    action_counts,
+    block_window_max,
+    iact_rows,
+    tile_work,
+    tile_work_dense,
+    weight_counts,
+    window_counts,
+)
+
+CLOSED_FORM, CYCLE_LOOP = "closed_form", "cycle_loop"
+
+
+class LayerArrays:
+    """The layer's iact codes and weight mask with every mapping-independent array, cached."""
+
+    def __init__(self, cfg, L, dw, code, wmask, skip_i, skip_w, fast_paths: bool = True):
+        self.cfg, self.L, self.dw, self.code, self.wmask = cfg, L, dw, code, wmask
+        self.skip_i, self.skip_w = bool(skip_i), bool(skip_w)
+        self.lanes = int(cfg["pe.simd_lanes"])
+        self.compressed = bool(cfg["pe.compressed_spads"])
+        # timing independent of the data: every code is fed (padding streamed as a zero) at a fixed cost
+        self.path = CLOSED_FORM if (fast_paths and not self.skip_i and not self.skip_w
+                                    and int(code.min(initial=1)) >= 1) else CYCLE_LOOP
+        self._stats: dict = {}
+        self._win: dict = {}
+        self._wcnt: dict = {}
+        self._counts: dict = {}
+        self._tiles: dict = {}
+
+    # ---- iacts
+    @cached_property
+    def nz(self) -> np.ndarray:
+        """Iacts a compressed spad stores (and a skipping PE feeds): uint8 (C, rows, cols)."""
+        nz = (self.code == 2) if (self.skip_i and self.compressed) else (self.code >= 1)
+        return nz.view(np.uint8)
+
+    @cached_property
+    def d_act(self) -> float:
+        """Density of non-zero iacts among the fed positions (1.0 for a PE that does not skip them)."""
+        if not self.skip_i:
+            return 1.0
+        return float((self.code == 2).sum()) / max(1, int((self.code >= 1).sum()))
+
+    @cached_property
+    def rows(self):
+        """(F, F2, NC) of :func:`~.kernel.iact_rows` on the real codes."""
+        L = self.L
+        return iact_rows(self.code, L.Q, L.S, L.stride, L.dilation, self.skip_i)
+
+    @cached_property
+    def ncols(self) -> np.ndarray:
+        """Stored window columns per (channel, row): the iact-address stage of a PE tile."""
+        if self.path == CLOSED_FORM:
+            C, Hp, _ = self.code.shape
+            return np.full((C, Hp), self.L.Q * self.L.S, dtype=np.int64)
+        return self.rows[2]
+
+    @cached_property
+    def row_valid(self) -> np.ndarray:
+        """Positions of each padded row a PE streams (codes >= 1; every channel has the same halo)."""
+        return (self.code[0] >= 1).sum(axis=1)
+
+    @cached_property
+    def row_stored(self) -> np.ndarray:
+        """Stored iacts per (channel, padded row)."""
+        return self.nz.sum(axis=2, dtype=np.int64)
+
+    def win_max(self, blk: int) -> int:
+        """Largest ``blk`` x S iact window of the real data (compressed spad fit)."""
+        if blk not in self._win:
+            if "wn" not in self.__dict__:
+                L = self.L
+                self.__dict__["wn"] = window_counts(self.nz, L.Q, L.S, L.stride, L.dilation)
+            self._win[blk] = int(block_window_max(self.__dict__["wn"], blk))
+        return self._win[blk]
+
+    # ---- weights, per M0
+    def stats(self, M0: int):
+        """(col, colr, tiles_dw, wcyc_mean) of :func:`~.mapping.tile_stats` for this M0."""
+        if M0 not in self._stats:
+            from .mapping import tile_stats
+            self._stats[M0] = tile_stats(self.dw, self.wmask, M0, self.lanes, self.skip_w, self.compressed)
+        return self._stats[M0]
+
+    def wcnt(self, M0: int) -> np.ndarray:
+        if M0 not in self._wcnt:
+            self._wcnt[M0] = weight_counts(self.wmask, M0, self.dw)
+        return self._wcnt[M0]
+
+    def counts(self, M0: int) -> np.ndarray:
+        """Layer totals of the per-iact counters (:func:`~.kernel.action_counts`) for this M0."""
+        if M0 not in self._counts:
+            L = self.L
+            K, Cg, R, S = self.wmask.shape
+            F, F2, _ = self.rows
+            self._counts[M0] = action_counts(F, F2, self.wcnt(M0), self.dw, K, Cg, R, S, L.P, L.stride,
+                                             L.dilation, M0, self.skip_w, self.lanes)
+        return self._counts[M0]
+
+    def tiles(self, M0: int, C0: int):
+        """(work, feed): MAC-stage cycles and fed iacts per PE tile (m-block, c-block, r, p)."""
+        key = (M0, C0)
+        if key not in self._tiles:
+            L = self.L
+            K, Cg, R, S = self.wmask.shape
+            if self.path == CLOSED_FORM:
+                self._tiles[key] = tile_work_dense(K, Cg, R, S, L.P, L.Q, M0, C0, self.dw, self.lanes)
+            else:
+                self._tiles[key] = tile_work(self.rows[0], self.wcnt(M0), self.dw, K, Cg, R, S, L.P, L.stride,
+                                             L.dilation, M0, C0, self.skip_w, self.lanes)
+        return self._tiles[key]
+
+    # ---- per-mapping delivery tables
+    def rowent(self, blk: int) -> np.ndarray:
+        """Entries of one iact row of a channel block as delivered (data + one address per column when
+        compressed): (blocks, rows) int64."""
+        if self.compressed:
+            rowent = blocksum(self.row_stored, blk, 0) + self.row_valid[None, :]
+        else:
+            C = self.code.shape[0]
+            sizes = np.minimum(blk, C - np.arange(0, C, blk))
+            rowent = sizes[:, None] * self.row_valid[None, :]
+        return np.ascontiguousarray(rowent, dtype=np.int64)
+
+    def iacts_stored(self) -> float:
+        """Iact entries of the whole layer input as stored (GLB / DRAM)."""
+        if self.compressed:
+            return float(int(self.row_stored.sum()) + int(self.row_valid.sum()))
+        return float((self.code >= 1).sum())
+
+    def wtile(self, M0: int, C0: int) -> np.ndarray:
+        """Weight spad entries of every (m-block, c-block, r) tile (data + addresses)."""
+        col, colr, tiles_dw, _ = self.stats(M0)
+        S = self.wmask.shape[3]
+        if self.dw:
+            wtile = tiles_dw + M0 * S
+        else:
+            Cg = self.wmask.shape[1]
+            wtile = blocksum(colr.sum(axis=3), C0, 1) + (np.minimum(C0, Cg - np.arange(0, Cg, C0))[None, :, None] * S)
+        return np.ascontiguousarray(wtile, dtype=np.int64)
+
+    def n_blocks(self, M0: int, C0: int) -> tuple[int, int]:
+        K, Cg = self.wmask.shape[:2]
+        return ceil_div(K, M0), (1 if self.dw else ceil_div(Cg, C0))

@@ -1,0 +1,216 @@
+"""Exact fast paths (issue 14): each is proven equal to the loop it replaces on random layers (hypothesis).
+
+* Eyeriss (v1, v2): the tiled kernel (per-row iact counts -> per-tile stage times -> pass walk) equals
+  the per-iact reference walk :func:`~accelsim.models.eyeriss.kernel.array_timing_walk` bit for bit;
+  the closed-form PE stage times (a PE that skips nothing) equal the times walked from the data; the
+  mapping search (numba estimate, top-k preselection) ranks exactly as the vectorised numpy estimate.
+* DianNao: the closed form of the NFU timeline equals the (block, position) walk.
+* Whole layers: ``fast_paths`` on and off give the same LayerResult (only ``extra["path"]`` differs),
+  and the same report hash; the markdown report lists the layers per timing path.
+"""
+
+from dataclasses import replace
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from accelsim.engine import make_model, run_instance, simulate
+from accelsim.models.diannao.model import _dense_timeline, dense_timeline_closed
+from accelsim.models.eyeriss import kernel as kn
+from accelsim.models.eyeriss.formats import ceil_div, weight_csc
+from accelsim.models.eyeriss.layerarrays import LayerArrays
+from accelsim.models.eyeriss.mapping import candidates, spatial_combos
+from workloads import Layer, Workload, effectual_macs
+
+PROP = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _layer(kind, C, K, H, W, R, S, stride, pad, dil, wd, ad, out_density=None):
+    if kind == "fc":
+        return Layer("l", "fc", C=C, K=K, weight_density=wd, act_density=ad)
+    H = max(H, dil * (R - 1) + 1 - 2 * pad)
+    W = max(W, dil * (S - 1) + 1 - 2 * pad)
+    return Layer("l", kind, C=C, K=C if kind == "depthwise" else K, H=H, W=W, R=R, S=S, stride=stride,
+                 padding=pad, dilation=dil, groups=C if kind == "depthwise" else 1, weight_density=wd,
+                 act_density=ad, out_density=out_density)
+
+
+layers = st.builds(_layer, st.sampled_from(["conv", "conv", "depthwise", "fc"]), st.integers(1, 20),
+                   st.integers(1, 20), st.integers(1, 9), st.integers(1, 9), st.integers(1, 3), st.integers(1, 3),
+                   st.integers(1, 2), st.integers(0, 1), st.integers(1, 2), st.floats(0.05, 1.0), st.floats(0.0, 1.0))
+
+
+def _inst(L, seed=0):
+    wl = Workload("t")
+    wl.add_layer(L)
+    return wl.instance(L.name, 0).materialize(seed)
+
+
+# ------------------------------------------------------------------ Eyeriss kernel
+def _random_data(L, seed, lowest_code):
+    """Random iact codes >= ``lowest_code`` over the padded input and a random weight mask."""
+    rng = np.random.default_rng(seed)
+    code = rng.integers(lowest_code, 3, size=(L.C, L.H + 2 * L.padding, L.W + 2 * L.padding)).astype(np.int8)
+    return rng, L.kind == "depthwise", L.weight_shape, code, rng.random(L.weight_shape) < 0.5
+
+
+@PROP
+@given(L=layers, seed=st.integers(0, 2 ** 16), m0=st.integers(1, 9), c0=st.integers(1, 9),
+       f=st.lists(st.integers(1, 3), min_size=7, max_size=7), lanes=st.sampled_from([1, 2]),
+       skip_i=st.booleans(), skip_w=st.booleans(), addr=st.booleans(), ideal=st.booleans(),
+       ft_chunk=st.integers(1, 3), stages=st.integers(1, 7))
+def test_tiled_kernel_equals_per_iact_walk(L, seed, m0, c0, f, lanes, skip_i, skip_w, addr, ideal, ft_chunk, stages):
+    """Any iact codes (0 padding / 1 zero / 2 non-zero anywhere), any weight mask, any mapping factors."""
+    rng, dw, (K, Cg, R, S), code, wmask = _random_data(L, seed, 0)
+    ptr = weight_csc(wmask, None, m0, dw)[0]
+    nblk = ceil_div(K, m0) if dw else ceil_div(Cg, c0)
+    nMb, nCb = ceil_div(K, m0), (1 if dw else ceil_div(Cg, c0))
+    rowent = rng.integers(0, 50, size=(nblk, code.shape[1])).astype(np.int64)
+    wtile = rng.integers(0, 50, size=(nMb, nCb, R)).astype(np.int64)
+    Rsp, Cr, Fc, Mc, Fk, Ck, Mk = f
+    n_pes = Rsp * Cr * Fc * Mc * Fk * Ck * Mk + int(rng.integers(0, 5))
+    args = (code, ptr, dw, K, Cg, R, S, L.P, L.Q, L.stride, L.dilation, m0, c0, skip_i, skip_w, lanes,
+            Rsp, Cr, Fc, Mc, Fk, Ck, Mk, n_pes, rowent, wtile, 3.0, 2.5, 4.0, ideal, ft_chunk, stages, addr)
+    acc_ref, g_ref = kn.array_timing_walk(*args)
+    acc, g = kn.array_timing(*args)
+    assert acc.tobytes() == acc_ref.tobytes(), np.nonzero(acc != acc_ref)
+    assert g.tobytes() == g_ref.tobytes()
+
+
+@PROP
+@given(L=layers, seed=st.integers(0, 2 ** 16), m0=st.integers(1, 9), c0=st.integers(1, 9),
+       lanes=st.sampled_from([1, 2]))
+def test_closed_form_stage_times_equal_the_data_walk(L, seed, m0, c0, lanes):
+    """A PE that skips nothing (every code >= 1): tile stage times from the shape equal those walked."""
+    _, dw, (K, Cg, R, S), code, wmask = _random_data(L, seed, 1)
+    wcnt = kn.weight_counts(wmask, m0, dw)
+    F, F2, NC = kn.iact_rows(code, L.Q, S, L.stride, L.dilation, False)
+    work, feed = kn.tile_work(F, wcnt, dw, K, Cg, R, S, L.P, L.stride, L.dilation, m0, c0, False, lanes)
+    work_cf, feed_cf = kn.tile_work_dense(K, Cg, R, S, L.P, L.Q, m0, c0, dw, lanes)
+    assert np.array_equal(work, work_cf) and np.array_equal(feed, feed_cf)
+    assert (NC == L.Q * S).all()
+
+
+def _model_pair(preset, overrides=None):
+    fast, loop = make_model(preset, overrides), make_model(preset, overrides)
+    loop.fast_paths = False
+    return fast, loop
+
+
+@PROP
+@given(L=layers, seed=st.integers(0, 2 ** 16))
+def test_eyeriss_layers_fast_path_equals_loop(L, seed):
+    """v1 (closed form on every layer), v2 (closed form on depthwise layers under the 'dense' rule, the
+    data walk elsewhere): the same LayerResult either way; macs_effectual is the shared count."""
+    inst = _inst(L, seed)
+    for preset in ("eyeriss-v1", "eyeriss-v2"):
+        fast, loop = _model_pair(preset)
+        a, b = run_instance(fast, inst), run_instance(loop, inst)
+        want = "closed_form" if (preset == "eyeriss-v1" or L.kind == "depthwise") else "cycle_loop"
+        assert a.extra.pop("path") == want and b.extra.pop("path") == "cycle_loop"
+        assert a.to_dict() == b.to_dict()
+        assert a.macs_effectual == effectual_macs(inst)
+
+
+def test_effectual_macs_with_an_output_mask():
+    inst = _inst(_layer("conv", 6, 5, 7, 7, 3, 3, 1, 1, 1, 0.5, 0.5, out_density=0.4), 3)
+    assert inst.out_mask is not None and not inst.out_mask.all()
+    r = run_instance(make_model("eyeriss-v2"), inst)
+    assert r.macs_effectual == effectual_macs(inst) < r.extra["macs_walked_effectual"]
+
+
+# ------------------------------------------------------------------ Eyeriss mapping search
+def _estimate_numpy(cfg, L, cb, M0, C0, nMb, nCb, R, P, Q, work, row_ent, mean_wt, dw):
+    """The vectorised numpy estimate of one PE tile over the spatial combos (the code before issue 14)."""
+    c = cfg
+    Rsp, Cr, Fc, Mc, Fk, Ck, Mk = (cb[:, j] for j in range(7))
+    ok = (Cr <= nCb) & (Mc <= nMb) & (Ck <= -(-nCb // Cr)) & (Mk <= -(-nMb // Mc))
+    Rsp, Cr, Fc, Mc, Fk, Ck, Mk = (x[ok] for x in (Rsp, Cr, Fc, Mc, Fk, Ck, Mk))
+    n_mt, n_ct = -(-nMb // (Mc * Mk)), -(-nCb // (Cr * Ck))
+    n_rt, n_ft = -(-R // Rsp), -(-P // (Fc * Fk))
+    passes = n_mt * n_ct * n_rt * n_ft
+    t = np.full(passes.shape, work + c["pe.pipeline_stages"] - 1, dtype=np.float64)
+    if not c["memory.ideal"]:
+        rows_i = np.minimum(Rsp * Fc, (Fc - 1) * L.stride + Rsp)
+        t = np.maximum(t, rows_i * (Mc if dw else Cr) * row_ent / c["noc.iact_entries_per_cycle"])
+        t = np.maximum(t, Rsp * Cr * Mc * mean_wt / c["noc.weight_entries_per_cycle"] / n_ft)
+        t = np.maximum(t, Fc * Mc * M0 * Q * np.where(n_ct * n_rt == 1, 1, 2) / c["noc.psum_entries_per_cycle"])
+    n = len(passes)
+    return np.column_stack([passes * t, np.full(n, M0), np.full(n, C0), Rsp, Cr, Fc, Mc, Fk, Ck, Mk])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(L=layers, seed=st.integers(0, 2 ** 16), preset=st.sampled_from(["eyeriss-v2", "eyeriss-v1"]),
+       ideal=st.booleans(), top=st.integers(1, 6))
+def test_mapping_search_ranks_as_the_numpy_estimate(L, seed, preset, ideal, top):
+    m = make_model(preset, {"memory.ideal": ideal})
+    inst = _inst(L, seed)
+    dw, code, wmask = m._prepare(inst)
+    ld = LayerArrays(m.cfg, L, dw, code, wmask, *m._flags(L))
+    got, n = candidates(m.cfg, ld, top=top)
+    # the reference ranks every legal (tile, combo) with the numpy estimate, then lexsorts all rows
+    parts = []
+    K, Cg, R, S = wmask.shape
+    c = m.cfg
+    for M0 in sorted({x for x in (1, 2, 3, 4, 6, 8, 12, 16, 24, 32) if x <= min(K, c["pe.psum_spad_entries"])}
+                     | ({K} if K <= c["pe.psum_spad_entries"] else set())):
+        col, colr, tiles_dw, wcyc_mean = ld.stats(M0)
+        for C0 in ([1] if dw else [x for x in (1, 2, 3, 4, 6, 8, 12, 16) if x <= Cg]):
+            blk = M0 if dw else C0
+            wt = tiles_dw if dw else np.add.reduceat(colr.sum(axis=3), np.arange(0, Cg, C0), axis=1)
+            if blk * S > c["pe.weight_addr_entries"] or wt.max() > c["pe.weight_spad_entries"]:
+                continue
+            if (ld.win_max(blk) if ld.compressed else blk * S) > c["pe.iact_spad_entries"]:
+                continue
+            Wp = code.shape[2]
+            row_ent = (blk * Wp * ld.d_act + Wp) if ld.compressed else blk * Wp
+            work = L.Q * S * blk * ld.d_act * wcyc_mean
+            if c["pe.address_stages"]:
+                work = max(work, L.Q * S * blk * ld.d_act, L.Q * S)
+            parts.append(_estimate_numpy(c, L, spatial_combos(c, R, L.P), M0, C0, ceil_div(K, M0),
+                                         1 if dw else ceil_div(Cg, C0), R, L.P, L.Q, work, row_ent,
+                                         float(wt.mean()) + blk * S, dw))
+    if L.S > c["pe.iact_addr_entries"] or not parts:
+        assert got == [] and n == 0
+        return
+    allc = np.concatenate(parts)
+    order = np.lexsort(tuple(allc[:, j] for j in range(9, 2, -1)) + (-allc[:, 2], -allc[:, 1], allc[:, 0]))
+    want = [(tuple(int(v) for v in allc[i, [3, 4, 5, 6, 7, 8, 9, 1, 2]]), float(allc[i, 0])) for i in order[:top]]
+    assert n == allc.shape[0]
+    assert [((g.Rsp, g.Cr, g.Fc, g.Mc, g.Fk, g.Ck, g.Mk, g.M0, g.C0), g.est) for g in got] == want
+
+
+# ------------------------------------------------------------------ DianNao
+@settings(max_examples=60, deadline=None)
+@given(K=st.integers(1, 70), L=st.integers(1, 300), n_pe=st.integers(1, 20), tm=st.integers(1, 20),
+       active=st.lists(st.booleans(), min_size=0, max_size=40))
+def test_diannao_closed_form_equals_the_timeline_walk(K, L, n_pe, tm, active):
+    a = np.array(active, dtype=np.bool_)
+    cyc, used = _dense_timeline(K, L, a, n_pe, tm)
+    assert dense_timeline_closed(K, L, int(a.sum()), n_pe, tm) == (cyc, used)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(L=layers, seed=st.integers(0, 2 ** 16), od=st.sampled_from([None, 0.3, 0.8]))
+def test_diannao_layers_fast_path_equals_loop(L, seed, od):
+    if L.kind != "fc" and od is not None:
+        L = replace(L, out_density=od)
+    inst = _inst(L, seed)
+    fast, loop = _model_pair("diannao")
+    a, b = run_instance(fast, inst), run_instance(loop, inst)
+    assert a.extra.pop("path") == "closed_form" and b.extra.pop("path") == "cycle_loop"
+    assert a.to_dict() == b.to_dict()
+
+
+# ------------------------------------------------------------------ reports
+def test_report_hash_ignores_the_path_and_markdown_lists_it():
+    wl = Workload("t")
+    for L in (_layer("conv", 8, 6, 8, 8, 3, 3, 1, 1, 1, 0.5, 0.5), _layer("depthwise", 8, 8, 8, 8, 3, 3, 1, 1, 1,
+                                                                          0.5, 0.5)):
+        wl.add_layer(replace(L, name=L.kind))
+    fast, loop = _model_pair("eyeriss-v2")
+    a, b = simulate(wl, fast, jobs=1), simulate(wl, loop, jobs=1)
+    assert [r.extra["path"] for r in a.results] == ["cycle_loop", "closed_form"]
+    assert a.hash == b.hash
+    assert "Timing path: closed_form (1): depthwise; cycle_loop (1): conv" in a.to_markdown()
