@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from accelsim.engine import make_model, run_instance, simulate
 from accelsim.models.diannao.model import _dense_timeline, dense_timeline_closed
 from accelsim.models.eyeriss import kernel as kn
-from accelsim.models.eyeriss.formats import ceil_div, weight_csc
+from accelsim.models.eyeriss.formats import blocksum, ceil_div, prefix_sum, weight_csc
 from accelsim.models.eyeriss.layerarrays import LayerArrays
 from accelsim.models.eyeriss.mapping import candidates, spatial_combos
 from workloads import Layer, Workload, effectual_macs
@@ -118,6 +118,16 @@ def test_effectual_macs_with_an_output_mask():
     assert inst.out_mask is not None and not inst.out_mask.all()
     r = run_instance(make_model("eyeriss-v2"), inst)
     assert r.macs_effectual == effectual_macs(inst) < r.extra["macs_walked_effectual"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(shape=st.tuples(st.integers(1, 6), st.integers(1, 30), st.integers(1, 4)), size=st.integers(1, 12),
+       axis=st.integers(0, 2), seed=st.integers(0, 2 ** 16), b=st.integers(1, 9))
+def test_block_helpers_equal_the_direct_forms(shape, size, axis, seed, b):
+    x = np.random.default_rng(seed).integers(-5, 40, size=shape)
+    assert np.array_equal(blocksum(x, size, axis), np.add.reduceat(x, np.arange(0, shape[axis], size), axis=axis))
+    assert kn.block_max(prefix_sum(x, 1), size) == np.add.reduceat(x, np.arange(0, shape[1], size), axis=1).max()
+    assert np.array_equal(ceil_div(x, b), -(-x // b))
 
 
 # ------------------------------------------------------------------ Eyeriss mapping search

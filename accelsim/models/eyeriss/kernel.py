@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .formats import block_sums, prefix_sum
+
 # act codes: 0 = padding (never fed), 1 = zero iact, 2 = non-zero iact
 NACC = 30
 (A_TOTAL, A_COMPUTE, A_IDEAL, A_FRAG, A_IMB, A_FILL, A_ST_I, A_ST_W, A_ST_P,
@@ -81,6 +83,23 @@ def block_window_max(wn, blk):
             for q in range(Q):
                 if tmp[q] > best:
                     best = tmp[q]
+    return best
+
+
+@njit(cache=True)
+def block_max(cs, size):
+    """Largest sum of a block of ``size`` consecutive entries along axis 1 of an (A, n, B) array, from
+    its running sums ``cs`` (A, n + 1, B) (:func:`~.formats.prefix_sum`), without forming the blocks."""
+    A, n1, B = cs.shape
+    n = n1 - 1
+    best = np.int64(-(2 ** 62))
+    for a in range(A):
+        for s0 in range(0, n, size):
+            e = min(s0 + size, n)
+            for b in range(B):
+                v = cs[a, e, b] - cs[a, s0, b]
+                if v > best:
+                    best = v
     return best
 
 
@@ -361,12 +380,12 @@ def array_passes(work, feed, NC, dw, K, Cg, R, P, Q, M0, C0, stride, dil, Rsp, C
 COUNT_SLOTS = (A_LOOKUPS, A_WWORDS, A_MACS, A_SLOTS_NZ, A_SLOTS_Z, A_NZ_LOOKUPS, A_DENSE_NZ, A_DENSE_Z)
 
 
-def weight_counts(wmask, M0, dw):
-    """Non-zero weights per CSC column: (nMb, Cg, R, S) (depthwise: (K, 1, R, S)), int64."""
+def weight_counts(wmask, M0, dw, wcum=None):
+    """Non-zero weights per CSC column: (nMb, Cg, R, S) (depthwise: (K, 1, R, S)), int64; ``wcum``: the
+    :func:`~.formats.prefix_sum` of the mask over output channels, when the caller has it."""
     if dw:
         return np.ascontiguousarray(wmask, dtype=np.int64)
-    K = wmask.shape[0]
-    return np.ascontiguousarray(np.add.reduceat(wmask.astype(np.int64), np.arange(0, K, M0), axis=0))
+    return np.ascontiguousarray(block_sums(prefix_sum(wmask, 0) if wcum is None else wcum, M0, 0))
 
 
 def array_timing(act, wptr, dw, K, Cg, R, S, P, Q, stride, dil, M0, C0, skip_i, skip_w, lanes,

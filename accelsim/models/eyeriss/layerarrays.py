@@ -22,9 +22,10 @@ from functools import cached_property
 
 import numpy as np
 
-from .formats import blocksum, ceil_div
+from .formats import block_sums, blocksum, ceil_div, prefix_sum
 from .kernel import (
     action_counts,
+    block_max,
     block_window_max,
     iact_rows,
     tile_work,
@@ -52,6 +53,8 @@ class LayerArrays:
         self._wcnt: dict = {}
         self._counts: dict = {}
         self._tiles: dict = {}
+        self._wt: dict = {}
+        self._rcum: dict = {}
 
     # ---- iacts
     @cached_property
@@ -101,17 +104,48 @@ class LayerArrays:
         return self._win[blk]
 
     # ---- weights, per M0
+    @cached_property
+    def wcum(self) -> np.ndarray:
+        """Running non-zero weight counts over the output channels (:func:`~.formats.prefix_sum`)."""
+        return prefix_sum(self.wmask, 0)
+
     def stats(self, M0: int):
         """(col, colr, tiles_dw, wcyc_mean) of :func:`~.mapping.tile_stats` for this M0."""
         if M0 not in self._stats:
             from .mapping import tile_stats
-            self._stats[M0] = tile_stats(self.dw, self.wmask, M0, self.lanes, self.skip_w, self.compressed)
+            self._stats[M0] = tile_stats(self.dw, self.wmask, M0, self.lanes, self.skip_w, self.compressed,
+                                         col_nnz=None if self.dw else self.wcnt(M0))
         return self._stats[M0]
 
     def wcnt(self, M0: int) -> np.ndarray:
+        """Non-zero weights per CSC column (:func:`~.kernel.weight_counts`)."""
         if M0 not in self._wcnt:
-            self._wcnt[M0] = weight_counts(self.wmask, M0, self.dw)
+            self._wcnt[M0] = weight_counts(self.wmask, M0, self.dw, None if self.dw else self.wcum)
         return self._wcnt[M0]
+
+    def wt_max_mean(self, M0: int, C0: int) -> tuple[int, float]:
+        """Largest and mean :meth:`wt_data` entry (the spad fit and the estimate), without forming the tiles
+        for a regular conv layer.  The mean is the total over the tile count (exact integer total)."""
+        if self.dw:
+            wt = self.wt_data(M0, C0)
+            return int(wt.max()), float(wt.mean())
+        cs = self._rsum_cum(M0)
+        nMb, _, R = cs.shape
+        n = nMb * ceil_div(cs.shape[1] - 1, C0) * R
+        return int(block_max(cs, C0)), float(int(cs[:, -1, :].sum())) / n
+
+    def _rsum_cum(self, M0: int) -> np.ndarray:
+        """Running sums over input channels of the stored weight entries per (m-block, c, r)."""
+        if M0 not in self._rcum:
+            self._rcum[M0] = prefix_sum(self.stats(M0)[1].sum(axis=3), 1)
+        return self._rcum[M0]
+
+    def wt_data(self, M0: int, C0: int) -> np.ndarray:
+        """Stored weight entries (SIMD words) of every (m-block, c-block, r) tile: (nMb, nCb, R)."""
+        key = (M0, C0)
+        if key not in self._wt:
+            self._wt[key] = self.stats(M0)[2] if self.dw else block_sums(self._rsum_cum(M0), C0, 1)
+        return self._wt[key]
 
     def counts(self, M0: int) -> np.ndarray:
         """Layer totals of the per-iact counters (:func:`~.kernel.action_counts`) for this M0."""
@@ -148,6 +182,7 @@ class LayerArrays:
             rowent = sizes[:, None] * self.row_valid[None, :]
         return np.ascontiguousarray(rowent, dtype=np.int64)
 
+    @cached_property
     def iacts_stored(self) -> float:
         """Iact entries of the whole layer input as stored (GLB / DRAM)."""
         if self.compressed:
@@ -156,13 +191,12 @@ class LayerArrays:
 
     def wtile(self, M0: int, C0: int) -> np.ndarray:
         """Weight spad entries of every (m-block, c-block, r) tile (data + addresses)."""
-        col, colr, tiles_dw, _ = self.stats(M0)
         S = self.wmask.shape[3]
         if self.dw:
-            wtile = tiles_dw + M0 * S
+            wtile = self.wt_data(M0, C0) + M0 * S
         else:
             Cg = self.wmask.shape[1]
-            wtile = blocksum(colr.sum(axis=3), C0, 1) + (np.minimum(C0, Cg - np.arange(0, Cg, C0))[None, :, None] * S)
+            wtile = self.wt_data(M0, C0) + (np.minimum(C0, Cg - np.arange(0, Cg, C0))[None, :, None] * S)
         return np.ascontiguousarray(wtile, dtype=np.int64)
 
     def n_blocks(self, M0: int, C0: int) -> tuple[int, int]:

@@ -43,10 +43,11 @@ M0_CHOICES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
 C0_CHOICES = (1, 2, 3, 4, 6, 8, 12, 16)
 
 
-def tile_stats(dw, wmask, M0, lanes, skip_w, compressed):
+def tile_stats(dw, wmask, M0, lanes, skip_w, compressed, col_nnz=None):
     """Per-M0 weight data: (col, colr, tiles, wcyc_mean) -- stored weights per CSC column (the dense
     column height when the PE does not skip zero weights), the same rounded up to whole SIMD words,
-    the depthwise weight tiles (nMb, 1, R), and the mean MAC-stage cycles per fed iact."""
+    the depthwise weight tiles (nMb, 1, R), and the mean MAC-stage cycles per fed iact.  ``col_nnz``:
+    the non-zero weights per column (nMb, Cg, R, S) when the caller has them."""
     K, Cg, R, S = wmask.shape
     if dw:
         col = wmask[:, 0].astype(np.int64) if (skip_w and compressed) else np.ones((K, R, S), np.int64)
@@ -55,7 +56,7 @@ def tile_stats(dw, wmask, M0, lanes, skip_w, compressed):
         tiles = blocksum(colr.sum(axis=2), M0, 0)[:, None, :]  # (nMb, 1, R)
     else:
         if skip_w and compressed:
-            col = blocksum(wmask.astype(np.int64), M0, 0)  # (nMb, Cg, R, S)
+            col = blocksum(wmask.astype(np.int64), M0, 0) if col_nnz is None else col_nnz  # (nMb, Cg, R, S)
             cyc = col if lanes == 1 else ceil_div(col, lanes)
         else:
             hs = np.minimum(M0, K - np.arange(0, K, M0))
@@ -85,21 +86,20 @@ def candidates(cfg, ld, top: int | None = None):
     pairs = []  # (M0, C0, nMb, nCb, PE pass time, iact row entries, weight tile entries) per legal tile
     m0s = sorted({m for m in M0_CHOICES if m <= min(K, pcap)} | ({K} if K <= pcap else set()))
     for M0 in m0s:
-        col, colr, tiles_dw, wcyc_mean = ld.stats(M0)
-        rsum = None if dw else colr.sum(axis=3)
+        wcyc_mean = ld.stats(M0)[3]
         for C0 in ([1] if dw else [x for x in C0_CHOICES if x <= Cg]):
             blk = M0 if dw else C0
             if blk * S > waddr:
                 continue
-            wt_data = tiles_dw if dw else blocksum(rsum, C0, 1)  # (nMb, nCb, R) stored weight entries
-            if int(wt_data.max()) > wcap:
+            wt_max, wt_mean = ld.wt_max_mean(M0, C0)  # stored weight entries of the (m-block, c-block, r) tiles
+            if wt_max > wcap:
                 continue
             if compressed:  # every C0 x S iact window of the real data must fit the spad
                 if ld.win_max(blk) > icap:
                     continue
             elif blk * S > icap:
                 continue
-            mean_wt = float(wt_data.mean()) + blk * S
+            mean_wt = wt_mean + blk * S
             row_ent = (blk * Wp * d_act + Wp) if compressed else blk * Wp
             work = Q * S * blk * d_act * wcyc_mean
             if c["pe.address_stages"]:  # the address stages bound a PE pass too (kernel.array_timing)

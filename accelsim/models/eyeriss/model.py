@@ -244,7 +244,7 @@ class EyerissV2(AcceleratorModel):
         wbits, ibits, obits = c["bits.weight_entry"], c["bits.iact_entry"], c["bits.output"]
         nclus = c["clusters.rows"] * c["clusters.cols"]
         w_once = float(wtile.sum())
-        i_stored = ld.iacts_stored()
+        i_stored = ld.iacts_stored
         glb_bytes = c["glb.iact_bytes_per_cluster"] * nclus
         in_bytes = i_stored * ibits / 8
         tiling, i_reads, w_reads = "input fits the GLB", 1, chunks
