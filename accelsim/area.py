@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .config import ArchConfig
-from .energy import SCALING_RULE
+from .energy import SCALING_RULE, sb_area_scale
 
 UM2 = 1e-6  # mm^2 per um^2
 
@@ -79,6 +79,16 @@ class AreaReport:
     @property
     def total_mm2(self) -> float:
         return float(sum(c.area_mm2 for c in self.components))
+
+    def total_at_node(self, node_nm: float) -> float:
+        """Total area carried to ``node_nm`` with the Stillmaker & Baas area factors
+        (:func:`accelsim.energy.sb_area_scale`), each component from its reference node (the first-order
+        factor that brought it to this report's node divided out)."""
+        tot = 0.0
+        for c in self.components:
+            ref = c.ref_node_nm or self.node_nm
+            tot += c.area_mm2 / (self.node_nm / ref) ** 2 * sb_area_scale(ref, node_nm)
+        return tot
 
     def to_dict(self) -> dict:
         return {"model": self.model, "node_nm": self.node_nm, "method": self.method, "total_mm2": self.total_mm2,

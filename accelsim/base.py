@@ -16,6 +16,10 @@ hook                                   what it gives (default)
 ``ISO_FIELDS`` / ``iso_overrides``     PE-count fields scaled for iso-throughput (none)
 ``DRAM_BANDWIDTH`` / ``dram_bytes_per_s``  off-chip bandwidth for the roofline (none)
 ``validation_suite()``                 the paper / reference-data checks (none)
+``DATAPATH_FIELD`` / ``datapath_bits``  operand width in bits (fixed ``DATAPATH_BITS`` = 16)
+``datapath_overrides(bits)``            overrides giving a ``bits``-wide variant (from ``DATAPATH_FIELD``)
+``onchip_sram_bytes()``                 on-chip storage (the byte-counted components of ``area()``)
+``technology()``                        node, supply, datapath, clock, SRAM, area, energy table
 preset key ``compare_default: true``   ``accelsim compare`` runs the preset by default
 =====================================  ===============================================================
 
@@ -106,6 +110,10 @@ class AcceleratorModel(abc.ABC):
     #: the config field that gives the off-chip bandwidth and whether it is per cycle (x clock) rather
     #: than per second; None: the model has no off-chip bandwidth limit (EIE keeps the model on chip)
     DRAM_BANDWIDTH: ClassVar[tuple[str, bool] | None] = None
+    #: the config field holding the datapath (operand) width and its unit in bits, e.g. ``("data.bits", 1)``
+    #: or ``("word_bytes", 8)``; None: the design's width is fixed at :attr:`DATAPATH_BITS`
+    DATAPATH_FIELD: ClassVar[tuple[str, int] | None] = None
+    DATAPATH_BITS: ClassVar[int] = 16
 
     #: set True (``simulate --chrome-trace F --pe-tracks``) to have models that support it put a
     #: per-PE, per-barrier-round timeline in ``LayerResult.extra["pe_timeline"]`` (see
@@ -114,7 +122,7 @@ class AcceleratorModel(abc.ABC):
 
     def __init__(self, cfg: ArchConfig):
         self.cfg = cfg
-        self.energy: EnergyTable = table_for(cfg)
+        self.energy: EnergyTable = table_for(cfg, self.datapath_bits())
 
     # ---------------------------------------------------------------- required
     @abc.abstractmethod
@@ -168,6 +176,40 @@ class AcceleratorModel(abc.ABC):
                                                   f"model {self.cfg.model} (see its docstring)", None))
             return b.rep
         return generic_area(self.cfg, self)
+
+    def datapath_bits(self) -> int:
+        """Operand width of the datapath in bits (:attr:`DATAPATH_FIELD` of the config, else
+        :attr:`DATAPATH_BITS`).  An energy table that declares its own ``datapath_bits`` has its rows
+        carried to this width (:data:`accelsim.energy.WIDTH_RULE`)."""
+        if self.DATAPATH_FIELD is None:
+            return int(self.DATAPATH_BITS)
+        key, unit = self.DATAPATH_FIELD
+        return int(self.cfg[key]) * int(unit)
+
+    def datapath_overrides(self, bits: int) -> dict | None:
+        """Config overrides giving this design a ``bits``-wide datapath: {} when it has one, None when the
+        model cannot change its width (no :attr:`DATAPATH_FIELD`)."""
+        if self.datapath_bits() == bits:
+            return {}
+        if self.DATAPATH_FIELD is None or bits % self.DATAPATH_FIELD[1]:
+            return None
+        key, unit = self.DATAPATH_FIELD
+        return {key: bits // unit}
+
+    def onchip_sram_bytes(self) -> float:
+        """On-chip storage in bytes (SRAMs, register files, FIFOs, scratchpads): the byte-counted
+        components of :meth:`area`, so both count the same buffers."""
+        return float(sum(c.count for c in self.area().components if c.unit in ("byte", "sram_byte")))
+
+    def technology(self) -> dict:
+        """The design point as configured: node (nm), supply (V), datapath (bits), clock (Hz), on-chip SRAM
+        (bytes), area (mm^2 at the node, :meth:`area`), the energy table and its off-chip energy."""
+        rep = self.area()
+        return {"node_nm": float(self.energy.node_nm), "voltage_v": float(self.energy.voltage_v),
+                "datapath_bits": self.datapath_bits(), "clock_hz": float(self.cfg.clock_hz),
+                "onchip_sram_bytes": self.onchip_sram_bytes(), "area_mm2": rep.total_mm2, "area_method": rep.method,
+                "energy_table": self.energy.name, "table_node_nm": float(self.energy.table_node_nm),
+                "dram_pJ_per_byte": self.energy.dram_pJ_per_byte()}
 
     @classmethod
     def validation_suite(cls) -> Callable[..., dict] | None:

@@ -49,6 +49,11 @@ def add_arguments(p):
     p.add_argument("--iso-resimulate", action="store_true",
                    help="also re-simulate every target with its PE count scaled to the GPU's peak MAC rate "
                         "(targets '<preset>@iso'; buffers and bandwidths unchanged)")
+    p.add_argument("--normalize", default="45nm", metavar="NODE",
+                   help="also give every target's energy and area at one node: NODE (45nm) or NODE@VOLTS "
+                        "(45nm@0.9V; default supply 0.9 V), Stillmaker & Baas 2017 scaling, one DRAM energy per "
+                        "byte, 16-bit variants <preset>@16b of other-width targets; 'none': published nodes "
+                        "only (default 45nm)")
     p.add_argument("--no-measure", action="store_true", help="skip the latency measurement")
     p.add_argument("--measured", metavar="COMPARE_JSON",
                    help="take the measured rows from a compare.json written elsewhere (e.g. on a GPU machine by "
@@ -72,6 +77,7 @@ def settings_from_args(a):
         device=a.device, images=a.images, image_dir=a.image_dir, checkpoint_large=a.checkpoint_large,
         checkpoint_small=a.checkpoint_small, overrides=tuple(a.overrides), prune=a.prune, batch=a.batch,
         reps=a.reps, warmup=a.warmup, gpu_peak_tmacs=a.gpu_peak_tmacs, iso_resimulate=a.iso_resimulate,
+        normalize=a.normalize,
         measure=not a.no_measure, measured=a.measured, plots=not a.no_plots, jobs=a.jobs, scheduler=a.scheduler,
         dask_local=a.dask_local, seed=a.seed, out=a.out, quiet=a.quiet, **kw)
 

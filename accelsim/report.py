@@ -9,6 +9,7 @@ JSON layout::
      "layers": [{"name", "image", "cycles", "latency_s", "energy_j", "macs_dense", "macs_effectual",
                  "utilization", "breakdown": {...}, "actions": {...}, "energy_pJ": {...}}...],
      "energy_table": {...ERT dump with the source of every row...},
+     "technology": {"node_nm", "voltage_v", "datapath_bits", "clock_hz", "onchip_sram_bytes", "area_mm2", ...},
      "energy_by_action_pJ": {...}, "skipped_layers": [...], "toolkit": {...}, "report_hash": "..."}
 
 ``report_hash`` is sha256 over the JSON without wall-clock time and absolute paths (config file,
@@ -117,6 +118,7 @@ class Report:
             "layers": [r.to_dict(with_outputs) for r in self.results],
             "energy_by_action_pJ": self.energy_by_action(),
             "energy_table": self.model.energy.dump(),
+            "technology": self.model.technology(),
             "skipped_layers": self.skipped,
             "toolkit": {"name": "accelsim", "version": __version__},
         }
@@ -169,6 +171,7 @@ class Report:
                  f"- clock: {self.cfg.clock_hz:.4g} Hz; images: {t['images']}; workload hash `{self.workload.content_hash[:16]}`",
                  f"- total: {t['cycles']:,} cycles = {t['latency_s'] * 1e3:.4f} ms; energy {t['energy_j'] * 1e6:.4f} uJ",
                  f"- MACs: dense {t['macs_dense']:,}, effectual {t['macs_effectual']:,}, actual {t['macs_actual']:,}",
+                 f"- technology: {technology_line(self.model.technology())}",
                  "", "| layer | image | cycles | latency (us) | energy (uJ) | util % | effectual MACs |",
                  "|---|---|---|---|---|---|---|"]
         for r in self.results:
@@ -266,6 +269,15 @@ def _pe_events(tl: dict, layer: str, pid: int, t0: float, us_per_cycle: float, n
                            "dur": c * us_per_cycle, "args": {"layer": layer, "round": r, "cycles": c}})
                 at += c * us_per_cycle
     return ev
+
+
+def technology_line(tech: dict) -> str:
+    """One line of a :meth:`accelsim.base.AcceleratorModel.technology` dict."""
+    dram = tech.get("dram_pJ_per_byte")
+    return (f"{tech['node_nm']:g} nm, {tech['voltage_v']:g} V, {tech['datapath_bits']}-bit datapath, "
+            f"{tech['clock_hz'] / 1e6:g} MHz, {tech['onchip_sram_bytes'] / 1024:.0f} KiB on-chip SRAM, "
+            f"{tech['area_mm2']:.3f} mm^2 ({tech['area_method']}), energy table {tech['energy_table']}"
+            + (f", DRAM {dram:g} pJ/byte" if dram is not None else ", no DRAM row"))
 
 
 def stall_cycles(breakdown: dict) -> int:

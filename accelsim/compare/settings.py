@@ -73,6 +73,12 @@ class CompareSettings:
     name, else the paper's V100 (7.85 TMAC/s FP32)"""
     iso_resimulate: bool = False
     """also re-simulate every target with its PE count scaled to the GPU's peak (targets ``<preset>@iso``)"""
+    normalize: str = "45nm"
+    """one technology for every target: ``NODE`` (``45nm``) or ``NODE@VOLTS`` (``45nm@0.9V``; default supply
+    0.9 V) rescales each target's per-action energies and area to that node with the Stillmaker & Baas
+    model, gives every target one DRAM energy per byte, and adds a 16-bit variant ``<preset>@16b`` of
+    each target with another datapath width (:mod:`accelsim.compare.technology`); ``none``: the published
+    nodes only.  Stored in canonical form (``45nm@0.9V`` or ``none``)"""
     measure: bool = True
     """measure the head's latency on ``device`` (False: GFLOPs and simulation only)"""
     measured: str | None = None
@@ -124,6 +130,7 @@ class CompareSettings:
         number("gpu_peak_tmacs", lambda x: 0.0 < x < float("inf"), "a positive number of TMAC/s")
         for name in ("iso_resimulate", "measure", "plots", "quiet"):
             check_bool(name, getattr(self, name))
+        put("normalize", _normalize(self.normalize))
         put("targets", _names(self.targets))
         ov = self.overrides
         if isinstance(ov, str) or not all(isinstance(x, str) for x in ov):
@@ -166,6 +173,12 @@ class CompareSettings:
             out[preset].append(kv)
         return out
 
+    @property
+    def normalization(self):
+        """The :class:`accelsim.energy.Normalization` of ``normalize``; None for ``none``."""
+        from ..energy import parse_normalize
+        return parse_normalize(self.normalize)
+
     def checkpoint(self, row: str) -> str | None:
         """The checkpoint file of a dynamic row (``"large"`` or ``"small"``); None: the shipped one."""
         return {"large": self.checkpoint_large, "small": self.checkpoint_small}[row]
@@ -188,6 +201,17 @@ def _size(v) -> tuple[int, int]:
         raise SettingsError("size", f"{h}x{w} is too small, P7 would be {p7[0]}x{p7[1]} (need at least "
                                     f"2 pixels, e.g. 128x192 or 256x256)")
     return (h, w)
+
+
+def _normalize(v) -> str:
+    from ..energy import parse_normalize
+    if not isinstance(v, str):
+        raise SettingsError("normalize", f"expected NODE (45nm), NODE@VOLTS (45nm@0.9V) or none, got {v!r}")
+    try:
+        n = parse_normalize(v)
+    except ValueError as e:
+        raise SettingsError("normalize", str(e)) from None
+    return "none" if n is None else n.label
 
 
 def _names(v) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from ..errors import SettingsError
 from .constants import GPU_PEAK_MACS, TORCH_NUMPY_ONLY
 from .settings import CompareSettings
+from .technology import add_datapath_variants
 
 
 def check_imports(settings: CompareSettings) -> None:
@@ -69,6 +70,10 @@ class Simulations:
     """``{target: peak MAC/s}`` at the target's clock"""
     iso_overrides: dict = field(default_factory=dict)
     """``{"<preset>@iso": overrides}`` of the re-simulated targets"""
+    datapath_overrides: dict = field(default_factory=dict)
+    """``{"<preset>@16b": overrides}`` of the datapath-width variants (``--normalize``)"""
+    notes: list = field(default_factory=list)
+    """lines for the technology section (e.g. a target whose width cannot change)"""
 
 
 def simulate_targets(traces: dict, settings: CompareSettings, log=lambda msg: None,
@@ -98,6 +103,7 @@ def simulate_targets(traces: dict, settings: CompareSettings, log=lambda msg: No
                 out.iso_overrides[f"{t}@iso"] = ov
                 out.peaks[f"{t}@iso"] = m.peak_macs_per_cycle() * m.cfg.clock_hz
                 variants.append((f"{t}@iso", m))
+        variants += add_datapath_variants(t, base, settings, out)
         work += [(name, label, model, wl) for label, model in variants for name, wl in traces.items()]
 
     def done(name, label, wl, rep, wall):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
+from . import technology
 from .constants import LABELS, MODELS, PAPER_V100
 from .measure import stats
 from .settings import CompareSettings
@@ -86,9 +87,12 @@ def assemble(settings: CompareSettings, record: dict, rows, traces, measured: di
         entries += [_simulated_entry(name, t, rep, g, sims, gpu_peak)
                     for (mname, t), rep in sims.reports.items() if mname == name]
     _add_speedups(entries)
+    normalization = technology.add_technology(entries, sims, settings)
     entries += _paper_entries()
     return {
-        "settings": {**record, "targets": list(settings.targets), "missing_targets": sims.missing},
+        "settings": {**record, "targets": list(settings.targets), "missing_targets": sims.missing,
+                     "normalize": settings.normalize},
+        "normalization": normalization,
         "device": dev, "device_label": dev_label,
         "baseline_full_gflops": full_gflops("fix", rows["baseline"].head.depth, settings.size,
                                             C=rows["baseline"].width, pad=True),
@@ -119,7 +123,9 @@ def _table_line(e) -> str:
     et = f"{en['avg'] * 1e6:.3f}" if en.get("avg") is not None else "-"
     iso = fmt_ms(e.get("iso_throughput_latency_s") or {})
     tgt = e["target"] + (f" (batch {e['batch']})" if e.get("batch", 1) > 1 else "")
-    return f"| {LABELS[e['model']]} | {tgt} | {e['kind']} | {gf} | {lt} | {sp} | {et} | {iso} |"
+    en_n, ips = technology.norm_cells(e)
+    return (f"| {LABELS[e['model']]} | {tgt} | {e['kind']} | {gf} | {lt} | {sp} | {et} | {iso} | "
+            f"{technology.tech_cell(e)} | {en_n} | {ips} |")
 
 
 def markdown(res: dict) -> str:
@@ -131,8 +137,10 @@ def markdown(res: dict) -> str:
              f"Measured on **{res['device_label']}** (torch {res['device'].get('torch')}); simulated targets at "
              f"their own clocks; the paper's V100 row is a labelled reference.", "",
              "| model | target | kind | GFLOPs avg (min-max) | latency ms avg (min-max) | speedup vs baseline | "
-             "energy uJ/image | iso-throughput ms |", "|---|---|---|---|---|---|---|---|"]
+             "energy uJ/image (published node) | iso-throughput ms | technology (node, datapath, clock, SRAM, "
+             "area) | %s | %s |" % technology.header_cells(res), "|---|---|---|---|---|---|---|---|---|---|---|"]
     lines += [_table_line(e) for e in res["entries"]]
+    lines += technology.md_section(res)
     lines += ["", f"Baseline full cost at this size: {res['baseline_full_gflops']:.2f} GFLOPs (official accounting).",
               f"Iso-throughput: {res['iso_throughput_note']}; GPU peak {res['gpu_peak_macs_per_s'] / 1e12:.2f} TMAC/s "
               f"({res['gpu_peak_source']})."]
@@ -146,7 +154,7 @@ def markdown(res: dict) -> str:
 
 CSV_COLUMNS = ["model", "target", "kind", "batch", "gflops_avg", "gflops_min", "gflops_max", "latency_s_avg",
                "latency_s_min", "latency_s_max", "latency_s_p50", "latency_s_p99", "speedup_vs_baseline",
-               "energy_j_per_image_avg", "iso_throughput_latency_s_avg"]
+               "energy_j_per_image_avg", "iso_throughput_latency_s_avg", *technology.CSV_COLUMNS]
 
 
 def csv_text(res: dict) -> str:
@@ -161,5 +169,6 @@ def csv_text(res: dict) -> str:
                "iso_throughput_latency_s_avg": (e.get("iso_throughput_latency_s") or {}).get("avg")}
         row.update({f"gflops_{k}": g.get(k) for k in ("avg", "min", "max")})
         row.update({f"latency_s_{k}": lat.get(k) for k in ("avg", "min", "max", "p50", "p99")})
+        row.update(technology.csv_fields(e, res["settings"].get("normalize", "none")))
         w.writerow(row)
     return buf.getvalue()

@@ -28,6 +28,7 @@ class CambriconX(AcceleratorModel):
                *width_actions("nbin_read", "nbout_write"), *LEAKAGE_ACTIONS, "dram_byte")
     ISO_FIELDS = {"pe.count": "lin"}
     DRAM_BANDWIDTH = ("dma.bytes_per_cycle", True)
+    DATAPATH_FIELD = ("data.bits", 1)
 
     FIELDS = {
         "pe.count": Field(int, "PEs", default=16, source=f"{PAPER}, abstract / Sec. 4 (Tn = 16)"),

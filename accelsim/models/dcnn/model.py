@@ -111,6 +111,7 @@ def _phase_counts(lo, hi, pad, s):
 @register_model("dcnn")
 class DCNN(PlanarArrayMixin, AcceleratorModel):
     """Dense PT-IS-CP baseline with SCNN's multipliers (ISCA 2017 Sec. V); see the module docstring."""
+    DATAPATH_FIELD = ("value_bits", 1)
 
     FIELDS = {
         **GEOMETRY_FIELDS,

@@ -50,6 +50,7 @@ class DianNao(AcceleratorModel):
     ACTIONS = (*width_actions("mult", "add", "sb_read", "nbin_read", "nbout_write"), *LEAKAGE_ACTIONS, "dram_byte")
     ISO_FIELDS = {"pe.count": "lin"}
     DRAM_BANDWIDTH = ("dma.bytes_per_cycle", True)
+    DATAPATH_FIELD = ("data.bits", 1)
 
     FIELDS = {
         "pe.count": Field(int, "output lanes", default=16, source="Cambricon-X paper Sec. 6 (DianNao with Tn=16)",

@@ -171,6 +171,7 @@ class EyerissV2(AcceleratorModel):
     DRAM_BANDWIDTH = ("dram.bytes_per_cycle", True)
     #: False: walk every layer's PE stage times from the data even where the closed form is exact (tests)
     fast_paths: bool = True
+    DATAPATH_FIELD = ("bits.output", 1)
 
     # ---- config
     @classmethod
@@ -186,6 +187,12 @@ class EyerissV2(AcceleratorModel):
 
     def peak_macs_per_cycle(self) -> int:
         return self.n_pes * self.cfg["pe.simd_lanes"]
+
+    def datapath_overrides(self, bits: int) -> dict:
+        """``bits``-wide values; iact / weight entries keep their zero-count bits beside the value."""
+        c, w = self.cfg, self.datapath_bits()
+        return {} if bits == w else {"bits.output": bits, "bits.iact_entry": c["bits.iact_entry"] - w + bits,
+                                     "bits.weight_entry": c["bits.weight_entry"] - w + bits}
 
     def unsupported_reason(self, layer) -> str | None:
         if layer.kind == "conv" and layer.groups != 1:

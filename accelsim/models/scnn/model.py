@@ -213,6 +213,7 @@ def needed_inputs(L: Layer, mask: np.ndarray) -> np.ndarray:
 @register_model("scnn")
 class SCNN(PlanarArrayMixin, AcceleratorModel):
     """SCNN PT-IS-CP-sparse accelerator (ISCA 2017), cycle-level; see the module docstring."""
+    DATAPATH_FIELD = ("value_bits", 1)
 
     FIELDS = {
         **GEOMETRY_FIELDS,

@@ -42,6 +42,7 @@ class Systolic(AcceleratorModel):
                "sram_1mb_64b", "dram_64b")
     ISO_FIELDS = {"array.height": "sqrt", "array.width": "sqrt"}
     DRAM_BANDWIDTH = ("dram.bandwidth_bytes_per_cycle", True)
+    DATAPATH_FIELD = ("word_bytes", 8)
 
     FIELDS = {
         "array.height": Field(int, "PEs", default=32, doc="PE rows (SCALE-Sim ArrayHeight)", source=_SCALESIM),
