@@ -12,12 +12,11 @@ second, next to a numpy dense convolution of the same layer (``workloads.effectu
 Single core: BLAS / Numba threads are pinned to 1 before numpy is imported.
 """
 
-import _single_core  # noqa: F401  (pins one thread before numpy is imported)
-
 import argparse  # noqa: E402
 import json  # noqa: E402
 import time  # noqa: E402
 
+import _single_core  # noqa: F401  (pins one thread before numpy is imported)
 import numpy as np  # noqa: E402
 
 from accelsim.engine import make_model  # noqa: E402

@@ -23,12 +23,11 @@ Single core: BLAS / Numba threads pinned to 1 before numpy is imported.  Wall ti
 for comparison on one machine only (never asserted in tests).
 """
 
-import _single_core  # noqa: F401  (pins one thread before numpy is imported)
-
 import argparse  # noqa: E402
 import json  # noqa: E402
 import time  # noqa: E402
 
+import _single_core  # noqa: F401  (pins one thread before numpy is imported)
 import numpy as np  # noqa: E402
 
 from accelsim.config import load_arch  # noqa: E402

@@ -13,11 +13,11 @@ per wall-second.
 Wall times are for comparison on one machine only (never asserted in tests).
 """
 
-import _single_core  # noqa: F401  (pins one thread before numpy is imported)
-
 import argparse  # noqa: E402
 import json  # noqa: E402
 import time  # noqa: E402
+
+import _single_core  # noqa: F401  (pins one thread before numpy is imported)
 
 from accelsim.engine import make_model, simulate  # noqa: E402
 from accelsim.models.eyeriss import PAPER, chip_numbers  # noqa: E402

@@ -72,6 +72,7 @@ def _bench(a, spec, label, tmp=None) -> int:
                           "csv": (out / "points.csv").read_text()}
         # what travels per task (model + config) vs once per worker (the workload)
         import pickle
+
         from accelsim.engine import make_model
         from accelsim.sweep.execute import Task
         pt = spec.points()[0]

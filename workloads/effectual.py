@@ -32,7 +32,6 @@ def im2col(x: np.ndarray, R: int, S: int, stride: int = 1, padding: int = 0, dil
 def conv_reference(acts: np.ndarray, weights: np.ndarray, stride=1, padding=0, dilation=1, groups=1,
                    bias: np.ndarray | None = None) -> np.ndarray:
     """Plain numpy convolution (float64): acts (C,H,W), weights (K,C/g,R,S) -> (K,P,Q)."""
-    C = acts.shape[0]
     K, Cg, R, S = weights.shape
     outs = []
     Kg = K // groups

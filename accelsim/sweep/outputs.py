@@ -68,7 +68,7 @@ def plot_pair(path: Path, rows: list[dict], front: list[dict], x: tuple[str, str
     fy = [r[y[0]] for r in front]
     ax.plot(fx, fy, "o-", c="tab:red", ms=5, lw=1.2, label=f"Pareto set ({len(front)})",
             drawstyle="steps-post" if x[1] == y[1] == "min" else "default")
-    for name, (vals, axis) in {"x": (xs, ax.set_xscale), "y": (ys, ax.set_yscale)}.items():
+    for vals, axis in ((xs, ax.set_xscale), (ys, ax.set_yscale)):
         pos = [v for v in vals if v and v > 0]
         if pos and max(pos) / min(pos) > 50:
             axis("log")

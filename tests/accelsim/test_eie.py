@@ -4,13 +4,21 @@ import shutil
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from accelsim.config import load_arch
 from accelsim.engine import make_model, run_instance
 from accelsim.errors import ConfigError
-from accelsim.models.eie import (build_matrix, kmeans_share, matrix_from_dense, matrix_from_dump, run_matrix,
-                                 synthetic_acts, synthetic_matrix)
+from accelsim.models.eie import (
+    build_matrix,
+    kmeans_share,
+    matrix_from_dense,
+    matrix_from_dump,
+    run_matrix,
+    synthetic_acts,
+    synthetic_matrix,
+)
 from workloads import Layer, LayerInstance, Workload, WorkloadError
 
 torch = pytest.importorskip("torch")
@@ -247,8 +255,9 @@ def test_bad_config_and_cli(capsys, dump):
         load_arch("eie", ["fifo_depth=0"])
     with pytest.raises(ConfigError, match="spmat_line_bits"):
         load_arch("eie", ["spmat_line_bits=60"])
-    from accelsim.cli import main
     import json
+
+    from accelsim.cli import main
     assert main(["simulate", "--workload", "eie-alexnet-fc8", "--arch", "eie", "--set", "fifo_depth=4", "--json",
                  "--jobs", "1", "--shared", str(dump.parent.parent)]) == 0
     d = json.loads(capsys.readouterr().out)

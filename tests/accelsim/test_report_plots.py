@@ -20,7 +20,7 @@ def _workload(n_images=3):
     wl.add_layer(Layer("fc", "fc", C=64, K=10, weight_density=0.3, act_density=0.7), deps=["b"])
     rng = np.random.default_rng(0)
     for i in range(n_images):
-        for n, L in wl.layers.items():
+        for n in wl.layers:
             wl.set_image_data(i, n, act_density=float(rng.uniform(0.3, 0.8)))
     return wl
 

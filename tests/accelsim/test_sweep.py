@@ -141,7 +141,7 @@ def test_serial_pool_rerun_identical_and_cached(setup):
     a = run_sweep(spec, SweepSettings(out=setup / "a", jobs=1))
     s = a.summary
     assert s["simulated"] == 16 and s["cached"] == 0 and s["missing"] == 0
-    b = run_sweep(spec, SweepSettings(out=setup / "b", jobs=2))
+    run_sweep(spec, SweepSettings(out=setup / "b", jobs=2))
     assert _csv(setup / "a") == _csv(setup / "b")
     c = run_sweep(spec, out=setup / "a", jobs=1)  # keyword shorthand; same cache: nothing simulated, same numbers
     assert c.summary["simulated"] == 0 and c.summary["cached"] == 16
@@ -185,7 +185,7 @@ def test_limit_then_resume_only_missing(setup):
     assert len(PointCache(setup / "o" / "cache")) == 5
     b = run_sweep(spec, SweepSettings(out=setup / "o", jobs=2, plots=False))
     assert b.summary["simulated"] == 11 and b.summary["cached"] == 5 and b.summary["missing"] == 0
-    ref = run_sweep(spec, SweepSettings(out=setup / "ref", jobs=1, plots=False))
+    run_sweep(spec, SweepSettings(out=setup / "ref", jobs=1, plots=False))
     assert _csv(setup / "o") == _csv(setup / "ref")
 
 
@@ -224,7 +224,7 @@ def test_corrupt_cache_entry_is_recomputed(setup):
 def test_dask_local_matches_local(setup):
     pytest.importorskip("distributed")
     spec = write_spec(BASE, setup, parameters={"multipliers": [2, 4, 8], "mode.skip": [True, False]})
-    a = run_sweep(spec, SweepSettings(out=setup / "a", jobs=1, plots=False))
+    run_sweep(spec, SweepSettings(out=setup / "a", jobs=1, plots=False))
     d = run_sweep(spec, SweepSettings(out=setup / "d", dask_local=2, plots=False))
     assert d.summary["executor"] == "dask" and d.summary["workers"] == 2 and d.summary["simulated"] == 12
     assert _csv(setup / "a") == _csv(setup / "d")
@@ -286,7 +286,9 @@ def test_cli_names_flags_of_bad_settings(setup, capsys):
 
 
 def test_settings_api_dry_run_dict_spec_and_top_level_names(setup, monkeypatch):
-    from accelsim import SweepResult, SweepSettings as TopSettings, run_sweep as top_run_sweep
+    from accelsim import SweepResult
+    from accelsim import SweepSettings as TopSettings
+    from accelsim import run_sweep as top_run_sweep
     from accelsim.errors import SettingsError
     assert TopSettings is SweepSettings and top_run_sweep is run_sweep
     spec = write_spec(BASE, setup)

@@ -4,7 +4,6 @@ import json
 
 from accelsim.cli import main
 
-
 ALEXNET_MACS = {"conv1": 105_415_200, "conv2": 223_948_800, "conv3": 149_520_384, "conv4": 112_140_288,
                 "conv5": 74_760_192, "fc6": 37_748_736, "fc7": 16_777_216, "fc8": 4_096_000}
 

@@ -186,7 +186,7 @@ def test_not_a_zip_and_missing(tmp_path):
 
 def test_newer_and_unknown_format_version(saved, tmp_path):
     for v in (FORMAT_VERSION + 1, 0, "1", None):
-        p = _rewrite(saved, tmp_path / f"v{v}.npz", manifest=lambda m: m.update(format_version=v))
+        p = _rewrite(saved, tmp_path / f"v{v}.npz", manifest=lambda m, v=v: m.update(format_version=v))
         assert "format_version" in _err(p)
     p = _rewrite(saved, tmp_path / "fmt.npz", manifest=lambda m: m.update(format="other"))
     assert "format" in _err(p)

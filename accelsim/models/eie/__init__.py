@@ -101,8 +101,17 @@ Package layout
 
 from __future__ import annotations
 
-from .formats import (ENTRY_BITS, EIEMatrix, build_matrix, kmeans_share, matrix_from_dense, matrix_from_dump,
-                      prune_magnitude, synthetic_acts, synthetic_matrix)
+from .formats import (
+                      ENTRY_BITS,
+                      EIEMatrix,
+                      build_matrix,
+                      kmeans_share,
+                      matrix_from_dense,
+                      matrix_from_dump,
+                      prune_magnitude,
+                      synthetic_acts,
+                      synthetic_matrix,
+)
 from .mapping import PixelVectors, lowered_weights, run_matrix
 from .model import EIE
 

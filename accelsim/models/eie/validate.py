@@ -10,8 +10,14 @@ import numpy as np
 from ...checks import check
 from .formats import matrix_from_dump, synthetic_acts, synthetic_matrix
 from .mapping import MAPPING_NOTES, run_matrix
-from .power import (BLOCK_OF_ACTION, PAPER_CHIP_MW, PAPER_TABLE_II_MW, PAPER_TOTAL_MW, chip_power_account,
-                    power_per_pe_mW)
+from .power import (
+    BLOCK_OF_ACTION,
+    PAPER_CHIP_MW,
+    PAPER_TABLE_II_MW,
+    PAPER_TOTAL_MW,
+    chip_power_account,
+    power_per_pe_mW,
+)
 
 #: EIE paper Table III sizes/densities and Table IV batch-1 times (us) at 800 MHz, 64 PEs
 TABLE_IV = [

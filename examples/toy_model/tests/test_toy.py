@@ -6,8 +6,8 @@ sources, functional output vs torch, determinism, area, iso fields) is accelsim'
 """
 
 import numpy as np
-
 import toy_accel  # noqa: F401  (registers "toy")
+
 from accelsim.engine import make_model, run_instance
 from workloads import Layer, LayerInstance
 
