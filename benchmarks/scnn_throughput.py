@@ -7,7 +7,7 @@ preset's crossbar walked cycle by cycle + memory/energy bookkeeping), the effect
 second, and the ratio to a plain numpy dense convolution (im2col + matmul, float64, the
 project's ``workloads.effectual.conv_reference``) of the same layer in the same run.
 
-    python benchmarks/scnn_throughput.py [--H 100 --W 168 --C 256 --K 256 --density 0.5]
+    python benchmarks/scnn_throughput.py [--H 100 --W 168 --C 256 --K 256 --density 0.5] [--set KEY=VALUE]
 
 Single core: BLAS / Numba threads are pinned to 1 before numpy is imported.
 """
@@ -33,13 +33,15 @@ def main():
     ap.add_argument("--W", type=int, default=168)
     ap.add_argument("--density", type=float, default=0.5)
     ap.add_argument("--arch", default="scnn")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a config field, e.g. --set accumulator.conflict_model=step_max")
     a = ap.parse_args()
     rng = np.random.default_rng(0)
     L = Layer("bench", "conv", C=a.C, K=a.K, H=a.H, W=a.W, R=3, S=3, padding=1)
     acts = random_tensor(L.act_shape, a.density, rng, nonneg=True)
     w = random_tensor(L.weight_shape, 1.0, rng)
     inst = LayerInstance(L, 0, acts=acts, weights=w)
-    model = make_model(a.arch)
+    model = make_model(a.arch, dict(kv.split("=", 1) for kv in a.set))
     # warm-up: compile / load the Numba cache on a small layer
     small = Layer("warm", "conv", C=8, K=8, H=12, W=12, R=3, S=3, padding=1)
     model.simulate_layer(LayerInstance(small, 0, acts=random_tensor(small.act_shape, 0.5, rng, nonneg=True),
@@ -51,7 +53,8 @@ def main():
     conv_reference(acts, w, 1, 1)
     t_np, c_np = time.perf_counter() - t0, time.process_time() - c0
     eff = res.macs_effectual
-    print(f"layer: 3x3 conv {a.C}->{a.K} at {a.H}x{a.W}, act density {a.density}, dense weights; arch {a.arch}")
+    print(f"layer: 3x3 conv {a.C}->{a.K} at {a.H}x{a.W}, act density {a.density}, dense weights; arch {a.arch}"
+          f" {' '.join(a.set)} (crossbar {model.cfg['accumulator.conflict_model']})")
     print(f"simulated cycles: {res.cycles:,}  (breakdown {res.breakdown})")
     print(f"effectual products: {eff:,}  multiplier steps: {res.extra['multiplier_steps']:,}")
     print(f"SCNN timing-only: wall {t_sim:.2f} s, CPU {c_sim:.2f} s -> {eff / t_sim:.3g} effectual products per "

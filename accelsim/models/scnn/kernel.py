@@ -28,43 +28,47 @@ ARB_CODES = {"longest_queue": ARB_LQF, "round_robin": ARB_RR, "fixed_priority": 
 
 
 @njit(cache=True)
-def fifo_grant(fq, fh, fn, FI, D, arb, rr, gst, gw, gd, gf, cst):
+def fifo_grant(fq, fh, fn, hb, FI, D, arb, rr, gst, gw, gd, gf, tb, cst):
     """One crossbar cycle of the ``fifo`` model: every bank grants one of the FIFO heads aimed at it;
     granted heads leave their FIFOs.  ``arb``: ``ARB_LQF`` the head whose FIFO holds the most products
     (ties round robin), ``ARB_RR`` round robin (the first lane at or after the bank's pointer,
     cyclically; the pointer moves past the winner), ``ARB_FIXED`` the lowest lane.  ``fq[m, :]`` is
-    lane m's ring of bank numbers, ``fh`` its head, ``fn`` its fill; ``gst/gw/gd/gf`` per-bank scratch
-    stamped with ``cst``.  Returns the products that left."""
+    lane m's ring of bank numbers, ``fh`` its head, ``fn`` its fill, ``hb`` the bank of its head;
+    ``gst/gw/gd/gf`` per-bank scratch stamped with ``cst``, ``tb`` the banks with a request.  Returns
+    the products that left."""
+    nb = 0
     for m in range(FI):
         n = fn[m]
         if n > 0:
-            b = fq[m, fh[m]]
+            b = hb[m]
             d = m - rr[b]
             if d < 0:
                 d += FI
             if arb == ARB_FIXED:
                 d = m
             if gst[b] != cst:
-                take = True
-            elif arb == ARB_LQF:
-                take = n > gf[b] or (n == gf[b] and d < gd[b])
-            else:
-                take = d < gd[b]
-            if take:
                 gst[b] = cst
                 gd[b] = d
                 gf[b] = n
                 gw[b] = m
-    out = 0
-    for m in range(FI):
+                tb[nb] = b
+                nb += 1
+            elif (n > gf[b] or (n == gf[b] and d < gd[b])) if arb == ARB_LQF else d < gd[b]:
+                gd[b] = d
+                gf[b] = n
+                gw[b] = m
+    for j in range(nb):
+        b = tb[j]
+        m = gw[b]
+        h = fh[m] + 1
+        if h == D:
+            h = 0
+        fh[m] = h
+        fn[m] -= 1
         if fn[m] > 0:
-            b = fq[m, fh[m]]
-            if gst[b] == cst and gw[b] == m:
-                fh[m] = fh[m] + 1 if fh[m] + 1 < D else 0
-                fn[m] -= 1
-                rr[b] = m + 1 if m + 1 < FI else 0
-                out += 1
-    return out
+            hb[m] = fq[m, h]
+        rr[b] = m + 1 if m + 1 < FI else 0
+    return nb
 
 
 @njit(cache=True)
@@ -109,6 +113,8 @@ def scnn_kernel(round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val, a_padcu
     gw = np.zeros(A, dtype=np.int64)
     gd = np.zeros(A, dtype=np.int64)
     gf = np.zeros(A, dtype=np.int64)
+    hb = np.zeros(FI, dtype=np.int64)
+    tb = np.zeros(FI, dtype=np.int64)
     cst = 0
     lanes = np.zeros(FI, dtype=np.int64)
     lbank = np.zeros(FI, dtype=np.int64)
@@ -228,7 +234,13 @@ def scnn_kernel(round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val, a_padcu
                         if mask_skip:
                             gated += s_msk
                         wr += s_wr
-                        if xmodel == XB_FIFO:
+                        if xmodel == XB_FIFO and inq == 0 and mx == 1:
+                            # fast path, exact: empty FIFOs and one product per bank -> every product is
+                            # granted in the cycle it is made; only the arbiters' pointers move
+                            for j in range(nl):
+                                m = lanes[j] + 1
+                                rr[lbank[j]] = m if m < FI else 0
+                        elif xmodel == XB_FIFO:
                             # wait until every FIFO receiving a product has room, then issue
                             while True:
                                 full = False
@@ -239,7 +251,7 @@ def scnn_kernel(round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val, a_padcu
                                 if not full:
                                     break
                                 cst += 1
-                                inq -= fifo_grant(fq, fh, fn, FI, D, arb, rr, gst, gw, gd, gf, cst)
+                                inq -= fifo_grant(fq, fh, fn, hb, FI, D, arb, rr, gst, gw, gd, gf, tb, cst)
                                 stall += 1
                             for j in range(nl):
                                 m = lanes[j]
@@ -247,10 +259,12 @@ def scnn_kernel(round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val, a_padcu
                                 if e >= D:
                                     e -= D
                                 fq[m, e] = lbank[j]
+                                if fn[m] == 0:
+                                    hb[m] = lbank[j]
                                 fn[m] += 1
                             inq += nl
                             cst += 1
-                            inq -= fifo_grant(fq, fh, fn, FI, D, arb, rr, gst, gw, gd, gf, cst)
+                            inq -= fifo_grant(fq, fh, fn, hb, FI, D, arb, rr, gst, gw, gd, gf, tb, cst)
                         elif xmodel == XB_QUEUE:
                             wait = 0
                             for j in range(nt):
@@ -283,7 +297,7 @@ def scnn_kernel(round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val, a_padcu
             elif xmodel == XB_FIFO:  # drain the FIFOs before the barrier
                 while inq > 0:
                     cst += 1
-                    inq -= fifo_grant(fq, fh, fn, FI, D, arb, rr, gst, gw, gd, gf, cst)
+                    inq -= fifo_grant(fq, fh, fn, hb, FI, D, arb, rr, gst, gw, gd, gf, tb, cst)
                     stall += 1
             st = stats[r, pe]
             steps -= skst
