@@ -28,34 +28,36 @@ ARB_CODES = {"longest_queue": ARB_LQF, "round_robin": ARB_RR, "fixed_priority": 
 
 
 @njit(cache=True)
-def fifo_grant(fq, fh, fn, hb, FI, D, arb, rr, gst, gw, gd, gf, tb, cst):
+def fifo_grant(fq, fh, fn, hb, FI, D, arb, rr, gst, gw, gd, tb, cst):
     """One crossbar cycle of the ``fifo`` model: every bank grants one of the FIFO heads aimed at it;
     granted heads leave their FIFOs.  ``arb``: ``ARB_LQF`` the head whose FIFO holds the most products
     (ties round robin), ``ARB_RR`` round robin (the first lane at or after the bank's pointer,
     cyclically; the pointer moves past the winner), ``ARB_FIXED`` the lowest lane.  ``fq[m, :]`` is
     lane m's ring of bank numbers, ``fh`` its head, ``fn`` its fill, ``hb`` the bank of its head;
-    ``gst/gw/gd/gf`` per-bank scratch stamped with ``cst``, ``tb`` the banks with a request.  Returns
-    the products that left."""
+    ``gst/gw/gd`` per-bank scratch (stamp, best lane, its priority key) stamped with ``cst``, ``tb``
+    the banks with a request.  Returns the products that left."""
     nb = 0
     for m in range(FI):
         n = fn[m]
         if n > 0:
             b = hb[m]
-            d = m - rr[b]
-            if d < 0:
-                d += FI
             if arb == ARB_FIXED:
-                d = m
+                key = FI - 1 - m
+            else:
+                d = m - rr[b]
+                if d < 0:
+                    d += FI
+                key = FI - 1 - d
+                if arb == ARB_LQF:
+                    key += n * FI
             if gst[b] != cst:
                 gst[b] = cst
-                gd[b] = d
-                gf[b] = n
+                gd[b] = key
                 gw[b] = m
                 tb[nb] = b
                 nb += 1
-            elif (n > gf[b] or (n == gf[b] and d < gd[b])) if arb == ARB_LQF else d < gd[b]:
-                gd[b] = d
-                gf[b] = n
+            elif key > gd[b]:
+                gd[b] = key
                 gw[b] = m
     for j in range(nb):
         b = tb[j]
@@ -112,7 +114,6 @@ def scnn_kernel(round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val, a_padcu
     gst = np.zeros(A, dtype=np.int64)
     gw = np.zeros(A, dtype=np.int64)
     gd = np.zeros(A, dtype=np.int64)
-    gf = np.zeros(A, dtype=np.int64)
     hb = np.zeros(FI, dtype=np.int64)
     tb = np.zeros(FI, dtype=np.int64)
     cst = 0
@@ -251,7 +252,7 @@ def scnn_kernel(round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val, a_padcu
                                 if not full:
                                     break
                                 cst += 1
-                                inq -= fifo_grant(fq, fh, fn, hb, FI, D, arb, rr, gst, gw, gd, gf, tb, cst)
+                                inq -= fifo_grant(fq, fh, fn, hb, FI, D, arb, rr, gst, gw, gd, tb, cst)
                                 stall += 1
                             for j in range(nl):
                                 m = lanes[j]
@@ -264,7 +265,7 @@ def scnn_kernel(round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val, a_padcu
                                 fn[m] += 1
                             inq += nl
                             cst += 1
-                            inq -= fifo_grant(fq, fh, fn, hb, FI, D, arb, rr, gst, gw, gd, gf, tb, cst)
+                            inq -= fifo_grant(fq, fh, fn, hb, FI, D, arb, rr, gst, gw, gd, tb, cst)
                         elif xmodel == XB_QUEUE:
                             wait = 0
                             for j in range(nt):
@@ -297,7 +298,7 @@ def scnn_kernel(round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val, a_padcu
             elif xmodel == XB_FIFO:  # drain the FIFOs before the barrier
                 while inq > 0:
                     cst += 1
-                    inq -= fifo_grant(fq, fh, fn, hb, FI, D, arb, rr, gst, gw, gd, gf, tb, cst)
+                    inq -= fifo_grant(fq, fh, fn, hb, FI, D, arb, rr, gst, gw, gd, tb, cst)
                     stall += 1
             st = stats[r, pe]
             steps -= skst
