@@ -191,7 +191,7 @@ def summarise(curve: list[dict], gran: dict, kc8: float, fc: float) -> dict:
 def validate(shared: Path | None, full: bool = False) -> dict:
     """Density sweep on GoogLeNet inception 3a/5b shapes (paper Fig. 10) plus the utilisation studies.
 
-    Default: a subset of layers and densities (about a minute on one core, most of it the crossbar
+    Default: a subset of layers and densities (two to three CPU-minutes, most of it the five crossbar
     alternatives); ``full`` runs all.  Tolerances: issue 16's acceptance (Fig. 10 points and the
     granularity speed ratio within 15 %, the granularity math utilisations within 25 %); the
     numbers are reported whatever they are.
