@@ -39,7 +39,6 @@ def main(paths):
     for p in paths:
         m = load_model(p)
         by_lambda[m.checkpoint_meta["train"]["lambda"]] = (p, m)
-    names = {v: k for k, v in dynhead.SHIPPED.items()}
     for lam in sorted(by_lambda):
         p, m = by_lambda[lam]
         tr = m.checkpoint_meta["train"]
@@ -85,7 +84,7 @@ def write_card(rows):
         "- Stored in float16 (loads into float32); all numbers below are measured on the shipped files.",
         "",
         "## Data",
-        f"- Generator `dynhead.data.make_image`: textured backgrounds (gradients, gratings, smooth noise) with 1-4",
+        "- Generator `dynhead.data.make_image`: textured backgrounds (gradients, gratings, smooth noise) with 1-4",
         f"  non-overlapping objects of classes {', '.join(d['classes'])}, sizes {d['min_size']}..{int(0.7 * d['size'][0])} px,",
         "  boxes exact (bounding boxes of the rasterised pixels). Train: split 'train', seed 0, sampled with",
         f"  replacement from {d['n']} indices. Held-out: split 'val' (disjoint seed stream), first {N_VAL} images.",
@@ -131,7 +130,7 @@ def write_card(rows):
     for r in rows:
         lines.append(f"| {r['name']} | {r['trace_depth_gate_active']} | {r['trace_used_over_full']} | "
                      f"{r['trace_seconds']:.2f} |")
-    lines += ["", f"Masked CPU inference time per image (batch 8, 1 thread, whole detector): "
+    lines += ["", "Masked CPU inference time per image (batch 8, 1 thread, whole detector): "
               + ", ".join(f"{r['name']} {1000 * r['eval_seconds_per_image']:.1f} ms" for r in rows) + ".",
               "", "Reproduce: see `benchmarks/dynhead_make_shipped.py` (docstring).", ""]
     (dynhead.CHECKPOINT_DIR / "MODEL_CARD.md").write_text("\n".join(lines))
