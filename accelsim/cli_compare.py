@@ -26,13 +26,16 @@ def add_arguments(p):
                                                 "the paper: 800x1333")
     p.add_argument("--images", type=int, default=3, help="number of images (bundled sample images, cycled)")
     p.add_argument("--image-dir", help="folder of RGB images instead of the bundled ones")
-    p.add_argument("--checkpoint-large", help="dynamic checkpoint for the 'Large' row (default: shipped lambda 0.1)")
-    p.add_argument("--checkpoint-small", help="dynamic checkpoint for the 'Small' row (default: shipped lambda 0.8)")
+    p.add_argument("--checkpoint-large", help="dynamic checkpoint for the 'Large' row (default: shipped D8 lambda 0.1)")
+    p.add_argument("--checkpoint-small", help="dynamic checkpoint for the 'Small' row (default: shipped D8 lambda 0.8)")
+    p.add_argument("--checkpoint-baseline",
+                   help="gate-free (fix) checkpoint for the baseline row (default: the shipped trained D6 one)")
     p.add_argument("--width", type=int, default=None,
                    help="trace/measure a head of this channel width C (random seeded weights) driven by the "
                         "trained model's gates (default: the checkpoint's width)")
     p.add_argument("--baseline-depth", type=int, default=None,
-                   help="depth D of the gate-free baseline (default: the dynamic checkpoints' depth)")
+                   help="depth D of the gate-free baseline, checked against its checkpoint (default: the "
+                        "checkpoint's, 6 for the shipped one)")
     p.add_argument("--targets", default=None,
                    help="comma-separated accelerator presets to simulate (missing presets are skipped and listed; "
                         "default: the presets marked compare_default, see `accelsim list`)")
@@ -75,7 +78,8 @@ def settings_from_args(a):
     kw = {k: v for k, v in given if v is not None}  # the rest: the defaults (or --paper's)
     return (CompareSettings.paper if a.paper else CompareSettings)(
         device=a.device, images=a.images, image_dir=a.image_dir, checkpoint_large=a.checkpoint_large,
-        checkpoint_small=a.checkpoint_small, overrides=tuple(a.overrides), prune=a.prune, batch=a.batch,
+        checkpoint_small=a.checkpoint_small, checkpoint_baseline=a.checkpoint_baseline,
+        overrides=tuple(a.overrides), prune=a.prune, batch=a.batch,
         reps=a.reps, warmup=a.warmup, gpu_peak_tmacs=a.gpu_peak_tmacs, iso_resimulate=a.iso_resimulate,
         normalize=a.normalize,
         measure=not a.no_measure, measured=a.measured, plots=not a.no_plots, jobs=a.jobs, scheduler=a.scheduler,

@@ -16,9 +16,10 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 CHECKPOINT_DIR = PACKAGE_DIR / "checkpoints"
 IMAGE_DIR = PACKAGE_DIR / "images"
 
-# shipped checkpoints: name -> file (see checkpoints/MODEL_CARD.md)
-SHIPPED = {"small": "dynamic_r18n_c32_d3_lam0.8.pt",   # larger lambda: smaller compute budget
-           "large": "dynamic_r18n_c32_d3_lam0.1.pt"}
+# shipped checkpoints: name -> file (see checkpoints/MODEL_CARD.md): the paper's depths, one recipe and budget
+SHIPPED = {"small": "dynamic_r18n_c32_d8_lam0.8.pt",   # dynamic D8, larger lambda: smaller compute budget
+           "large": "dynamic_r18n_c32_d8_lam0.1.pt",   # dynamic D8, lambda 0.1
+           "baseline": "fix_r18n_c32_d6.pt"}           # gate-free ("fix") D6: rebuttal Table 5's baseline
 
 
 def shipped_path(name: str) -> Path:
@@ -31,7 +32,8 @@ def shipped_path(name: str) -> Path:
 
 
 def load_shipped(name: str = "small"):
-    """The shipped synthetic-data dynamic model ``"small"`` (lambda 0.8) or ``"large"`` (lambda 0.1), eval mode."""
+    """A shipped synthetic-data model, eval mode: ``"small"`` (dynamic D8, lambda 0.8), ``"large"`` (dynamic
+    D8, lambda 0.1) or ``"baseline"`` (gate-free "fix" D6), all trained with one recipe and CPU budget."""
     from .checkpoint import load_model
     return load_model(shipped_path(name))
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -31,9 +30,6 @@ from workloads.limits import check as check_cap
 from .cost import GIGA, hard_macs_from_workload
 from .errors import DynheadError
 from .model import HeadContext, build_head, scale_offsets
-
-if TYPE_CHECKING:  # the return annotation only; workloads is imported lazily at run time
-    from workloads import Workload
 
 OPS_STAGE = ("scale0", "scale1", "gate_scale0", "gate_scale1", "gate_depth", "conv1", "conv2")
 
@@ -255,16 +251,65 @@ def prepare_images(model, images, size, names=None, warn=None):
     return xs, note
 
 
+def fix_as_dynamic(fix_head):
+    """A gate-free ("fix") head as a dynamic head with the same weights (same GroupNorm groups) and
+    ``scale_weight`` = 1, the fix head's fixed scale-sum weight: with every gate open (:func:`open_gates`)
+    it computes exactly what the fix head computes, so :func:`trace_head_only` can record it."""
+    from .wide import canonical_name
+    st0 = fix_head.cls_subnet[0]
+    groups = st0.depth_module.bottleneck.conv1.norm.num_groups
+    dyn = build_head("dynamic", fix_head.depth, fix_head.C, fix_head.num_classes, gn_groups=groups,
+                     K=fix_head.K).eval()
+    sd = {canonical_name(k): v for k, v in fix_head.state_dict().items()}
+    missing, unexpected = dyn.load_state_dict(sd, strict=False)
+    if unexpected or not all(".gate." in k or k.endswith("scale_weight") for k in missing):
+        raise DynheadError(f"not a fix head of the dynamic topology (missing {missing[:3]}, unexpected "
+                           f"{unexpected[:3]})", field="head")
+    with torch.no_grad():
+        for st in list(dyn.cls_subnet) + list(dyn.bbox_subnet):
+            st.scale_weight.fill_(1.0)
+    return dyn.to(next(fix_head.parameters()).device)
+
+
+def open_gates(head, features_per_image):
+    """Per image, the gate dict a dynamic head reads (``(tower, stage, level, "scale{s}"|"depth")`` ->
+    (N, 1, h, w)), all ones: every gate open."""
+    keys = [f"scale{s}" for s in range(head.K)] + ["depth"]
+    return [{(t, d, l, k): torch.ones(f.shape[0], 1, *f.shape[-2:], dtype=f.dtype, device=f.device)
+             for t in ("cls", "reg") for d in range(head.depth) for l, f in enumerate(feats) for k in keys}
+            for feats in features_per_image]
+
+
+def trace_fix_head(fix_head, features_per_image, names=None, **kw) -> "Workload":
+    """Trace a gate-free head (:func:`trace_head_only`'s arguments): the convs it runs, every output
+    pixel computed (no output masks), no gate convs."""
+    dyn = fix_as_dynamic(fix_head)
+    wl = trace_head_only(dyn, features_per_image, names, gate_override_per_image=open_gates(dyn, features_per_image),
+                         **kw)
+    keep = [n for n, L in wl.layers.items() if not L.meta.get("op", "").startswith("gate_")]
+    sub = wl.subset(keep)
+    for n in keep:  # gate-free: no output masks
+        for img in sub.images:
+            if n in img:
+                img[n] = type(img[n])(acts=img[n].acts, out_mask=None, act_density=img[n].act_density)
+    for m in sub.image_meta:  # gate statistics do not apply
+        for k in ("active_pixel_ratio", "depth_gate_active", "dilated_active", "scale_gate_active"):
+            m.pop(k, None)
+    sub.meta["head"] = "fix"
+    return sub
+
+
 def trace_model(model, images, size=(160, 160), *, names=None, width: int | None = None, prune: float | None = None,
                 masked: bool = True, store_acts: bool = True, store_weights: bool = True, act_dtype=np.float32,
                 seed: int = 0, warn=None, checkpoint: str | None = None, num_classes: int | None = None):
-    """Run ``model`` (an FCOS with a dynamic head) on ``images`` (uint8 RGB arrays or tensors) at
+    """Run ``model`` (an FCOS with a dynamic or a gate-free "fix" head) on ``images`` (uint8 RGB arrays or tensors) at
     ``size`` and return the Workload.  ``width``: trace a head of that width with seeded random
     weights, driven by this model's gates (the spatial masks) and a seeded random channel expansion of
     its FPN features (``num_classes``: the wide head's classifier outputs, default the model's).
     ``prune``: magnitude-prune the traced head's weights to this density."""
-    if model.head.kind != "dynamic":
-        raise DynheadError(f"tracing needs a dynamic head, the checkpoint has {model.head.kind!r}", field="head")
+    kind = model.head.kind
+    if kind not in ("dynamic", "fix"):
+        raise DynheadError(f"tracing needs a dynamic or fix head, the checkpoint has {kind!r}", field="head")
     if not images:
         raise DynheadError("no images to trace", field="images")
     model.eval()
@@ -284,35 +329,34 @@ def trace_model(model, images, size=(160, 160), *, names=None, width: int | None
         head = narrow
         overrides = None
         meta["sources"] = {"weights": "trained checkpoint", "activations": "real (trained model)",
-                           "masks": "real gates of the trained model"}
+                           "masks": "real gates of the trained model" if kind == "dynamic" else
+                           "none: every output pixel is computed (gate-free head)"}
     else:
         if width < 32 or width % 32:
             raise DynheadError(f"--width {width} must be a positive multiple of 32 (GroupNorm(32))", field="width")
-        g = torch.Generator().manual_seed(seed)
-        torch.manual_seed(seed)
-        head = build_head("dynamic", narrow.depth, width, num_classes or narrow.num_classes, gn_groups=32,
-                          gate_activation=model.cfg.gate_activation, tau=model.cfg.tau)
-        # seeded random head weights: N(0, 0.01) init is what an untrained head has; rescale the depth
-        # convs to He init so activations have realistic (not vanishing) magnitudes
-        with torch.no_grad():
-            for n, p in head.named_parameters():
-                if p.dim() == 4 and ".gate." not in n:
-                    fan_in = p.shape[1] * p.shape[2] * p.shape[3]
-                    p.copy_(torch.randn(p.shape, generator=g) * (2.0 / fan_in) ** 0.5)
-        proj = torch.randn(width, C0, generator=g) / C0 ** 0.5
+        from .wide import seeded_wide_head, wide_features
+        head = seeded_wide_head(kind, narrow.depth, width, num_classes or narrow.num_classes, seed,
+                                model.cfg.gate_activation, model.cfg.tau, narrow.K)
         overrides = []
         wide_feats = []
         for f in feats:
-            ctx = HeadContext(masked=masked)
-            with torch.no_grad():
-                narrow(f, masked=masked, ctx=ctx)
-            overrides.append(dict(ctx.gates))
-            wide_feats.append([torch.einsum("kc,nchw->nkhw", proj, x) for x in f])
+            if kind == "dynamic":
+                ctx = HeadContext(masked=masked)
+                with torch.no_grad():
+                    narrow(f, masked=masked, ctx=ctx)
+                overrides.append(dict(ctx.gates))
+            wide_feats.append(wide_features(f, width, seed))
         feats = wide_feats
+        overrides = overrides or None
         meta["sources"] = {
-            "masks": f"gates of the trained C={C0} model at the same input size (same pixels on/off)",
-            "gate_values": f"the trained C={C0} model's gate values (multiply the wide head's paths)",
-            "weights": f"seeded random (seed {seed}), He-normal, width C={width}; gate convs unused",
+            "masks": f"gates of the trained C={C0} model at the same input size (same pixels on/off)"
+            if kind == "dynamic" else "none: every output pixel is computed (gate-free head)",
+            "gate_values": f"the trained C={C0} model's gate values (multiply the wide head's paths)"
+            if kind == "dynamic" else "none (gate-free head)",
+            "weights": f"seeded random (seed {seed}, per layer name: dynhead.wide, the same tensors in every head "
+                       f"that has the layer), He-normal, width C={width}"
+                       + ("; gate convs N(0, 0.01), their output replaced by the trained gates"
+                          if kind == "dynamic" else ""),
             "activations": f"wide head's own, on the trained FPN features expanded {C0}->{width} channels by a "
                            f"seeded Gaussian projection (seed {seed})"}
         layer_meta = {op: {"weights_source": "random"} for op in OPS_STAGE + ("cls", "box", "ctr")}
@@ -322,16 +366,17 @@ def trace_model(model, images, size=(160, 160), *, names=None, width: int | None
             head = copy.deepcopy(narrow)
         meta["pruning"] = {"target_density": prune, "method": "per-tensor magnitude (head convs; gates kept dense)",
                            "densities": magnitude_prune_(head, prune)}
-    wl = trace_head_only(head, feats, names, gate_override_per_image=overrides, masked=masked,
-                         store_acts=store_acts, store_weights=store_weights, act_dtype=act_dtype, meta=meta,
-                         layer_meta=layer_meta, name=f"dynhead_C{head.C}_D{head.depth}")
-    return wl
+    kw = dict(masked=masked, store_acts=store_acts, store_weights=store_weights, act_dtype=act_dtype, meta=meta,
+              layer_meta=layer_meta, name=f"dynhead_{'' if kind == 'dynamic' else 'fix_'}C{head.C}_D{head.depth}")
+    if kind == "fix":
+        return trace_fix_head(head, feats, names, **kw)
+    return trace_head_only(head, feats, names, gate_override_per_image=overrides, **kw)
 
 
 # --------------------------------------------------------------------------- CLI
 def add_trace_args(sub):
-    p = sub.add_parser("trace", help="run the dynamic head on images and write a workloads trace (.npz)")
-    p.add_argument("--checkpoint", required=True, help="checkpoint path or shipped name (small, large)")
+    p = sub.add_parser("trace", help="run the dynamic (or gate-free) head on images and write a workloads trace (.npz)")
+    p.add_argument("--checkpoint", required=True, help="checkpoint path or shipped name (small, large, baseline)")
     p.add_argument("--images", default="default", help="image folder, or 'default' for the shipped samples")
     p.add_argument("--size", default="160x160", help="HxW input size (padded to a multiple of 32 if needed)")
     p.add_argument("--out", required=True, help="output .npz")

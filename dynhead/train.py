@@ -178,7 +178,7 @@ def postprocess(outputs, image_sizes, score_thr=0.05, topk=1000, nms_thr=0.6, ma
     res = []
     for i in range(N):
         B, S, L = [], [], []
-        for lg, bx, ct, pt in zip(logits, bbox, ctr, locs):
+        for lv, (lg, bx, ct, pt) in enumerate(zip(logits, bbox, ctr, locs)):
             K = lg.shape[1]
             sc = torch.sigmoid(lg[i]).permute(1, 2, 0).reshape(-1, K)
             c = torch.sigmoid(ct[i]).reshape(-1, 1)
@@ -301,8 +301,9 @@ def evaluate(model: FCOS, ds, batch: int = 8, masked: bool = True) -> dict:
 
 # --------------------------------------------------------------------------- training
 def small_config(**kw) -> ModelConfig:
-    """The shipped small model: ResNet-18 at width 16 (GN, trained from scratch), C=32, D=3, 4 classes,
-    160x160 input; FCOS size ranges divided by 4 to suit the small images."""
+    """The shipped models' configuration: ResNet-18 at width 16 (GN, trained from scratch), C=32, 4 classes,
+    160x160 input; FCOS size ranges divided by 4 to suit the small images.  Head dynamic D=3 unless ``kw``
+    says otherwise (the shipped heads: dynamic D8 and gate-free "fix" D6, see checkpoints/MODEL_CARD.md)."""
     base = dict(backbone_depth=18, backbone_width=16, backbone_norm="GN", channels=32, head="dynamic", depth=3,
                 num_classes=4, gn_groups=8, pixel_std=(57.375, 57.12, 58.395),
                 size_ranges=((-1, 16), (16, 32), (32, 64), (64, 128), (128, math.inf)))
@@ -314,7 +315,7 @@ def train(out: str | Path, budget_lambda: float = 0.1, iters: int = 1000, batch:
           gate_lr_mult: float = 1.0, size=(160, 160), seed: int = 0, n_train: int = 100_000, n_val: int = 200,
           ckpt_every: int = 250, log_every: int = 25, threads: int = 1, max_cpu_minutes: float | None = None,
           cfg: ModelConfig | None = None, log=print) -> dict:
-    """Train a dynamic model on the synthetic set from scratch.
+    """Train a dynamic (or, with ``cfg.head == "fix"``, gate-free) model on the synthetic set from scratch.
 
     AdamW (lr 2e-3, weight decay 1e-4, none on norms/gates), linear warm-up, cosine decay, grad-norm
     clip 10, batch 8: a deviation from the official SGD 90k-iteration recipe (spec §6) so that a small
@@ -404,9 +405,12 @@ def _save(model, out, lam, it, hist, ds, t0, ev, val=None, train_s=None, extra=N
 
 # --------------------------------------------------------------------------- CLI
 def add_train_args(sub):
-    p = sub.add_parser("train", help="train a small dynamic model on the synthetic detection set (CPU)")
+    p = sub.add_parser("train", help="train a small dynamic (or gate-free) model on the synthetic detection set (CPU)")
     p.add_argument("--out", required=True, help="checkpoint path (.pt)")
-    p.add_argument("--lambda", dest="lam", type=float, default=0.1, help="budget loss weight")
+    p.add_argument("--head", choices=["dynamic", "fix"], default="dynamic",
+                   help="dynamic (gated) or fix (the same topology without gates: the gate-free baseline)")
+    p.add_argument("--lambda", dest="lam", type=float, default=None,
+                   help="budget loss weight (dynamic heads, default 0.1; a fix head has no budget term: 0)")
     p.add_argument("--iters", type=int, default=1000)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=2e-3)
@@ -428,10 +432,15 @@ def _cmd_train(a):
         raise DynheadError(f"training size {a.size} must be a multiple of 32", field="size")
     if a.iters < 1 or a.batch < 1:
         raise DynheadError("--iters and --batch must be >= 1", field="iters")
+    if a.lam is None:
+        a.lam = 0.1 if a.head == "dynamic" else 0.0
     if a.lam < 0:
         raise DynheadError(f"--lambda must be >= 0, got {a.lam}", field="lambda")
-    cfg = small_config(depth=a.depth, channels=a.channels)
-    train(a.out, a.lam, a.iters, a.batch, a.lr, size=size, seed=a.seed, threads=a.threads,
+    if a.head == "fix" and a.lam != 0:
+        raise DynheadError(f"--lambda {a.lam} has no effect on a gate-free (fix) head: pass --lambda 0",
+                           field="lambda")
+    cfg = small_config(depth=a.depth, channels=a.channels, head=a.head)
+    info = train(a.out, a.lam, a.iters, a.batch, a.lr, size=size, seed=a.seed, threads=a.threads,
                  max_cpu_minutes=a.max_cpu_minutes, ckpt_every=a.ckpt_every, cfg=cfg,
                  log=lambda s: print(s, flush=True))
     print(f"saved {a.out}")
@@ -440,7 +449,7 @@ def _cmd_train(a):
 
 def add_eval_args(sub):
     p = sub.add_parser("eval", help="mAP@0.5 and gate density of a checkpoint on the held-out synthetic split")
-    p.add_argument("--checkpoint", required=True, help="path, or a shipped name (small, large)")
+    p.add_argument("--checkpoint", required=True, help="path, or a shipped name (small, large, baseline)")
     p.add_argument("--n", type=int, default=200)
     p.add_argument("--dense", action="store_true", help="dense (gated) instead of masked inference")
     p.add_argument("--json", action="store_true")

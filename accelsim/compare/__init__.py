@@ -2,7 +2,9 @@
 
 Rows (models): the gate-free baseline head ("Fix" topology: depth and scale paths, no gates — the
 rebuttal's definition of FCOS-D{D}), and the dynamic head at two budgets, "Large" (lambda 0.1) and
-"Small" (lambda 0.8), by default the shipped synthetic-data checkpoints (``dynhead/checkpoints``).
+"Small" (lambda 0.8); by default the shipped synthetic-data checkpoints (``dynhead/checkpoints``) at the
+paper's depths: a trained gate-free D6 baseline and dynamic D8 heads, one recipe and CPU budget for all.
+At ``width`` every head has seeded random weights (``dynhead.wide``, identical for shared layers).
 
 Columns (targets): head GFLOPs avg/min/max (official accounting, hard-gate tally per image; binary
 giga-MACs as in the paper's code), measured latency of the head on the device — dense and masked

@@ -8,6 +8,16 @@ PAPER_V100 = {  # rebuttal Table 5 (head only, Tesla V100); dynamic-head.md sect
     "small": {"gflops": 70.0, "latency_ms": {"avg": 34.9, "min": 28.9, "max": 46.5}, "mAP": 40.3},
 }
 
+#: the official dynamic FCOS heads' used GFLOPs (README of StevenGrove/DynamicHead, COCO val2017, ResNet-50,
+#: C=256; dynamic-head.md section 5.1): depth, lambda, the README's budget name, avg/min/max over the images.
+#: Their full cost is not published per image: the ratio is taken against the full D8 cost at the largest
+#: COCO input (800x1333 padded to 800x1344), so it is a lower bound of the mean per-image used/full.
+OFFICIAL_DYNAMIC = {
+    "large": {"depth": 8, "lambda": 0.1, "budget": "Mid", "gflops": {"avg": 83.9, "min": 21.3, "max": 237.7}},
+    "small": {"depth": 8, "lambda": 0.8, "budget": "Low", "gflops": {"avg": 33.3, "min": 6.4, "max": 140.2}},
+}
+OFFICIAL_FULL_SIZE = (800, 1333)  # the README's constants are at this size, padded to a multiple of 32
+
 #: peak MAC/s of GPUs (FP32, boost clock; vendor data sheets) for the iso-throughput columns, by model
 #: name as it appears as a whole token of the device name ("NVIDIA L4", "Tesla V100-SXM2-16GB")
 GPU_PEAK_MACS = {"V100": 15.7e12 / 2, "A100": 19.5e12 / 2, "H100": 67e12 / 2, "H200": 67e12 / 2,

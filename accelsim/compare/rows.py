@@ -17,49 +17,75 @@ class Row:
 
     def __init__(self, name, head, backbone_model, gate_model=None, width=None):
         self.name = name
-        self.head = head                  # head measured and traced (possibly wide, random weights)
-        self.backbone_model = backbone_model  # FCOS giving the FPN features (trained narrow model)
+        self.head = head                  # head measured and traced (trained, or wide with seeded weights)
+        self.backbone_model = backbone_model  # the row's trained FCOS: its FPN gives the features
         self.gate_model = gate_model      # trained model whose gates drive a wide head (None: own gates)
         self.width = width
         self.features = []                # per image: list of 5 tensors (1, C, h, w) at the head's width
         self.gates = []                   # per image: gate dict for gate_override (or None)
-        self.gflops = []
+        self.gflops = []                  # per image: used (hard-gate) GFLOPs
+        self.full_gflops = []             # per image: the same head's full (all open) GFLOPs
         self.seen_gates = []              # per image: the gates the head actually used (cpu)
         self.active_ratio = []            # per image: open fraction of all depth-gate pixels
 
 
-def load_rows(settings: CompareSettings):
-    """``({"baseline": Row, "large": Row, "small": Row}, cfg of the dynamic checkpoints)``."""
-    import torch
+#: the rows' checkpoints: (row, the head kind it must hold)
+ROW_KINDS = (("baseline", "fix"), ("large", "dynamic"), ("small", "dynamic"))
 
+
+def load_models(settings: CompareSettings) -> dict:
+    """The trained model of every row (``settings.checkpoint(row)`` or the shipped one), eval mode, each
+    checked to hold its row's head kind."""
     import dynhead
     from dynhead.checkpoint import load_model
-    from dynhead.model import build_head
 
-    dyn = {}
-    for name in ("large", "small"):
+    models = {}
+    for name, kind in ROW_KINDS:
         path = settings.checkpoint(name)
         m = load_model(path) if path else dynhead.load_shipped(name)
         m.eval()
-        if m.head.kind != "dynamic":
-            raise SettingsError(f"checkpoint_{name}", f"{path}: head is {m.head.kind!r}, expected a dynamic head")
-        dyn[name] = m
-    cfg = dyn["small"].cfg
-    if dyn["large"].cfg.depth != cfg.depth or dyn["large"].cfg.channels != cfg.channels:
-        raise SettingsError("checkpoint_large", "the Large and Small dynamic models differ in depth or width")
+        if m.head.kind != kind:
+            what = "a gate-free (fix) head" if kind == "fix" else "a dynamic head"
+            raise SettingsError(f"checkpoint_{name}", f"{path or 'shipped:' + name}: head is {m.head.kind!r}, "
+                                                      f"expected {what}")
+        models[name] = m
+    return models
+
+
+def load_rows(settings: CompareSettings):
+    """``({"baseline": Row, "large": Row, "small": Row}, cfg of the dynamic checkpoints)``.
+
+    At the checkpoints' width every row runs its own trained head on its own trained FPN features.  At
+    ``settings.width`` every head has the seeded random weights of :mod:`dynhead.wide` (the same tensors
+    for the layers the heads share), the dynamic ones driven by their trained model's gates, all on their
+    own FPN features expanded by the same seeded projection."""
+    from dynhead.wide import seeded_wide_head
+
+    models = load_models(settings)
+    cfg = models["small"].cfg
+    for name in ("large", "baseline"):
+        c = models[name].cfg
+        if (name == "large" and c.depth != cfg.depth) or c.channels != cfg.channels \
+                or c.num_classes != cfg.num_classes:
+            raise SettingsError(f"checkpoint_{name}", f"the {name} model (D{c.depth}, C={c.channels}, "
+                                                      f"{c.num_classes} classes) does not match the Small one "
+                                                      f"(D{cfg.depth}, C={cfg.channels}, {cfg.num_classes} classes)")
+    base = models["baseline"]
+    if settings.baseline_depth is not None and settings.baseline_depth != base.cfg.depth:
+        raise SettingsError("baseline_depth", f"{settings.baseline_depth} differs from the baseline checkpoint's "
+                                              f"depth {base.cfg.depth} (train a gate-free D{settings.baseline_depth}: "
+                                              f"python -m dynhead train --head fix --depth "
+                                              f"{settings.baseline_depth}, and pass it as checkpoint_baseline)")
     width = settings.width or cfg.channels
-    depth = cfg.depth
-    torch.manual_seed(settings.seed)
-    base_head = build_head("fix", settings.baseline_depth or depth, width, cfg.num_classes).eval()
-    rows = {"baseline": Row("baseline", base_head, dyn["small"], None, width)}
-    for name in ("large", "small"):
-        m = dyn[name]
+    rows = {}
+    for name, kind in ROW_KINDS:
+        m = models[name]
         if width == cfg.channels:
             rows[name] = Row(name, m.head, m, None, width)
         else:
-            torch.manual_seed(settings.seed + 1)
-            wide = build_head("dynamic", depth, width, cfg.num_classes).eval()
-            rows[name] = Row(name, wide, m, m, width)
+            wide = seeded_wide_head(kind, m.cfg.depth, width, cfg.num_classes, settings.seed, m.cfg.gate_activation,
+                                    m.cfg.tau, m.cfg.num_adjacent_scales)
+            rows[name] = Row(name, wide, m, m if kind == "dynamic" else None, width)
     return rows, cfg
 
 
@@ -89,36 +115,59 @@ def image_tensors(raw, size):
 
 
 def prepare(rows, images, seed: int) -> None:
-    """Features and gates per image (untimed), then the hard-gate GFLOPs of every row."""
+    """Features and gates per image (untimed), then the hard-gate GFLOPs of every row.  Gates are those of
+    masked inference (GN over the active pixels, the official evaluation), as :mod:`dynhead.trace`
+    records them, so the GFLOPs column and the traces count the same pixels."""
     import torch
 
-    from dynhead.cost import hard_gflops
-    from dynhead.model import HeadContext, random_features
+    from dynhead.cost import GIGA, hard_gflops
+    from dynhead.model import HeadContext
+    from dynhead.wide import wide_features
 
     with torch.inference_mode():
-        for name, row in rows.items():
+        for row in rows.values():
             m = row.backbone_model
-            for i, img in enumerate(images):
+            for img in images:
                 x, _ = m.preprocess(img)
                 feats = m.features(x)
                 gates = None
-                if row.gate_model is not None:  # wide head: narrow model's gates, seeded random features
-                    ctx = HeadContext()
-                    row.gate_model.head(feats, ctx=ctx)
+                if row.gate_model is not None:  # wide head: the narrow trained model's gates
+                    ctx = HeadContext(masked=True)
+                    row.gate_model.head(feats, masked=True, ctx=ctx)
                     gates = dict(ctx.gates)
-                if row.gate_model is not None or (name == "baseline" and feats[0].shape[1] != row.width):
-                    h, w = feats[0].shape[-2:]   # P3 is input / 8
-                    feats = random_features((h * 8, w * 8), row.width, 1, seed=seed + 100 + i)
+                if feats[0].shape[1] != row.width:
+                    feats = wide_features(feats, row.width, seed)
                 row.features.append(feats)
                 row.gates.append(gates)
-                ctx = HeadContext(gate_override=gates)
-                row.head(feats, ctx=ctx)
+                ctx = HeadContext(masked=True, gate_override=gates)
+                row.head(feats, masked=True, ctx=ctx)
                 row.gflops.extend(hard_gflops(row.head))
+                row.full_gflops.extend(float(v) / GIGA for v in row.head.last_costs["full"].tolist())
                 seen = {k: v.detach().cpu() for k, v in ctx.gates.items()}
                 row.seen_gates.append(seen)
                 depth = [v for k, v in seen.items() if k[3] == "depth"]
                 row.active_ratio.append(float(sum(int((v > 0).sum()) for v in depth) /
                                               max(1, sum(v.numel() for v in depth))) if depth else 1.0)
+
+
+def describe_heads(rows, seed: int) -> dict:
+    """``{row: {kind, depth, width, weights, gates, features}}``: what is trained and what is random."""
+    out = {}
+    for name, row in rows.items():
+        m = row.backbone_model
+        c0, kind = m.head.C, row.head.kind
+        trained = row.head is m.head
+        gates = ("none (gate-free head)" if kind == "fix" else
+                 "its own, trained" if trained else f"the trained C={c0} model's (same pixels, same values)")
+        out[name] = {"kind": kind, "depth": row.head.depth, "width": row.width,
+                     "weights": "trained (checkpoint)" if trained else
+                     f"seeded random (dynhead.wide, seed {seed}): the same tensors in every row for the layers "
+                     f"the heads share",
+                     "gates": gates,
+                     "features": "its own trained backbone + FPN" if trained else
+                     f"its own trained backbone + FPN, expanded {c0}->{row.width} channels by one seeded "
+                     f"projection (seed {seed})"}
+    return out
 
 
 def sha16(data: bytes) -> str:
@@ -134,7 +183,7 @@ def image_hashes(raw) -> list[str]:
 def settings_record(settings: CompareSettings, *, width: int, depth: int, baseline_depth: int) -> dict:
     """The ``settings`` of compare.json that describe the rows (the heads' width and depths as built)."""
     import dynhead
-    ckpt = {n: settings.checkpoint(n) for n in ("large", "small")}
+    ckpt = {n: settings.checkpoint(n) for n, _ in ROW_KINDS}
     return {"size": list(settings.size), "images": settings.images, "batch": settings.batch, "width": width,
             "depth": depth, "baseline_depth": baseline_depth, "prune": settings.prune, "seed": settings.seed,
             "checkpoints": {n: p or f"shipped:{n}" for n, p in ckpt.items()},

@@ -47,14 +47,18 @@ class CompareSettings:
     image_dir: str | None = None
     """folder of RGB images instead of the bundled ones"""
     checkpoint_large: str | None = None
-    """dynamic checkpoint (file) of the 'Large' row; None: the shipped lambda 0.1 model"""
+    """dynamic checkpoint (file) of the 'Large' row; None: the shipped lambda 0.1 D8 model"""
     checkpoint_small: str | None = None
-    """dynamic checkpoint (file) of the 'Small' row; None: the shipped lambda 0.8 model"""
+    """dynamic checkpoint (file) of the 'Small' row; None: the shipped lambda 0.8 D8 model"""
+    checkpoint_baseline: str | None = None
+    """gate-free ("fix") checkpoint (file) of the baseline row; None: the shipped D6 model, trained with the
+    same recipe, data and CPU budget as the dynamic ones"""
     width: int | None = None
     """channel width C of the measured/traced head (random seeded weights, driven by the trained gates);
     a multiple of 32 (GroupNorm groups); None: the checkpoints' width"""
     baseline_depth: int | None = None
-    """depth D (conv stages per tower) of the gate-free baseline; None: the dynamic checkpoints' depth"""
+    """depth D (conv stages per tower) of the gate-free baseline: a check against the baseline checkpoint's
+    depth (another depth needs another checkpoint); None: the checkpoint's (the shipped one: 6)"""
     targets: tuple[str, ...] | str = field(default_factory=default_targets)
     """accelerator presets to simulate (a tuple, or one comma-separated string); missing presets are
     skipped and listed; empty: GFLOPs and measurement only.  Default: :func:`default_targets`"""
@@ -111,7 +115,7 @@ class CompareSettings:
                     raise SettingsError(name, f"must be {what}, got {v!r}")
                 put(name, float(v))
 
-        for name in ("image_dir", "checkpoint_large", "checkpoint_small", "measured"):
+        for name in ("image_dir", "checkpoint_large", "checkpoint_small", "checkpoint_baseline", "measured"):
             put(name, check_path(name, getattr(self, name)))
         put("out", Path(check_path("out", self.out, optional=False)))
         dev = self.device
@@ -180,8 +184,9 @@ class CompareSettings:
         return parse_normalize(self.normalize)
 
     def checkpoint(self, row: str) -> str | None:
-        """The checkpoint file of a dynamic row (``"large"`` or ``"small"``); None: the shipped one."""
-        return {"large": self.checkpoint_large, "small": self.checkpoint_small}[row]
+        """The checkpoint file of a row (``"baseline"``, ``"large"`` or ``"small"``); None: the shipped one."""
+        return {"baseline": self.checkpoint_baseline, "large": self.checkpoint_large,
+                "small": self.checkpoint_small}[row]
 
 
 def _size(v) -> tuple[int, int]:

@@ -6,7 +6,7 @@ import csv
 import io
 
 from . import technology
-from .constants import LABELS, MODELS, PAPER_V100
+from .constants import LABELS, MODELS, OFFICIAL_DYNAMIC, OFFICIAL_FULL_SIZE, PAPER_V100
 from .measure import stats
 from .settings import CompareSettings
 from .simulate import Simulations
@@ -69,12 +69,46 @@ def _paper_entries():
     return out
 
 
+def _avg_min_max(values) -> dict:
+    return {"avg": sum(values) / len(values), "min": min(values), "max": max(values)} if values else {}
+
+
+def compute_ratios(rows) -> dict:
+    """Per row: used / full GFLOPs of its own head and used / the baseline's full GFLOPs (per image,
+    avg/min/max; official hard-gate accounting), beside the official heads' ratios (COCO, C=256):
+    the README's D8 heads against the full D8 cost at 800x1344, and rebuttal Table 5 against its baseline."""
+    from dynhead.cost import full_gflops
+    base_full = rows["baseline"].full_gflops
+    d8_full = full_gflops("dynamic", 8, OFFICIAL_FULL_SIZE, C=256, pad=True)
+    t5_base = PAPER_V100["baseline"]["gflops"]
+    out = {}
+    for name in MODELS:
+        r = rows[name]
+        o = {"kind": r.head.kind, "depth": r.head.depth, "width": r.width,
+             "used_over_full": _avg_min_max([u / f for u, f in zip(r.gflops, r.full_gflops)]),
+             "used_over_baseline_full": _avg_min_max([u / f for u, f in zip(r.gflops, base_full)]),
+             "table5": {"gflops": PAPER_V100[name]["gflops"], "baseline_gflops": t5_base,
+                        "ratio": PAPER_V100[name]["gflops"] / t5_base,
+                        "source": "rebuttal Table 5 (FLOPs avg, G; the dynamic heads' depth not stated)"}}
+        if name in OFFICIAL_DYNAMIC:
+            off = OFFICIAL_DYNAMIC[name]
+            o["official"] = {**off, "full_gflops": d8_full,
+                             "ratio": {k: v / d8_full for k, v in off["gflops"].items()},
+                             "source": "README of StevenGrove/DynamicHead (COCO val2017); full = D8 at "
+                                       f"{OFFICIAL_FULL_SIZE[0]}x{OFFICIAL_FULL_SIZE[1]} padded, the largest "
+                                       "input: a lower bound of the per-image ratio"}
+        out[name] = o
+    return out
+
+
 def assemble(settings: CompareSettings, record: dict, rows, traces, measured: dict, sims: Simulations,
              dev: dict, gpu_peak: float, gpu_peak_src: str) -> dict:
     """The result dict of compare.json (less what :func:`accelsim.compare.run_compare` adds: the raw
     measurements, image hashes, wall time and files) from the run's parts; ``record`` is the run's
     :func:`accelsim.compare.rows.settings_record`."""
     from dynhead.cost import full_gflops
+
+    from .rows import describe_heads
     entries = []
     dev_label = f"{'GPU' if dev.get('kind') == 'gpu' else 'CPU (no GPU available)'}: {dev.get('name')}"
     for name in MODELS:
@@ -89,6 +123,12 @@ def assemble(settings: CompareSettings, record: dict, rows, traces, measured: di
     _add_speedups(entries)
     normalization = technology.add_technology(entries, sims, settings)
     entries += _paper_entries()
+    ratios = compute_ratios(rows)
+    for e in entries:
+        r = ratios[e["model"]]
+        e["used_over_full"] = None if e["kind"] == "reference" else r["used_over_full"]["avg"]
+        e["used_over_baseline_full"] = (r["table5"]["ratio"] if e["kind"] == "reference"
+                                        else r["used_over_baseline_full"]["avg"])
     return {
         "settings": {**record, "targets": list(settings.targets), "missing_targets": sims.missing,
                      "normalize": settings.normalize},
@@ -102,7 +142,10 @@ def assemble(settings: CompareSettings, record: dict, rows, traces, measured: di
         "workloads": {n: {"hash": wl.content_hash, "images": wl.n_images, "layers": len(wl.layers),
                           "meta": wl.meta} for n, wl in traces.items()},
         "configs": {t: rep.cfg.to_dict() for (n, t), rep in sims.reports.items() if n == "baseline"},
-        "per_image": {n: {"gflops": rows[n].gflops, "active_ratio": rows[n].active_ratio} for n in rows},
+        "heads": describe_heads(rows, settings.seed),
+        "compute_ratio": ratios,
+        "per_image": {n: {"gflops": rows[n].gflops, "full_gflops": rows[n].full_gflops,
+                          "active_ratio": rows[n].active_ratio} for n in rows},
         "entries": entries,
     }
 
@@ -135,11 +178,12 @@ def markdown(res: dict) -> str:
     lines = [f"# accelsim compare — head only, {s['size'][0]}x{s['size'][1]}, C={s['width']}, "
              f"D={s['depth']} (baseline D={s['baseline_depth']}), {s['images']} image(s)", "",
              f"Measured on **{res['device_label']}** (torch {res['device'].get('torch')}); simulated targets at "
-             f"their own clocks; the paper's V100 row is a labelled reference.", "",
+             f"their own clocks; the paper's V100 row is a labelled reference.", "", *heads_lines(res),
              "| model | target | kind | GFLOPs avg (min-max) | latency ms avg (min-max) | speedup vs baseline | "
              "energy uJ/image (published node) | iso-throughput ms | technology (node, datapath, clock, SRAM, "
              "area) | %s | %s |" % technology.header_cells(res), "|---|---|---|---|---|---|---|---|---|---|---|"]
     lines += [_table_line(e) for e in res["entries"]]
+    lines += ratio_table(res)
     lines += technology.md_section(res)
     lines += ["", f"Baseline full cost at this size: {res['baseline_full_gflops']:.2f} GFLOPs (official accounting).",
               f"Iso-throughput: {res['iso_throughput_note']}; GPU peak {res['gpu_peak_macs_per_s'] / 1e12:.2f} TMAC/s "
@@ -152,9 +196,50 @@ def markdown(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def heads_lines(res: dict) -> list[str]:
+    """What each row's head is: which parts are trained and which are random (compare.md header)."""
+    heads = res.get("heads")
+    if not heads:
+        return []
+    out = []
+    for n, h in heads.items():
+        out.append(f"- {LABELS[n]}: {h['kind']} D{h['depth']} C={h['width']}; weights {h['weights']}; gates "
+                   f"{h['gates']}; features {h['features']}.")
+    return ["Heads (what is trained, what is random; checkpoints trained on the synthetic detection set, "
+            "dynhead/checkpoints/MODEL_CARD.md):", *out, ""]
+
+
+def ratio_table(res: dict) -> list[str]:
+    """The used/full compute table of compare.md beside the official heads' ratios."""
+    cr = res.get("compute_ratio")
+    if not cr:
+        return []
+
+    def mm(st, fmt="{:.3f}"):
+        return fmt.format(st["avg"]) + (f" ({fmt.format(st['min'])}-{fmt.format(st['max'])})"
+                                         if st["min"] != st["max"] else "")
+    lines = ["", "Compute used / full (official accounting, hard gates, per image avg (min-max)):", "",
+             "| model | head | used / own full | used / baseline full | official (COCO, C=256): GFLOPs / full D8 "
+             "at 800x1344 | rebuttal Table 5: GFLOPs / baseline |", "|---|---|---|---|---|---|"]
+    for n, r in cr.items():
+        off = r.get("official")
+        ot = (f"{off['budget']} D{off['depth']} lambda {off['lambda']}: {mm(off['gflops'], '{:.1f}')} / "
+              f"{off['full_gflops']:.1f} = {mm(off['ratio'])}" if off else "- (gate-free: 1 by definition)")
+        t5 = r["table5"]
+        lines.append(f"| {LABELS[n]} | {r['kind']} D{r['depth']} C={r['width']} | {mm(r['used_over_full'])} | "
+                     f"{mm(r['used_over_baseline_full'])} | {ot} | {t5['gflops']:.1f} / {t5['baseline_gflops']:.1f} "
+                     f"= {t5['ratio']:.3f} |")
+    lines += ["", "Official ratios: the README's GFLOPs vary with the COCO image size and its full cost per image is "
+                  "not published; dividing by the full D8 cost at the largest input gives a lower bound of the mean "
+                  "per-image ratio. Table 5 does not state the dynamic heads' depth; its ratio is against the "
+                  "gate-free D6 baseline, like the 'used / baseline full' column."]
+    return lines
+
+
 CSV_COLUMNS = ["model", "target", "kind", "batch", "gflops_avg", "gflops_min", "gflops_max", "latency_s_avg",
                "latency_s_min", "latency_s_max", "latency_s_p50", "latency_s_p99", "speedup_vs_baseline",
-               "energy_j_per_image_avg", "iso_throughput_latency_s_avg", *technology.CSV_COLUMNS]
+               "energy_j_per_image_avg", "iso_throughput_latency_s_avg", "used_over_full",
+               "used_over_baseline_full", *technology.CSV_COLUMNS]
 
 
 def csv_text(res: dict) -> str:
@@ -166,7 +251,8 @@ def csv_text(res: dict) -> str:
         g, lat, en = e.get("gflops") or {}, e["latency_s"], e.get("energy_j_per_image") or {}
         row = {"model": e["model"], "target": e["target"], "kind": e["kind"], "batch": e.get("batch"),
                "speedup_vs_baseline": e.get("speedup_vs_baseline"), "energy_j_per_image_avg": en.get("avg"),
-               "iso_throughput_latency_s_avg": (e.get("iso_throughput_latency_s") or {}).get("avg")}
+               "iso_throughput_latency_s_avg": (e.get("iso_throughput_latency_s") or {}).get("avg"),
+               "used_over_full": e.get("used_over_full"), "used_over_baseline_full": e.get("used_over_baseline_full")}
         row.update({f"gflops_{k}": g.get(k) for k in ("avg", "min", "max")})
         row.update({f"latency_s_{k}": lat.get(k) for k in ("avg", "min", "max", "p50", "p99")})
         row.update(technology.csv_fields(e, res["settings"].get("normalize", "none")))

@@ -16,7 +16,8 @@ TINY = dict(size="128x192", images=2, reps=2, warmup=1, batch=2, jobs=1, quiet=T
 
 def test_compare_tiny(tmp_path):
     out = tmp_path / "cmp"
-    r = run_compare(CompareSettings(targets=("systolic", "scnn", "eie"), out=out, **TINY))
+    # one image: the default heads are D8 (575 traced convs per row); TINY's two images double the simulation
+    r = run_compare(CompareSettings(targets=("systolic", "scnn", "eie"), out=out, **{**TINY, "images": 1}))
     res = r.data
     assert json.loads((out / "compare.json").read_text())["entries"] == json.loads(json.dumps(res["entries"]))
     for f in ("compare.json", "compare.md", "compare.csv", "latency.png", "gate_masks.png"):
@@ -34,9 +35,9 @@ def test_compare_tiny(tmp_path):
     # 3 rows x (systolic, scnn, eie) + systolic@16b, the 16-bit variant --normalize adds for the 8-bit array
     assert len(r.simulated) == 9 + 3 and len(r.measured) == 2 + 4 + 4
     # dynamic rows are hard-gate tallies: never above the full cost of the same head
-    full = res["baseline_full_gflops"]
     for model in ("large", "small"):
-        assert max(res["per_image"][model]["gflops"]) <= full * 1.0001
+        pi = res["per_image"][model]
+        assert all(u <= f for u, f in zip(pi["gflops"], pi["full_gflops"]))
     assert "CPU" in res["device_label"] or "GPU" in res["device_label"]
     md = (out / "compare.md").read_text()
     assert md == r.markdown and md.count("Iso-throughput:") == 1
@@ -149,6 +150,7 @@ def test_masked_vs_dense_on_cuda():
     """On a GPU: measure dense vs masked head of the Small model (the paper: 34.9 vs 46.8 ms on V100)."""
     import dynhead
     from accelsim.gpu import measure
+    from dynhead.model import HeadContext
     dev = torch.device("cuda")
     m = dynhead.load_shipped("small").to(dev).eval()
     img = torch.from_numpy(dynhead.sample_images()[0]).permute(2, 0, 1)[None].float().to(dev)
@@ -171,7 +173,7 @@ def test_flops_only_baseline_depth_and_width(tmp_path):
     assert ents["baseline"]["gflops"]["avg"] == pytest.approx(full_gflops("fix", 6, (256, 256), C=64, pad=True))
     # dynamic rows: hard-gate tallies of the C=64 head driven by the trained gates, below their full cost
     for m in ("large", "small"):
-        assert 0 < ents[m]["gflops"]["max"] < full_gflops("dynamic", 3, (256, 256), C=64, pad=True)
+        assert 0 < ents[m]["gflops"]["max"] < full_gflops("dynamic", 8, (256, 256), C=64, pad=True)
     assert ents["large"]["gflops"]["avg"] > ents["small"]["gflops"]["avg"]  # lambda 0.1 keeps more pixels
 
 

@@ -5,16 +5,8 @@ import torch
 from dynhead.data import CLASSES, SyntheticDetection, check_image_array, load_image_folder, make_image, save_png
 from dynhead.errors import DynheadError
 from dynhead.model import FCOS
-from dynhead.train import (
-    average_precision_50,
-    centerness_target,
-    fcos_targets,
-    giou_loss,
-    locations,
-    nms,
-    small_config,
-    train,
-)
+from dynhead.train import (average_precision_50, centerness_target, fcos_targets, giou_loss,
+                           locations, nms, small_config, train)
 
 
 def test_synthetic_boxes_are_exact_and_deterministic():
@@ -101,3 +93,18 @@ def test_image_checks(tmp_path):
         load_image_folder(empty)
     save_png(tmp_path / "empty" / "a.png", make_image("val", 0, 0, (32, 32))[0])
     assert load_image_folder(empty)[0][1].shape == (32, 32, 3)
+
+
+def test_gate_free_training_and_its_cli_checks(tmp_path, capsys):
+    """``--head fix`` trains the gate-free baseline with the same loop (no budget term); a budget weight
+    for a head without gates is refused in one line."""
+    from dynhead.__main__ import main
+    from dynhead.checkpoint import load_model
+    info = train(tmp_path / "f.pt", 0.0, iters=3, batch=2, size=(64, 64), n_val=2, log_every=3,
+                 cfg=small_config(head="fix", depth=2), log=lambda s: None)
+    m = load_model(tmp_path / "f.pt")
+    assert m.head.kind == "fix" and m.cfg.depth == 2 and info["eval"]["used_over_full"] == 1.0
+    assert not any(".gate." in n for n, _ in m.named_parameters())
+    assert main(["train", "--out", str(tmp_path / "x.pt"), "--head", "fix", "--lambda", "0.1"]) == 2
+    err = capsys.readouterr().err
+    assert "no effect on a gate-free (fix) head" in err and len(err.strip().splitlines()) == 1

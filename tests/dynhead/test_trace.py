@@ -119,9 +119,9 @@ def test_full_size_head_trace_used_gflops_equal_cost_tally(tmp_path, C, D, size)
     assert 0 < used < wl2.image_meta[0]["full_gflops"]
 
 
-def test_trace_rejects_non_dynamic_and_empty():
-    m = FCOS(small_config(head="fix", depth=1))
-    with pytest.raises(DynheadError, match="dynamic"):
+def test_trace_rejects_plain_fcos_and_empty():
+    m = FCOS(small_config(head="fcos", depth=1))
+    with pytest.raises(DynheadError, match="dynamic or fix"):
         trace_model(m, _images(1), (128, 128))
     with pytest.raises(DynheadError, match="no images"):
         trace_model(_model(), [], (128, 128))
@@ -129,7 +129,8 @@ def test_trace_rejects_non_dynamic_and_empty():
 
 def test_generic_torch_importer_agrees_with_the_dedicated_trace():
     """Two independent paths to the same head: the generic PyTorch importer (which knows nothing of
-    dynhead) and dynhead.trace find the same 225 head convolutions with the same shapes and MACs."""
+    dynhead) and dynhead.trace find the same head convolutions (2 towers x D stages x 5 levels x 7 convs,
+    plus 15 predictors) with the same shapes and MACs."""
     from collections import Counter
 
     import dynhead
@@ -140,6 +141,6 @@ def test_generic_torch_importer_agrees_with_the_dedicated_trace():
     head = [L for L in wl.layers.values() if L.meta["module"].startswith("head.")]
     tr = trace_model(m, dynhead.sample_images()[:1], size=(160, 160), masked=False)
     sig = lambda Ls: Counter((L.kind, L.C, L.K, L.H, L.W, L.R, L.stride, L.padding) for L in Ls)  # noqa: E731
-    assert len(head) == len(tr.layers) == 225
+    assert len(head) == len(tr.layers) == 2 * m.cfg.depth * 5 * 7 + 15
     assert sig(head) == sig(tr.layers.values())
     assert sum(L.macs_dense for L in head) == sum(L.macs_dense for L in tr.layers.values())
