@@ -138,6 +138,7 @@ class AcceleratorModel(abc.ABC):
     @classmethod
     def check_config(cls, cfg: ArchConfig) -> None:
         """Cross-field checks (raise ConfigError); the schema already checked each field."""
+        return None  # a hook with a default: most models need no cross-field check
 
     def unsupported_reason(self, layer: Layer) -> str | None:
         """Why this design cannot run ``layer`` (one line), or None when it can."""

@@ -15,7 +15,6 @@ max-pooled gate), hard ("used") = sum 1[g != 0] * unit, full = sum unit.
 
 from __future__ import annotations
 
-
 from .errors import DynheadError
 
 GIGA = 2 ** 30
@@ -91,7 +90,7 @@ def tally_gates(gates: dict, C: int, sizes, depth: int, K: int = 2) -> dict:
     soft = hard = None
     du, su = float(depth_unit(C)), float(scale_unit(C))
     N = None
-    for (tower, d, l, key), g in gates.items():
+    for (_tower, _d, _l, key), g in gates.items():
         N = g.shape[0]
         if key == "depth":
             gp = dilate3x3(g)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -30,6 +31,9 @@ from workloads.limits import check as check_cap
 from .cost import GIGA, hard_macs_from_workload
 from .errors import DynheadError
 from .model import HeadContext, build_head, scale_offsets
+
+if TYPE_CHECKING:  # the return annotations only; workloads is imported lazily at run time
+    from workloads import Workload
 
 OPS_STAGE = ("scale0", "scale1", "gate_scale0", "gate_scale1", "gate_depth", "conv1", "conv2")
 

@@ -178,7 +178,7 @@ def postprocess(outputs, image_sizes, score_thr=0.05, topk=1000, nms_thr=0.6, ma
     res = []
     for i in range(N):
         B, S, L = [], [], []
-        for lv, (lg, bx, ct, pt) in enumerate(zip(logits, bbox, ctr, locs)):
+        for lg, bx, ct, pt in zip(logits, bbox, ctr, locs):
             K = lg.shape[1]
             sc = torch.sigmoid(lg[i]).permute(1, 2, 0).reshape(-1, K)
             c = torch.sigmoid(ct[i]).reshape(-1, 1)
@@ -440,7 +440,7 @@ def _cmd_train(a):
         raise DynheadError(f"--lambda {a.lam} has no effect on a gate-free (fix) head: pass --lambda 0",
                            field="lambda")
     cfg = small_config(depth=a.depth, channels=a.channels, head=a.head)
-    info = train(a.out, a.lam, a.iters, a.batch, a.lr, size=size, seed=a.seed, threads=a.threads,
+    train(a.out, a.lam, a.iters, a.batch, a.lr, size=size, seed=a.seed, threads=a.threads,
                  max_cpu_minutes=a.max_cpu_minutes, ckpt_every=a.ckpt_every, cfg=cfg,
                  log=lambda s: print(s, flush=True))
     print(f"saved {a.out}")

@@ -48,7 +48,7 @@ def measure_rows(rows, settings: CompareSettings, device) -> dict:
             for feats, gates in zip(row.features, row.gates):
                 f = [t.to(device) for t in feats]
                 g = {k: v.to(device) for k, v in gates.items()} if gates else None
-                st = measure(lambda: head(f, masked=masked, ctx=HeadContext(masked=masked, gate_override=g,
+                st = measure(lambda head=head, f=f, masked=masked, g=g: head(f, masked=masked, ctx=HeadContext(masked=masked, gate_override=g,
                                                                        tally=False)),
                              device, warmup=settings.warmup, reps=settings.reps)
                 per_image.append(st)
@@ -62,7 +62,7 @@ def measure_rows(rows, settings: CompareSettings, device) -> dict:
             gb = None
             if row.gates[0]:
                 gb = {k: torch.cat([row.gates[i][k] for i in idx]).to(device) for k in row.gates[0]}
-            st = measure(lambda: head(fb, masked=masked, ctx=HeadContext(masked=masked, gate_override=gb,
+            st = measure(lambda head=head, fb=fb, masked=masked, gb=gb: head(fb, masked=masked, ctx=HeadContext(masked=masked, gate_override=gb,
                                                                         tally=False)),
                          device, warmup=max(1, settings.warmup // 2), reps=max(3, settings.reps // 2))
             res[f"{mode}_bN"] = {"batch": N, "latency_s_per_image": st["avg"] / N, "batch_stats": st}

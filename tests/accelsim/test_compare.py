@@ -150,7 +150,6 @@ def test_masked_vs_dense_on_cuda():
     """On a GPU: measure dense vs masked head of the Small model (the paper: 34.9 vs 46.8 ms on V100)."""
     import dynhead
     from accelsim.gpu import measure
-    from dynhead.model import HeadContext
     dev = torch.device("cuda")
     m = dynhead.load_shipped("small").to(dev).eval()
     img = torch.from_numpy(dynhead.sample_images()[0]).permute(2, 0, 1)[None].float().to(dev)

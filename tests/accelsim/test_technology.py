@@ -13,8 +13,17 @@ import numpy as np
 import pytest
 
 from accelsim.config import list_presets
-from accelsim.energy import (COMMON_DRAM_PJ_PER_BYTE, ROW_KINDS, SB_AREA, list_tables, load_table, parse_normalize,
-                             sb_area_scale, sb_energy_factor, sb_energy_scale)
+from accelsim.energy import (
+    COMMON_DRAM_PJ_PER_BYTE,
+    ROW_KINDS,
+    SB_AREA,
+    list_tables,
+    load_table,
+    parse_normalize,
+    sb_area_scale,
+    sb_energy_factor,
+    sb_energy_scale,
+)
 from accelsim.engine import make_model
 from accelsim.registry import table_files
 from accelsim.yamlio import load_yaml_file

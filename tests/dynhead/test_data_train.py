@@ -5,8 +5,16 @@ import torch
 from dynhead.data import CLASSES, SyntheticDetection, check_image_array, load_image_folder, make_image, save_png
 from dynhead.errors import DynheadError
 from dynhead.model import FCOS
-from dynhead.train import (average_precision_50, centerness_target, fcos_targets, giou_loss,
-                           locations, nms, small_config, train)
+from dynhead.train import (
+    average_precision_50,
+    centerness_target,
+    fcos_targets,
+    giou_loss,
+    locations,
+    nms,
+    small_config,
+    train,
+)
 
 
 def test_synthetic_boxes_are_exact_and_deterministic():
