@@ -52,8 +52,9 @@ def check_cluster(scheduler, dask_local, jobs=None) -> None:
     """The ``scheduler`` / ``dask_local`` fields of a settings object: an address, a worker count from 1 to
     the cap ``max_jobs``, not both, and not with ``jobs`` (local processes) either."""
     from .errors import check_int
+    from .limits import limit
     check_scheduler("scheduler", scheduler)
-    check_int("dask_local", dask_local, 1, optional=True)
+    check_int("dask_local", dask_local, 1, optional=True, hi=limit("max_jobs"))
     if scheduler is not None and dask_local is not None:
         raise SettingsError("dask_local", "not allowed with scheduler (one Dask cluster or the other)")
     if jobs is not None and (scheduler is not None or dask_local is not None):

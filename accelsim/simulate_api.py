@@ -158,6 +158,9 @@ def run_simulate(settings: SimulateSettings | None = None, /, **fields):
         check_output_file("chrome_trace", s.chrome_trace)
     if s.jobs is None and not (s.scheduler or s.dask_local):
         default_jobs()  # a bad $ACCELSIM_JOBS fails here, not after loading
+    if s.scheduler:  # so does an unreachable scheduler
+        from .distributed import probe_scheduler
+        probe_scheduler(s.scheduler, 10.0)
     wl = resolve(s.workload, shared=s.shared, seed=s.seed)
     model = make_model(s.arch, list(s.overrides))
     if s.pe_tracks:

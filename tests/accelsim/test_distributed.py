@@ -113,6 +113,7 @@ def test_simulate_report_hash_does_not_depend_on_numba_threads(npz):
 
 @pytest.mark.parametrize("kw,message", [
     ({"dask_local": 0}, "dask_local: must be >= 1, got 0"),
+    ({"dask_local": 10 ** 9}, "dask_local: must be <= 1,024"),  # the cap max_jobs
     ({"scheduler": "localhost:8786"}, "scheduler: expected tcp://HOST:PORT, got 'localhost:8786'"),
     ({"scheduler": "tcp://h:1", "dask_local": 2}, "dask_local: not allowed with scheduler"),
     ({"dask_local": 2, "jobs": 2}, "jobs: not allowed with a Dask cluster"),
