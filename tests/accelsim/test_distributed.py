@@ -15,6 +15,8 @@ from workloads import Layer, Workload
 
 pytest.importorskip("distributed")
 
+FULL = bool(os.environ.get("ACCELSIM_FULL"))
+
 #: data-dependent models (their cycles follow the data) and a dense one
 ARCHS = ("scnn", "eie", "dcnn")
 
@@ -164,3 +166,19 @@ def test_paper_preset():
     from accelsim.cli_compare import settings_from_args
     a = build_parser().parse_args(["compare", "--paper", "--images", "1", "--targets", "dcnn"])
     assert settings_from_args(a) == CompareSettings.paper(images=1, targets=("dcnn",))
+
+
+@pytest.mark.slow
+def test_compare_cli_dask_local_2_matches_jobs_1(tmp_path, capsys):
+    """End to end: the same compare (traced heads, one image) with --jobs 1 and --dask-local 2 (reduced: one
+    target; ACCELSIM_FULL=1: two images, three targets)."""
+    from accelsim.cli import main
+    images, targets = ("2", "systolic,eie,scnn-maskskip") if FULL else ("1", "systolic")
+    common = ["compare", "--size", "128x192", "--images", images, "--targets", targets, "--no-measure",
+              "--no-plots", "--quiet", "--json"]
+    hashes = []
+    for extra in (["--jobs", "1"], ["--dask-local", "2"]):
+        assert main([*common, *extra, "--out", str(tmp_path / extra[0].strip("-"))]) == 0
+        res = json.loads(capsys.readouterr().out)
+        hashes.append({(e["model"], e["target"]): e["report_hash"] for e in res["entries"] if e["kind"] == "simulated"})
+    assert hashes[0] == hashes[1] and len(hashes[0]) >= 3
