@@ -91,6 +91,39 @@ def device_info(device: torch.device) -> dict:
     return info
 
 
+#: what every :func:`measure` result holds (statistics in seconds, then the protocol it ran)
+STAT_KEYS = ("avg", "min", "max", "p50", "p99", "std", "cv", "n")
+PROTOCOL_KEYS = ("warmup", "reps", "target_cv", "max_rounds", "timer")
+
+
+def check_measurement(st: dict, device: torch.device) -> None:
+    """Raise ValueError naming the first field of a :func:`measure` result on ``device`` that is missing
+    or inconsistent: the statistics (finite, avg > 0, min <= p50 <= max, min <= avg <= max, n = reps),
+    the protocol, the timer of the device and, on CUDA, TF32 off for convolutions and matmuls (the
+    FP32 measurement of :func:`fp32_only`)."""
+    def bad(field, why):
+        return ValueError(f"measurement field {field!r}: {why}")
+    for k in STAT_KEYS:
+        v = st.get(k)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
+            raise bad(k, f"must be a finite number, got {v!r}")
+    if not (st["avg"] > 0 and st["min"] <= st["p50"] <= st["max"] and st["min"] <= st["avg"] <= st["max"]):
+        raise bad("avg", f"inconsistent statistics {({k: st[k] for k in STAT_KEYS})}")
+    proto = st.get("protocol")
+    if not isinstance(proto, dict):
+        raise bad("protocol", f"must be an object, got {proto!r}")
+    for k in PROTOCOL_KEYS:
+        if k not in proto:
+            raise bad(f"protocol.{k}", "missing")
+    if st["n"] != proto["reps"]:
+        raise bad("n", f"{st['n']} samples, protocol says {proto['reps']} reps")
+    timer = "cuda events" if device.type == "cuda" else "perf_counter_ns"
+    if proto["timer"] != timer:
+        raise bad("protocol.timer", f"{proto['timer']!r} on {device.type}, expected {timer!r}")
+    if device.type == "cuda" and proto.get("tf32") != {"cudnn_conv": False, "cuda_matmul": False}:
+        raise bad("protocol.tf32", f"must record TF32 off for both (FP32 measurement), got {proto.get('tf32')!r}")
+
+
 def latency_stats(samples_s) -> dict:
     v = np.asarray(samples_s, dtype=float)
     return {"avg": float(v.mean()), "min": float(v.min()), "max": float(v.max()),

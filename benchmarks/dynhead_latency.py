@@ -4,7 +4,8 @@
 
 Random seeded head (``dynhead.model.build_head``) on random FPN features; gates replaced by seeded
 spatially clustered masks of the given open-pixel density (``random_gate_override``), so the
-masked path skips that fraction of the depth-path pixels.  Prints one JSON line per (batch,
+masked path skips that fraction of the depth-path pixels.  The gate convs still run in every timed
+call (``HeadContext`` computes each gate, then substitutes the given mask), as in ``accelsim compare``.  Prints one JSON line per (batch,
 mode): median wall time (ms) over ``--repeats`` after one warm-up, used/full compute.  Needs
 only torch + numpy; ``--device cuda`` synchronises around each timed call.  Times are for
 comparison on one machine only (never asserted in tests).

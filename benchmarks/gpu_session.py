@@ -13,7 +13,11 @@ the import path of this script and of every step it runs.  Steps, each timed and
 2. ``checks.json``: the CUDA checks of the test suite as plain assertions, in FP32 (TF32 off,
    see ``accelsim.gpu.fp32_only``). The masked (gather-GEMM-scatter) head equals the dense head
    on CUDA with every gate open, and equals the CPU result. ``accelsim.gpu.measure`` runs with
-   CUDA events;
+   CUDA events and records its protocol (``accelsim.gpu.check_measurement``). The shipped Small
+   head, timed as compare times it, runs every traced conv (hooks) and its dense and masked
+   outputs equal their FP64 CPU evaluation (``accelsim.compare.measure.check_masked_vs_dense``).
+   The compare steps below assert, on CUDA, that each timed forward runs exactly the convs the
+   simulators are given (gate convs included at ``--width``);
 3. ``compare_c32.json`` -- the compare.json of ``accelsim compare --targets ''`` (measurement
    only) at the default setting (shipped C=32 models, 256x256, 3 images);
 4. ``compare_paper.json`` -- the same at the paper's setting: C=256 heads driven by the trained
@@ -59,7 +63,7 @@ def _run(cmd: list[str], log) -> tuple[int, float]:
 
 def checks(device: torch.device, quick: bool) -> dict:
     """The CUDA tests of the suite, as plain assertions (pytest/hypothesis may be absent)."""
-    from accelsim.gpu import fp32_only, measure
+    from accelsim.gpu import check_measurement, fp32_only, measure
     from dynhead.model import build_head, random_features, random_gate_override
     out = {"tf32_before": fp32_only()}  # the tolerances below are FP32 ones
     torch.manual_seed(0)
@@ -86,7 +90,18 @@ def checks(device: torch.device, quick: bool) -> dict:
     out["device_equals_cpu"] = rel_cpu < 1e-3     # other kernels, other summation order on a GPU
     st = measure(lambda: hd(fd, masked=False, ctx=HeadContext(gate_override=gd)), device, warmup=2, reps=5)
     out["measure_protocol"] = st.get("protocol")
-    out["measure_ok"] = st["avg"] > 0
+    check_measurement(st, device)  # ValueError: recorded as this step's error
+    out["measure_ok"] = True
+    # the shipped Small head as compare times it: every traced conv runs (hooks), dense and masked
+    # outputs equal their FP64 CPU evaluation, measurements complete (RuntimeError otherwise)
+    import dynhead
+    from accelsim.compare.measure import check_masked_vs_dense
+    img = torch.from_numpy(dynhead.sample_images()[0]).permute(2, 0, 1)[None].float()
+    r = check_masked_vs_dense(dynhead.load_shipped("small"), img, device, reps=3 if quick else 30,
+                              warmup=1 if quick else 5)
+    out["small_head"] = {"max_rel_err_vs_fp64": r["max_rel_err"], "tolerance": r["tolerance"],
+                         "convs_timed": r["convs_timed"], "dense_ms": r["dense"]["avg"] * 1e3,
+                         "masked_ms": r["masked"]["avg"] * 1e3}
     return out
 
 
@@ -170,7 +185,9 @@ def main(argv=None) -> int:
     lines = [f"## GPU session: {dev.get('name')}", "",
              f"- device: {json.dumps({k: dev.get(k) for k in _DEVICE_KEYS})}",
              (f"- checks: masked == dense (all gates open) max rel {ck['masked_vs_dense_all_open_max_rel']:.2e}; "
-              f"device == CPU max rel {ck['device_vs_cpu_dense_max_rel']:.2e}; pass: {checks_ok}"
+              f"device == CPU max rel {ck['device_vs_cpu_dense_max_rel']:.2e}; Small head vs FP64 "
+              f"{json.dumps(ck['small_head']['max_rel_err_vs_fp64'])} (tolerance {ck['small_head']['tolerance']:.1e}, "
+              f"{ck['small_head']['convs_timed']} convs timed); pass: {checks_ok}"
               if "error" not in ck else f"- checks: FAILED ({ck['error']})"),
              f"- return codes: {json.dumps(rcs)}", ""]
     for name in runs:

@@ -16,11 +16,32 @@ Stride 1, odd R = S, padding R // 2 (what the head uses).
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import torch
 import torch.nn.functional as F
+from torch.utils.hooks import RemovableHandle
 
 # rows gathered per GEMM chunk: bounds the im2col buffer at chunk * C_in * 9 floats
 DEFAULT_CHUNK = 8192
+
+#: ``hook(conv, x, mask)`` of :func:`register_masked_conv_hook`, by handle id (empty in normal use)
+_CONV_HOOKS: OrderedDict = OrderedDict()  # an OrderedDict, as RemovableHandle holds a weak reference
+
+
+def register_masked_conv_hook(hook) -> RemovableHandle:
+    """Call ``hook(conv, x, mask)`` before every conv :func:`masked_depth_branch` runs (``conv`` the
+    module whose weights it uses, ``x`` its input, ``mask`` its output mask).  The masked path calls
+    no module, so torch's forward hooks do not see these convs; this is their counterpart.  Returns a
+    handle whose ``remove()`` unregisters the hook."""
+    handle = RemovableHandle(_CONV_HOOKS)
+    _CONV_HOOKS[handle.id] = hook
+    return handle
+
+
+def _announce(conv, x, mask) -> None:
+    for hook in tuple(_CONV_HOOKS.values()):
+        hook(conv, x, mask)
 
 
 def active_index(mask: torch.Tensor) -> torch.Tensor:
@@ -125,6 +146,8 @@ def masked_depth_branch(a: torch.Tensor, conv1, conv2, mask1: torch.Tensor, mask
     support).  ``conv1``/``conv2`` are convs with a ``.norm`` GroupNorm.  Returns (branch, h1)
     where h1 is the scattered conv1 output (conv2's input), zero outside ``mask1``.
     """
+    _announce(conv1, a, mask1)
     h1 = masked_conv_gn(a, conv1.weight, mask1, conv1.norm, relu=True, bias=conv1.bias, chunk=chunk)
+    _announce(conv2, h1, mask2)
     h2 = masked_conv_gn(h1, conv2.weight, mask2, conv2.norm, relu=False, bias=conv2.bias, chunk=chunk)
     return h2, h1

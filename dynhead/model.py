@@ -309,24 +309,36 @@ class HeadContext:
     ``gates[(tower, stage, level, key)]`` with key ``"scale{s}"`` or ``"depth"``: (N, 1, H, W).
     ``recorder(tower, stage, level, op, inp, out_mask)`` is called for every executed conv with its
     input (N, C, H, W) and output mask (N, H, W) bool or None (dense).
+
+    With ``gate_override`` every gate module still runs on its input (its conv is part of the work
+    of the head, timed by ``accelsim compare`` and simulated by every target) and only then is its
+    output replaced by the override's decision (which must have the same shape).
+    ``run_gates=False`` skips the gate modules: for callers that want the decision alone, never for
+    a timed forward.
     """
 
     def __init__(self, masked: bool = False, recorder=None, gate_override: dict | None = None,
-                 tally: bool = True):
+                 tally: bool = True, run_gates: bool = True):
         self.masked = masked
         self.recorder = recorder
         self.gate_override = gate_override
+        self.run_gates = run_gates
         # False for timed forwards: the FLOP tallies (gate dilations and sums, float64) are
         # accounting, not inference, and would add dozens of small kernels to every timed call
         self.tally = tally
         self.gates: dict = {}
 
     def gate(self, module, x, key):
-        if self.gate_override is not None:
-            g = self.gate_override[key]
-            g = g.to(x.dtype)
-        else:
+        if self.gate_override is None:
             g = module(x)
+        else:
+            g = self.gate_override[key]
+            if self.run_gates:
+                own = module(x)  # the gate conv at this width runs, then the given decision replaces it
+                if own.shape != g.shape:
+                    raise DynheadError(f"gate override {key} has shape {tuple(g.shape)}, the gate computes "
+                                       f"{tuple(own.shape)}", field="gate_override")
+            g = g.to(x.dtype)
         self.gates[key] = g
         return g
 

@@ -44,6 +44,14 @@ def layer_name(tower, stage, level, op) -> str:
     return f"{tower}.s{stage}.l{level}.{op}"
 
 
+def layer_keys(depth: int, n_levels: int, gated: bool = True) -> list[tuple]:
+    """``(tower, stage, level, op)`` of every conv a head of ``depth`` stages runs on ``n_levels`` FPN
+    levels, in the trace's layer order (``gated=False``: a Fix head, which has no gate convs)."""
+    ops = OPS_STAGE if gated else tuple(op for op in OPS_STAGE if not op.startswith("gate_"))
+    keys = [(t, d, l, op) for t in ("cls", "reg") for d in range(depth) for l in range(n_levels) for op in ops]
+    return keys + [("pred", None, l, op) for l in range(n_levels) for op in ("cls", "box", "ctr")]
+
+
 def _module_for(head, tower, stage, op):
     """(weight, bias, kind) of the conv that runs for (tower, stage, op)."""
     if tower == "pred":
@@ -166,9 +174,7 @@ def trace_head_only(head, features_per_image, names=None, *, gate_override_per_i
             head(feats, masked=masked, ctx=ctx)
         costs = head.last_costs
         if i == 0:  # layers: shapes and static weights from the first image (all share one size)
-            keys = [(t, d, l, op) for t in ("cls", "reg") for d in range(D) for l in range(L) for op in OPS_STAGE]
-            keys += [("pred", None, l, op) for l in range(L) for op in ("cls", "box", "ctr")]
-            for key in keys:
+            for key in layer_keys(D, L):
                 t, d, l, op = key
                 if key not in rec.items:
                     raise DynheadError(f"head did not execute {layer_name(*key)}", field="trace")

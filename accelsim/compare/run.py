@@ -1,9 +1,10 @@
 """One compare run end to end: :func:`run_compare` (settings in, :class:`CompareResult` out).
 
 Steps: load the rows' heads -> per image, backbone+FPN features (untimed) -> head GFLOPs from the
-official hard-gate tally -> measured head latency (dense / masked, batch 1 / batch N), or the measured
-rows of another run's compare.json -> per-image traces (``dynhead.trace``) -> every target simulated
-on every trace -> table, JSON, CSV, plots in ``settings.out``.
+official hard-gate tally -> per-image traces (``dynhead.trace``) -> measured head latency (dense /
+masked, batch 1 / batch N; each timed forward checked with hooks to run exactly the traced convs), or
+the measured rows of another run's compare.json -> every target simulated on every trace -> table,
+JSON, CSV, plots in ``settings.out``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from .rows import image_hashes, image_tensors, load_rows, prepare, raw_images, r
 from .settings import CompareSettings
 from .simulate import Simulations, check_imports, gpu_peak, simulate_targets
 from .tables import assemble, csv_text, markdown
-from .trace import trace_row
+from .trace import timed_layer_names, trace_row
 
 
 @dataclass(frozen=True)
@@ -96,17 +97,18 @@ def run_compare(settings: CompareSettings) -> CompareResult:
     log(f"{len(images)} image(s) at {size[0]}x{size[1]}, head C={rows['small'].width} D={cfg.depth}; features and "
         f"gates ready")
     record = rows_record(settings, rows, cfg)
-    dev = device_info(device)
-    if settings.measured:
-        measured, dev = load_measured(settings.measured, record, raw)
-        log(f"measured head latency taken from {settings.measured} ({dev.get('name')})")
-    else:
-        measured = measure_rows(rows, settings, device) if settings.measure else {}
-        log(f"measured head latency on {dev.get('name')}")
     traces = {}
     for name, row in (rows.items() if settings.targets else ()):  # no targets: GFLOPs and measurement only
         traces[name] = trace_row(name, row, settings, raw)
         log(f"traced {name}: {len(traces[name].layers)} layers x {traces[name].n_images} image(s)")
+    convs = timed_layer_names(rows, traces)  # what the timed forward must run: the simulated convs
+    dev = device_info(device)
+    if settings.measured:
+        measured, dev = load_measured(settings.measured, record, raw, convs)
+        log(f"measured head latency taken from {settings.measured} ({dev.get('name')})")
+    else:
+        measured = measure_rows(rows, settings, device, convs) if settings.measure else {}
+        log(f"measured head latency on {dev.get('name')}")
     peak, peak_src = gpu_peak(dev, settings.gpu_peak_tmacs)
     sims = simulate_targets(traces, settings, log, peak)
 

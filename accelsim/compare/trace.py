@@ -18,3 +18,17 @@ def trace_row(name: str, row, settings: CompareSettings, raw_images):
     wl.name = f"{name}_{wl.name}"
     wl.meta["row"] = name
     return wl
+
+
+def row_layer_names(name: str, row) -> list[str]:
+    """The layer names :func:`trace_row` gives the row: every conv of its head (the gate-free
+    baseline has no gate convs), in the trace's order."""
+    from dynhead.trace import layer_keys, layer_name
+    return [layer_name(*k) for k in layer_keys(row.head.depth, len(row.features[0]), gated=name != "baseline")]
+
+
+def timed_layer_names(rows, traces) -> dict[str, list[str]]:
+    """``{row: layer names}`` the timed forward of each row must run: the trace's layers where the row
+    was traced, else the list :func:`trace_row` would give it."""
+    return {name: list(traces[name].layers) if name in traces else row_layer_names(name, row)
+            for name, row in rows.items()}

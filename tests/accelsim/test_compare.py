@@ -145,21 +145,179 @@ def test_baseline_d6_gflops_paper_size():
     assert round(full_gflops("fix", 6, (800, 1333), C=256, pad=True), 1) == 297.9
 
 
-@pytest.mark.gpu
-def test_masked_vs_dense_on_cuda():
-    """On a GPU: measure dense vs masked head of the Small model (the paper: 34.9 vs 46.8 ms on V100)."""
+@pytest.fixture
+def one_thread():
+    """torch on one thread for the test (restored after): the head forwards are small, and two threads
+    on a shared 2-core machine spin against each other."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _sample_image(size=None):
+    """The first shipped sample image as a (1, 3, H, W) float tensor (resized to ``size`` if given)."""
     import dynhead
-    from accelsim.gpu import measure
-    dev = torch.device("cuda")
-    m = dynhead.load_shipped("small").to(dev).eval()
-    img = torch.from_numpy(dynhead.sample_images()[0]).permute(2, 0, 1)[None].float().to(dev)
-    with torch.inference_mode():
-        feats = m.features(m.preprocess(img)[0])
-    dense = measure(lambda: m.head(feats, masked=False), dev, reps=30)
-    masked = measure(lambda: m.head(feats, masked=True), dev, reps=30)
-    print(f"dense {dense['avg'] * 1e3:.3f} ms, masked {masked['avg'] * 1e3:.3f} ms, "
-          f"masked/dense {masked['avg'] / dense['avg']:.3f}")
-    assert dense["avg"] > 0 and masked["avg"] > 0
+    img = torch.from_numpy(dynhead.sample_images()[0]).permute(2, 0, 1)[None].float()
+    return img if size is None else torch.nn.functional.interpolate(img, size=size, mode="bilinear")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_masked_vs_dense_on_cuda():
+    """On a GPU: the Small model's head dense and masked, as compare times it (the paper: 34.9 vs 46.8 ms
+    on V100): every traced conv runs, each output equals the FP64 CPU evaluation of its mode within
+    the FP32 rounding bound, the measurements carry their statistics and protocol (CUDA events, TF32
+    off).  The same checks run on the CPU in test_masked_vs_dense_check_on_cpu."""
+    import dynhead
+    from accelsim.compare.measure import check_masked_vs_dense
+    r = check_masked_vs_dense(dynhead.load_shipped("small"), _sample_image(), torch.device("cuda"), reps=30)
+    print(f"dense {r['dense']['avg'] * 1e3:.3f} ms, masked {r['masked']['avg'] * 1e3:.3f} ms, "
+          f"masked/dense {r['masked']['avg'] / r['dense']['avg']:.3f}, vs FP64 {r['max_rel_err']}")
+    assert max(r["max_rel_err"].values()) <= r["tolerance"]
+    assert r["masked"]["protocol"]["timer"] == "cuda events" and not any(r["dense"]["protocol"]["tf32"].values())
+
+
+def test_masked_vs_dense_check_on_cpu(monkeypatch, one_thread):
+    """check_masked_vs_dense (run on CUDA by the gpu test and benchmarks/gpu_session.py) on the CPU: it
+    passes on the shipped Large head (17 % of its depth-gate pixels open here, so the masked path is
+    exercised) and fails when the masked FP32 branch is 1 % off or a measurement lacks its protocol."""
+    import dynhead
+    import dynhead.model as dm
+    from accelsim.compare import measure as meas
+    from dynhead.trace import layer_keys
+    m = dynhead.load_shipped("large")
+    img = _sample_image((128, 192))
+    r = meas.check_masked_vs_dense(m, img, torch.device("cpu"), reps=2, warmup=1)
+    assert r["tolerance"] == pytest.approx((2 * m.head.depth + 1) * 9 * m.head.C * 2.0 ** -24)
+    assert 0 < r["max_rel_err"]["dense"] <= r["tolerance"] and 0 < r["max_rel_err"]["masked"] <= r["tolerance"]
+    assert r["convs_timed"] == len(layer_keys(m.head.depth, 5))
+    for mode in ("dense", "masked"):
+        assert r[mode]["n"] == 2 and r[mode]["protocol"]["timer"] == "perf_counter_ns"
+    orig = dm.masked_depth_branch
+
+    def off(*a, **k):  # the FP32 masked path 1 % off (not the FP64 reference it is checked against)
+        br, h1 = orig(*a, **k)
+        return (br * 1.01 if br.dtype == torch.float32 else br), h1
+    monkeypatch.setattr(dm, "masked_depth_branch", off)
+    with pytest.raises(RuntimeError, match="masked head on cpu: FP32 output differs from the FP64"):
+        meas.check_masked_vs_dense(m, img, torch.device("cpu"), reps=2, warmup=1)
+    monkeypatch.setattr(dm, "masked_depth_branch", orig)
+    monkeypatch.setattr("accelsim.gpu.measure", lambda fn, device, **kw: {"avg": 1.0, "min": 1.0, "max": 1.0,
+                        "p50": 1.0, "p99": 1.0, "std": 0.0, "cv": 0.0, "n": 2})
+    with pytest.raises(RuntimeError, match="dense head on cpu: measurement field 'protocol'"):
+        meas.check_masked_vs_dense(m, img, torch.device("cpu"), reps=2, warmup=1)
+
+
+def test_check_measurement_names_the_missing_or_wrong_field():
+    from accelsim.gpu import PROTOCOL_KEYS, check_measurement, measure
+    cpu = torch.device("cpu")
+    st = measure(lambda: None, cpu, warmup=0, reps=3)
+    check_measurement(st, cpu)
+    for k in PROTOCOL_KEYS:
+        bad = {**st, "protocol": {p: v for p, v in st["protocol"].items() if p != k}}
+        with pytest.raises(ValueError, match=f"'protocol.{k}': missing"):
+            check_measurement(bad, cpu)
+    with pytest.raises(ValueError, match="'protocol.timer': 'perf_counter_ns' on cuda"):
+        check_measurement(st, torch.device("cuda"))
+    with pytest.raises(ValueError, match="'n': 2 samples, protocol says 3 reps"):
+        check_measurement({**st, "n": 2}, cpu)
+    with pytest.raises(ValueError, match="'avg': must be a finite number"):
+        check_measurement({**st, "avg": float("nan")}, cpu)
+
+
+@pytest.mark.parametrize("width", [None, 256])
+def test_timed_forward_runs_every_gate_conv_and_the_traced_convs(width, monkeypatch, one_thread):
+    """Issue 15 item 1: in every timed forward of compare (dense and masked, batch 1 and batch N) every
+    gate module of the head runs, once per FPN level (hooks of this test), at the shipped width and at
+    --width 256 (where the trained model's gates are substituted after the wide head's gate convs ran),
+    and the convs timed are exactly the trace's layers.  With the old override (decision returned, gate
+    conv skipped) compare refuses to time."""
+    from collections import Counter
+
+    import accelsim.gpu
+    from accelsim.compare.measure import measure_rows
+    from accelsim.compare.rows import image_tensors, load_rows, prepare, raw_images
+    from accelsim.compare.trace import timed_layer_names, trace_row
+    from dynhead.gates import SpatialGate
+    from dynhead.model import HeadContext
+    from dynhead.probe import executed_convs
+    s = CompareSettings(width=width, size="128x192", images=1, batch=2, reps=1, warmup=0, targets=("dcnn",),
+                        plots=False, quiet=True)
+    rows, cfg = load_rows(s)
+    raw = raw_images(s)
+    prepare(rows, image_tensors(raw, s.size), s.seed)
+    traces = {n: trace_row(n, r, s, raw) for n, r in rows.items()}
+    names = timed_layer_names(rows, traces)
+    assert all(names[n] == list(traces[n].layers) for n in rows)
+    gates = {n: [m for m in r.head.modules() if isinstance(m, SpatialGate)] for n, r in rows.items()}
+    assert not gates["baseline"] and all(len(gates[n]) == 2 * cfg.depth * 3 for n in ("large", "small"))
+    order = [n for n in rows for _ in range(2 if n == "baseline" else 4)]  # (dense[, masked]) x (b1, bN)
+    timed = []  # per timed closure, in that order: (gate module calls, convs it runs)
+
+    @torch.inference_mode()  # as accelsim.gpu.measure
+    def fake_measure(fn, device, warmup, reps, **kw):
+        seen = Counter()
+        hooks = [m.register_forward_hook(lambda mod, i, o: seen.update([mod])) for g in gates.values() for m in g]
+        try:
+            fn()
+        finally:
+            for h in hooks:
+                h.remove()
+        timed.append((seen, sorted(executed_convs(rows[order[len(timed)]].head, fn))))
+        return {"avg": 1e-3, "cv": 0.0, "protocol": {}}
+    monkeypatch.setattr(accelsim.gpu, "measure", fake_measure)
+    res = measure_rows(rows, s, torch.device("cpu"), names)
+    assert len(timed) == len(order)
+    for n, (seen, convs) in zip(order, timed):
+        assert seen == {m: 5 for m in gates[n]}  # every gate module, once per level, in this head only
+        assert convs == sorted(traces[n].layers)
+    for n, t in traces.items():
+        n_gate = sum(L.meta["op"].startswith("gate_") for L in t.layers.values())
+        assert n_gate == (0 if n == "baseline" else 2 * cfg.depth * 3 * 5)
+        for mode, m in res[n].items():
+            assert (m["convs_timed"], m["gate_convs_timed"]) == (len(t.layers), n_gate), (n, mode)
+    if width:  # the old override: the decision returned without running the gate conv
+        def old_gate(ctx, module, x, key):
+            ctx.gates[key] = g = ctx.gate_override[key].to(x.dtype) if ctx.gate_override else module(x)
+            return g
+        monkeypatch.setattr(HeadContext, "gate", old_gate)
+        monkeypatch.setattr(accelsim.gpu, "measure", lambda fn, device, **kw: {"avg": 1e-3, "cv": 0.0, "protocol": {}})
+        with pytest.raises(RuntimeError, match=r"timed forward of large dense image 0 does not run the simulated "
+                                               rf"convs: {2 * cfg.depth * 3 * 5} not run \(cls.s0.l0.gate_depth"):
+            measure_rows(rows, s, torch.device("cpu"), names)
+
+
+def test_readme_names_the_targets_that_skip_the_scale_paths(one_thread):
+    """README's compare notes: the official count takes the scale paths as sparse, and the traced scale
+    layers carry their gate as the output mask, so the targets that skip masked-off outputs skip those
+    pixels too (the notes said every target executes them).  The targets the README names on each
+    side are the ones that do, found here by simulating one traced scale layer, half open, on every
+    default target with and without its mask."""
+    import dataclasses
+    import re
+    from pathlib import Path
+
+    import dynhead
+    from accelsim.engine import make_model
+    from accelsim.registry import compare_default_presets
+    from dynhead.trace import trace_model
+    wl = trace_model(dynhead.load_shipped("small"), dynhead.sample_images()[:1], (128, 192), warn=lambda s: None)
+    open_frac = {n: float(wl.instance(n).out_mask.mean()) for n, L in wl.layers.items()
+                 if L.meta["op"].startswith("scale")}
+    name = min(open_frac, key=lambda n: abs(open_frac[n] - 0.5))
+    assert 0.2 < open_frac[name] < 0.8
+    inst = wl.instance(name)
+    skip, run = set(), set()
+    for preset in compare_default_presets():
+        model = make_model(preset)
+        masked, full = model.simulate_layer(inst), model.simulate_layer(dataclasses.replace(inst, out_mask=None))
+        (skip if masked.macs_actual < full.macs_actual else run).add(preset)
+    readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text().split())
+    said = re.search(r"skip those pixels of the scale paths too \(([^)]*)\); the others \(([^)]*)\)", readme)
+    assert said, "README's compare notes no longer say which targets skip the scale paths"
+    assert (set(said.group(1).split(", ")), set(said.group(2).split(", "))) == (skip, run)
+    assert skip and run
 
 
 def test_flops_only_baseline_depth_and_width(tmp_path):
@@ -251,8 +409,8 @@ def _measured_setup(tmp_path, ckpt_bytes=b"weights"):
     settings = CompareSettings(size=(128, 192), images=2, batch=2, checkpoint_large=ck, targets=())
     here = settings_record(settings, width=32, depth=3, baseline_depth=3)
     raw = [np.full((4, 4, 3), i, dtype=np.uint8) for i in range(2)]
-    b1 = {"latency_s": {"avg": 0.01, "min": 0.009, "max": 0.011}, "cv_max": 0.02}
-    bn = {"batch": 2, "latency_s_per_image": 0.008}
+    b1 = {"latency_s": {"avg": 0.01, "min": 0.009, "max": 0.011}, "cv_max": 0.02, "convs_timed": 225}
+    bn = {"batch": 2, "latency_s_per_image": 0.008, "convs_timed": 225}
     res = {"settings": {**here, "checkpoints": {"large": "/gpu/elsewhere/large.pt"}},
            "device": {"kind": "gpu", "name": "H100"}, "image_hashes": image_hashes(raw),
            "measured_raw": {"baseline": {"dense_b1": b1, "dense_bN": bn},
@@ -270,6 +428,7 @@ def _measured_setup(tmp_path, ckpt_bytes=b"weights"):
     (("settings",), [], "field 'settings': must be an object"),
     (("device",), "H100", "field 'device': must be an object"),
     (("image_hashes",), None, "field 'image_hashes': missing"),
+    (("measured_raw", "small", "masked_b1", "convs_timed"), None, "convs_timed': missing: measured before compare"),
 ])
 def test_measured_file_fields_are_checked(tmp_path, path, value, needle):
     """A hand-edited or truncated --measured file is refused naming the field, never a traceback."""
@@ -296,6 +455,11 @@ def test_measured_checkpoints_compared_by_content_not_path(tmp_path):
     f.write_text(json.dumps(res))
     measured, dev = load_measured(f, here, raw)
     assert set(measured) == {"baseline", "small"} and dev["name"] == "H100"
+    # the measurement ran as many convs per forward as this run simulates, else it timed other work
+    measured, _ = load_measured(f, here, raw, {"baseline": ["c"] * 225, "small": ["c"] * 225})
+    with pytest.raises(AccelsimError, match=r"measured_raw.small.dense_b1.convs_timed': 225 convs timed there, "
+                                            r"226 simulated in this run"):
+        load_measured(f, here, raw, {"baseline": ["c"] * 225, "small": ["c"] * 226})
     (tmp_path / "here" / "large.pt").write_bytes(b"retrained")
     with pytest.raises(AccelsimError, match="settings.checkpoint_sha256"):
         load_measured(f, settings_record(settings, width=32, depth=3, baseline_depth=3), raw)

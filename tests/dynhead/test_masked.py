@@ -120,3 +120,73 @@ def test_cuda_masked_equals_dense_and_cpu(monkeypatch):
         b = hc([x.cuda() for x in f], masked=True)
     for x, y in zip(sum(a, []), sum(b, [])):
         assert (x - y).abs().max() / y.abs().max() < 1e-4
+
+
+def _gate_modules(h):
+    from dynhead.gates import SpatialGate
+    return [m for m in h.modules() if isinstance(m, SpatialGate)]
+
+
+def test_gate_override_runs_the_gate_convs_then_uses_the_given_decision():
+    """A head driven by given gates (compare at --width, benchmarks) still runs every gate conv: the
+    override replaces the gate's output, not its work.  ``run_gates=False`` skips them; an override of
+    the wrong shape is refused."""
+    from collections import Counter
+
+    from dynhead.errors import DynheadError
+    from dynhead.model import HeadContext, random_gate_override
+    torch.manual_seed(0)
+    h = build_head("dynamic", 2, 32, 3).eval()
+    f = random_features((128, 192), 32, batch=2, seed=1)
+    gates = random_gate_override(h, f, 0.4, seed=2)
+    seen = Counter()
+    hooks = [m.register_forward_hook(lambda mod, i, o: seen.update([mod])) for m in _gate_modules(h)]
+    with torch.no_grad():
+        for masked in (False, True):
+            ctx = HeadContext(masked=masked, gate_override=gates)
+            h(f, masked=masked, ctx=ctx)
+            assert all(ctx.gates[k] is gates[k] or torch.equal(ctx.gates[k], gates[k]) for k in gates)
+            assert seen == {m: len(f) for m in _gate_modules(h)}  # every gate, once per level
+            seen.clear()
+        h(f, ctx=HeadContext(gate_override=gates, run_gates=False))
+        assert not seen
+        bad = {k: v[:1] for k, v in gates.items()}  # batch 1 gates for a batch 2 input
+        with pytest.raises(DynheadError, match="gate override .* has shape"):
+            h(f, ctx=HeadContext(gate_override=bad))
+    for hk in hooks:
+        hk.remove()
+
+
+@pytest.mark.parametrize("kind", ["dynamic", "fix"])
+@pytest.mark.parametrize("masked", [False, True])
+def test_probe_names_exactly_the_traced_convs(kind, masked):
+    """dynhead.probe sees every conv a forward runs (torch hooks; the masked depth convs, which call no
+    module, through register_masked_conv_hook) under the trace's layer names, each once."""
+    from dynhead.masked_conv import register_masked_conv_hook
+    from dynhead.model import HeadContext, random_gate_override
+    from dynhead.probe import conv_list_mismatch, executed_convs
+    from dynhead.trace import layer_keys, layer_name
+    torch.manual_seed(0)
+    h = build_head(kind, 2, 32, 3).eval()
+    f = random_features((128, 192), 32, batch=2, seed=1)
+    g = random_gate_override(h, f, 0.4, seed=2) if kind == "dynamic" else None
+    want = [layer_name(*k) for k in layer_keys(2, len(f), gated=kind == "dynamic")]
+    with torch.no_grad():
+        ran = executed_convs(h, lambda: h(f, masked=masked, ctx=HeadContext(masked=masked, gate_override=g)),
+                             [x.shape[-2:] for x in f])
+    assert sorted(ran) == sorted(want) and conv_list_mismatch(ran, want) is None
+    # the masked depth convs are seen only through the masked-conv hook (torch hooks never fire there)
+    seen = []
+    handle = register_masked_conv_hook(lambda conv, x, mask: seen.append(conv))
+    with torch.no_grad():
+        h(f, masked=masked, ctx=HeadContext(masked=masked, gate_override=g))
+    handle.remove()
+    assert len(seen) == (2 * 2 * 2 * len(f) if masked and kind == "dynamic" else 0)
+    # a mismatch is named: what did not run, what was not expected, what ran twice
+    why = conv_list_mismatch(ran[1:] + ["pred.l0.cls", "x.s0.l0.conv1"], want)
+    assert f"1 not run ({ran[0]})" in why and "1 not expected (x.s0.l0.conv1)" in why
+    assert "1 run more than once (pred.l0.cls)" in why
+    with torch.no_grad():  # features of another size at one level are reported with their size
+        ran = executed_convs(h, lambda: h(f, masked=masked, ctx=HeadContext(masked=masked, gate_override=g)),
+                             [(1, 1)] + [x.shape[-2:] for x in f[1:]])
+    assert any(n.endswith("@16x24") for n in ran)
