@@ -55,6 +55,21 @@ from .config import ArchConfig, Field
 from .energy import EnergyTable, table_for
 
 
+def largest_remainder(parts: dict[str, float], total: int) -> dict[str, int]:
+    """Round non-negative float parts to integers that sum exactly to ``total`` (cycles)."""
+    keys = list(parts)
+    vals = np.array([max(0.0, parts[k]) for k in keys], dtype=np.float64)
+    s = vals.sum()
+    if s > 0:
+        vals = vals * (total / s)
+    fl = np.floor(vals).astype(np.int64)
+    rem = int(total - fl.sum())
+    order = np.argsort(-(vals - fl), kind="stable")
+    for i in order[:rem]:
+        fl[i] += 1
+    return {k: int(v) for k, v in zip(keys, fl)}
+
+
 @dataclass
 class LayerResult:
     """Result of one layer on one image.  Cycles at the config's clock."""
@@ -119,6 +134,9 @@ class AcceleratorModel(abc.ABC):
     #: per-PE, per-barrier-round timeline in ``LayerResult.extra["pe_timeline"]`` (see
     #: :func:`accelsim.engine.pe_timeline`); off by default because it grows with rounds x PEs
     record_pe_timeline: bool = False
+    #: the :class:`accelsim.sampling.SampleSpec` of ``--sample`` (None: exhaustive); set by
+    #: :func:`accelsim.engine.with_sampling` on a copy of the model
+    sampling: Any = None
 
     def __init__(self, cfg: ArchConfig):
         self.cfg = cfg
@@ -142,6 +160,13 @@ class AcceleratorModel(abc.ABC):
 
     def unsupported_reason(self, layer: Layer) -> str | None:
         """Why this design cannot run ``layer`` (one line), or None when it can."""
+        return None
+
+    def sampling_units(self, inst: LayerInstance):
+        """The layer's independent work units as an :class:`accelsim.sampling.UnitSpace`, for ``--sample``;
+        None (the default) when the model has none: its layers then always run exhaustively (dense
+        models, whose exact fast paths need no sampling).  Contract: the model's exhaustive result equals
+        the space's fixed part plus the sum over all its units (:func:`accelsim.sampling.check_decomposition`)."""
         return None
 
     def dram_bytes_per_s(self) -> float | None:

@@ -29,29 +29,14 @@ import numpy as np
 
 from workloads import LayerInstance, Workload
 
-from .base import AcceleratorModel, LayerResult
+from .base import AcceleratorModel, LayerResult, largest_remainder
 from .config import ArchConfig, load_arch
 from .errors import AccelsimError, UnsupportedLayer
 from .limits import check, limit
 from .registry import get_model_class
 
 __all__ = ["AcceleratorModel", "LayerResult", "largest_remainder", "make_model", "pe_timeline", "finish",
-           "run_instance", "simulate", "default_jobs", "plan_tasks", "run_tasks", "make_report"]
-
-
-def largest_remainder(parts: dict[str, float], total: int) -> dict[str, int]:
-    """Round non-negative float parts to integers that sum exactly to ``total`` (cycles)."""
-    keys = list(parts)
-    vals = np.array([max(0.0, parts[k]) for k in keys], dtype=np.float64)
-    s = vals.sum()
-    if s > 0:
-        vals = vals * (total / s)
-    fl = np.floor(vals).astype(np.int64)
-    rem = int(total - fl.sum())
-    order = np.argsort(-(vals - fl), kind="stable")
-    for i in order[:rem]:
-        fl[i] += 1
-    return {k: int(v) for k, v in zip(keys, fl)}
+           "run_instance", "simulate", "with_sampling", "default_jobs", "plan_tasks", "run_tasks", "make_report"]
 
 
 def make_model(arch: str | ArchConfig, overrides=None) -> AcceleratorModel:
@@ -60,6 +45,19 @@ def make_model(arch: str | ArchConfig, overrides=None) -> AcceleratorModel:
     model = get_model_class(cfg.model)(cfg)
     check_limits(model)
     return model
+
+
+def with_sampling(model: AcceleratorModel, sample, seed: int = 0) -> AcceleratorModel:
+    """``model`` carrying the sampling spec ``sample`` (a shallow copy; the caller's model is unchanged).
+    ``None`` keeps the model's own spec (default: exhaustive)."""
+    if sample is None:
+        return model
+    from .sampling import SampleSpec
+    spec = SampleSpec.parse(sample, seed=seed) if not isinstance(sample, SampleSpec) else sample
+    import copy
+    m = copy.copy(model)
+    m.sampling = spec if spec.active else None
+    return m
 
 
 def check_limits(model: AcceleratorModel) -> None:
@@ -98,8 +96,19 @@ def finish(model: AcceleratorModel, inst: LayerInstance, res: LayerResult) -> La
 
 
 def run_instance(model: AcceleratorModel, inst: LayerInstance, functional: bool = False, seed: int = 0) -> LayerResult:
+    """One layer of one image: exhaustive, or sampled when ``model.sampling`` asks for it and the model
+    names its work units (:mod:`accelsim.sampling`; functional mode always runs exhaustively)."""
     inst = inst.materialize(seed)
-    res = model.simulate_layer(inst, functional=functional)
+    spec = getattr(model, "sampling", None)
+    space = model.sampling_units(inst) if spec is not None and spec.active and not functional else None
+    if space is not None:
+        from .sampling import sample_layer
+        res = sample_layer(model, inst, spec, space, lambda: model.simulate_layer(inst))
+    else:
+        res = model.simulate_layer(inst, functional=functional)
+        if spec is not None and spec.active and not functional:
+            res.extra["sampling"] = {"mode": spec.label, "exhaustive": "the model has no sampled path for this "
+                                     "layer (its timing is exact without walking every MAC, or not a sum of units)"}
     if inst.synthetic:
         res.extra.setdefault("synthetic", list(inst.synthetic))
     return finish(model, inst, res)
@@ -187,7 +196,8 @@ def make_report(model: AcceleratorModel, workload: Workload, results: list, skip
 
 def simulate(workload: Workload, arch: str | ArchConfig, overrides=None, *, images: Iterable[int] | None = None,
              layers: Iterable[str] | None = None, functional: bool = False, jobs: int | None = None,
-             progress: bool | None = None, seed: int = 0, on_unsupported: str = "error", executor=None):
+             progress: bool | None = None, seed: int = 0, on_unsupported: str = "error", executor=None,
+             sample=None):
     """Simulate every (layer, image) of ``workload`` on ``arch``; returns a Report.
 
     ``jobs``: worker processes (default: all cores; 1 = in-process).  ``on_unsupported``:
@@ -195,9 +205,11 @@ def simulate(workload: Workload, arch: str | ArchConfig, overrides=None, *, imag
     ``executor``: an object whose ``run_batches([(model, workload, tasks, functional, seed, skip)])``
     returns the :func:`run_tasks` results of each batch, in task order (e.g.
     :class:`accelsim.distributed.DaskExecutor`); ``jobs`` is then unused.  Every executor gives the same
-    report (same ``report_hash``).
+    report (same ``report_hash``).  ``sample``: a :class:`accelsim.sampling.SampleSpec` (or ``"off"``,
+    ``"auto"``, a fraction) for the models that name their work units; default exhaustive.
     """
     model = arch if isinstance(arch, AcceleratorModel) else make_model(arch, overrides)
+    model = with_sampling(model, sample, seed)
     check_limits(model)
     tasks, skipped, imgs = plan_tasks(workload, model, images, layers, on_unsupported)
     skip = on_unsupported == "skip"

@@ -24,7 +24,8 @@ PACKAGES = ("accelsim", "workloads", "dynhead")
 
 CORE = {"accelsim", "accelsim.errors", "accelsim.paths", "accelsim.config", "accelsim.energy", "accelsim.area",
         "accelsim.base", "accelsim.registry", "accelsim.checks", "accelsim.engine", "accelsim.report",
-        "accelsim.jsonio", "accelsim.yamlio", "accelsim.limits", "accelsim.outset"}
+        "accelsim.jsonio", "accelsim.yamlio", "accelsim.limits", "accelsim.outset",
+        "accelsim.sampling"}
 #: the analysis / measurement layer: modules above the models and below compare and sweep
 ANALYSIS = {"accelsim.report_plots", "accelsim.plotting", "accelsim.gpu", "accelsim.pareto",
             "accelsim.simulate_api", "accelsim.measure", "accelsim.distributed"}

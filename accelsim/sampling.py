@@ -1,0 +1,341 @@
+"""Statistical sampling of a layer's independent work units (``--sample off|auto|FRACTION``).
+
+SMARTS-style sampling (Wunderlich et al., ISCA 2003) at the granularity a model names: a model whose
+layer time is a sum over independent work units (SCNN's barrier rounds, EIE's output pixels,
+Cambricon-X's output blocks, Eyeriss v2's passes) returns a :class:`UnitSpace` from
+``AcceleratorModel.sampling_units``.  Its contract, checked for every model by the contract test
+(:func:`check_decomposition`):
+
+    simulate_layer(inst)  ==  space.result(sum over all units i of space.run(all)[i])
+
+for cycles, every breakdown cause, every action count and the MAC counts, exactly (``result`` adds what
+belongs to no unit: a preload, a pipeline fill, a layer-wide stall).  Then a seeded,
+stratified random sample of units (strata: equal-count bins of the space's cheap work proxy, e.g. each
+unit's non-zero operands) is simulated exactly by the model's own cycle loop, and every quantity Y is
+estimated with the stratified estimator (Cochran, *Sampling Techniques*, 3rd ed., sec. 5.3)
+
+    Y^ = sum_h N_h * mean_h(y),   Var(Y^) = sum_h N_h^2 (1 - n_h / N_h) s_h^2 / n_h,
+
+and a 95 % interval ``Y^ +- t(0.975, n - H) * sqrt(Var)``.  Units are drawn without replacement, so a
+stratum sampled in full contributes no variance and a layer sampled in full is exact.
+
+``auto`` (the default of ``--sample auto``) draws a pilot, estimates from it the sample that makes the
+layer's cycle interval at most +-1 % of its estimate (Neyman allocation, sec. 5.5), and simulates the
+layer exhaustively instead when that sample would be more than half of the units (or the layer has
+fewer than :attr:`SampleSpec.min_units` units): then the result is the exhaustive one, bit for bit.
+
+A sampled layer's ``extra["sampling"]`` holds the mode, unit name, units, sampled units, strata, and
+for cycles and energy (pJ) the estimate's variance and 95 % interval; :func:`total_interval` adds
+layers' variances (independent samples) for report totals.  Functional mode always runs exhaustively:
+it needs every output.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .base import LayerResult
+from .errors import SettingsError
+
+__all__ = ["SampleSpec", "UnitResults", "UnitSpace", "sample_layer", "check_decomposition", "total_interval",
+           "totals_of", "SAMPLE_MODES"]
+
+SAMPLE_MODES = ("off", "auto")
+MAC_FIELDS = ("macs_effectual", "macs_actual", "macs_skipped", "macs_gated")
+
+
+@dataclass(frozen=True)
+class SampleSpec:
+    """How to sample: ``mode`` "off" (exhaustive), "auto" (+-``target`` relative half-width of each layer's
+    cycles at 95 %) or "fraction" (``fraction`` of every stratum's units); ``seed`` seeds every draw
+    (with the layer's name and image)."""
+
+    mode: str = "off"
+    fraction: float = 0.0
+    #: auto: the relative half-width of the 95 % interval of each layer's cycles
+    target: float = 0.01
+    seed: int = 0
+    #: layers with fewer units than this run exhaustively (an interval from a handful of units is not one)
+    min_units: int = 64
+    #: units of the pilot sample in auto mode (at least 2 per stratum)
+    pilot: int = 48
+    #: strata per layer (equal-count bins of the work proxy)
+    strata: int = 8
+    #: auto: run exhaustively when the sample it needs exceeds this share of the units
+    exhaustive_share: float = 0.5
+
+    @classmethod
+    def parse(cls, text, field_name: str = "sample", seed: int = 0) -> "SampleSpec":
+        """``off``, ``auto`` or a fraction in (0, 1] (``1`` = every unit, through the sampler)."""
+        if isinstance(text, SampleSpec):
+            return text
+        if text is None:
+            return cls(seed=seed)
+        t = str(text).strip().lower()
+        if t in SAMPLE_MODES:
+            return cls(mode=t, seed=seed)
+        try:
+            f = float(t)
+        except ValueError:
+            f = float("nan")
+        if not (0.0 < f <= 1.0):
+            raise SettingsError(field_name, f"expected off, auto or a fraction of the work units in (0, 1], "
+                                            f"got {str(text)[:40]!r}")
+        return cls(mode="fraction", fraction=f, seed=seed)
+
+    @property
+    def label(self) -> str:
+        return f"fraction {self.fraction:g}" if self.mode == "fraction" else self.mode
+
+    @property
+    def active(self) -> bool:
+        return self.mode != "off"
+
+
+@dataclass
+class UnitResults:
+    """Per-unit numbers of the selected units (each array has one entry per selected unit).  ``breakdown``
+    and ``actions`` map each name to an array; a name missing in one unit is 0 there.  ``aux``: any other
+    additive per-unit numbers the model's :meth:`UnitSpace.result` needs (e.g. one pass's compute cycles,
+    to set that pass's DRAM stall); estimated like the rest."""
+
+    cycles: np.ndarray
+    breakdown: dict[str, np.ndarray]
+    actions: dict[str, np.ndarray]
+    macs: dict[str, np.ndarray]  # MAC_FIELDS
+    aux: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class UnitSpace(abc.ABC):
+    """A layer's independent work units, as a model defines them (see the module doc for the contract)."""
+
+    #: what one unit is, in the model's words (``"barrier round"``, ``"output pixel"``, ...)
+    unit: str = "unit"
+
+    def __init__(self, inst, n_units: int, proxy: np.ndarray | None = None):
+        self.inst = inst
+        self.n_units = int(n_units)
+        self.proxy = None if proxy is None else np.asarray(proxy, dtype=np.float64)
+
+    @abc.abstractmethod
+    def run(self, sel: np.ndarray) -> UnitResults:
+        """Simulate exactly the units ``sel`` (sorted indices) with the model's cycle loop."""
+
+    @abc.abstractmethod
+    def result(self, totals: UnitResults) -> LayerResult:
+        """The layer's LayerResult from the totals over all units (each array of length one; estimated when
+        sampled, so floats): the model adds what belongs to no unit (a preload, a pipeline fill, a stall
+        that is a max over the layer), ``macs_dense``, utilisation and its own ``extra``."""
+
+
+def totals_of(u: UnitResults, scale=None) -> UnitResults:
+    """Column sums of ``u`` as length-one arrays."""
+    def t(a):
+        return np.array([float(np.sum(a))])
+    return UnitResults(t(u.cycles), {k: t(v) for k, v in u.breakdown.items()},
+                       {k: t(v) for k, v in u.actions.items()}, {k: t(v) for k, v in u.macs.items()},
+                       {k: t(v) for k, v in u.aux.items()})
+
+
+def _columns(u: UnitResults, bd_keys, act_keys, energy_pJ: dict[str, float], aux_keys=()) -> np.ndarray:
+    """Rows = units, columns = cycles, breakdown..., actions..., MACs..., aux..., energy (pJ)."""
+    n = len(u.cycles)
+    cols = [np.asarray(u.cycles, dtype=np.float64)]
+    cols += [np.asarray(u.breakdown.get(k, np.zeros(n)), dtype=np.float64) for k in bd_keys]
+    acts = [np.asarray(u.actions.get(k, np.zeros(n)), dtype=np.float64) for k in act_keys]
+    cols += acts
+    cols += [np.asarray(u.macs.get(k, np.zeros(n)), dtype=np.float64) for k in MAC_FIELDS]
+    cols += [np.asarray(u.aux.get(k, np.zeros(n)), dtype=np.float64) for k in aux_keys]
+    e = np.zeros(n)
+    for k, a in zip(act_keys, acts):
+        e += a * energy_pJ.get(k, 0.0)
+    cols.append(e)
+    return np.stack(cols, axis=1) if n else np.zeros((0, len(cols)))
+
+
+def _from_columns(v: np.ndarray, bd_keys, act_keys, aux_keys=()) -> UnitResults:
+    nb, na, nm = len(bd_keys), len(act_keys), len(MAC_FIELDS)
+    one = lambda x: np.array([float(x)])  # noqa: E731
+    return UnitResults(one(v[0]), {k: one(v[1 + i]) for i, k in enumerate(bd_keys)},
+                       {k: one(v[1 + nb + i]) for i, k in enumerate(act_keys)},
+                       {k: one(v[1 + nb + na + i]) for i, k in enumerate(MAC_FIELDS)},
+                       {k: one(v[1 + nb + na + nm + i]) for i, k in enumerate(aux_keys)})
+
+
+def strata_of(space: UnitSpace, n_strata: int, take_all: float = 0.01) -> np.ndarray:
+    """Stratum of every unit.  With a work proxy: the top ``take_all`` share of units by proxy form a
+    take-all stratum (simulated in full: heavy-tailed work, e.g. the few dense rounds of a gated layer,
+    would otherwise make the variance estimate unreliable), the rest are cut at the Dalenius-Hodges
+    cum-sqrt(f) boundaries of the proxy (Cochran sec. 5A.7).  Without one: equal-count bins of the unit
+    index (neighbouring units are alike: a spatial stratification).  The take-all stratum is the last."""
+    N = space.n_units
+    H = max(1, min(n_strata, N // 4))
+    if space.proxy is None or H == 1:
+        return (np.arange(N) * H) // N
+    order = np.argsort(space.proxy, kind="stable")
+    n_top = min(N - 2 * H, max(1, int(math.ceil(take_all * N))))
+    rest = order[:N - n_top]
+    x = space.proxy[rest]
+    s = np.empty(N, dtype=np.int64)
+    s[order[N - n_top:]] = H
+    lo, hi = float(x.min()), float(x.max())
+    if hi <= lo:
+        s[rest] = (np.arange(len(rest)) * H) // len(rest)
+        return _compact(s)
+    f, edges = np.histogram(x, bins=min(200, 10 * H), range=(lo, hi))
+    c = np.cumsum(np.sqrt(f))
+    cuts = edges[1:][np.searchsorted(c, c[-1] * np.arange(1, H) / H)]
+    s[rest] = np.searchsorted(cuts, x, side="left")
+    return _compact(s)
+
+
+def _compact(s: np.ndarray) -> np.ndarray:
+    """Renumber strata 0.. without gaps (empty bins dropped)."""
+    _, inv = np.unique(s, return_inverse=True)
+    return inv.astype(np.int64)
+
+
+def _layer_rng(spec: SampleSpec, inst) -> np.random.Generator:
+    key = zlib.crc32(f"{inst.layer.name}\0{inst.image}".encode())
+    return np.random.default_rng([int(spec.seed) & 0xFFFFFFFF, key])
+
+
+def _draw(rng, members: np.ndarray, taken: np.ndarray, k: int) -> np.ndarray:
+    """``k`` more units of one stratum, not yet taken."""
+    free = members[~taken[members]]
+    k = min(k, len(free))
+    return np.sort(rng.choice(free, size=k, replace=False)) if k > 0 else free[:0]
+
+
+def _estimate(Y: np.ndarray, st: np.ndarray, Nh: np.ndarray):
+    """Stratified estimate of the column totals and their variances from the sampled rows ``Y``."""
+    est = np.zeros(Y.shape[1])
+    var = np.zeros(Y.shape[1])
+    for h in range(len(Nh)):
+        rows = Y[st == h]
+        n = len(rows)
+        if Nh[h] == 0:
+            continue
+        if n == 0:
+            raise AssertionError("every non-empty stratum has a sampled unit")
+        est += Nh[h] * rows.mean(axis=0)
+        if n > 1 and n < Nh[h]:
+            var += Nh[h] ** 2 * (1 - n / Nh[h]) * rows.var(axis=0, ddof=1) / n
+    return est, var
+
+
+def _t975(df: int) -> float:
+    from scipy.stats import t
+    return float(t.ppf(0.975, max(1, df)))
+
+
+def sample_layer(model, inst, spec: SampleSpec, space: UnitSpace, exhaustive) -> LayerResult:
+    """The layer's result by sampling ``space`` per ``spec``; ``exhaustive()`` gives the model's own exhaustive
+    result, used when sampling would not pay (auto) or the layer is small."""
+    N = space.n_units
+    info = {"mode": spec.label, "unit": space.unit, "units": N, "seed": spec.seed}
+    if N < max(2, spec.min_units):
+        res = exhaustive()
+        res.extra["sampling"] = {**info, "sampled": N, "exhaustive": f"fewer than {spec.min_units} units"}
+        return res
+    st = strata_of(space, spec.strata)
+    H = int(st.max()) + 1
+    members = [np.flatnonzero(st == h) for h in range(H)]
+    Nh = np.array([len(m) for m in members])
+    rng = _layer_rng(spec, inst)
+    taken = np.zeros(N, dtype=bool)
+    if spec.mode == "fraction":
+        want = [min(Nh[h], max(2, math.ceil(spec.fraction * Nh[h]))) for h in range(H)]
+    else:
+        want = [min(Nh[h], max(2, math.ceil(spec.pilot * Nh[h] / N))) for h in range(H)]
+    if space.proxy is not None and H > 1:
+        want[-1] = int(Nh[-1])  # the take-all stratum (strata_of)
+    sel = np.sort(np.concatenate([_draw(rng, members[h], taken, want[h]) for h in range(H)]))
+    taken[sel] = True
+    parts = [(sel, space.run(sel))]
+    # auto: Neyman allocation from the units so far, until the interval meets the target (a pilot's
+    # variance is low-biased on skewed work, so a second look usually adds a few units)
+    for _ in range(4 if spec.mode == "auto" else 0):
+        idx = np.concatenate([p[0] for p in parts])
+        Yc = np.concatenate([np.asarray(p[1].cycles, dtype=np.float64) for p in parts])
+        s_st = st[idx]
+        nh = np.bincount(s_st, minlength=H)
+        est_c = float(sum(Nh[h] * Yc[s_st == h].mean() for h in range(H)))
+        sh = np.array([Yc[s_st == h].std(ddof=1) if nh[h] > 1 and nh[h] < Nh[h] else 0.0 for h in range(H)])
+        z = _t975(len(idx) - H)
+        V = (spec.target * max(est_c, 1.0) / z) ** 2
+        if float((Nh ** 2 * (1 - nh / Nh) * sh ** 2 / np.maximum(nh, 1)).sum()) <= V:
+            break
+        a = float((Nh * sh).sum())
+        need = math.ceil(a * a / (V + float((Nh * sh * sh).sum())))
+        done = int(nh[sh == 0].sum())
+        if need + done > spec.exhaustive_share * N:
+            res = exhaustive()
+            res.extra["sampling"] = {**info, "sampled": N,
+                                     "exhaustive": f"auto: +-{spec.target:.0%} needs {need + done:,} of {N:,} units"}
+            return res
+        alloc = np.ceil(need * Nh * sh / a).astype(int)
+        more = [_draw(rng, members[h], taken, int(alloc[h]) - int(nh[h])) for h in range(H)]
+        more = np.sort(np.concatenate(more)).astype(np.int64)
+        if not len(more):
+            break
+        taken[more] = True
+        parts.append((more, space.run(more)))
+    idx = np.concatenate([p[0] for p in parts])
+    bd_keys = sorted(set().union(*(p[1].breakdown for p in parts)))
+    act_keys = sorted(set().union(*(p[1].actions for p in parts)))
+    aux_keys = sorted(set().union(*(p[1].aux for p in parts)))
+    pj = {a: model.energy.energy_pJ(a) for a in act_keys}
+    Y = np.concatenate([_columns(p[1], bd_keys, act_keys, pj, aux_keys) for p in parts])
+    est, var = _estimate(Y, st[idx], Nh)
+    n = len(idx)
+    z = _t975(n - H)
+    res = space.result(_from_columns(est, bd_keys, act_keys, aux_keys))
+    hw_c, hw_e = z * math.sqrt(var[0]), z * math.sqrt(var[-1])
+    # the interval is the units' (what belongs to no unit is exact); centred on the layer's estimate
+    res.extra["sampling"] = {**info, "sampled": int(n), "strata": H, "confidence": 0.95,
+                             "cycles_var": float(var[0]), "cycles_ci": [res.cycles - hw_c, res.cycles + hw_c],
+                             "cycles_rel_half_width": hw_c / max(res.cycles, 1.0),
+                             "energy_pJ_var": float(var[-1]), "energy_pJ_half_width": hw_e}
+    return res
+
+
+def total_interval(results, key: str = "cycles") -> dict | None:
+    """95 % interval of the sum of ``key`` (``"cycles"`` or ``"energy_pJ"``) over layer results, from the
+    sampled layers' variances (independent draws; exhaustive layers add none); None when nothing was sampled."""
+    vs = [(r.extra.get("sampling") or {}).get(f"{key}_var") for r in results]
+    if not any(v is not None for v in vs):
+        return None
+    var = sum(v for v in vs if v is not None)
+    hw = 1.959963984540054 * math.sqrt(var)
+    sampled = sum(1 for v in vs if v is not None)
+    return {"half_width": hw, "var": var, "sampled_layers": sampled, "layers": len(vs), "confidence": 0.95}
+
+
+def check_decomposition(model, inst) -> list[str]:
+    """The contract of :class:`UnitSpace` on one instance: differences between the model's exhaustive result
+    and ``space.result(sum over all units)`` (empty list: exact).  A consistency check (the model's loop
+    is a sum over its units by construction), run by the contract test for every model with a space."""
+    space = model.sampling_units(inst)
+    if space is None:
+        return []
+    ref = model.simulate_layer(inst)
+    got = space.result(totals_of(space.run(np.arange(space.n_units))))
+    bad = []
+    if got.cycles != ref.cycles:
+        bad.append(f"cycles {got.cycles} != {ref.cycles}")
+    for k in set(ref.breakdown) | set(got.breakdown):
+        if got.breakdown.get(k, 0) != ref.breakdown.get(k, 0):
+            bad.append(f"breakdown {k} {got.breakdown.get(k, 0)} != {ref.breakdown.get(k, 0)}")
+    for k in set(ref.actions) | set(got.actions):
+        if not math.isclose(float(got.actions.get(k, 0)), float(ref.actions.get(k, 0)), rel_tol=1e-9, abs_tol=1e-6):
+            bad.append(f"action {k} {got.actions.get(k, 0)} != {ref.actions.get(k, 0)}")
+    for k in ("macs_dense",) + MAC_FIELDS:
+        if getattr(got, k) != getattr(ref, k):
+            bad.append(f"{k} {getattr(got, k)} != {getattr(ref, k)}")
+    return bad
