@@ -77,7 +77,12 @@ def _add_simulate(sub):
     p.add_argument("--functional", action="store_true", help="also compute and check the layer outputs")
     p.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: all cores)")
     add_cluster_arguments(p, "the (layer, image) work")
-    p.add_argument("--seed", type=_seed, default=0, help="seed for synthetic data of density-only layers")
+    p.add_argument("--seed", type=_seed, default=0, help="seed for synthetic data of density-only layers and "
+                                                          "of --sample's draws")
+    p.add_argument("--sample", default="off", metavar="off|auto|FRACTION",
+                   help="statistical sampling of each layer's work units (models that name them: scnn, eie, "
+                        "eyeriss-v2): auto = each sampled layer within +-1%% at 95%%, or a fraction in (0, 1]; "
+                        "reports carry 95%% intervals (default: off, every MAC walked)")
     p.add_argument("--skip-unsupported", action="store_true", help="skip layers the model cannot run (listed)")
     p.add_argument("--shared", help="shared data folder (default: $ACCELSIM_SHARED or ../shared)")
     p.add_argument("--json", action="store_true", help="print the JSON report to stdout")
@@ -104,7 +109,7 @@ def _cmd_simulate(a):
             layers=a.layers, functional=a.functional, jobs=a.jobs, seed=a.seed,
             on_unsupported="skip" if a.skip_unsupported else "error", shared=a.shared, out=a.out,
             chrome_trace=a.chrome_trace, pe_tracks=a.pe_tracks, plots=a.plots, scheduler=a.scheduler,
-            dask_local=a.dask_local))
+            dask_local=a.dask_local, sample=a.sample))
     except SettingsError as e:  # name the flag, not the field
         raise e.for_flag(_SIMULATE_FLAGS) from None
     if a.plots and not rep.results:  # every layer skipped: empty axes would pass for a result
@@ -120,10 +125,17 @@ def _cmd_simulate(a):
     for r in rep.results:
         tab.add_row(r.name, str(r.image), f"{r.cycles:,}", f"{r.latency_s * 1e6:.3f}", f"{r.energy_j * 1e6:.4f}",
                     f"{100 * (r.utilization or 0):.1f}", f"{r.macs_effectual:,}")
-    tab.add_row("total", "", f"{t['cycles']:,}", f"{t['latency_s'] * 1e6:.3f}", f"{t['energy_j'] * 1e6:.4f}",
-                f"{100 * (t['utilization'] or 0):.1f}", f"{t['macs_effectual']:,}", style="bold")
+    ci = t.get("sampling") or {}
+    pm = lambda v, k: f"{v:,} +- {ci[k]:,.0f}" if ci.get(k) else f"{v:,}"  # noqa: E731
+    tab.add_row("total", "", pm(t["cycles"], "cycles_half_width"), f"{t['latency_s'] * 1e6:.3f}",
+                f"{t['energy_j'] * 1e6:.4f}", f"{100 * (t['utilization'] or 0):.1f}", f"{t['macs_effectual']:,}",
+                style="bold")
     c = _console()
     c.print(tab)
+    if ci:
+        c.print(f"sampling: {ci['mode']}; {ci['sampled_layers']} of {ci['layers']} layer(s) sampled, 95 % "
+                f"interval on total cycles +- {ci['cycles_half_width']:,.0f} "
+                f"({100 * ci['cycles_half_width'] / max(1, t['cycles']):.2f} %)")
     c.print("cycle breakdown: " + ", ".join(f"{k} {v:,}" for k, v in sorted(t["breakdown"].items())))
     if rep.skipped:
         c.print(f"skipped {len(rep.skipped)} unsupported layer(s): " + ", ".join(s["name"] for s in rep.skipped))

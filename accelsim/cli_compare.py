@@ -66,6 +66,10 @@ def add_arguments(p):
     p.add_argument("--jobs", "-j", type=int, default=None, help="simulation worker processes")
     add_cluster_arguments(p, "the simulations (image x model x target, large layers alone)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sample", default=None, metavar="off|auto|FRACTION",
+                   help="statistical sampling of the simulated layers' work units (scnn, eie, eyeriss-v2): auto "
+                        "= each sampled layer within +-1%% at 95%%, or a fraction in (0, 1]; latencies then read "
+                        "avg +- 95%% half-width (default: off, every MAC walked; --paper: auto)")
     p.add_argument("--out", default="runs/compare", help="output folder (default runs/compare)")
     p.add_argument("--json", action="store_true", help="print the JSON result to stdout")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
@@ -74,7 +78,8 @@ def add_arguments(p):
 def settings_from_args(a):
     """The CompareSettings of parsed ``accelsim compare`` arguments."""
     from .compare import CompareSettings
-    given = (("targets", a.targets), ("size", a.size), ("width", a.width), ("baseline_depth", a.baseline_depth))
+    given = (("targets", a.targets), ("size", a.size), ("width", a.width), ("baseline_depth", a.baseline_depth),
+             ("sample", a.sample))
     kw = {k: v for k, v in given if v is not None}  # the rest: the defaults (or --paper's)
     return (CompareSettings.paper if a.paper else CompareSettings)(
         device=a.device, images=a.images, image_dir=a.image_dir, checkpoint_large=a.checkpoint_large,

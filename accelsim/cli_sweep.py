@@ -26,6 +26,9 @@ def add_arguments(p) -> None:
     g.add_argument("--dask-local", type=int, metavar="N", help="start a local Dask cluster of N worker processes")
     p.add_argument("--scheduler-timeout", type=float, default=10.0, metavar="SECONDS",
                    help="with --scheduler: seconds to wait for the connection and for the Dask handshake (default 10)")
+    p.add_argument("--sample", default="off", metavar="off|auto|FRACTION",
+                   help="statistical sampling of each point's layers (scnn, eie, eyeriss-v2 work units; seeded by "
+                        "the spec's seed): auto = each sampled layer within +-1%% at 95%%, or a fraction in (0, 1]")
     p.add_argument("--limit", type=int, default=None, help="simulate at most N uncached points, then stop")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a field of the base arch for every point")
@@ -41,7 +44,7 @@ def settings_from_args(a):
     return SweepSettings(out=a.out, cache_dir=a.cache, jobs=a.jobs, scheduler=a.scheduler, dask_local=a.dask_local,
                          scheduler_timeout_s=a.scheduler_timeout,
                          limit=a.limit, overrides=tuple(a.overrides), shared=a.shared, plots=not a.no_plots,
-                         dry_run=a.dry_run, progress=not a.json or sys.stderr.isatty())
+                         dry_run=a.dry_run, progress=not a.json or sys.stderr.isatty(), sample=a.sample)
 
 
 def run(a) -> int:

@@ -95,7 +95,20 @@ class Report:
                 "utilization": macs_actual / max(1, cyc * peak) if peak else None,
                 "peak_macs_per_cycle": peak,
                 "dram_bytes_per_s": self.model.dram_bytes_per_s(),
-                "breakdown": bd}
+                "breakdown": bd, **self._sampling()}
+
+    def _sampling(self) -> dict:
+        """``{"sampling": {...}}`` when the run sampled (``--sample``): mode, layers sampled, 95 % half-widths of
+        total cycles and energy (independent layers' variances added); {} for an exhaustive run."""
+        spec = getattr(self.model, "sampling", None)
+        if spec is None or not spec.active:
+            return {}
+        from .sampling import total_interval
+        c, e = total_interval(self.results, "cycles"), total_interval(self.results, "energy_pJ")
+        return {"sampling": {"mode": spec.label, "seed": spec.seed, "confidence": 0.95,
+                             "sampled_layers": c["sampled_layers"] if c else 0, "layers": len(self.results),
+                             "cycles_half_width": c["half_width"] if c else 0.0,
+                             "energy_j_half_width": e["half_width"] * 1e-12 if e else 0.0}}
 
     def energy_by_action(self) -> dict:
         out: dict[str, float] = {}

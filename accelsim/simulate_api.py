@@ -64,6 +64,10 @@ class SimulateSettings:
     """run the (layer, image) work on this Dask scheduler (``tcp://HOST:PORT``); same report as locally"""
     dask_local: int | None = None
     """run the (layer, image) work on a local Dask cluster of this many worker processes"""
+    sample: str = "off"
+    """``"off"`` (every MAC walked), ``"auto"`` (each sampled layer's cycles within +-1 % at 95 %) or a
+    fraction in (0, 1] of each layer's work units, for the models that name their units
+    (:mod:`accelsim.sampling`); seeded by ``seed``"""
 
     def __post_init__(self):
         def put(name, value):
@@ -83,6 +87,11 @@ class SimulateSettings:
         check_cluster(self.scheduler, self.dask_local, self.jobs)
         check_int("seed", self.seed, 0)
         check_choice("on_unsupported", self.on_unsupported, ("error", "skip"))
+        from .sampling import SampleSpec
+        put("sample", SampleSpec.parse(self.sample, "sample").label.replace("fraction ", ""))
+        if self.sample != "off" and self.functional:
+            raise SettingsError("sample", "functional mode needs every output: leave {functional} out or use "
+                                          "off", refs=("functional",))
         put("shared", check_shared("shared", self.shared))
         ct = check_path("chrome_trace", self.chrome_trace)
         if ct is not None and ct.endswith(("/", os.sep)):  # Path() would drop the separator
@@ -171,7 +180,7 @@ def run_simulate(settings: SimulateSettings | None = None, /, **fields):
         if bad:
             raise SettingsError("images", f"{bad} out of range (workload has {wl.n_images})")
     kw = dict(images=s.images, layers=layers, functional=s.functional, jobs=s.jobs, seed=s.seed,
-              on_unsupported=s.on_unsupported, progress=s.progress)
+              on_unsupported=s.on_unsupported, progress=s.progress, sample=s.sample)
     if s.scheduler or s.dask_local:
         from .distributed import DaskExecutor
         with DaskExecutor(s.scheduler, s.dask_local) as ex:

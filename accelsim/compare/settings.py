@@ -99,6 +99,9 @@ class CompareSettings:
     """simulate on a local Dask cluster of this many worker processes"""
     seed: int = 0
     """seed of the random weights/features and of the simulation's synthetic data"""
+    sample: str = "off"
+    """statistical sampling of the simulated layers' work units: ``"off"``, ``"auto"`` (each sampled layer's
+    cycles within +-1 % at 95 %) or a fraction in (0, 1] (:mod:`accelsim.sampling`); seeded by ``seed``"""
     out: Path | str = Path("runs/compare")
     """output folder (compare.json, compare.md, compare.csv, plots)"""
     quiet: bool = False
@@ -130,6 +133,8 @@ class CompareSettings:
         check_int("baseline_depth", self.baseline_depth, 1, optional=True)
         check_int("jobs", self.jobs, 1, optional=True)
         check_cluster(self.scheduler, self.dask_local, self.jobs)
+        from ..sampling import SampleSpec
+        put("sample", SampleSpec.parse(self.sample, "sample").label.replace("fraction ", ""))
         number("prune", lambda x: 0.0 < x <= 1.0, "a density in (0, 1]")
         number("gpu_peak_tmacs", lambda x: 0.0 < x < float("inf"), "a positive number of TMAC/s")
         for name in ("iso_resimulate", "measure", "plots", "quiet"):
@@ -156,9 +161,10 @@ class CompareSettings:
     def paper(cls, **fields) -> "CompareSettings":
         """The paper's setting (``accelsim compare --paper``): head width C = 256, the gate-free baseline at
         depth 6, the dynamic heads at the shipped checkpoints' depth, 800x1333 inputs, every default target
-        (:func:`default_targets`).  ``fields`` set the rest (images, targets, measure, ...); a ``width``,
+        (:func:`default_targets`), simulation sampled (``sample="auto"``: exhaustive takes hours per image
+        here).  ``fields`` set the rest (images, targets, measure, ``sample="off"``, ...); a ``width``,
         ``baseline_depth`` or ``size`` other than the paper's is a SettingsError."""
-        s = cls(**{**cls.PAPER, **fields})
+        s = cls(**{**cls.PAPER, "sample": "auto", **fields})
         for name, want in cls.PAPER.items():
             got = getattr(s, name)
             if got != want:

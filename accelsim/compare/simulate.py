@@ -7,6 +7,7 @@ import re
 import time
 from dataclasses import dataclass, field
 
+from ..engine import with_sampling
 from ..errors import SettingsError
 from .constants import GPU_PEAK_MACS, TORCH_NUMPY_ONLY
 from .settings import CompareSettings
@@ -104,6 +105,7 @@ def simulate_targets(traces: dict, settings: CompareSettings, log=lambda msg: No
                 out.peaks[f"{t}@iso"] = m.peak_macs_per_cycle() * m.cfg.clock_hz
                 variants.append((f"{t}@iso", m))
         variants += add_datapath_variants(t, base, settings, out)
+        variants = [(label, with_sampling(model, settings.sample, settings.seed)) for label, model in variants]
         work += [(name, label, model, wl) for label, model in variants for name, wl in traces.items()]
 
     def done(name, label, wl, rep, wall):

@@ -40,7 +40,19 @@ def _simulated_entry(name, t, rep, g, sims: Simulations, gpu_peak):
             "iso_overrides": sims.iso_overrides.get(t),
             "peak_macs_per_s": sims.peaks[t],
             "energy_by_action_pJ_per_image": {k: v / max(1, len(pi)) for k, v in rep.energy_by_action().items()},
+            "sampling": _sampling(rep, len(pi)),
             "report_hash": rep.hash}
+
+
+def _sampling(rep, n_images: int) -> dict | None:
+    """The run's sampling (``--sample``) with the 95 % half-width of the mean latency per image (s) and of the
+    mean energy per image (J); None for an exhaustive run."""
+    t = rep.total().get("sampling")
+    if not t:
+        return None
+    n = max(1, n_images)
+    return {**t, "latency_s_half_width": t["cycles_half_width"] / rep.cfg.clock_hz / n,
+            "energy_j_half_width_per_image": t["energy_j_half_width"] / n}
 
 
 def _add_speedups(entries) -> None:
@@ -131,7 +143,7 @@ def assemble(settings: CompareSettings, record: dict, rows, traces, measured: di
                                         else r["used_over_baseline_full"]["avg"])
     return {
         "settings": {**record, "targets": list(settings.targets), "missing_targets": sims.missing,
-                     "normalize": settings.normalize},
+                     "normalize": settings.normalize, "sample": settings.sample},
         "normalization": normalization,
         "device": dev, "device_label": dev_label,
         "baseline_full_gflops": full_gflops("fix", rows["baseline"].head.depth, settings.size,
@@ -160,7 +172,9 @@ def _table_line(e) -> str:
     g = e.get("gflops") or {}
     gf = f"{g.get('avg', 0):.3f}" + (f" ({g['min']:.3f}-{g['max']:.3f})" if "min" in g and g.get("min") is not None else "")
     lat = e["latency_s"]
-    lt = fmt_ms(lat) + (f" ({fmt_ms(lat, 'min')}-{fmt_ms(lat, 'max')})" if lat.get("min") is not None else "")
+    smp = e.get("sampling") or {}
+    hw = f" +- {smp['latency_s_half_width'] * 1e3:.3f}" if smp.get("latency_s_half_width") else ""
+    lt = fmt_ms(lat) + hw + (f" ({fmt_ms(lat, 'min')}-{fmt_ms(lat, 'max')})" if lat.get("min") is not None else "")
     sp = f"{e['speedup_vs_baseline']:.2f}x" if e.get("speedup_vs_baseline") else "-"
     en = e.get("energy_j_per_image") or {}
     et = f"{en['avg'] * 1e6:.3f}" if en.get("avg") is not None else "-"
@@ -188,6 +202,12 @@ def markdown(res: dict) -> str:
     lines += ["", f"Baseline full cost at this size: {res['baseline_full_gflops']:.2f} GFLOPs (official accounting).",
               f"Iso-throughput: {res['iso_throughput_note']}; GPU peak {res['gpu_peak_macs_per_s'] / 1e12:.2f} TMAC/s "
               f"({res['gpu_peak_source']})."]
+    if s.get("sample", "off") != "off":
+        lines.append(f"Simulation sampled (`--sample {s['sample']}`, seed {s['seed']}): latencies of sampled "
+                     "targets read `avg +- 95 % half-width` of the per-image mean (work units of each layer drawn "
+                     "at random, stratified, simulated exactly; `accelsim.sampling`).")
+    else:
+        lines.append("Simulation exhaustive (`--sample off`): every layer's every MAC walked.")
     cvs = [e["cv_max"] for e in res["entries"] if e.get("cv_max") is not None]
     if cvs:
         lines.append(f"Measurement repeatability: worst per-image coefficient of variation {max(cvs) * 100:.1f} %.")

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..engine import with_sampling
 from ..errors import ConfigError, SettingsError
 from .execute import (
     METRICS,
@@ -213,7 +214,7 @@ def run_sweep(spec: SweepSpec | dict | str | os.PathLike, settings: SweepSetting
     same: dict[str, list[int]] = {}  # cache key -> rows waiting for it
     for i, pt in enumerate(points):
         cfg = spec.arch_for(pt)
-        model = get_model_class(cfg.model)(cfg)
+        model = with_sampling(get_model_class(cfg.model)(cfg), settings.sample, spec.seed)
         area = area_of(model)
         row = {"point": i, **{k: pt.get(k) for k in pkeys}, "area_mm2": area.total_mm2, "area_method": area.method,
                "model": cfg.model, "workload_hash": wl_hash[pt["workload"]][:16], "arch_hash": cfg.hash[:16],
@@ -224,7 +225,7 @@ def run_sweep(spec: SweepSpec | dict | str | os.PathLike, settings: SweepSetting
             row["status"] = "infeasible: " + "; ".join(failed)
             continue
         key = cache_key(cfg.hash, wl_hash[pt["workload"]], None, None, spec.seed, spec.on_unsupported,
-                        model_fingerprint(model))
+                        model_fingerprint(model) + ("" if settings.sample == "off" else f"|sample={settings.sample}"))
         row["_key"] = key
         hit = cache.get(key)
         if hit is not None:

@@ -50,6 +50,9 @@ class SweepSettings:
     """where generated dynhead traces are kept; None: <cache>/traces"""
     scheduler_timeout_s: float = 10.0
     """seconds to wait for the Dask ``scheduler``: connecting and its handshake, each"""
+    sample: str = "off"
+    """statistical sampling of every point's layers (:mod:`accelsim.sampling`): ``"off"``, ``"auto"`` or a
+    fraction in (0, 1]; seeded by the spec's ``seed``; part of the point cache key"""
 
     def __post_init__(self):
         def put(name, value):
@@ -73,4 +76,6 @@ class SweepSettings:
         if self.scheduler is not None and self.dask_local is not None:
             raise SettingsError("dask_local", "not allowed with scheduler (one Dask cluster or the other)")
         put("overrides", check_overrides("overrides", self.overrides))
+        from ..sampling import SampleSpec
+        put("sample", SampleSpec.parse(self.sample, "sample").label.replace("fraction ", ""))
 

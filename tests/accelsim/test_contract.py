@@ -30,6 +30,9 @@ Invariants (see :mod:`accelsim.base`):
   bool fields and for dimensionless numbers only; a number counts as dimensionless when its schema
   bounds it to [0, 1] (a fraction or density) or it is a random seed (key ending in ``seed``).
   Every other int/float field needs a unit (counts have one too: "PEs", "entries", "bits").
+* sampling (a consistency check): a model whose ``sampling_units`` names work units gives exactly its
+  exhaustive result from the sum of all units (:func:`accelsim.sampling.check_decomposition`), and a
+  sampled result still has ``sum(breakdown) == cycles`` and ``dense == actual + skipped + gated``.
 * ``area()``: total > 0, every component >= 0 with a source.  ``iso_overrides(4.0)`` touches only
   schema fields and gives a valid config.  ``dram_bytes_per_s()`` is None or > 0.
 
@@ -50,6 +53,7 @@ import pytest
 from accelsim.config import COMMON_FIELDS, list_presets
 from accelsim.engine import make_model, run_instance
 from accelsim.registry import load_plugin
+from accelsim.sampling import SampleSpec, check_decomposition, sample_layer
 from workloads import Layer, LayerInstance, effectual_macs
 
 TOY = Path(__file__).resolve().parents[2] / "examples" / "toy_model"
@@ -197,6 +201,20 @@ def test_contract(preset, layer):
         expect("sources", str(cfg.sources.get(k) or "").strip(), f"field {k!r} has no source")
         if not cfg.units.get(k) and f.type in (int, float) and not _dimensionless(k, f):
             expect("units", False, f"numeric field {k!r} has unit ''")
+
+    # sampling (accelsim.sampling): a model that names its work units adds them up to its exhaustive result
+    # exactly (consistency: its loop is a sum over them), and a sampled result keeps the result invariants
+    mi = inst.materialize(0)
+    bad = check_decomposition(m, mi)
+    expect("sampling", not bad, "units do not add up to the exhaustive result: " + "; ".join(bad[:3]))
+    space = m.sampling_units(mi)
+    if space is not None and space.n_units >= 2:
+        rs = sample_layer(m, mi, SampleSpec(mode="fraction", fraction=0.5, min_units=2, seed=1), space,
+                          lambda: m.simulate_layer(mi))
+        expect("sampling", sum(rs.breakdown.values()) == rs.cycles, f"sampled breakdown sums to "
+                                                                     f"{sum(rs.breakdown.values())} != {rs.cycles}")
+        expect("sampling", rs.macs_actual + rs.macs_skipped + rs.macs_gated == rs.macs_dense,
+               f"sampled dense {rs.macs_dense} != actual + skipped + gated")
 
     # area, iso-throughput overrides, DRAM bandwidth
     rep = m.area()
