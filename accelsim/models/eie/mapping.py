@@ -91,6 +91,17 @@ def _jobs(aug: np.ndarray, n_pass: int, window: int):
     return seq, bub, seq_off, job_pass, pos, vi
 
 
+def augmented(m: EIEMatrix, v: np.ndarray) -> np.ndarray:
+    """Rows of ``v`` (n_vec, C) with the bias column's activation appended (when the matrix has one)."""
+    if v.ndim != 2 or v.shape[1] != m.n_in:
+        raise AccelsimError(f"activation vector length {v.shape[-1]} != matrix inputs {m.n_in}")
+    aug = np.empty((v.shape[0], m.n_cols))
+    aug[:, :m.n_in] = v
+    if m.has_bias:
+        aug[:, m.n_in] = 1.0                 # the bias column's activation, broadcast like any non-zero
+    return aug
+
+
 CHUNK_VECTORS = 256  # conv pixels per kernel call (bounds the im2col / output memory)
 
 
@@ -124,12 +135,7 @@ def run_matrix(m: EIEMatrix, vecs: np.ndarray, cfg, functional: bool = False, fi
         if c1 <= c0:
             break
         v = np.asarray(get(c0, c1), dtype=np.float64)
-        if v.ndim != 2 or v.shape[1] != m.n_in:
-            raise AccelsimError(f"activation vector length {v.shape[-1]} != matrix inputs {m.n_in}")
-        aug = np.empty((v.shape[0], m.n_cols))
-        aug[:, :m.n_in] = v
-        if m.has_bias:
-            aug[:, m.n_in] = 1.0                 # the bias column's activation, broadcast like any non-zero
+        aug = augmented(m, v)
         seq, bub, seq_off, job_pass, pos, vi = _jobs(aug, m.n_pass, window)
         kernel(cnt, first_line, last_line, seq, seq_off, bub, job_pass, depth, out_pe, out_g)
         nb = pos[pos < m.n_in]
@@ -143,6 +149,37 @@ def run_matrix(m: EIEMatrix, vecs: np.ndarray, cfg, functional: bool = False, fi
             functional_spmv(m.ptr, m.base, m.row, m.value, seq, seq_off, aug.ravel(), act_off, job_pass,
                         m.rows_per_pass, m.n_out, tmp)
             output[c0:c1] = tmp.reshape(m.n_pass, v.shape[0], m.n_out).sum(axis=0)
+    res = summarize(m, cfg, out_pe, out_g, n_vec, eff, ent_nb, bias_ent, depth, loop)
+    if functional:
+        res["output"] = output
+    return res
+
+
+def actions_of(m: EIEMatrix, cfg, pops, lines, entries, n_bc, n_vec, cycles) -> dict:
+    """Action counts of ``n_vec`` vectors from the kernels' totals (scalars, or arrays per work unit)."""
+    N = m.n_pe
+    return {
+        "ptr_sram_read_16b": 2 * pops,                          # p_j and p_j+1 from the even/odd banks
+        f"spmat_sram_read_{int(cfg['spmat_line_bits'])}b": lines,
+        "codebook_read_16b": entries,
+        "mac_16b": entries,
+        "act_rf_read_16b": entries + m.n_cols * n_vec * m.n_pass,  # dest read-modify-write + LNZD source scan
+        "act_rf_write_16b": entries,
+        "act_sram_read_16b": m.n_in * n_vec * m.n_pass,       # input vector into the source registers
+        "act_sram_write_16b": m.n_out * n_vec,                # outputs written back
+        "fifo_write_32b": N * n_bc,
+        "fifo_read_32b": pops,
+        "pe_clock_cycle": N * cycles,
+    }
+
+
+def summarize(m: EIEMatrix, cfg, out_pe: np.ndarray, out_g: np.ndarray, n_vec: int, eff: int, ent_nb: int,
+              bias_ent: int, depth: int, loop: str) -> dict:
+    """:func:`run_matrix`'s result from the kernels' accumulators (``out_pe`` (8, N), ``out_g`` (6,), see
+    :func:`accelsim.models.eie.kernel.run_jobs`) and the MAC counts: cycles (jobs + ``pass_overhead_cycles``
+    between jobs), breakdown, actions and statistics.  Shared with the sampled path
+    (:class:`accelsim.models.eie.sampling.EIEPixels`), which passes the totals over the pixels."""
+    N = m.n_pe
     n_jobs = int(out_g[5])
     over = int(cfg["pass_overhead_cycles"]) * max(0, n_jobs - 1)   # between passes / pixels
     cycles = int(out_g[0]) + over
@@ -153,20 +190,8 @@ def run_matrix(m: EIEMatrix, vecs: np.ndarray, cfg, functional: bool = False, fi
     bd = largest_remainder(parts, cycles)
     n_bc = int(out_g[4])
     entries = int(ents.sum())
-    actions = {
-        "ptr_sram_read_16b": 2 * int(pops.sum()),               # p_j and p_j+1 from the even/odd banks
-        f"spmat_sram_read_{int(cfg['spmat_line_bits'])}b": int(lines.sum()),
-        "codebook_read_16b": entries,
-        "mac_16b": entries,
-        "act_rf_read_16b": entries + m.n_cols * n_vec * m.n_pass,  # dest read-modify-write + LNZD source scan
-        "act_rf_write_16b": entries,
-        "act_sram_read_16b": m.n_in * n_vec * m.n_pass,       # input vector into the source registers
-        "act_sram_write_16b": m.n_out * n_vec,                # outputs written back
-        "fifo_write_32b": N * n_bc,
-        "fifo_read_32b": int(pops.sum()),
-        "pe_clock_cycle": N * cycles,
-    }
-    res = {
+    actions = actions_of(m, cfg, int(pops.sum()), int(lines.sum()), entries, n_bc, n_vec, cycles)
+    return {
         "cycles": cycles, "breakdown": bd, "actions": actions,
         "entries_nonbias": ent_nb, "effectual": eff, "bias_entries": bias_ent,
         "broadcasts": n_bc, "broadcast_stall_cycles": int(out_g[1]), "lnzd_bubble_cycles": int(out_g[2]),
@@ -178,7 +203,3 @@ def run_matrix(m: EIEMatrix, vecs: np.ndarray, cfg, functional: bool = False, fi
         "max_fifo_occupancy": int(out_g[3]), "fifo_depth": depth,
         "vectors": n_vec, "timing_loop": loop,
     }
-    if functional:
-        res["output"] = output
-    return res
-

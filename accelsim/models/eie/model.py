@@ -112,10 +112,6 @@ class EIE(AcceleratorModel):
         vecs = PixelVectors(inst)                        # active pixels only, built in chunks
         pix = vecs.pix
         res = run_matrix(m, vecs, self.cfg, functional=functional)
-        cyc = res["cycles"]
-        # compute counts (bias entries are not layer MACs)
-        macs_actual = res["entries_nonbias"]
-        eff = res["effectual"]
         out = None
         if functional:
             P, Q = L.P, L.Q
@@ -125,10 +121,27 @@ class EIE(AcceleratorModel):
                 out = out[:, 0]
             else:
                 out = out.reshape(L.K, P, Q)
+        return self.layer_result(inst, m, res, int(len(pix)), out)
+
+    def layer_result(self, inst: LayerInstance, m: EIEMatrix, res: dict, active_pixels: int,
+                     out: np.ndarray | None = None) -> LayerResult:
+        """The LayerResult of :func:`run_matrix`'s (or :func:`mapping.summarize`'s) ``res``; shared by
+        :meth:`simulate_layer` and the sampled path (:mod:`accelsim.models.eie.sampling`)."""
+        L = inst.layer
+        cyc = res["cycles"]
+        # compute counts (bias entries are not layer MACs)
+        macs_actual = res["entries_nonbias"]
+        eff = res["effectual"]
         extra = {k: v for k, v in res.items() if k not in ("output", "cycles", "breakdown", "actions")}
         extra.update(matrix_source=m.source, stored_entries=m.n_entries, padding_entries=m.n_padding,
-                     passes=m.n_pass, active_pixels=int(len(pix)), mapping=self.MAPPING_NOTES[L.kind],
+                     passes=m.n_pass, active_pixels=active_pixels, mapping=self.MAPPING_NOTES[L.kind],
                      weights_quantized=bool(self.cfg["compress.codebook_size"]) and m.source == "built")
         return LayerResult(L.name, inst.image, cyc, res["breakdown"], res["actions"], L.macs_dense, eff,
                            macs_actual, max(0, L.macs_dense - macs_actual), 0,
                            utilization=macs_actual / max(1, cyc * m.n_pe), output=out, extra=extra)
+
+    def sampling_units(self, inst: LayerInstance):
+        """One unit per active output pixel (its SpMV jobs, every pass; an fc layer is one unit): the kernels
+        carry no state from one job to the next (:mod:`accelsim.models.eie.sampling`)."""
+        from .sampling import EIEPixels
+        return EIEPixels(self, inst)

@@ -1,0 +1,178 @@
+"""EIE's work units for ``--sample`` (:mod:`accelsim.sampling`): one unit per active output pixel of a conv
+layer (its SpMV job in every pass); an fc layer is one vector, hence one unit (never sampled).
+
+Why a pixel is an exact unit: both timing kernels start every job from an empty machine -- the stepper
+(:func:`~accelsim.models.eie.kernel.run_jobs`) clears the FIFOs (``popped``), the pointer registers (``rem``)
+and the Spmat line register (``lastline = -1``) at each job, the event form
+(:func:`~accelsim.models.eie.kernel.run_jobs_event`) clears ``Fl`` / ``lastline`` / the per-job counters and
+times every job from cycle 0 (its ring ``Mr`` is read only for items of the current job) -- and a job's
+broadcast order and LNZD bubbles depend on its own vector only (:func:`~accelsim.models.eie.mapping._jobs`
+gives the first item of each vector the rows scanned before it).  Nothing is carried from one job to
+the next except the layer-wide maximum FIFO occupancy (a statistic, no cycle or action), so the layer is
+the sum of its jobs plus ``pass_overhead_cycles`` between consecutive jobs, ``(jobs - 1)`` times, and
+the order of the jobs (pass-major in :func:`~accelsim.models.eie.mapping.run_matrix`, pixel-major here)
+changes no total.  Each unit's numbers carry its own jobs and ``pass_overhead_cycles`` per job;
+:meth:`EIEPixels.result` rebuilds the layer from the per-PE / global kernel totals with the exhaustive
+path's own :func:`~accelsim.models.eie.mapping.summarize` and :meth:`EIE.layer_result`, so the two cannot
+drift (contract: :func:`accelsim.sampling.check_decomposition`).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+from numba import njit
+
+from ...base import LayerResult
+from ...sampling import UnitResults, UnitSpace
+from .formats import ENTRY_BITS
+from .kernel import run_jobs, run_jobs_event
+from .mapping import CHUNK_VECTORS, PixelVectors, _jobs, actions_of, augmented, summarize
+
+#: kernel accumulators carried per unit: out_pe rows (6 is unused) and out_g entries (3, the maximum FIFO
+#: occupancy, is a maximum, kept aside)
+PE_ROWS = (0, 1, 2, 3, 4, 5, 7)
+G_SUMS = (0, 1, 2, 4, 5)
+
+
+@njit(cache=True)
+def _run_units(cnt, lf, ll, seq, seq_off, bub, job_pass, depth, n_pass, event, out_pe, out_g):
+    """The model's kernel on each unit's ``n_pass`` consecutive jobs, into that unit's own accumulators
+    ``out_pe[u]`` (8, N) and ``out_g[u]`` (6,)."""
+    for u in range(out_pe.shape[0]):
+        j0 = u * n_pass
+        so = seq_off[j0:j0 + n_pass + 1]
+        jp = job_pass[j0:j0 + n_pass]
+        if event:
+            run_jobs_event(cnt, lf, ll, seq, so, bub, jp, depth, out_pe[u], out_g[u])
+        else:
+            run_jobs(cnt, lf, ll, seq, so, bub, jp, depth, out_pe[u], out_g[u])
+
+
+def unit_jobs(aug: np.ndarray, n_pass: int, window: int):
+    """:func:`mapping._jobs` ordered pixel-major (the ``n_pass`` jobs of vector 0, then of vector 1, ...):
+    seq, bub, seq_off, job_pass, and the broadcast positions / their vectors (one pass)."""
+    seq1, bub1, off1, _, pos, vi = _jobs(aug, 1, window)
+    if n_pass == 1:
+        return seq1, bub1, off1, np.zeros(aug.shape[0], dtype=np.int64), pos, vi
+    n_vec = aug.shape[0]
+    per_job = np.repeat(np.diff(off1), n_pass)
+    seq_off = np.concatenate([[0], np.cumsum(per_job)]).astype(np.int64)
+    src = np.repeat(np.repeat(off1[:-1], n_pass) - seq_off[:-1], per_job) + np.arange(seq_off[-1])
+    job_pass = np.tile(np.arange(n_pass, dtype=np.int64), n_vec)
+    return seq1[src], bub1[src], seq_off, job_pass, pos, vi
+
+
+class EIEPixels(UnitSpace):
+    """A layer's active output pixels as work units (see the module docstring); ``proxy``: the pixel's
+    broadcast columns weighted by their mean per-PE stream cycles ``max(1, entries)`` over the passes."""
+
+    unit = "output pixel"
+
+    def __init__(self, model, inst):
+        L = inst.layer
+        cfg = model.cfg
+        self.model = model
+        self.m = m = model.matrix_for(inst)
+        self.vecs = PixelVectors(inst)
+        self.depth = int(cfg["fifo_depth"])
+        self.loop = cfg.get("timing_loop", "event")
+        self.window = m.n_pe if cfg["lnzd_row_bubble"] else 0
+        self.tables = m.stream_tables(int(cfg["spmat_line_bits"]) // ENTRY_BITS)
+        cnt = self.tables[0]
+        self.nz_per_col = m.nonzeros_per_column().sum(axis=0)
+        self.ent_per_col = cnt.sum(axis=(0, 2)).astype(np.int64)
+        self.dense_per_unit = L.K * (L.C // L.groups) * L.R * L.S
+        if L.kind == "fc":
+            self.unit = "vector"
+        w = np.maximum(cnt, 1).mean(axis=2).sum(axis=0)          # (n_cols,)
+        super().__init__(inst, self.vecs.n, self._proxy(w))
+        self.max_occupancy = 0
+        self.simulated = np.zeros(self.n_units, dtype=bool)
+
+    def _proxy(self, w: np.ndarray) -> np.ndarray:
+        """Per active pixel: sum of ``w`` over its non-zero im2col entries (+ the bias column), i.e. the
+        correlation of the padded activations' non-zero mask with ``w`` as a C x R x S filter."""
+        L, m, vecs = self.vecs.L, self.m, self.vecs
+        bias = float(w[m.n_in]) if m.has_bias else 0.0
+        if L.kind == "fc":
+            return (vecs.x != 0) @ w[:m.n_in] + bias
+        nz = (vecs.x != 0).astype(np.float64)                      # (C, Hp, Wp), padded
+        Hp, Wp = nz.shape[1:]
+        # z[r, s] = sum_c w[c, r, s] * nz[c]: one (R S, C) x (C, Hp Wp) product, then shifted sums
+        z = (w[:m.n_in].reshape(L.C, L.R * L.S).T @ nz.reshape(L.C, -1)).reshape(L.R, L.S, Hp, Wp)
+        acc = np.zeros((L.P, L.Q))
+        hs, ws = L.stride * (L.P - 1) + 1, L.stride * (L.Q - 1) + 1
+        for r in range(L.R):
+            for s_ in range(L.S):
+                h0, w0 = r * L.dilation, s_ * L.dilation
+                acc += z[r, s_, h0:h0 + hs:L.stride, w0:w0 + ws:L.stride]
+        return acc.ravel()[vecs.pix] + bias
+
+    def _vectors(self, idx: np.ndarray) -> np.ndarray:
+        if self.inst.layer.kind == "fc":
+            return self.vecs.x[idx]
+        sub = copy.copy(self.vecs)
+        sub.pix = self.vecs.pix[idx]
+        return sub(0, len(idx))
+
+    def run(self, sel: np.ndarray) -> UnitResults:
+        m, cfg = self.m, self.model.cfg
+        sel = np.asarray(sel, dtype=np.int64)
+        n, N, n_pass = len(sel), m.n_pe, m.n_pass
+        pe = np.zeros((n, 8, N), dtype=np.int64)
+        g = np.zeros((n, 6), dtype=np.int64)
+        eff = np.zeros(n, dtype=np.int64)
+        ent_nb = np.zeros(n, dtype=np.int64)
+        cnt, lf, ll = self.tables
+        for c0 in range(0, n, CHUNK_VECTORS):
+            c1 = min(n, c0 + CHUNK_VECTORS)
+            aug = augmented(m, np.asarray(self._vectors(sel[c0:c1]), dtype=np.float64))
+            seq, bub, seq_off, job_pass, pos, vi = unit_jobs(aug, n_pass, self.window)
+            _run_units(cnt, lf, ll, seq, seq_off, bub, job_pass, self.depth, n_pass, self.loop == "event",
+                       pe[c0:c1], g[c0:c1])
+            nb = pos < m.n_in
+            np.add.at(eff, c0 + vi[nb], self.nz_per_col[pos[nb]])
+            np.add.at(ent_nb, c0 + vi[nb], self.ent_per_col[pos[nb]])
+        if n:
+            self.max_occupancy = max(self.max_occupancy, int(g[:, 3].max()))
+        self.simulated[sel] = True
+        poc = int(cfg["pass_overhead_cycles"])
+        over = poc * g[:, 5]                     # this unit's jobs' share of the overhead between jobs
+        cycles = g[:, 0] + over
+        busy, empty, idle_e, idle_t, pops, lines, _, ents = (pe[:, r, :] for r in range(8))
+        bd = {"busy": busy.mean(axis=1), "empty_column": empty.mean(axis=1),
+              "idle_fifo_empty": idle_e.mean(axis=1), "idle_tail": idle_t.mean(axis=1),
+              "pass_overhead": over.astype(np.float64)}
+        acts = actions_of(m, cfg, pops.sum(axis=1), lines.sum(axis=1), ents.sum(axis=1), g[:, 4], 1, cycles)
+        acts = {k: np.broadcast_to(np.asarray(v), (n,)).astype(np.float64) for k, v in acts.items()}
+        macs = {"macs_effectual": eff, "macs_actual": ent_nb, "macs_skipped": self.dense_per_unit - ent_nb,
+                "macs_gated": np.zeros(n, dtype=np.int64)}
+        aux = {f"pe{r}_{p}": pe[:, r, p] for r in PE_ROWS for p in range(N)}
+        aux.update({f"g{i}": g[:, i] for i in G_SUMS})
+        aux["bias_entries"] = np.full(n, int(self.ent_per_col[m.n_in]) if m.has_bias else 0, dtype=np.int64)
+        return UnitResults(cycles, bd, acts, macs, aux)
+
+    def result(self, totals: UnitResults) -> LayerResult:
+        """:meth:`EIE.layer_result` of :func:`mapping.summarize` on the totals (counts rounded to integers:
+        exact when every unit ran, an estimate's rounding otherwise)."""
+        m = self.m
+        t = totals.aux
+
+        def r(a):
+            return int(np.rint(float(a[0])))
+        out_pe = np.zeros((8, m.n_pe), dtype=np.int64)
+        for row in PE_ROWS:
+            for p in range(m.n_pe):
+                out_pe[row, p] = r(t[f"pe{row}_{p}"])
+        out_g = np.zeros(6, dtype=np.int64)
+        for i in G_SUMS:
+            out_g[i] = r(t[f"g{i}"])
+        out_g[3] = self.max_occupancy
+        res = summarize(m, self.model.cfg, out_pe, out_g, self.n_units, r(totals.macs["macs_effectual"]),
+                        r(totals.macs["macs_actual"]), r(t["bias_entries"]), self.depth, self.loop)
+        lr = self.model.layer_result(self.inst, m, res, self.n_units)
+        if not self.simulated.all():
+            lr.extra["max_fifo_occupancy_of"] = "the sampled pixels"
+        return lr
