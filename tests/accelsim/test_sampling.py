@@ -120,3 +120,21 @@ def test_total_interval():
     assert t["sampled_layers"] == 1 and t["half_width"] == pytest.approx(1.96 * r1.extra["sampling"]["cycles_var"] ** 0.5,
                                                                         rel=1e-3)
     assert total_interval([r2]) is None
+
+
+def test_sampled_report_hash_same_for_any_jobs():
+    """Draws are seeded per (layer, image), not per process: --jobs 1 and 2 give the same report hash, and
+    the sampled totals carry an interval."""
+    from accelsim.engine import simulate
+    from workloads import Layer, Workload
+    wl = Workload("sampled")
+    for i in range(2):
+        wl.add_layer(Layer(f"c{i}", "conv", C=8, K=16, H=24, W=24, R=3, S=3, padding=1, weight_density=0.5,
+                           act_density=0.5))
+    reps = [simulate(wl, "eie", jobs=j, sample="0.2", seed=3, progress=False) for j in (1, 2)]
+    assert reps[0].hash == reps[1].hash
+    t = reps[0].total()["sampling"]
+    assert t["sampled_layers"] == 2 and t["cycles_half_width"] > 0
+    off = simulate(wl, "eie", jobs=1, seed=3, progress=False)
+    assert "sampling" not in off.total() and off.hash != reps[0].hash
+    assert abs(reps[0].total()["cycles"] - off.total()["cycles"]) <= 3 * t["cycles_half_width"]
