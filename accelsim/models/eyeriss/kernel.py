@@ -259,11 +259,106 @@ def _close_pass(acc, gtime, gmax, wmax, wsum, wmac, nact, dmax, dkind, wload, st
 
 
 @njit(cache=True)
+def _one_pass(acc, gtime, gmax, seen_i, seen_w, seen_o, stamp, mt, ct, rt, ft, work, feed, NC, dw, K, R, P, Q, M0,
+              C0, nMb, nCb, stride, dil, Rsp, Cr, Fc, Mc, Fk, Ck, Mk, n_pes, rowent, wtile, bw_i, bw_w, bw_p,
+              ideal_mem, ft_chunk, stages, addr_stages):
+    """Pass (mt, ct, rt, ft) of :func:`array_passes`: adds its time, breakdown and delivery counts to ``acc``
+    and its groups' compute times to ``gtime``; returns the cluster stamp and the pass's integer counters
+    (iact-address reads, psum NoC entries, iact / weight spad writes)."""
+    Hp = rowent.shape[1]
+    i_addr = 0
+    p_noc = 0
+    i_spadw = 0
+    w_spadw = 0
+    first_acc = ct == 0 and rt == 0
+    wload = (ft % ft_chunk) == 0
+    wmax = 0
+    wsum = 0
+    wmac = 0
+    nact = 0
+    dmax = 0.0
+    dkind = -1
+    gmax[:] = 0
+    for fk in range(Fk):
+        for ck in range(Ck):
+            for mk in range(Mk):
+                stamp += 1
+                ient = 0.0
+                went = 0.0
+                pent = 0.0
+                for ri in range(Rsp):
+                    r = rt * Rsp + ri
+                    if r >= R:
+                        continue
+                    for cri in range(Cr):
+                        cb = (ct * Ck + ck) * Cr + cri
+                        if cb >= nCb:
+                            continue
+                        for fcj in range(Fc):
+                            p = (ft * Fk + fk) * Fc + fcj
+                            if p >= P:
+                                continue
+                            h = p * stride + r * dil
+                            for mcj in range(Mc):
+                                mb = (mt * Mk + mk) * Mc + mcj
+                                if mb >= nMb:
+                                    continue
+                                m_lo = mb * M0
+                                m_hi = min(K, m_lo + M0)
+                                blk = mb if dw else cb
+                                c_lo = m_lo if dw else cb * C0
+                                wk_ = work[mb, cb, r, p]
+                                tpe = wk_
+                                if addr_stages:
+                                    ncols = NC[c_lo, h]
+                                    i_addr += ncols
+                                    nfeed = feed[mb, cb, r, p]
+                                    if nfeed > tpe:
+                                        tpe = nfeed
+                                    if ncols > tpe:
+                                        tpe = ncols
+                                wmac += wk_
+                                wsum += tpe
+                                nact += 1
+                                g = ((fk * Mk + mk) * Fc + fcj) * Mc + mcj
+                                if tpe > gmax[g]:
+                                    gmax[g] = tpe
+                                if tpe > wmax:
+                                    wmax = tpe
+                                # psums of this PE move once up the column / out of the array
+                                p_noc += (m_hi - m_lo) * Q
+                                # delivery: the NoC multicasts, so a cluster fetches each
+                                # distinct iact row / weight tile / output row once
+                                e = rowent[blk, h]
+                                i_spadw += e
+                                ik = blk * Hp + h
+                                if seen_i[ik] != stamp:
+                                    seen_i[ik] = stamp
+                                    ient += e
+                                if wload:
+                                    e = wtile[mb, cb, r]
+                                    w_spadw += e
+                                    wk = (mb * nCb + cb) * R + r
+                                    if seen_w[wk] != stamp:
+                                        seen_w[wk] = stamp
+                                        went += e
+                                ok = mb * P + p
+                                if seen_o[ok] != stamp:
+                                    seen_o[ok] = stamp
+                                    pent += (m_hi - m_lo) * Q
+                dmax, dkind = _cluster_delivery(acc, ient, went, pent, first_acc, bw_i, bw_w, bw_p, dmax, dkind)
+    if nact > 0:
+        _close_pass(acc, gtime, gmax, wmax, wsum, wmac, nact, dmax, dkind, wload, stages, ideal_mem, n_pes)
+    return stamp, i_addr, p_noc, i_spadw, w_spadw
+
+
+@njit(cache=True)
 def array_passes(work, feed, NC, dw, K, Cg, R, P, Q, M0, C0, stride, dil, Rsp, Cr, Fc, Mc, Fk, Ck, Mk, n_pes,
                  rowent, wtile, bw_i, bw_w, bw_p, ideal_mem, ft_chunk, stages, addr_stages):
     """Walk every pass of one layer over the PE tiles' stage times (:func:`tile_work`): the pass lasts as
     long as its busiest PE (or its data delivery); returns the accumulator vector (A_*, the per-iact
-    counters left to :func:`action_counts`) and the per-accumulation-group compute time."""
+    counters left to :func:`action_counts`) and the per-accumulation-group compute time.
+    :func:`array_pass_units` walks chosen passes of the same loop, one accumulator row each."""
     acc = np.zeros(NACC, dtype=np.float64)
     nMb = (K + M0 - 1) // M0
     nCb = 1 if dw else (Cg + C0 - 1) // C0
@@ -274,9 +369,8 @@ def array_passes(work, feed, NC, dw, K, Cg, R, P, Q, M0, C0, stride, dil, Rsp, C
     ngroups = Fk * Mk * Fc * Mc  # PEs sharing an accumulation: same output rows and channels
     gtime = np.zeros(ngroups, dtype=np.float64)  # per group, if groups were not synchronised per pass
     gmax = np.zeros(ngroups, dtype=np.int64)
-    Hp = rowent.shape[1]
     # multicast de-duplication per (pass, cluster): the stamp of the last cluster that fetched a key
-    seen_i = np.full(rowent.shape[0] * Hp, -1, dtype=np.int64)
+    seen_i = np.full(rowent.shape[0] * rowent.shape[1], -1, dtype=np.int64)
     seen_w = np.full(nMb * nCb * R, -1, dtype=np.int64)
     seen_o = np.full(nMb * P, -1, dtype=np.int64)
     stamp = 0
@@ -288,93 +382,60 @@ def array_passes(work, feed, NC, dw, K, Cg, R, P, Q, M0, C0, stride, dil, Rsp, C
         for ct in range(n_ct):
             for rt in range(n_rt):
                 for ft in range(n_ft):
-                    first_acc = ct == 0 and rt == 0
-                    wload = (ft % ft_chunk) == 0
-                    wmax = 0
-                    wsum = 0
-                    wmac = 0
-                    nact = 0
-                    dmax = 0.0
-                    dkind = -1
-                    gmax[:] = 0
-                    for fk in range(Fk):
-                        for ck in range(Ck):
-                            for mk in range(Mk):
-                                stamp += 1
-                                ient = 0.0
-                                went = 0.0
-                                pent = 0.0
-                                for ri in range(Rsp):
-                                    r = rt * Rsp + ri
-                                    if r >= R:
-                                        continue
-                                    for cri in range(Cr):
-                                        cb = (ct * Ck + ck) * Cr + cri
-                                        if cb >= nCb:
-                                            continue
-                                        for fcj in range(Fc):
-                                            p = (ft * Fk + fk) * Fc + fcj
-                                            if p >= P:
-                                                continue
-                                            h = p * stride + r * dil
-                                            for mcj in range(Mc):
-                                                mb = (mt * Mk + mk) * Mc + mcj
-                                                if mb >= nMb:
-                                                    continue
-                                                m_lo = mb * M0
-                                                m_hi = min(K, m_lo + M0)
-                                                blk = mb if dw else cb
-                                                c_lo = m_lo if dw else cb * C0
-                                                wk_ = work[mb, cb, r, p]
-                                                tpe = wk_
-                                                if addr_stages:
-                                                    ncols = NC[c_lo, h]
-                                                    i_addr += ncols
-                                                    nfeed = feed[mb, cb, r, p]
-                                                    if nfeed > tpe:
-                                                        tpe = nfeed
-                                                    if ncols > tpe:
-                                                        tpe = ncols
-                                                wmac += wk_
-                                                wsum += tpe
-                                                nact += 1
-                                                g = ((fk * Mk + mk) * Fc + fcj) * Mc + mcj
-                                                if tpe > gmax[g]:
-                                                    gmax[g] = tpe
-                                                if tpe > wmax:
-                                                    wmax = tpe
-                                                # psums of this PE move once up the column / out of the array
-                                                p_noc += (m_hi - m_lo) * Q
-                                                # delivery: the NoC multicasts, so a cluster fetches each
-                                                # distinct iact row / weight tile / output row once
-                                                e = rowent[blk, h]
-                                                i_spadw += e
-                                                ik = blk * Hp + h
-                                                if seen_i[ik] != stamp:
-                                                    seen_i[ik] = stamp
-                                                    ient += e
-                                                if wload:
-                                                    e = wtile[mb, cb, r]
-                                                    w_spadw += e
-                                                    wk = (mb * nCb + cb) * R + r
-                                                    if seen_w[wk] != stamp:
-                                                        seen_w[wk] = stamp
-                                                        went += e
-                                                ok = mb * P + p
-                                                if seen_o[ok] != stamp:
-                                                    seen_o[ok] = stamp
-                                                    pent += (m_hi - m_lo) * Q
-                                dmax, dkind = _cluster_delivery(acc, ient, went, pent, first_acc, bw_i, bw_w, bw_p,
-                                                                dmax, dkind)
-                    if nact == 0:
-                        continue
-                    _close_pass(acc, gtime, gmax, wmax, wsum, wmac, nact, dmax, dkind, wload, stages, ideal_mem,
-                                n_pes)
+                    stamp, a, b, c, d = _one_pass(acc, gtime, gmax, seen_i, seen_w, seen_o, stamp, mt, ct, rt, ft,
+                                                  work, feed, NC, dw, K, R, P, Q, M0, C0, nMb, nCb, stride, dil,
+                                                  Rsp, Cr, Fc, Mc, Fk, Ck, Mk, n_pes, rowent, wtile, bw_i, bw_w,
+                                                  bw_p, ideal_mem, ft_chunk, stages, addr_stages)
+                    i_addr += a
+                    p_noc += b
+                    i_spadw += c
+                    w_spadw += d
     acc[A_IADDR] = i_addr
     acc[A_P_NOC] = p_noc
     acc[A_I_SPADW] = i_spadw
     acc[A_W_SPADW] = w_spadw
     return acc, gtime
+
+
+@njit(cache=True)
+def array_pass_units(sel, work, feed, NC, dw, K, Cg, R, P, Q, M0, C0, stride, dil, Rsp, Cr, Fc, Mc, Fk, Ck, Mk,
+                     n_pes, rowent, wtile, bw_i, bw_w, bw_p, ideal_mem, ft_chunk, stages, addr_stages):
+    """The passes ``sel`` of :func:`array_passes` (linear indices in its loop order m, c, r, output rows:
+    ``((mt * n_ct + ct) * n_rt + rt) * n_ft + ft``), each walked alone: (rows, group_times), one
+    accumulator row (A_*) and one row of per-group compute times per selected pass.  A pass depends on no
+    other (the multicast de-duplication is per pass and cluster), so the rows of every pass summed in
+    loop order are :func:`array_passes`'s result bit for bit."""
+    nMb = (K + M0 - 1) // M0
+    nCb = 1 if dw else (Cg + C0 - 1) // C0
+    n_ct = (nCb + Cr * Ck - 1) // (Cr * Ck)
+    n_rt = (R + Rsp - 1) // Rsp
+    n_ft = (P + Fc * Fk - 1) // (Fc * Fk)
+    ngroups = Fk * Mk * Fc * Mc
+    rows = np.zeros((sel.shape[0], NACC), dtype=np.float64)
+    grows = np.zeros((sel.shape[0], ngroups), dtype=np.float64)
+    gmax = np.zeros(ngroups, dtype=np.int64)
+    seen_i = np.full(rowent.shape[0] * rowent.shape[1], -1, dtype=np.int64)
+    seen_w = np.full(nMb * nCb * R, -1, dtype=np.int64)
+    seen_o = np.full(nMb * P, -1, dtype=np.int64)
+    stamp = 0
+    for i in range(sel.shape[0]):
+        u = sel[i]
+        ft = u % n_ft
+        u //= n_ft
+        rt = u % n_rt
+        u //= n_rt
+        ct = u % n_ct
+        mt = u // n_ct
+        acc = rows[i]
+        stamp, a, b, c, d = _one_pass(acc, grows[i], gmax, seen_i, seen_w, seen_o, stamp, mt, ct, rt, ft, work, feed,
+                                      NC, dw, K, R, P, Q, M0, C0, nMb, nCb, stride, dil, Rsp, Cr, Fc, Mc, Fk, Ck, Mk,
+                                      n_pes, rowent, wtile, bw_i, bw_w, bw_p, ideal_mem, ft_chunk, stages,
+                                      addr_stages)
+        acc[A_IADDR] = a
+        acc[A_P_NOC] = b
+        acc[A_I_SPADW] = c
+        acc[A_W_SPADW] = d
+    return rows, grows
 
 
 COUNT_SLOTS = (A_LOOKUPS, A_WWORDS, A_MACS, A_SLOTS_NZ, A_SLOTS_Z, A_NZ_LOOKUPS, A_DENSE_NZ, A_DENSE_Z)

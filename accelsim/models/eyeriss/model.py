@@ -93,7 +93,7 @@ from .kernel import (
     A_W_SPADW,
     A_WWORDS,
     COUNT_SLOTS,
-    array_passes,
+    array_pass_units,
     functional_walk,
 )
 from .layerarrays import LayerArrays
@@ -230,12 +230,12 @@ class EyerissV2(AcceleratorModel):
         code[:, pad:pad + L.H, pad:pad + L.W] = np.asarray(am, dtype=np.int8) + np.int8(1)
         return dw, code, inst.weight_mask()
 
-    def _run(self, ld: LayerArrays, m: Mapping):
-        """Simulate the layer of ``ld`` under mapping ``m``: (accumulator vector, DRAM / tiling dict)."""
+    def _dram(self, ld: LayerArrays, m: Mapping):
+        """Layer-level DRAM / tiling numbers of mapping ``m`` (no pass walk): (dict, output-row tiles per
+        weight fetch)."""
         c = self.cfg
         L, dw = ld.L, ld.dw
         K, Cg, R, S = ld.wmask.shape
-        rowent = ld.rowent(m.M0 if dw else m.C0)
         wtile = ld.wtile(m.M0, m.C0)
         # psum GLB capacity: outputs of a cluster kept across temporal C/R accumulation
         nMb, nCb = ceil_div(K, m.M0), (1 if dw else ceil_div(Cg, m.C0))
@@ -265,59 +265,113 @@ class EyerissV2(AcceleratorModel):
                 tiling, w_reads = "iacts once, weights re-read per output-row chunk", pc
         ft_chunk = ceil_div(n_ft, w_reads)
         w_reads = ceil_div(n_ft, ft_chunk)
-        work, feed = ld.tiles(m.M0, m.C0)
-        acc, gtime = array_passes(work, feed, ld.ncols, dw, K, Cg, R, L.P, L.Q, m.M0, m.C0, L.stride, L.dilation,
-                                  m.Rsp, m.Cr, m.Fc, m.Mc, m.Fk, m.Ck, m.Mk, self.n_pes, rowent, wtile,
-                                  float(c["noc.iact_entries_per_cycle"]), float(c["noc.weight_entries_per_cycle"]),
-                                  float(c["noc.psum_entries_per_cycle"]), bool(c["memory.ideal"]), ft_chunk,
-                                  c["pe.pipeline_stages"], bool(c["pe.address_stages"]))
-        for i, slot in enumerate(COUNT_SLOTS):  # per-iact counters: layer totals, the same for every mapping
-            acc[slot] = ld.counts(m.M0)[i]
         # outputs leave uncompressed (their sparsity is only known to the next layer)
         out_bytes = K * L.P * L.Q * obits / 8
         dram_bytes = w_once * w_reads * wbits / 8 + in_bytes * i_reads + out_bytes
-        return acc, {"dram_bytes": dram_bytes, "dram_weight_entries": w_once * w_reads,
-                     "dram_iact_entries": i_stored * i_reads, "psum_chunks": chunks, "weight_fetches": w_reads,
-                     "dram_tiling": tiling, "glb_iact_writes": i_stored * i_reads,
-                     "compute_groups_decoupled": float(gtime.max()) if gtime.size else 0.0}
+        return {"dram_bytes": dram_bytes, "dram_weight_entries": w_once * w_reads,
+                "dram_iact_entries": i_stored * i_reads, "psum_chunks": chunks, "weight_fetches": w_reads,
+                "dram_tiling": tiling, "glb_iact_writes": i_stored * i_reads}, ft_chunk
 
-    def _cycles(self, acc, dram):
-        t = acc[A_TOTAL]
+    @staticmethod
+    def pass_grid(ld: LayerArrays, m: Mapping) -> tuple[int, int, int, int]:
+        """Temporal tiles (output-channel, channel, filter-row, output-row) of mapping ``m``: the passes are
+        their product, walked in this order (m, c, r outer, output rows inner)."""
+        K, Cg, R, _ = ld.wmask.shape
+        nMb, nCb = ceil_div(K, m.M0), (1 if ld.dw else ceil_div(Cg, m.C0))
+        return (ceil_div(nMb, m.Mc * m.Mk), ceil_div(nCb, m.Cr * m.Ck), ceil_div(R, m.Rsp),
+                ceil_div(ld.L.P, m.Fc * m.Fk))
+
+    def pass_args(self, ld: LayerArrays, m: Mapping, ft_chunk: int) -> tuple:
+        """Arguments of :func:`~.kernel.array_pass_units` after the selected passes."""
+        c = self.cfg
+        L, dw = ld.L, ld.dw
+        K, Cg, R, S = ld.wmask.shape
+        work, feed = ld.tiles(m.M0, m.C0)
+        return (work, feed, ld.ncols, dw, K, Cg, R, L.P, L.Q, m.M0, m.C0, L.stride, L.dilation,
+                m.Rsp, m.Cr, m.Fc, m.Mc, m.Fk, m.Ck, m.Mk, self.n_pes, ld.rowent(m.M0 if dw else m.C0),
+                ld.wtile(m.M0, m.C0), float(c["noc.iact_entries_per_cycle"]),
+                float(c["noc.weight_entries_per_cycle"]), float(c["noc.psum_entries_per_cycle"]),
+                bool(c["memory.ideal"]), ft_chunk, c["pe.pipeline_stages"], bool(c["pe.address_stages"]))
+
+    def _run(self, ld: LayerArrays, m: Mapping):
+        """Walk every pass of the layer of ``ld`` under mapping ``m``: (array time, DRAM / tiling dict,
+        (rows, group times) of :func:`~.kernel.array_pass_units`).  The array time is the passes' sum in
+        loop order (the accumulator of :func:`~.kernel.array_passes`): it ranks the mappings."""
+        dram, ft_chunk = self._dram(ld, m)
+        n = math.prod(self.pass_grid(ld, m))
+        rows, grows = array_pass_units(np.arange(n, dtype=np.int64), *self.pass_args(ld, m, ft_chunk))
+        t = float(np.cumsum(rows[:, A_TOTAL])[-1]) if n else 0.0
+        return t, dram, (rows, grows)
+
+    def _cycles(self, t, dram):
+        """Layer cycles and DRAM stall from the array time ``t``: DRAM streams the layer's bytes alongside."""
         if self.cfg["memory.ideal"]:
             return int(round(t)), 0.0
         dcyc = dram["dram_bytes"] / self.cfg["dram.bytes_per_cycle"]
         return int(math.ceil(max(t, dcyc))), max(0.0, dcyc - t)
 
-    def map_layer(self, inst, mapping: Mapping | None = None):
-        """Search, simulate the best few on the real data, return (mapping, acc, dram, n_candidates, layer data).
+    def map_layer(self, inst, mapping: Mapping | None = None, walk: bool = True):
+        """Search, simulate the best few on the real data: (mapping, dram, n_candidates, layer data, walked).
 
-        ``mapping`` pins the mapping (no search; the caller vouches for its legality)."""
+        ``walked``: the passes of the chosen mapping as :func:`~.kernel.array_pass_units` rows, or None when
+        ``walk`` is False and the choice needed no walk (one candidate).  ``mapping`` pins the mapping (no
+        search; the caller vouches for its legality)."""
         L = inst.layer
         dw, code, wmask = self._prepare(inst)
         skip_i, skip_w = self._flags(L)
         ld = LayerArrays(self.cfg, L, dw, code, wmask, skip_i, skip_w, fast_paths=self.fast_paths)
         if mapping is not None:
-            acc, dram = self._run(ld, mapping)
-            return mapping, acc, dram, 1, ld
-        cands, ncand = candidates(self.cfg, ld, top=self.cfg["mapper.top_k"])
+            cands, ncand = [mapping], 1
+        else:
+            cands, ncand = candidates(self.cfg, ld, top=self.cfg["mapper.top_k"])
         if not cands:
             raise UnsupportedLayer(f"{self.cfg.name}: layer {L.name!r}: no legal mapping (filter width {L.S} vs "
                                 f"iact address spad {self.cfg['pe.iact_addr_entries']}, or spads too small)")
+        if len(cands) == 1 and not walk:
+            return cands[0], self._dram(ld, cands[0])[0], ncand, ld, None
         best = None
         for m in cands:
-            acc, dram = self._run(ld, m)
-            cyc, _ = self._cycles(acc, dram)
+            t, dram, walked = self._run(ld, m)
+            cyc, _ = self._cycles(t, dram)
             if best is None or cyc < best[0]:
-                best = (cyc, m, acc, dram)
-        return best[1], best[2], best[3], ncand, ld
+                best = (cyc, m, dram, walked)
+        return best[1], best[2], ncand, ld, best[3]
 
     def simulate_layer(self, inst, functional: bool = False, mapping: Mapping | None = None) -> LayerResult:
+        """The layer exhaustively: every pass walked, the result built from their sums by the same code as a
+        sampled layer's (:class:`~.sampling.EyerissPasses`, whose contract this is)."""
+        from ...sampling import totals_of
+        from .sampling import EyerissPasses
+        space = EyerissPasses(self, inst, mapping=mapping, proxy=False)
+        res = space.result(totals_of(space.run(np.arange(space.n_units, dtype=np.int64))))
+        if functional:
+            L = inst.layer
+            if not inst.functional_ok:
+                raise AccelsimError(f"layer {L.name!r}: functional mode needs real values (pattern-only data)")
+            res.output = self.functional_output(inst, space.m.M0, space.m.C0)
+        return res
+
+    def sampling_units(self, inst):
+        """The layer's processing passes (:class:`~.sampling.EyerissPasses`) when the PE skips zeros (the
+        timing depends on the data); None for a PE that skips nothing (Eyeriss v1, v2's depthwise layers
+        under ``pe.depthwise_rule: dense``): their stage times are in closed form, exhaustive is cheap."""
+        skip_i, skip_w = self._flags(inst.layer)
+        if not (skip_i or skip_w):
+            return None
+        from .sampling import EyerissPasses
+        return EyerissPasses(self, inst, walk=False)
+
+    def layer_result(self, inst, ld: LayerArrays, m: Mapping, dram: dict, ncand: int, acc,
+                     groups_decoupled: float) -> LayerResult:
+        """The LayerResult from the pass totals ``acc`` (A_* vector; the per-iact counters are filled in
+        here from :meth:`LayerArrays.counts`, exact layer totals) and the layer-level ``dram`` numbers."""
         L = inst.layer
         c = self.cfg
         lanes = c["pe.simd_lanes"]
-        m, acc, dram, ncand, ld = self.map_layer(inst, mapping)
+        for i, slot in enumerate(COUNT_SLOTS):  # per-iact counters: layer totals, the same for every mapping
+            acc[slot] = ld.counts(m.M0)[i]
         dw, wmask, skip_i, skip_w = ld.dw, ld.wmask, ld.skip_i, ld.skip_w
-        cycles, dram_stall = self._cycles(acc, dram)
+        cycles, dram_stall = self._cycles(acc[A_TOTAL], dram)
         bd = {"busy": acc[A_IDEAL], "pe_address_stall": acc[A_ADDR_OVH], "spatial_fragmentation": acc[A_FRAG],
               "load_imbalance": acc[A_IMB],
               "pipeline_fill_drain": acc[A_FILL], "noc_iact_stall": acc[A_ST_I], "noc_weight_stall": acc[A_ST_W],
@@ -362,11 +416,11 @@ class EyerissV2(AcceleratorModel):
             eff = effectual_macs(inst)
         extra = {
             "mapping": m.describe(), "mapping_factors": [m.Rsp, m.Cr, m.Fc, m.Mc, m.Fk, m.Ck, m.Mk, m.M0, m.C0],
-            "mapping_candidates": ncand, "passes": int(acc[A_PASSES]),
+            "mapping_candidates": ncand, "passes": int(round(acc[A_PASSES])),
             "closed_form_dense_cycles": int(closed_form),
             # context for the per-pass synchronisation: compute cycles if each accumulation group ran
             # its passes back to back without waiting for the other groups (no delivery limits)
-            "compute_cycles_groups_decoupled": int(round(dram["compute_groups_decoupled"])),
+            "compute_cycles_groups_decoupled": int(round(groups_decoupled)),
             "mapping_efficiency": float(acc[A_ACTIVE] / max(1.0, acc[A_PASSES] * self.n_pes)),
             "simd_idle_lane_slots": int(idle),
             "psum_chunks": dram["psum_chunks"], "weight_fetches": dram["weight_fetches"],
@@ -379,14 +433,9 @@ class EyerissV2(AcceleratorModel):
             # PE) or walked from the data; the pass-level array walk and the action counts are the same
             "path": ld.path,
         }
-        out = None
-        if functional:
-            if not inst.functional_ok:
-                raise AccelsimError(f"layer {L.name!r}: functional mode needs real values (pattern-only data)")
-            out = self.functional_output(inst, m.M0, m.C0)
         return LayerResult(inst.name, inst.image, cycles, bd, actions, L.macs_dense, eff, mac_actual,
                            macs_skipped=int(L.macs_dense - mac_actual - mac_gated), macs_gated=mac_gated,
-                           output=out, extra=extra)
+                           extra=extra)
 
     def _noc_modes(self, L, m: Mapping) -> dict:
         """HM-NoC mode per data type implied by the sharing pattern of the mapping (section 5.2)."""
