@@ -130,20 +130,31 @@ def crossover(curve: list[dict], key: str, inverse: bool = False) -> float | Non
 
 def granularity(small, big, allrows: list[dict]) -> dict:
     """64 PEs x 16 vs 4 x 256 multipliers on every 3a/5b layer at its real densities: cycles, chip-cycle
-    utilisation and the PE busy-cycle math utilisation (busy = issue steps + crossbar stalls)."""
+    utilisation, the PE busy-cycle math utilisation (busy = issue steps + crossbar stalls), the share of
+    the cycles of each breakdown cause and the issue-step occupancy per plane size (28x28: 3a, 7x7: 5b)."""
     gran = {}
     for label, m in (("64x16", small), ("4x256", big)):
         g = {"cycles": 0, "macs_effectual": 0, "pe_active_slots": 0, "pe_issue_slots": 0}
         FI = m.cfg["multipliers.F"] * m.cfg["multipliers.I"]
+        bd: dict = {}
+        plane: dict = {}
         for x in allrows:
             rr = _run(m, layer_from_row(x, None))
             g["cycles"] += rr.cycles
             g["macs_effectual"] += rr.macs_effectual
             g["pe_issue_slots"] += rr.extra["multiplier_steps"] * FI
             g["pe_active_slots"] += (rr.extra["multiplier_steps"] + rr.extra["conflict_stall_pe_cycles"]) * FI
+            for k, v in rr.breakdown.items():
+                bd[k] = bd.get(k, 0) + v
+            pl = plane.setdefault(f"{x['H']}x{x['W']}", [0, 0, 0])
+            pl[0] += rr.cycles
+            pl[1] += rr.macs_effectual
+            pl[2] += rr.extra["multiplier_steps"] * FI
         g["chip_utilization"] = g["macs_effectual"] / (g["cycles"] * m.peak_macs_per_cycle())
         g["math_utilization_pe_active"] = g["macs_effectual"] / g["pe_active_slots"]
         g["math_utilization_issue_steps"] = g["macs_effectual"] / g["pe_issue_slots"]
+        g["breakdown_share"] = {k: v / g["cycles"] for k, v in bd.items() if v}
+        g["by_plane"] = {k: {"cycles": c, "math_utilization_issue_steps": e / s} for k, (c, e, s) in plane.items()}
         gran[label] = g
     return gran
 
@@ -284,7 +295,23 @@ def validate(shared: Path | None, full: bool = False) -> dict:
     sp = gran["4x256"]["cycles"] / gran["64x16"]["cycles"]
     res["checks"].append(check("64x16 speed over 4x256", sp, PAPER["speed_64x16_over_4x256"], "x",
                                kind="validation", tol=TOL["speed_64x16_over_4x256"],
-                               note="paper: 64x16 faster by 11 %; pass = within 15 %"))
+                               note="paper: 64x16 faster by 11 %; pass = within 15 %; scnn-4x256 scales every "
+                                    "per-PE resource and rate x16 (PPU and halo rates since 2026-11-30)"))
+    # Mechanism probe (reported, never checked).  The paper puts 4 x 256's loss on intra-PE fragmentation,
+    # "fewer than F non-zero weights or I non-zero activations" per (channel, Kc-group) block, and the only
+    # Kc it names is 8 (GoogLeNet's late 1x1 layers; paper Sec. VI, accelerators.md 2.2 'Overheads' 1 and
+    # 'PE granularity').  The model's Kc comes from the accumulator capacity (the paper's
+    # acc_buf[Kc][Wt+R-1][Ht+S-1]): 16-384 on these layers in both designs, weight blocks large enough to
+    # fill 16-wide F-vectors, while 4 x 256's 14x14 tiles fill 16-wide I-vectors better than 64 x 16's
+    # 3-4 pixel tiles fill 4-wide ones.  The same study with both designs capped at Kc = 8 shows how much of
+    # the published gap a small weight block alone produces.
+    probe = granularity(make_model("scnn", {"kc": 8}), make_model("scnn-4x256", {"kc": 8}), allrows)
+    res["granularity_kc8_probe"] = {
+        "note": "both designs capped at Kc = 8 (the paper's named Kc); a probe of the fragmentation mechanism, "
+                "not a check and not the preset",
+        "speed_64x16_over_4x256": probe["4x256"]["cycles"] / probe["64x16"]["cycles"],
+        **{f"{k}_{lab}": probe[lab][k] for lab in ("64x16", "4x256")
+           for k in ("math_utilization_pe_active", "math_utilization_issue_steps", "chip_utilization")}}
     # every crossbar model and hash on the same published results; the first row is the preset's, read off
     # the curve above at the alternatives' densities so that the rows compare like with like
     alt_d = densities if full else [1.0, 0.9, 0.85, 0.8, 0.7, 0.1]
