@@ -119,9 +119,14 @@ Cycle breakdown (keys shared with the other models; they sum to ``cycles``): ``b
 (effectual products / (F*I), averaged over PEs), ``fragmentation`` (empty multiplier
 slots of partial I/F vectors), ``rle_padding``, ``out_of_plane``, ``masked_output``,
 ``bank_conflict``, ``load_imbalance``, ``halo``, ``ppu_drain``, ``memory_stall``.
+
+Sampling (``--sample``): the barrier rounds are the work units (``sampling.py``); :meth:`SCNN.prepare`,
+:meth:`SCNN.run_rounds`, :func:`round_numbers` and :meth:`SCNN.assemble` are shared by both paths.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -143,10 +148,9 @@ from ..common.planar import (
     output_spill_bytes_pass,
     plan_with_capacity,
     round_timeline,
-    timeline,
 )
 from .area import scnn_area
-from .formats import ActStreams, build_act_streams, build_weight_streams
+from .formats import ActStreams, WeightStreams, build_act_streams, build_weight_streams
 from .kernel import (
     ARB_CODES,
     N_ST,
@@ -207,6 +211,65 @@ def needed_inputs(L: Layer, mask: np.ndarray) -> np.ndarray:
                 sub[np.ix_(yy, xx)] = mask[np.ix_(py[yy] // s, px[xx] // s)]
             need |= sub
     return need
+
+
+def _n(x):
+    """An int count from an exhaustive total (already int) or a sampled estimate (float)."""
+    return x if isinstance(x, (int, np.integer)) else int(round(float(x)))
+
+
+@dataclass
+class Prepared:
+    """A layer ready for the cycle loop (:meth:`SCNN.prepare`): what every round shares."""
+
+    inst: LayerInstance
+    plan: Plan
+    ast: ActStreams
+    wst: WeightStreams
+    stored: ActStreams            # the input as stored (IARAM / DRAM bytes), before mask-skip drops
+    act_dram: bool
+    note: str | None
+    has_mask: bool
+    mask: np.ndarray
+    skip: bool
+    streams: tuple                # scnn_kernel's arguments between the round arrays and ``functional``
+    xbar: tuple                   # ... and between ``out`` and ``stats``
+    halo_r: np.ndarray            # (NR,) halo exchange cycles per round
+    drain_r: np.ndarray           # (NR,) PPU drain cycles per round
+    halo_psums: int
+    drained: int
+    in_tile: np.ndarray           # (T,) stored input entries per tile
+    dram_in: np.ndarray           # (n_pass,) input bytes read from DRAM
+    dram_out: np.ndarray          # (n_pass,) output bytes spilled to DRAM
+    out_total: int
+
+
+#: kernel counters summed over a round's PEs (:func:`round_numbers`)
+ROUND_SUMS = (("steps", ST_STEPS), ("stall", ST_STALL), ("prod", ST_PROD), ("oop", ST_OOP), ("mask", ST_MASK),
+              ("eff", ST_EFF), ("write", ST_WRITE), ("aread", ST_AREAD), ("gated", ST_GATED), ("wload", ST_WLOAD),
+              ("ivec", ST_IVEC), ("padp", ST_PADP), ("skipstep", ST_SKIPSTEP), ("skipprod", ST_SKIPPROD))
+
+
+def round_numbers(prep: Prepared, rounds: np.ndarray, S: np.ndarray) -> dict[str, np.ndarray]:
+    """Each round's additive numbers (int64 arrays over ``rounds``) from its kernel stats ``S[len(rounds), npe]``:
+    ``cyc`` its share of the layer's cycles (barrier = slowest PE ``T``, + halo exchange, + the previous
+    round's PPU drain not hidden under it, ``ppu``; planar.timeline), ``imb`` its idle PE-cycles, ``wround`` the
+    weight entries it loads from DRAM (broadcast: the most any PE loads; channel mode: every PE's), the
+    counters of ``ROUND_SUMS`` summed over PEs, and ``stall_max`` / ``steps_max`` (the slowest PE's)."""
+    rounds = np.asarray(rounds, dtype=np.int64)
+    cyc_pe = S[:, :, ST_CYC]
+    npe = S.shape[1]
+    T = cyc_pe.max(axis=1) if cyc_pe.size else np.zeros(len(rounds), dtype=np.int64)
+    work = T + prep.halo_r[rounds]
+    prev = prep.drain_r[np.maximum(rounds - 1, 0)]
+    ppu = np.where(rounds > 0, np.maximum(0, prev - work), 0).astype(np.int64)
+    wl = S[:, :, ST_WLOAD]
+    rn = {"cyc": work + ppu, "T": T, "ppu": ppu, "imb": npe * T - cyc_pe.sum(axis=1),
+          "wround": wl.sum(axis=1) if prep.plan.mode == "channel" else wl.max(axis=1, initial=0),
+          "stall_max": S[:, :, ST_STALL].max(axis=1, initial=0), "steps_max": S[:, :, ST_STEPS].max(axis=1, initial=0)}
+    for k, i in ROUND_SUMS:
+        rn[k] = S[:, :, i].sum(axis=1)
+    return rn
 
 
 # ======================================================================= model
@@ -286,19 +349,54 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
         return self.cfg["value_bits"] + self.cfg["index_bits"]
 
     # ---------------------------------------------------------------- simulate
+    #: (inst, Prepared) of the last :meth:`sampling_units`, reused by :meth:`simulate_layer` on the same instance
+    #: (the sampler's exhaustive fallback) so the streams are built once
+    _prepared = None
+
     def simulate_layer(self, inst: LayerInstance, functional: bool = False) -> LayerResult:
+        cached, self._prepared = self._prepared, None
+        prep = cached[1] if cached is not None and cached[0] is inst else self.prepare(inst)
+        L, plan = inst.layer, prep.plan
+        out = np.zeros((L.K, L.P, L.Q)) if functional else np.zeros((1, 1, 1))
+        S = self.run_rounds(prep, None, functional, out)
+        rn = round_numbers(prep, np.arange(plan.round_tile.shape[0]), S)
+        tot = {k: int(v.sum()) for k, v in rn.items()}
+        comp_pass = np.bincount(plan.round_pass, weights=rn["cyc"], minlength=plan.n_pass)
+        wl_pass = np.bincount(plan.round_pass, weights=rn["wround"], minlength=plan.n_pass)
+        res = self.assemble(prep, tot, comp_pass, wl_pass, S, rn)
+        if functional:
+            if L.bias is not None:
+                out += np.asarray(L.bias, dtype=np.float64)[:, None, None]
+            out *= prep.mask[None]
+            res.output = out
+        return res
+
+    def sampling_units(self, inst: LayerInstance):
+        """The layer's barrier rounds (:class:`accelsim.models.scnn.sampling.RoundSpace`); None for a layer the
+        model cannot run (simulate_layer raises) or when the PE timeline is recorded (it needs every round)."""
+        if self.record_pe_timeline or self.unsupported_reason(inst.layer):
+            return None
+        from .sampling import RoundSpace
+        prep = self.prepare(inst)
+        self._prepared = (inst, prep)
+        return RoundSpace(self, inst, prep)
+
+    def prepare(self, inst: LayerInstance) -> "Prepared":
+        """Everything of a layer but the cycle loop: plan, compressed streams, bank-hash terms and the
+        per-round / per-pass numbers that need no kernel (halo, PPU drain, input / output DRAM bytes).
+        Shared by :meth:`simulate_layer` and the sampled path (:meth:`sampling_units`)."""
         cfg, L = self.cfg, inst.layer
         why = self.unsupported_reason(L)
         if why:
             raise UnsupportedLayer(f"{cfg.name}: layer {L.name!r}: {why}")
         rows, cols, F, I, cap = geom(cfg)
-        npe, A, ib = rows * cols, cfg["accumulator.banks"], cfg["index_bits"]
+        A, ib, eb = cfg["accumulator.banks"], cfg["index_bits"], self.entry_bits
         acts = inst.acts_dense()
         w = inst.weights_dense()
         has_mask = inst.out_mask is not None and not bool(np.all(inst.out_mask))
         mask = inst.out_mask_or_ones()
         skip = bool(cfg["output_mask_skip"]) and has_mask
-        iaram_entries = cfg["iaram_bytes"] * 8 // self.entry_bits
+        iaram_entries = cfg["iaram_bytes"] * 8 // eb
 
         cache = {}
 
@@ -314,39 +412,20 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
         keep = needed_inputs(L, mask) if skip else None
         ast = build_act_streams(acts, L, plan, ib, keep) if skip else stored
         wst = build_weight_streams(w, L, plan, ib, cfg["weight_order"])
-        xm = cfg["accumulator.conflict_model"]
-
-        NR = plan.round_tile.shape[0]
-        stats = np.zeros((NR, npe, N_ST), dtype=np.int64)
-        out = np.zeros((L.K, L.P, L.Q)) if functional else np.zeros((1, 1, 1))
         a_term, w_term, w_lane, M, mult = bank_terms(ast, wst, plan, F, A, cfg["accumulator.bank_hash"])
         a_p = np.where(ast.pad, PAD_A, ast.p)
         w_p = np.where(wst.pad, PAD_W, wst.p)
         a_padcum = np.concatenate([[0], np.cumsum(ast.pad)]).astype(np.int64)
         w_padcum = np.concatenate([[0], np.cumsum(wst.pad)]).astype(np.int64)
-        scnn_kernel(plan.round_tile, plan.round_group, ast.ptr, a_p, ast.q, a_term, ast.val, a_padcum, ast.CV,
-                    wst.ptr, w_p, wst.q, wst.k, w_term, w_lane, wst.val, w_padcum, wst.CVg, wst.cv0,
-                    F, I, M, mult, L.P, L.Q, mask, has_mask, skip, skip and cfg["mask_skip_granularity"] == "step",
-                    functional, out, cfg["weight_fifo.entries"], XBAR_CODES[xm],
-                    cfg["accumulator.fifo_depth"] if xm == "fifo" else cfg["accumulator.queue_depth"],
-                    ARB_CODES[cfg["accumulator.arbitration"]], stats)
-        res = self._finish(inst, plan, stats, stored, act_dram, skip, has_mask)
-        if note:
-            res.extra["notes"].append(note)
-        if functional:
-            if L.bias is not None:
-                out += np.asarray(L.bias, dtype=np.float64)[:, None, None]
-            out *= mask[None]
-            res.output = out
-        return res
-
-    def _finish(self, inst, plan: Plan, stats, stored: ActStreams, act_dram, skip, has_mask) -> LayerResult:
-        cfg, L = self.cfg, inst.layer
-        rows, cols, F, I, cap = geom(cfg)
-        npe, FI, eb = rows * cols, F * I, self.entry_bits
-        S = stats
+        xm = cfg["accumulator.conflict_model"]
+        streams = (ast.ptr, a_p, ast.q, a_term, ast.val, a_padcum, ast.CV,
+                   wst.ptr, w_p, wst.q, wst.k, w_term, w_lane, wst.val, w_padcum, wst.CVg, wst.cv0,
+                   F, I, M, mult, L.P, L.Q, mask, has_mask, skip, skip and cfg["mask_skip_granularity"] == "step")
+        xbar = (cfg["weight_fifo.entries"], XBAR_CODES[xm],
+                cfg["accumulator.fifo_depth"] if xm == "fifo" else cfg["accumulator.queue_depth"],
+                ARB_CODES[cfg["accumulator.arbitration"]])
         halo_r, drain_r, halo_psums, drained = halo_and_drain(plan, cfg)
-        # DRAM bytes per pass
+        # DRAM bytes per pass of the input and the outputs (the weights' come from the rounds)
         T = plan.tiles.shape[0]
         in_tile = stored.counts(T).sum(axis=1)
         dram_in = np.zeros(plan.n_pass)
@@ -355,19 +434,51 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
                 dram_in[0] = in_tile[0] * eb / 8 * plan.round_tile.shape[0]
             else:
                 dram_in = np.array([in_tile[t].sum() for t in plan.pass_tiles]) * eb / 8
-        wl = S[:, :, ST_WLOAD]
-        w_round = wl.sum(axis=1) if plan.mode == "channel" else wl.max(axis=1)  # broadcast serves all PEs
-        dram_w = np.bincount(plan.round_pass, weights=w_round * eb / 8, minlength=plan.n_pass)
         out_tile, out_total = out_entries_per_tile(inst, plan)
         dram_out = output_spill_bytes_pass(plan, cfg, out_tile, out_total, eb, cfg["oaram_bytes"])
-        dram_pass = dram_in + dram_w + dram_out
-        cycles, T_r, ppu_r, mem_stall = timeline(plan, cfg, S[:, :, ST_CYC], halo_r, drain_r, dram_pass)
+        return Prepared(inst, plan, ast, wst, stored, act_dram, note, has_mask, mask, skip, streams, xbar,
+                        halo_r, drain_r, halo_psums, drained, in_tile, dram_in, dram_out, out_total)
 
-        tot = {n: int(S[:, :, i].sum()) for n, i in (("steps", ST_STEPS), ("stall", ST_STALL), ("prod", ST_PROD),
-                                                     ("oop", ST_OOP), ("mask", ST_MASK), ("eff", ST_EFF),
-                                                     ("write", ST_WRITE), ("aread", ST_AREAD), ("gated", ST_GATED),
-                                                     ("wload", ST_WLOAD), ("ivec", ST_IVEC),
-                                                     ("padp", ST_PADP))}
+    def run_rounds(self, prep: "Prepared", rounds: np.ndarray | None = None, functional: bool = False,
+                   out: np.ndarray | None = None) -> np.ndarray:
+        """The cycle loop (:func:`scnn_kernel`) on the barrier rounds ``rounds`` (sorted indices; None: all):
+        ``stats[len(rounds), npe, N_ST]``.  The kernel carries nothing from one round to the next (every
+        crossbar queue / FIFO drains at the barrier, arbiter pointers restart, weight-FIFO loads are counted per
+        (c, group) block), so a round's numbers do not depend on which other rounds run."""
+        plan = prep.plan
+        rt, rg = plan.round_tile, plan.round_group
+        if rounds is not None:
+            rt, rg = np.ascontiguousarray(rt[rounds]), np.ascontiguousarray(rg[rounds])
+        stats = np.zeros((rt.shape[0], rt.shape[1], N_ST), dtype=np.int64)
+        if out is None:
+            out = np.zeros((1, 1, 1))
+        scnn_kernel(rt, rg, *prep.streams, functional, out, *prep.xbar, stats)
+        return stats
+
+    def assemble(self, prep: "Prepared", tot: dict, comp_pass: np.ndarray, wl_pass: np.ndarray, S=None,
+                 rn=None) -> LayerResult:
+        """The LayerResult from the totals over the rounds of :func:`round_numbers` (``tot``; ints when exhaustive,
+        estimates when sampled), each pass's round cycles ``comp_pass`` and weight entries loaded ``wl_pass``
+        (a pass's DRAM time overlaps its compute: the excess is its ``memory_stall``).  ``S`` / ``rn``: the
+        exhaustive run's stats and round numbers, for the PE timeline."""
+        cfg, inst, plan = self.cfg, prep.inst, prep.plan
+        L = inst.layer
+        rows, cols, F, I, cap = geom(cfg)
+        npe, FI, eb = rows * cols, F * I, self.entry_bits
+        halo_r, drain_r = prep.halo_r, prep.drain_r
+        halo_psums, drained, out_total = prep.halo_psums, prep.drained, prep.out_total
+        # the last round's PPU drain is exposed (planar.timeline)
+        drain_last = int(drain_r[-1]) if drain_r.size else 0
+        comp_pass = np.array(comp_pass, dtype=np.float64)
+        if drain_r.size:
+            comp_pass[plan.round_pass[-1]] += drain_last
+        dram_w = np.asarray(wl_pass, dtype=np.float64) * eb / 8
+        dram_in, dram_out = prep.dram_in, prep.dram_out
+        dram_pass = dram_in + dram_w + dram_out
+        bpc = cfg["dram.bandwidth_bytes_per_s"] / cfg.clock_hz
+        mem_stall = np.maximum(0, np.ceil(dram_pass / bpc) - comp_pass)
+        cycles = _n(tot["cyc"] + drain_last + mem_stall.sum())
+
         pad_prod = tot["padp"]
         parts = {
             "busy": tot["eff"] / FI / npe,
@@ -376,9 +487,9 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
             "out_of_plane": tot["oop"] / FI / npe,
             "masked_output": tot["mask"] / FI / npe,
             "bank_conflict": tot["stall"] / npe,
-            "load_imbalance": float((T_r[:, None] - S[:, :, ST_CYC]).sum()) / npe,
+            "load_imbalance": float(tot["imb"]) / npe,
             "halo": float(halo_r.sum()),
-            "ppu_drain": float(ppu_r.sum()),
+            "ppu_drain": float(tot["ppu"] + drain_last),
             "memory_stall": float(mem_stall.sum()),
         }
         breakdown = apportion(parts, cycles)
@@ -411,25 +522,31 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
             "tile_hw_max": [int((plan.tiles[:, 1] - plan.tiles[:, 0]).max()),
                             int((plan.tiles[:, 3] - plan.tiles[:, 2]).max())],
             "multiplier_steps": tot["steps"], "conflict_stall_pe_cycles": tot["stall"],
-            "steps_skipped": int(S[:, :, ST_SKIPSTEP].sum()), "products_in_skipped_steps": int(S[:, :, ST_SKIPPROD].sum()),
-            "conflict_stall_max_per_round": int(S[:, :, ST_STALL].max(axis=1).sum()),
-            "compute_cycles_max_pe_steps": int(S[:, :, ST_STEPS].max(axis=1).sum()),
+            "steps_skipped": _n(tot["skipstep"]), "products_in_skipped_steps": _n(tot["skipprod"]),
+            "conflict_stall_max_per_round": _n(tot["stall_max"]),
+            "compute_cycles_max_pe_steps": _n(tot["steps_max"]),
             "products": tot["prod"], "products_out_of_plane": tot["oop"], "products_rle_padding": pad_prod,
             "products_outside_dense": outside,
             "macs_masked_wasted": tot["mask"] - tot["gated"], "macs_masked_gated": tot["gated"],
             "crossbar_writes": tot["write"], "act_entries_read": tot["aread"], "i_vectors": tot["ivec"],
-            "halo_psums": halo_psums, "act_from_dram": bool(act_dram), "dram_bytes": dram_bytes,
+            "halo_psums": halo_psums, "act_from_dram": bool(prep.act_dram), "dram_bytes": dram_bytes,
             "dram_bytes_in": float(dram_in.sum()), "dram_bytes_weights": float(dram_w.sum()),
             "dram_bytes_out": float(dram_out.sum()), "out_entries_est": out_total,
-            "input_entries_stored": int(in_tile.sum()),
+            "input_entries_stored": int(prep.in_tile.sum()),
             "slot_utilization": tot["prod"] / max(1, cycles * npe * FI),
             "notes": list(plan.notes),
         }
-        if self.record_pe_timeline:
-            extra["pe_timeline"] = round_timeline(plan, S[:, :, ST_CYC], S[:, :, ST_STALL], T_r, halo_r, ppu_r,
+        if self.record_pe_timeline and S is not None:
+            ppu_r = rn["ppu"].copy()
+            if ppu_r.size:
+                ppu_r[-1] += drain_last
+            extra["pe_timeline"] = round_timeline(plan, S[:, :, ST_CYC], S[:, :, ST_STALL], rn["T"], halo_r, ppu_r,
                                                   mem_stall)
-        return LayerResult(inst.name, inst.image, cycles, breakdown, actions, L.macs_dense, eff, macs_actual,
-                           macs_skipped=L.macs_dense - inplane, macs_gated=tot["gated"],
+        if prep.note:
+            extra["notes"].append(prep.note)
+        macs_actual, gated = _n(macs_actual), _n(tot["gated"])
+        return LayerResult(inst.name, inst.image, cycles, breakdown, actions, L.macs_dense, _n(eff), macs_actual,
+                           macs_skipped=L.macs_dense - macs_actual - gated, macs_gated=gated,
                            utilization=eff / max(1, cycles * npe * FI), extra=extra)
 
     def area(self) -> AreaReport:

@@ -1,0 +1,126 @@
+"""SCNN's work units for ``--sample`` (:mod:`accelsim.sampling`): the barrier rounds.
+
+A round (one (pass, Kc-group) step of every PE, ``plan.round_tile`` / ``plan.round_group``) is independent of
+the others in the cycle loop: every crossbar queue / FIFO drains before the barrier, the arbiters restart, and
+the weight FIFO's loads are counted per (channel, group) block within the round (``kernel.py``).  So
+:meth:`RoundSpace.run` runs the same Numba kernel on the selected rounds only, after the layer's plan and
+compressed streams were built once (:meth:`SCNN.prepare`, shared with the exhaustive path).
+
+A round's share of the layer's cycles is its barrier (slowest PE) + its halo exchange + the part of the
+previous round's PPU drain it does not hide (the drain times come from the plan, so this needs no other
+round's kernel run).  What belongs to no round is added by :meth:`RoundSpace.result`, which is the exhaustive
+path's own :meth:`SCNN.assemble` on the (estimated) totals: the last round's exposed drain, the halo psums and
+PPU ops, the input / output DRAM bytes, and each pass's DRAM stall ``max(0, DRAM time - compute)``.  A
+round's weight entries loaded from DRAM have a closed form in the stream lengths, so every pass's DRAM bytes
+are exact; a pass's compute is the estimated total apportioned over the passes by the rounds' simulated
+cycles where run and their proxy (x cycles per proxy unit) elsewhere, so a max() never sees a per-pass
+estimate from a handful of rounds.
+
+Work proxy for the strata: a round's largest per-PE multiplier-step count without stalls,
+``sum over channels of ceil(activations / I) * ceil(weights / F)`` from the stream lengths (no kernel).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...sampling import UnitResults, UnitSpace
+from .model import Prepared, round_numbers
+
+
+def round_closed_forms(prep: Prepared, F: int, I: int, fifo_entries: int):
+    """Per round, from the stream lengths alone (no kernel): the most multiplier steps any PE issues when no
+    step stalls or is skipped (the strata's work proxy), and the weight entries the round loads from DRAM
+    (``wround`` of :func:`round_numbers`, exactly: the kernel's count per (channel, group) block with
+    activations, ``weights`` when the block fits the weight FIFO, else ``weights x I-vectors``)."""
+    plan, ast, wst = prep.plan, prep.ast, prep.wst
+    T = plan.tiles.shape[0]
+    G, CVg = wst.cv0.shape[0], wst.CVg
+    na = np.diff(ast.ptr).reshape(T, ast.CV)
+    nw = np.diff(wst.ptr).reshape(G, CVg)
+    niv, nwv = -(-na // I), -(-nw // F)
+    steps = np.zeros((T, G), dtype=np.int64)
+    wload = np.zeros((T, G), dtype=np.int64)
+    for g in range(G):
+        c0 = int(wst.cv0[g])
+        a_n, a_iv = na[:, c0:c0 + CVg], niv[:, c0:c0 + CVg]
+        fit = nwv[g] <= fifo_entries
+        steps[:, g] = a_iv @ nwv[g]
+        wload[:, g] = (a_n > 0).astype(np.int64) @ np.where(fit, nw[g], 0) + a_iv @ np.where(fit, 0, nw[g])
+    rt, rg = plan.round_tile, plan.round_group
+    act = (rt >= 0) & (rg >= 0)
+    t, g = np.maximum(rt, 0), np.maximum(rg, 0)
+    wl = np.where(act, wload[t, g], 0)
+    wround = wl.sum(axis=1) if plan.mode == "channel" else wl.max(axis=1, initial=0)
+    return np.where(act, steps[t, g], 0).max(axis=1, initial=0), wround
+
+
+class RoundSpace(UnitSpace):
+    """A layer's barrier rounds on SCNN (module docstring)."""
+
+    unit = "barrier round"
+
+    def __init__(self, model, inst, prep: Prepared):
+        self.model, self.prep = model, prep
+        cfg = model.cfg
+        self.F, self.I = cfg["multipliers.F"], cfg["multipliers.I"]
+        self.npe = cfg["pe_rows"] * cfg["pe_cols"]
+        plan = prep.plan
+        NR = plan.round_tile.shape[0]
+        proxy, self.wround = round_closed_forms(prep, self.F, self.I, cfg["weight_fifo.entries"])
+        #: each round's simulated cycles (``cyc``) once run (NaN: not run), to apportion compute over passes
+        self.seen = np.full(NR, np.nan)
+        super().__init__(inst, NR, proxy=proxy)
+
+    def run(self, sel: np.ndarray) -> UnitResults:
+        sel = np.asarray(sel, dtype=np.int64)
+        prep, F, npe = self.prep, self.F, self.npe
+        FI = F * self.I
+        S = self.model.run_rounds(prep, sel)
+        rn = round_numbers(prep, sel, S)
+        self.seen[sel] = rn["cyc"]
+        # per-round shares (estimation and its energy column; result() recomputes the layer from aux)
+        breakdown = {
+            "busy": rn["eff"] / FI / npe,
+            "fragmentation": (rn["steps"] * FI - rn["prod"]) / FI / npe,
+            "rle_padding": rn["padp"] / FI / npe,
+            "out_of_plane": rn["oop"] / FI / npe,
+            "masked_output": rn["mask"] / FI / npe,
+            "bank_conflict": rn["stall"] / npe,
+            "load_imbalance": rn["imb"] / npe,
+            "halo": prep.halo_r[sel].astype(np.float64),
+            "ppu_drain": rn["ppu"].astype(np.float64),
+        }
+        w = rn["write"]
+        actions = {
+            "mult_16b": rn["prod"] - rn["gated"], "xbar_24b": w, "acc_read_24b": w, "acc_add_24b": w,
+            "acc_write_24b": w, "iaram_read_20b": rn["aread"], "wfifo_read_80b": rn["steps"],
+            "wfifo_write_80b": rn["wload"] / F, "dram_byte": rn["wround"] * self.model.entry_bits / 8,
+        }
+        inplane = rn["prod"] - rn["oop"] - rn["padp"]
+        macs = {"macs_effectual": rn["eff"], "macs_actual": inplane - rn["gated"], "macs_gated": rn["gated"]}
+        return UnitResults(rn["cyc"], breakdown, actions, macs, dict(rn))
+
+    def result(self, totals: UnitResults):
+        a = totals.aux
+        exact = all(float(v[0]).is_integer() for v in a.values())
+        tot = {k: (int(v[0]) if exact else float(v[0])) for k, v in a.items()}
+        plan = self.prep.plan
+        # weight entries per pass: closed form for every round (exact); compute cycles per pass: the estimated
+        # total apportioned by each round's simulated cycles, or for a round not run its proxy x the cycles
+        # per proxy unit of the rounds run (a pass's DRAM stall is max(0, DRAM - compute): a noisy per-pass
+        # estimate would make a stall out of a pass whose few sampled rounds are light)
+        wl = np.bincount(plan.round_pass, weights=self.wround, minlength=plan.n_pass)
+        known = ~np.isnan(self.seen)
+        if known.all():
+            comp = np.bincount(plan.round_pass, weights=self.seen, minlength=plan.n_pass)
+        else:
+            xs = float(self.proxy[known].sum())
+            ratio = float(self.seen[known].sum()) / xs if xs > 0 else 0.0
+            pred = np.where(known, self.seen, self.proxy * ratio)
+            comp = np.bincount(plan.round_pass, weights=pred, minlength=plan.n_pass)
+            if comp.sum() > 0:
+                comp *= float(tot["cyc"]) / comp.sum()
+        if self.model._prepared is not None and self.model._prepared[1] is self.prep:
+            self.model._prepared = None  # sampled: no exhaustive run will reuse the streams
+        return self.model.assemble(self.prep, tot, comp, wl)
