@@ -70,14 +70,25 @@ def effectual_macs(inst: LayerInstance) -> int:
 
     The output mask is shared by all filters, so the count factorises per (c, r, s) into
     (non-zero weights over the filters of c's group) x (non-zero activations that tap (r, s) of an
-    active output): one im2col-vector product instead of a K-row product (K times cheaper than
-    summing :func:`effectual_counts`, same exact value)."""
+    active output).  The second factor is one product of the (C, H x W) activation pattern with the
+    R x S tap masks (the output mask placed where tap (r, s) of each output reads the input, borders
+    cropped): no im2col copy, exact in float32 (each sum has at most H x W < 2^24 terms); the same value
+    as summing :func:`effectual_counts` over the active outputs."""
     L = inst.layer
-    a = nonzero_mask(inst.acts).astype(np.float32)
+    a = nonzero_mask(inst.acts).reshape(L.C, -1).astype(np.float32)  # (C, H*W)
     w = nonzero_mask(inst.weights)
-    om = inst.out_mask_or_ones().reshape(-1).astype(np.float32)
-    cols = im2col(a, L.R, L.S, L.stride, L.padding, L.dilation)  # (C*R*S, P*Q)
-    acount = (cols @ om).round().astype(np.int64).reshape(L.C, L.R * L.S)
+    om = inst.out_mask_or_ones().astype(np.float32)
+    P, Q = om.shape
+    taps = np.zeros((L.R * L.S, L.H, L.W), dtype=np.float32)
+    st, pad, dil = L.stride, L.padding, L.dilation
+    for r in range(L.R):
+        y = np.arange(P) * st + r * dil - pad         # input row read by tap r of output row p
+        vy = (y >= 0) & (y < L.H)
+        for s_ in range(L.S):
+            x = np.arange(Q) * st + s_ * dil - pad
+            vx = (x >= 0) & (x < L.W)
+            taps[r * L.S + s_][np.ix_(y[vy], x[vx])] = om[np.ix_(vy, vx)]
+    acount = (a @ taps.reshape(L.R * L.S, -1).T).round().astype(np.int64)  # (C, R*S)
     g, Kg, Cg = L.groups, L.K // L.groups, L.C // L.groups
     wcount = w.reshape(g, Kg, Cg, L.R * L.S).sum(axis=1).astype(np.int64)  # (g, Cg, RS)
     return int((wcount.reshape(L.C, L.R * L.S) * acount).sum())

@@ -96,3 +96,21 @@ def test_workload_summary_effectual_and_expected():
     assert rows["a"]["macs_effectual"] == 2      # one activation, both filters, one active output
     assert rows["b"]["macs_effectual_expected"] == pytest.approx(32 * 0.25 * 0.5)
     assert s["total"]["macs_dense"] == 2 * 4 * 2 * 9 + 32
+
+
+def test_effectual_macs_equals_masked_counts_on_random_layers():
+    """The factorised count (tap masks x activation pattern) equals the per-output im2col count summed over
+    the active outputs, on random shapes, strides, paddings, dilations, groups and masks."""
+    rng = np.random.default_rng(7)
+    for _ in range(60):
+        g = int(rng.choice([1, 2, 3]))
+        C, K = g * int(rng.integers(1, 5)), g * int(rng.integers(1, 5))
+        R, S = int(rng.choice([1, 2, 3, 5])), int(rng.choice([1, 3]))
+        st, pad, dil = int(rng.integers(1, 4)), int(rng.integers(0, 3)), int(rng.choice([1, 2]))
+        H, W = int(rng.integers(dil * (R - 1) + 1, 16)), int(rng.integers(dil * (S - 1) + 1, 16))
+        L = Layer("r", "conv", C=C, K=K, H=H, W=W, R=R, S=S, stride=st, padding=pad, dilation=dil, groups=g)
+        w = rng.standard_normal(L.weight_shape) * (rng.random(L.weight_shape) < 0.5)
+        a = rng.random(L.act_shape) * (rng.random(L.act_shape) < 0.5)
+        om = rng.random((L.P, L.Q)) < rng.random()
+        inst = LayerInstance(L, acts=a, weights=w, out_mask=om)
+        assert effectual_macs(inst) == int((effectual_counts(inst) * om[None]).sum())
