@@ -94,6 +94,35 @@ def effectual_macs(inst: LayerInstance) -> int:
     return int((wcount.reshape(L.C, L.R * L.S) * acount).sum())
 
 
+def nonzero_outputs(inst: LayerInstance) -> np.ndarray:
+    """Per output position (P, Q): how many output channels have at least one effectual product, at the
+    active positions (0 at masked-off ones).  The same as ``((effectual_counts(inst) > 0) & mask).sum(0)``,
+    with the im2col product taken over the active positions only (a gated layer's few)."""
+    L = inst.layer
+    om = inst.out_mask_or_ones().astype(bool)
+    out = np.zeros(om.shape, dtype=np.int64)
+    pp, qq = np.nonzero(om)
+    if not len(pp):
+        return out
+    a = nonzero_mask(inst.acts).reshape(L.C, L.H, L.W).astype(np.float32)
+    w = nonzero_mask(inst.weights).astype(np.float32)
+    cols = np.zeros((L.C, L.R, L.S, len(pp)), dtype=np.float32)
+    for r in range(L.R):
+        y = pp * L.stride + r * L.dilation - L.padding
+        for s_ in range(L.S):
+            x = qq * L.stride + s_ * L.dilation - L.padding
+            ok = (y >= 0) & (y < L.H) & (x >= 0) & (x < L.W)
+            cols[:, r, s_, ok] = a[:, y[ok], x[ok]]
+    g, Kg, Cg = L.groups, L.K // L.groups, L.C // L.groups
+    cols = cols.reshape(g, Cg * L.R * L.S, len(pp))
+    nz = np.zeros(len(pp), dtype=np.int64)
+    for gi in range(g):
+        cnt = w[gi * Kg:(gi + 1) * Kg].reshape(Kg, -1) @ cols[gi]  # (Kg, n_active): exact (< 2^24 terms)
+        nz += (cnt > 0.5).sum(axis=0)
+    out[pp, qq] = nz
+    return out
+
+
 def per_channel_nnz(x, axis_channel: int = 0) -> np.ndarray:
     """Non-zero count per channel (axis 0 by default) of a dense array or SparseTensor."""
     m = nonzero_mask(x)

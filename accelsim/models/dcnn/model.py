@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from workloads import LayerInstance
-from workloads.effectual import effectual_counts
+from workloads.effectual import effectual_macs, nonzero_outputs
 
 from ...area import AreaReport
 from ...base import AcceleratorModel, LayerResult
@@ -175,14 +175,14 @@ class DCNN(PlanarArrayMixin, AcceleratorModel):
 
         # exact product classes from the real data
         mask = inst.out_mask_or_ones()
-        counts = effectual_counts(inst)                       # (K, P, Q), unmasked
-        eff = int((counts * mask[None]).sum())
+        eff = effectual_macs(inst)
+        eff_unmasked = effectual_macs(LayerInstance(L, inst.image, acts=inst.acts, weights=inst.weights))
         vy = _valid_taps_1d(L.P, L.H, pad, L.R, dil, s)
         vx = _valid_taps_1d(L.Q, L.W, pad, L.S, dil, s)
         inplane_pos = vy.sum(1)[:, None] * vx.sum(1)[None, :] * Cg                  # (P, Q) per output channel
         inplane = int(inplane_pos.sum()) * L.K
         masked = int((inplane_pos * ~mask).sum()) * L.K
-        zero_op = inplane - masked - int((counts * mask[None]).sum())
+        zero_op = inplane - masked - eff
         # zero_op: in-plane products to active outputs with a zero operand
         total_prod = int(prods.sum())
         oop = total_prod - inplane
@@ -201,7 +201,7 @@ class DCNN(PlanarArrayMixin, AcceleratorModel):
             wg = wm[g * Kg:(g + 1) * Kg].reshape(Kg, Cg, L.R * L.S).sum(axis=0)   # (Cg, taps)
             w_ph = np.stack([wg[:, tph == ph].sum(axis=1) for ph in range(s * s)], axis=1)
             nzpairs += int((a_ph[g * Cg:(g + 1) * Cg] * w_ph).sum())
-        nz_inplane = int(counts.sum())
+        nz_inplane = eff_unmasked
 
         # memory
         halo_r, drain_r, halo_psums, drained = halo_and_drain(plan, cfg)
@@ -216,7 +216,7 @@ class DCNN(PlanarArrayMixin, AcceleratorModel):
             dram_in = frac * (act_entries_c * eb / 8 if comp else L.C * L.H * L.W * vb / 8)
         w_round = loads.sum(axis=1) if plan.mode == "channel" else loads.max(axis=1)
         dram_w = np.bincount(plan.round_pass, weights=w_round * vb / 8, minlength=plan.n_pass)
-        nzk = ((counts > 0) & mask[None]).sum(axis=0)
+        nzk = nonzero_outputs(inst)
         dense_k = np.full((L.P, L.Q), L.K)
         ob = eb if comp else vb
         per_pos = nzk if comp else dense_k
