@@ -131,7 +131,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from workloads import Layer, LayerInstance
-from workloads.effectual import effectual_counts
+from workloads.effectual import nonzero_outputs
 
 from ...area import AreaReport
 from ...base import AcceleratorModel, LayerResult
@@ -181,11 +181,10 @@ BREAKDOWN_KEYS = ("busy", "fragmentation", "rle_padding", "out_of_plane", "maske
                   "load_imbalance", "halo", "ppu_drain", "memory_stall")
 
 
-def out_entries_per_tile(inst: LayerInstance, plan: Plan, counts: np.ndarray | None = None):
-    """Estimated stored output entries per tile: owned outputs with >= 1 effectual product, per channel."""
-    if counts is None:
-        counts = effectual_counts(inst)
-    nzk = ((counts > 0) & inst.out_mask_or_ones()[None]).sum(axis=0)
+def out_entries_per_tile(inst: LayerInstance, plan: Plan):
+    """Estimated stored output entries per tile: owned outputs with >= 1 effectual product, per channel
+    (:func:`workloads.effectual.nonzero_outputs`: computed at the active positions only)."""
+    nzk = nonzero_outputs(inst)
     T = plan.tiles.shape[0]
     if plan.mode == "channel":
         # outputs of K slice of each PE: per group
