@@ -25,6 +25,7 @@ import os
 import time
 from typing import Any, Iterable
 
+import numba
 import numpy as np
 
 from workloads import LayerInstance, Workload
@@ -34,6 +35,14 @@ from .config import ArchConfig, load_arch
 from .errors import AccelsimError, UnsupportedLayer
 from .limits import check, limit
 from .registry import get_model_class
+
+# The hot kernels run their independent units in parallel (numba ``prange``).  Numba's default threading
+# layer here is GNU OpenMP, which is not fork-safe: a fork pool (``simulate(jobs>1)``, sweeps) started after
+# a parallel kernel ran in the parent kills its workers ("fork() called from a process already using GNU
+# OpenMP").  "forksafe" takes TBB when installed, else the workqueue layer (fork-safe, not for concurrent
+# kernels from several Python threads, which accelsim never does).  $NUMBA_THREADING_LAYER still wins.
+if not os.environ.get("NUMBA_THREADING_LAYER"):
+    numba.config.THREADING_LAYER = "forksafe"
 
 __all__ = ["AcceleratorModel", "LayerResult", "largest_remainder", "make_model", "pe_timeline", "finish",
            "run_instance", "simulate", "with_sampling", "default_jobs", "plan_tasks", "run_tasks", "make_report"]
@@ -120,7 +129,9 @@ _G: dict[str, Any] = {}
 
 def _init_worker(model, workload, functional, seed, skip):
     _G.update(model=model, workload=workload, functional=functional, seed=seed, skip=skip)
-    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+    # one Numba thread per worker process: the pool already uses the cores (the environment variable is read
+    # at Numba's import, too late in a forked child)
+    numba.set_num_threads(1)
 
 
 def _work(task):
@@ -200,7 +211,8 @@ def simulate(workload: Workload, arch: str | ArchConfig, overrides=None, *, imag
              sample=None):
     """Simulate every (layer, image) of ``workload`` on ``arch``; returns a Report.
 
-    ``jobs``: worker processes (default: all cores; 1 = in-process).  ``on_unsupported``:
+    ``jobs``: worker processes (default: all cores; 1 = in-process, the kernels then use Numba's threads; each
+    worker process runs them on one thread).  ``on_unsupported``:
     "error" raises for layers the model cannot run, "skip" records them in the report.
     ``executor``: an object whose ``run_batches([(model, workload, tasks, functional, seed, skip)])``
     returns the :func:`run_tasks` results of each batch, in task order (e.g.

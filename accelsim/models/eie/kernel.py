@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 
 @njit(cache=True)
@@ -225,6 +225,31 @@ def run_jobs_event(cnt, lf, ll, seq, seq_off, bub, job_pass, fifo_depth, out_pe,
     out_g[3] = occ_max
     out_g[0] += total
     return total
+
+
+@njit(cache=True, parallel=True)
+def run_units(cnt, lf, ll, seq, seq_off, bub, job_pass, depth, unit_off, event, out_pe, out_g):
+    """The timing kernel on independent work units in parallel (``prange``): unit u is the jobs
+    ``unit_off[u]:unit_off[u + 1]``, run back to back into its own accumulators ``out_pe[u]`` (8, N) and
+    ``out_g[u]`` (6,) (zeros on entry).  Every job starts from an empty machine (see
+    :mod:`accelsim.models.eie.sampling`), so a unit's rows depend on its own jobs only; the caller sums
+    the rows (integers) after the loop, the same for any thread count."""
+    for u in prange(out_pe.shape[0]):
+        j0 = unit_off[u]
+        j1 = unit_off[u + 1]
+        so = seq_off[j0:j1 + 1]
+        jp = job_pass[j0:j1]
+        if event:
+            run_jobs_event(cnt, lf, ll, seq, so, bub, jp, depth, out_pe[u], out_g[u])
+        else:
+            run_jobs(cnt, lf, ll, seq, so, bub, jp, depth, out_pe[u], out_g[u])
+
+
+def unit_blocks(n_jobs: int, n_blocks: int = 64) -> np.ndarray:
+    """``unit_off`` of :func:`run_units` cutting ``n_jobs`` jobs into at most ``n_blocks`` contiguous blocks
+    (a fixed split, whatever the thread count)."""
+    nb = max(1, min(n_jobs, n_blocks))
+    return (np.arange(nb + 1, dtype=np.int64) * n_jobs) // nb
 
 
 @njit(cache=True)

@@ -11,7 +11,7 @@ from workloads import LayerInstance
 from ...engine import largest_remainder
 from ...errors import AccelsimError
 from .formats import ENTRY_BITS, EIEMatrix
-from .kernel import functional_spmv, run_jobs, run_jobs_event
+from .kernel import functional_spmv, run_units, unit_blocks
 
 MAPPING_NOTES = {
     "fc": "SpMV y = W a (+ bias column); per-PE CSC, interleaved rows, LNZD broadcast of non-zero a_j",
@@ -115,7 +115,6 @@ def run_matrix(m: EIEMatrix, vecs: np.ndarray, cfg, functional: bool = False, fi
     N = m.n_pe
     depth = int(cfg["fifo_depth"] if fifo_depth is None else fifo_depth)
     loop = timing_loop or cfg.get("timing_loop", "event")
-    kernel = run_jobs_event if loop == "event" else run_jobs
     if callable(vecs):
         get, n_vec = vecs, int(vecs.n)
     else:
@@ -137,7 +136,15 @@ def run_matrix(m: EIEMatrix, vecs: np.ndarray, cfg, functional: bool = False, fi
         v = np.asarray(get(c0, c1), dtype=np.float64)
         aug = augmented(m, v)
         seq, bub, seq_off, job_pass, pos, vi = _jobs(aug, m.n_pass, window)
-        kernel(cnt, first_line, last_line, seq, seq_off, bub, job_pass, depth, out_pe, out_g)
+        # the chunk's jobs in fixed contiguous blocks, in parallel, each into its own rows (summed in order)
+        uo = unit_blocks(job_pass.shape[0])
+        pe_u = np.zeros((uo.shape[0] - 1, 8, N), dtype=np.int64)
+        g_u = np.zeros((uo.shape[0] - 1, 6), dtype=np.int64)
+        run_units(cnt, first_line, last_line, seq, seq_off, bub, job_pass, depth, uo, loop == "event", pe_u, g_u)
+        occ = max(int(out_g[3]), int(g_u[:, 3].max()))           # a maximum, not a sum
+        out_pe += pe_u.sum(axis=0)
+        out_g += g_u.sum(axis=0)
+        out_g[3] = occ
         nb = pos[pos < m.n_in]
         eff += int(nz_per_col[nb].sum())
         ent_nb += int(ent_per_col[nb].sum())

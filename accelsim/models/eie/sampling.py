@@ -22,32 +22,17 @@ from __future__ import annotations
 import copy
 
 import numpy as np
-from numba import njit
 
 from ...base import LayerResult
 from ...sampling import UnitResults, UnitSpace
 from .formats import ENTRY_BITS
-from .kernel import run_jobs, run_jobs_event
+from .kernel import run_units
 from .mapping import CHUNK_VECTORS, PixelVectors, _jobs, actions_of, augmented, summarize
 
 #: kernel accumulators carried per unit: out_pe rows (6 is unused) and out_g entries (3, the maximum FIFO
 #: occupancy, is a maximum, kept aside)
 PE_ROWS = (0, 1, 2, 3, 4, 5, 7)
 G_SUMS = (0, 1, 2, 4, 5)
-
-
-@njit(cache=True)
-def _run_units(cnt, lf, ll, seq, seq_off, bub, job_pass, depth, n_pass, event, out_pe, out_g):
-    """The model's kernel on each unit's ``n_pass`` consecutive jobs, into that unit's own accumulators
-    ``out_pe[u]`` (8, N) and ``out_g[u]`` (6,)."""
-    for u in range(out_pe.shape[0]):
-        j0 = u * n_pass
-        so = seq_off[j0:j0 + n_pass + 1]
-        jp = job_pass[j0:j0 + n_pass]
-        if event:
-            run_jobs_event(cnt, lf, ll, seq, so, bub, jp, depth, out_pe[u], out_g[u])
-        else:
-            run_jobs(cnt, lf, ll, seq, so, bub, jp, depth, out_pe[u], out_g[u])
 
 
 def unit_jobs(aug: np.ndarray, n_pass: int, window: int):
@@ -130,8 +115,9 @@ class EIEPixels(UnitSpace):
             c1 = min(n, c0 + CHUNK_VECTORS)
             aug = augmented(m, np.asarray(self._vectors(sel[c0:c1]), dtype=np.float64))
             seq, bub, seq_off, job_pass, pos, vi = unit_jobs(aug, n_pass, self.window)
-            _run_units(cnt, lf, ll, seq, seq_off, bub, job_pass, self.depth, n_pass, self.loop == "event",
-                       pe[c0:c1], g[c0:c1])
+            uo = np.arange(c1 - c0 + 1, dtype=np.int64) * n_pass          # unit u: its n_pass jobs
+            run_units(cnt, lf, ll, seq, seq_off, bub, job_pass, self.depth, uo, self.loop == "event",
+                      pe[c0:c1], g[c0:c1])
             nb = pos < m.n_in
             np.add.at(eff, c0 + vi[nb], self.nz_per_col[pos[nb]])
             np.add.at(ent_nb, c0 + vi[nb], self.ent_per_col[pos[nb]])

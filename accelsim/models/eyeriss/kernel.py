@@ -10,7 +10,7 @@ breakdown, MAC/slot counts, spad/NoC/GLB traffic) plus the per-accumulation-grou
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from .formats import block_sums, prefix_sum
 
@@ -398,27 +398,18 @@ def array_passes(work, feed, NC, dw, K, Cg, R, P, Q, M0, C0, stride, dil, Rsp, C
 
 
 @njit(cache=True)
-def array_pass_units(sel, work, feed, NC, dw, K, Cg, R, P, Q, M0, C0, stride, dil, Rsp, Cr, Fc, Mc, Fk, Ck, Mk,
-                     n_pes, rowent, wtile, bw_i, bw_w, bw_p, ideal_mem, ft_chunk, stages, addr_stages):
-    """The passes ``sel`` of :func:`array_passes` (linear indices in its loop order m, c, r, output rows:
-    ``((mt * n_ct + ct) * n_rt + rt) * n_ft + ft``), each walked alone: (rows, group_times), one
-    accumulator row (A_*) and one row of per-group compute times per selected pass.  A pass depends on no
-    other (the multicast de-duplication is per pass and cluster), so the rows of every pass summed in
-    loop order are :func:`array_passes`'s result bit for bit."""
-    nMb = (K + M0 - 1) // M0
-    nCb = 1 if dw else (Cg + C0 - 1) // C0
-    n_ct = (nCb + Cr * Ck - 1) // (Cr * Ck)
-    n_rt = (R + Rsp - 1) // Rsp
-    n_ft = (P + Fc * Fk - 1) // (Fc * Fk)
-    ngroups = Fk * Mk * Fc * Mc
-    rows = np.zeros((sel.shape[0], NACC), dtype=np.float64)
-    grows = np.zeros((sel.shape[0], ngroups), dtype=np.float64)
+def _pass_rows(sel, i0, i1, rows, grows, n_ct, n_rt, n_ft, nMb, nCb, work, feed, NC, dw, K, R, P, Q, M0, C0,
+               stride, dil, Rsp, Cr, Fc, Mc, Fk, Ck, Mk, n_pes, rowent, wtile, bw_i, bw_w, bw_p, ideal_mem,
+               ft_chunk, stages, addr_stages):
+    """Passes ``sel[i0:i1]`` of :func:`array_pass_units`, in order, into ``rows[i]`` / ``grows[i]`` (zeros on
+    entry), with their own scratch (the multicast de-duplication keys and the group maxima)."""
+    ngroups = grows.shape[1]
     gmax = np.zeros(ngroups, dtype=np.int64)
     seen_i = np.full(rowent.shape[0] * rowent.shape[1], -1, dtype=np.int64)
     seen_w = np.full(nMb * nCb * R, -1, dtype=np.int64)
     seen_o = np.full(nMb * P, -1, dtype=np.int64)
     stamp = 0
-    for i in range(sel.shape[0]):
+    for i in range(i0, i1):
         u = sel[i]
         ft = u % n_ft
         u //= n_ft
@@ -435,6 +426,38 @@ def array_pass_units(sel, work, feed, NC, dw, K, Cg, R, P, Q, M0, C0, stride, di
         acc[A_P_NOC] = b
         acc[A_I_SPADW] = c
         acc[A_W_SPADW] = d
+
+
+#: passes per block of :func:`array_pass_units` (blocks run in parallel; a fixed split, whatever the threads)
+PASS_BLOCK = 64
+
+
+@njit(cache=True, parallel=True)
+def array_pass_units(sel, work, feed, NC, dw, K, Cg, R, P, Q, M0, C0, stride, dil, Rsp, Cr, Fc, Mc, Fk, Ck, Mk,
+                     n_pes, rowent, wtile, bw_i, bw_w, bw_p, ideal_mem, ft_chunk, stages, addr_stages):
+    """The passes ``sel`` of :func:`array_passes` (linear indices in its loop order m, c, r, output rows:
+    ``((mt * n_ct + ct) * n_rt + rt) * n_ft + ft``), each walked alone: (rows, group_times), one
+    accumulator row (A_*) and one row of per-group compute times per selected pass.  A pass depends on no
+    other (the multicast de-duplication is per pass and cluster), so the rows of every pass summed in
+    loop order are :func:`array_passes`'s result bit for bit.  Blocks of :data:`PASS_BLOCK` passes run in
+    parallel (``prange``), each with its own scratch and writing only its passes' rows: the rows are the
+    same for any thread count, and the caller sums them in loop order."""
+    nMb = (K + M0 - 1) // M0
+    nCb = 1 if dw else (Cg + C0 - 1) // C0
+    n_ct = (nCb + Cr * Ck - 1) // (Cr * Ck)
+    n_rt = (R + Rsp - 1) // Rsp
+    n_ft = (P + Fc * Fk - 1) // (Fc * Fk)
+    ngroups = Fk * Mk * Fc * Mc
+    n = sel.shape[0]
+    rows = np.zeros((n, NACC), dtype=np.float64)
+    grows = np.zeros((n, ngroups), dtype=np.float64)
+    nb = (n + PASS_BLOCK - 1) // PASS_BLOCK
+    for blk in prange(nb):
+        i0 = blk * PASS_BLOCK
+        i1 = min(n, i0 + PASS_BLOCK)
+        _pass_rows(sel, i0, i1, rows, grows, n_ct, n_rt, n_ft, nMb, nCb, work, feed, NC, dw, K, R, P, Q, M0, C0,
+                   stride, dil, Rsp, Cr, Fc, Mc, Fk, Ck, Mk, n_pes, rowent, wtile, bw_i, bw_w, bw_p, ideal_mem,
+                   ft_chunk, stages, addr_stages)
     return rows, grows
 
 

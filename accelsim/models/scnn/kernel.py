@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from ..common.planar import Plan
 
@@ -74,11 +74,12 @@ def fifo_grant(fq, fh, fn, hb, FI, D, arb, rr, gst, gw, gd, tb, cst):
 
 
 @njit(cache=True)
-def scnn_kernel(round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val, a_padcum, CV,
+def _scnn_units(u0, u1, round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val, a_padcum, CV,
                 w_ptr, w_p, w_q, w_k, w_term, w_lane, w_val, w_padcum, CVg, cv0,
                 F, I, M, mult, P, Q, mask, has_mask, mask_skip, skip_steps, functional, out, fifo_entries,
                 xmodel, depth, arb, stats):
-    """Walk every barrier round, PE, channel, I-vector and F-vector; count cycles per step.
+    """Walk the (round, PE) units ``u0 .. u1 - 1`` (unit u = round u // NPE, PE u % NPE), and in each its
+    channels, I-vectors and F-vectors; count cycles per step.
 
     Bank of a product = ((a_term + w_term) mod M) * mult + w_lane (see ``bank_terms``).  The
     crossbar (``xmodel``, model docstring section 4): ``XB_STEP_MAX`` -- a step lasts
@@ -122,202 +123,241 @@ def scnn_kernel(round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val, a_padcu
     pow2 = (M & (M - 1)) == 0
     mm = M - 1
     general = has_mask or functional
-    for r in range(NR):
-        for pe in range(NPE):
-            t = round_tile[r, pe]
-            g = round_group[r, pe]
-            if t < 0 or g < 0:
+    for u in range(u0, u1):
+        r = u // NPE
+        pe = u - r * NPE
+        t = round_tile[r, pe]
+        g = round_group[r, pe]
+        if t < 0 or g < 0:
+            continue
+        steps = 0
+        stall = 0
+        prod = 0
+        oop = 0
+        msk = 0
+        eff = 0
+        wr = 0
+        aread = 0
+        wload = 0
+        gated = 0
+        nivec = 0
+        padp = 0
+        skst = 0
+        skpr = 0
+        now = 0
+        inq = 0
+        if xmodel == XB_QUEUE:
+            occ[:] = 0
+            last[:] = 0
+        elif xmodel == XB_FIFO:
+            rr[:] = 0  # arbiter pointers start at lane 0 in every round (FIFOs are empty)
+        c0 = cv0[g]
+        for cl in range(CVg):
+            ab = a_ptr[t * CV + c0 + cl]
+            ae = a_ptr[t * CV + c0 + cl + 1]
+            wb = w_ptr[g * CVg + cl]
+            we = w_ptr[g * CVg + cl + 1]
+            if ab == ae or wb == we:
                 continue
-            steps = 0
-            stall = 0
-            prod = 0
-            oop = 0
-            msk = 0
-            eff = 0
-            wr = 0
-            aread = 0
-            wload = 0
-            gated = 0
-            nivec = 0
-            padp = 0
-            skst = 0
-            skpr = 0
-            now = 0
-            inq = 0
-            if xmodel == XB_QUEUE:
-                occ[:] = 0
-                last[:] = 0
-            elif xmodel == XB_FIFO:
-                rr[:] = 0  # arbiter pointers start at lane 0 in every round (FIFOs are empty)
-            c0 = cv0[g]
-            for cl in range(CVg):
-                ab = a_ptr[t * CV + c0 + cl]
-                ae = a_ptr[t * CV + c0 + cl + 1]
-                wb = w_ptr[g * CVg + cl]
-                we = w_ptr[g * CVg + cl + 1]
-                if ab == ae or wb == we:
-                    continue
-                na_all = ae - ab
-                nw_all = we - wb
-                pa = a_padcum[ae] - a_padcum[ab]
-                pw = w_padcum[we] - w_padcum[wb]
-                padp += pa * nw_all + na_all * pw - pa * pw
-                aread += na_all
-                niv = (na_all + I - 1) // I
-                nwv = (nw_all + F - 1) // F
-                nivec += niv
-                # the FIFO re-streams a block that fits; a larger one is reloaded per I-vector
-                if nwv <= fifo_entries:
-                    wload += nw_all
-                else:
-                    wload += nw_all * niv
-                prod += na_all * nw_all
-                steps += niv * nwv
-                for ib in range(ab, ae, I):
-                    ie = min(ib + I, ae)
-                    for fb in range(wb, we, F):
-                        fe = min(fb + F, we)
-                        stamp += 1
-                        mx = 1
-                        nt = 0
-                        nl = 0
-                        s_oop = 0
-                        s_msk = 0
-                        s_pad = 0
-                        s_wr = 0
-                        for ii in range(ib, ie):
-                            ap = a_p[ii]
-                            aq = a_q[ii]
-                            at = a_term[ii]
-                            for ff in range(fb, fe):
-                                p = ap - w_p[ff]
-                                q = aq - w_q[ff]
-                                if p < 0 or p >= P or q < 0 or q >= Q:
-                                    s_oop += 1
-                                    if ap == PAD_A or w_p[ff] == PAD_W:
-                                        s_pad += 1
-                                    continue
-                                if general:
-                                    if has_mask and not mask[p, q]:
-                                        s_msk += 1
-                                        if mask_skip:
-                                            continue
-                                    else:
-                                        eff += 1
-                                    if functional:
-                                        out[w_k[ff], p, q] += a_val[ii] * w_val[ff]
+            na_all = ae - ab
+            nw_all = we - wb
+            pa = a_padcum[ae] - a_padcum[ab]
+            pw = w_padcum[we] - w_padcum[wb]
+            padp += pa * nw_all + na_all * pw - pa * pw
+            aread += na_all
+            niv = (na_all + I - 1) // I
+            nwv = (nw_all + F - 1) // F
+            nivec += niv
+            # the FIFO re-streams a block that fits; a larger one is reloaded per I-vector
+            if nwv <= fifo_entries:
+                wload += nw_all
+            else:
+                wload += nw_all * niv
+            prod += na_all * nw_all
+            steps += niv * nwv
+            for ib in range(ab, ae, I):
+                ie = min(ib + I, ae)
+                for fb in range(wb, we, F):
+                    fe = min(fb + F, we)
+                    stamp += 1
+                    mx = 1
+                    nt = 0
+                    nl = 0
+                    s_oop = 0
+                    s_msk = 0
+                    s_pad = 0
+                    s_wr = 0
+                    for ii in range(ib, ie):
+                        ap = a_p[ii]
+                        aq = a_q[ii]
+                        at = a_term[ii]
+                        for ff in range(fb, fe):
+                            p = ap - w_p[ff]
+                            q = aq - w_q[ff]
+                            if p < 0 or p >= P or q < 0 or q >= Q:
+                                s_oop += 1
+                                if ap == PAD_A or w_p[ff] == PAD_W:
+                                    s_pad += 1
+                                continue
+                            if general:
+                                if has_mask and not mask[p, q]:
+                                    s_msk += 1
+                                    if mask_skip:
+                                        continue
                                 else:
                                     eff += 1
-                                x = at + w_term[ff]
-                                b = ((x & mm) if pow2 else (x % M)) * mult + w_lane[ff]
-                                if stamp_of[b] != stamp:
-                                    stamp_of[b] = stamp
-                                    cnt[b] = 1
-                                    touched[nt] = b
-                                    nt += 1
-                                else:
-                                    c = cnt[b] + 1
-                                    cnt[b] = c
-                                    if c > mx:
-                                        mx = c
-                                lanes[nl] = (ii - ib) * F + (ff - fb)
-                                lbank[nl] = b
-                                nl += 1
-                                s_wr += 1
-                        if skip_steps and s_wr == 0:
-                            # no product of this step lands on an active output: not issued
-                            skst += 1
-                            skpr += (ie - ib) * (fe - fb)
-                            padp -= s_pad
-                            continue
-                        oop += s_oop
-                        msk += s_msk
-                        if mask_skip:
-                            gated += s_msk
-                        wr += s_wr
-                        if xmodel == XB_FIFO and inq == 0 and mx == 1:
-                            # fast path, exact: empty FIFOs and one product per bank -> every product is
-                            # granted in the cycle it is made; only the arbiters' pointers move
+                                if functional:
+                                    out[w_k[ff], p, q] += a_val[ii] * w_val[ff]
+                            else:
+                                eff += 1
+                            x = at + w_term[ff]
+                            b = ((x & mm) if pow2 else (x % M)) * mult + w_lane[ff]
+                            if stamp_of[b] != stamp:
+                                stamp_of[b] = stamp
+                                cnt[b] = 1
+                                touched[nt] = b
+                                nt += 1
+                            else:
+                                c = cnt[b] + 1
+                                cnt[b] = c
+                                if c > mx:
+                                    mx = c
+                            lanes[nl] = (ii - ib) * F + (ff - fb)
+                            lbank[nl] = b
+                            nl += 1
+                            s_wr += 1
+                    if skip_steps and s_wr == 0:
+                        # no product of this step lands on an active output: not issued
+                        skst += 1
+                        skpr += (ie - ib) * (fe - fb)
+                        padp -= s_pad
+                        continue
+                    oop += s_oop
+                    msk += s_msk
+                    if mask_skip:
+                        gated += s_msk
+                    wr += s_wr
+                    if xmodel == XB_FIFO and inq == 0 and mx == 1:
+                        # fast path, exact: empty FIFOs and one product per bank -> every product is
+                        # granted in the cycle it is made; only the arbiters' pointers move
+                        for j in range(nl):
+                            m = lanes[j] + 1
+                            rr[lbank[j]] = m if m < FI else 0
+                    elif xmodel == XB_FIFO:
+                        # wait until every FIFO receiving a product has room, then issue
+                        while True:
+                            full = False
                             for j in range(nl):
-                                m = lanes[j] + 1
-                                rr[lbank[j]] = m if m < FI else 0
-                        elif xmodel == XB_FIFO:
-                            # wait until every FIFO receiving a product has room, then issue
-                            while True:
-                                full = False
-                                for j in range(nl):
-                                    if fn[lanes[j]] >= D:
-                                        full = True
-                                        break
-                                if not full:
+                                if fn[lanes[j]] >= D:
+                                    full = True
                                     break
-                                cst += 1
-                                inq -= fifo_grant(fq, fh, fn, hb, FI, D, arb, rr, gst, gw, gd, tb, cst)
-                                stall += 1
-                            for j in range(nl):
-                                m = lanes[j]
-                                e = fh[m] + fn[m]
-                                if e >= D:
-                                    e -= D
-                                fq[m, e] = lbank[j]
-                                if fn[m] == 0:
-                                    hb[m] = lbank[j]
-                                fn[m] += 1
-                            inq += nl
+                            if not full:
+                                break
                             cst += 1
                             inq -= fifo_grant(fq, fh, fn, hb, FI, D, arb, rr, gst, gw, gd, tb, cst)
-                        elif xmodel == XB_QUEUE:
-                            wait = 0
-                            for j in range(nt):
-                                b = touched[j]
-                                o = occ[b] - (now - last[b])
-                                if o < 0:
-                                    o = 0
-                                lim = depth if depth > cnt[b] else cnt[b]
-                                if o + cnt[b] - lim > wait:
-                                    wait = o + cnt[b] - lim
-                            now += wait
-                            stall += wait
-                            for j in range(nt):
-                                b = touched[j]
-                                o = occ[b] - (now - last[b])
-                                if o < 0:
-                                    o = 0
-                                occ[b] = o + cnt[b]
-                                last[b] = now
-                            now += 1
-                        else:
-                            stall += mx - 1
-            if xmodel == XB_QUEUE:  # drain the queues before the barrier
-                tail = 0
-                for b in range(A):
-                    o = occ[b] - (now - last[b])
-                    if o > tail:
-                        tail = o
-                stall += tail
-            elif xmodel == XB_FIFO:  # drain the FIFOs before the barrier
-                while inq > 0:
-                    cst += 1
-                    inq -= fifo_grant(fq, fh, fn, hb, FI, D, arb, rr, gst, gw, gd, tb, cst)
-                    stall += 1
-            st = stats[r, pe]
-            steps -= skst
-            prod -= skpr
-            st[ST_CYC] = steps + stall
-            st[ST_STEPS] = steps
-            st[ST_STALL] = stall
-            st[ST_PROD] = prod
-            st[ST_OOP] = oop - padp
-            st[ST_MASK] = msk
-            st[ST_EFF] = eff
-            st[ST_WRITE] = wr
-            st[ST_AREAD] = aread
-            st[ST_WLOAD] = wload
-            st[ST_GATED] = gated
-            st[ST_IVEC] = nivec
-            st[ST_PADP] = padp
-            st[ST_SKIPSTEP] = skst
-            st[ST_SKIPPROD] = skpr
+                            stall += 1
+                        for j in range(nl):
+                            m = lanes[j]
+                            e = fh[m] + fn[m]
+                            if e >= D:
+                                e -= D
+                            fq[m, e] = lbank[j]
+                            if fn[m] == 0:
+                                hb[m] = lbank[j]
+                            fn[m] += 1
+                        inq += nl
+                        cst += 1
+                        inq -= fifo_grant(fq, fh, fn, hb, FI, D, arb, rr, gst, gw, gd, tb, cst)
+                    elif xmodel == XB_QUEUE:
+                        wait = 0
+                        for j in range(nt):
+                            b = touched[j]
+                            o = occ[b] - (now - last[b])
+                            if o < 0:
+                                o = 0
+                            lim = depth if depth > cnt[b] else cnt[b]
+                            if o + cnt[b] - lim > wait:
+                                wait = o + cnt[b] - lim
+                        now += wait
+                        stall += wait
+                        for j in range(nt):
+                            b = touched[j]
+                            o = occ[b] - (now - last[b])
+                            if o < 0:
+                                o = 0
+                            occ[b] = o + cnt[b]
+                            last[b] = now
+                        now += 1
+                    else:
+                        stall += mx - 1
+        if xmodel == XB_QUEUE:  # drain the queues before the barrier
+            tail = 0
+            for b in range(A):
+                o = occ[b] - (now - last[b])
+                if o > tail:
+                    tail = o
+            stall += tail
+        elif xmodel == XB_FIFO:  # drain the FIFOs before the barrier
+            while inq > 0:
+                cst += 1
+                inq -= fifo_grant(fq, fh, fn, hb, FI, D, arb, rr, gst, gw, gd, tb, cst)
+                stall += 1
+        st = stats[r, pe]
+        steps -= skst
+        prod -= skpr
+        st[ST_CYC] = steps + stall
+        st[ST_STEPS] = steps
+        st[ST_STALL] = stall
+        st[ST_PROD] = prod
+        st[ST_OOP] = oop - padp
+        st[ST_MASK] = msk
+        st[ST_EFF] = eff
+        st[ST_WRITE] = wr
+        st[ST_AREAD] = aread
+        st[ST_WLOAD] = wload
+        st[ST_GATED] = gated
+        st[ST_IVEC] = nivec
+        st[ST_PADP] = padp
+        st[ST_SKIPSTEP] = skst
+        st[ST_SKIPPROD] = skpr
+
+
+@njit(cache=True)
+def scnn_kernel(round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val, a_padcum, CV,
+                w_ptr, w_p, w_q, w_k, w_term, w_lane, w_val, w_padcum, CVg, cv0,
+                F, I, M, mult, P, Q, mask, has_mask, mask_skip, skip_steps, functional, out, fifo_entries,
+                xmodel, depth, arb, stats):
+    """:func:`_scnn_units` on every (round, PE), in order, on one thread (the functional mode: ``out`` is a
+    float sum over PEs whose halos overlap, so its order is kept)."""
+    NR, NPE = round_tile.shape
+    _scnn_units(0, NR * NPE, round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val, a_padcum, CV,
+                w_ptr, w_p, w_q, w_k, w_term, w_lane, w_val, w_padcum, CVg, cv0,
+                F, I, M, mult, P, Q, mask, has_mask, mask_skip, skip_steps, functional, out, fifo_entries,
+                xmodel, depth, arb, stats)
+
+
+#: (round, PE) units per block of :func:`scnn_kernel_parallel` (at most UNIT_BLOCKS blocks; a fixed split)
+UNIT_BLOCKS = 256
+
+
+@njit(cache=True, parallel=True)
+def scnn_kernel_parallel(round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val, a_padcum, CV,
+                         w_ptr, w_p, w_q, w_k, w_term, w_lane, w_val, w_padcum, CVg, cv0,
+                         F, I, M, mult, P, Q, mask, has_mask, mask_skip, skip_steps, fifo_entries,
+                         xmodel, depth, arb, stats):
+    """:func:`scnn_kernel` without the functional mode, its (round, PE) units in contiguous blocks run in
+    parallel (``prange``), each block with its own scratch.  A unit's counters depend on its own round and PE
+    only (queues, FIFOs and arbiter pointers start empty; stamps only compare within a step), and each writes
+    its own ``stats[r, pe]`` row, so the stats are the serial kernel's for any thread count."""
+    NR, NPE = round_tile.shape
+    n = NR * NPE
+    nb = min(n, UNIT_BLOCKS)
+    dummy = np.zeros((1, 1, 1))
+    for b in prange(nb):
+        _scnn_units(b * n // nb, (b + 1) * n // nb, round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val,
+                    a_padcum, CV, w_ptr, w_p, w_q, w_k, w_term, w_lane, w_val, w_padcum, CVg, cv0,
+                    F, I, M, mult, P, Q, mask, has_mask, mask_skip, skip_steps, False, dummy, fifo_entries,
+                    xmodel, depth, arb, stats)
 
 
 def bank_terms(ast: "ActStreams", wst: "WeightStreams", plan: Plan, F: int, A: int, kind: str):

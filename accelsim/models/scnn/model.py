@@ -174,6 +174,7 @@ from .kernel import (
     XBAR_CODES,
     bank_terms,
     scnn_kernel,
+    scnn_kernel_parallel,
 )
 
 #: cycle-breakdown keys in report order
@@ -440,7 +441,8 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
 
     def run_rounds(self, prep: "Prepared", rounds: np.ndarray | None = None, functional: bool = False,
                    out: np.ndarray | None = None) -> np.ndarray:
-        """The cycle loop (:func:`scnn_kernel`) on the barrier rounds ``rounds`` (sorted indices; None: all):
+        """The cycle loop (:func:`scnn_kernel`; :func:`scnn_kernel_parallel` unless ``functional``) on the barrier
+        rounds ``rounds`` (sorted indices; None: all):
         ``stats[len(rounds), npe, N_ST]``.  The kernel carries nothing from one round to the next (every
         crossbar queue / FIFO drains at the barrier, arbiter pointers restart, weight-FIFO loads are counted per
         (c, group) block), so a round's numbers do not depend on which other rounds run."""
@@ -449,9 +451,11 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
         if rounds is not None:
             rt, rg = np.ascontiguousarray(rt[rounds]), np.ascontiguousarray(rg[rounds])
         stats = np.zeros((rt.shape[0], rt.shape[1], N_ST), dtype=np.int64)
-        if out is None:
-            out = np.zeros((1, 1, 1))
-        scnn_kernel(rt, rg, *prep.streams, functional, out, *prep.xbar, stats)
+        if functional:                 # float outputs summed over PEs: kept in the serial kernel's order
+            scnn_kernel(rt, rg, *prep.streams, functional, out if out is not None else np.zeros((1, 1, 1)),
+                        *prep.xbar, stats)
+        else:                          # (round, PE) units in parallel, each into its own stats row
+            scnn_kernel_parallel(rt, rg, *prep.streams, *prep.xbar, stats)
         return stats
 
     def assemble(self, prep: "Prepared", tot: dict, comp_pass: np.ndarray, wl_pass: np.ndarray, S=None,
