@@ -150,6 +150,8 @@ _W: dict[str, Any] = {}
 
 def _pool_init(workloads):
     os.environ["NUMBA_NUM_THREADS"] = "1"
+    import numba  # a forked child: the variable is read at numba's import, already done in the parent
+    numba.set_num_threads(1)  # one thread per worker process: the pool does not oversubscribe the cores
     _W.clear()
     _W.update(workloads)
 
