@@ -522,3 +522,16 @@ def test_torch_numpy_only_machine_refuses_simulation_and_plots_before_measuring(
                        env={**os.environ, "PYTHONPATH": str(site)}, capture_output=True, text=True)
     assert r.returncode == 2 and needle in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr[-800:]
     assert "--measured" in r.stderr and not (tmp_path / "o").exists()
+
+
+def test_compare_sampled_prints_intervals(tmp_path):
+    """--sample: sampled targets carry the per-image latency half-width in compare.json and compare.md prints
+    `avg +- half-width` and the mode; targets without work units stay exhaustive (no interval)."""
+    r = run_compare(CompareSettings(targets=("eie", "systolic"), out=tmp_path / "s", measure=False, plots=False,
+                                    sample="0.2", **{**TINY, "images": 1}))
+    assert r.data["settings"]["sample"] == "0.2"
+    eie = r.entry("baseline", "eie")["sampling"]
+    assert eie["sampled_layers"] > 0 and eie["latency_s_half_width"] > 0
+    assert r.entry("baseline", "systolic")["sampling"]["sampled_layers"] == 0
+    md = (tmp_path / "s" / "compare.md").read_text()
+    assert "`--sample 0.2`" in md and " +- " in md
