@@ -94,6 +94,14 @@ def test_simulate_on_a_scheduler_matches_jobs_1_and_2(npz, scheduler, arch):
     assert _hash(npz, arch, scheduler=scheduler) == local
 
 
+def test_sampled_simulation_on_a_scheduler_matches_jobs_1_and_2(npz, scheduler):
+    """--sample draws are seeded per (layer, image): the same report hash in one process, two, and on Dask."""
+    local = _hash(npz, "eie", jobs=1, sample="0.3")
+    assert local != _hash(npz, "eie", jobs=1)  # layers of 144 pixels are sampled
+    assert _hash(npz, "eie", jobs=2, sample="0.3") == local
+    assert _hash(npz, "eie", scheduler=scheduler, sample="0.3") == local
+
+
 def test_simulate_cli_dask_local_2(npz, capsys):
     from accelsim.cli import main
     assert main(["simulate", "-w", npz, "-a", "scnn", "--dask-local", "2", "--json"]) == 0
