@@ -27,49 +27,51 @@ ARB_LQF, ARB_RR, ARB_FIXED = 0, 1, 2
 ARB_CODES = {"longest_queue": ARB_LQF, "round_robin": ARB_RR, "fixed_priority": ARB_FIXED}
 
 
-@njit(cache=True)
-def fifo_grant(fq, fh, fn, hb, FI, D, arb, rr, gst, gw, gd, tb, cst):
+@njit(cache=True, inline="always")
+def fifo_grant(fq, fh, fn, hb, FI, D, A, arb, rr, best, cst, sh):
     """One crossbar cycle of the ``fifo`` model: every bank grants one of the FIFO heads aimed at it;
     granted heads leave their FIFOs.  ``arb``: ``ARB_LQF`` the head whose FIFO holds the most products
     (ties round robin), ``ARB_RR`` round robin (the first lane at or after the bank's pointer,
     cyclically; the pointer moves past the winner), ``ARB_FIXED`` the lowest lane.  ``fq[m, :]`` is
-    lane m's ring of bank numbers, ``fh`` its head, ``fn`` its fill, ``hb`` the bank of its head;
-    ``gst/gw/gd`` per-bank scratch (stamp, best lane, its priority key) stamped with ``cst``, ``tb``
-    the banks with a request.  Returns the products that left."""
+    lane m's ring of bank numbers, ``fh`` its head, ``fn`` its fill, ``hb`` the bank of its head (``A``,
+    a dummy bank no one grants, for an empty lane); ``rr`` the banks' round-robin pointers (``A + 1``);
+    ``best`` per-bank scratch: the best bid of the cycle; ``cst`` the cycle's stamp (a multiple of a power of
+    two above every ``key << sh | lane``, growing every cycle, so a bid of an earlier cycle always loses);
+    ``sh`` bits hold a lane number.  Returns the products that left.
+
+    A lane's priority key at its head's bank is unique among the lanes aimed at that bank (it
+    contains the lane's distance from the bank's pointer, or the lane itself), so the winner is
+    the bid ``key << sh | lane`` with the largest value, found without branches in one pass over
+    the lanes (empty lanes bid on the dummy bank); the grants of different banks touch different
+    lanes and pointers, so their order does not matter."""
+    lm = (1 << sh) - 1
+    for m in range(FI):
+        b = hb[m]
+        if arb == ARB_FIXED:
+            key = FI - 1 - m
+        else:
+            d = m - rr[b]
+            if d < 0:
+                d += FI
+            key = FI - 1 - d
+            if arb == ARB_LQF:
+                key += fn[m] * FI
+        v = cst | (key << sh) | m
+        cur = best[b]
+        best[b] = v if v > cur else cur
     nb = 0
     for m in range(FI):
-        n = fn[m]
-        if n > 0:
-            b = hb[m]
-            if arb == ARB_FIXED:
-                key = FI - 1 - m
-            else:
-                d = m - rr[b]
-                if d < 0:
-                    d += FI
-                key = FI - 1 - d
-                if arb == ARB_LQF:
-                    key += n * FI
-            if gst[b] != cst:
-                gst[b] = cst
-                gd[b] = key
-                gw[b] = m
-                tb[nb] = b
-                nb += 1
-            elif key > gd[b]:
-                gd[b] = key
-                gw[b] = m
-    for j in range(nb):
-        b = tb[j]
-        m = gw[b]
-        h = fh[m] + 1
-        if h == D:
-            h = 0
-        fh[m] = h
-        fn[m] -= 1
-        if fn[m] > 0:
-            hb[m] = fq[m, h]
-        rr[b] = m + 1 if m + 1 < FI else 0
+        b = hb[m]
+        if b < A and (best[b] & lm) == m:
+            h = fh[m] + 1
+            if h == D:
+                h = 0
+            fh[m] = h
+            n = fn[m] - 1
+            fn[m] = n
+            hb[m] = fq[m, h] if n > 0 else A
+            rr[b] = m + 1 if m + 1 < FI else 0
+            nb += 1
     return nb
 
 
@@ -100,24 +102,33 @@ def _scnn_units(u0, u1, round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val,
     NR, NPE = round_tile.shape
     A = M * mult
     FI = F * I
-    stamp_of = np.zeros(A, dtype=np.int64)
-    cnt = np.zeros(A, dtype=np.int64)
+    fifo = xmodel == XB_FIFO
+    # products per bank in the current step: sc[b] = (step stamp << SC_SH) + count, stale stamps read as 0
+    sc = np.zeros(A, dtype=np.int64)
     stamp = 0
+    scs = 1
+    while (1 << scs) <= FI:
+        scs += 1
     occ = np.zeros(A, dtype=np.int64)
     last = np.zeros(A, dtype=np.int64)
     touched = np.zeros(FI, dtype=np.int64)
-    # fifo model state: per-lane ring of bank numbers, per-bank round-robin pointer and scratch
-    D = depth if xmodel == XB_FIFO else 1
+    # fifo model state: per-lane ring of bank numbers, per-bank round-robin pointer and scratch (bank A: a
+    # dummy that empty lanes bid on)
+    D = depth if fifo else 1
     fq = np.zeros((FI, D), dtype=np.int64)
     fh = np.zeros(FI, dtype=np.int64)
     fn = np.zeros(FI, dtype=np.int64)
-    rr = np.zeros(A, dtype=np.int64)
-    gst = np.zeros(A, dtype=np.int64)
-    gw = np.zeros(A, dtype=np.int64)
-    gd = np.zeros(A, dtype=np.int64)
-    hb = np.zeros(FI, dtype=np.int64)
-    tb = np.zeros(FI, dtype=np.int64)
+    rr = np.zeros(A + 1, dtype=np.int64)
+    best = np.zeros(A + 1, dtype=np.int64)
+    hb = np.full(FI, A, dtype=np.int64)
     cst = 0
+    sh = 1
+    while (1 << sh) < FI:
+        sh += 1
+    cs = sh + 1
+    while (1 << (cs - sh)) <= (D + 1) * FI:
+        cs += 1
+    cinc = 1 << cs
     lanes = np.zeros(FI, dtype=np.int64)
     lbank = np.zeros(FI, dtype=np.int64)
     pow2 = (M & (M - 1)) == 0
@@ -149,8 +160,10 @@ def _scnn_units(u0, u1, round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val,
         if xmodel == XB_QUEUE:
             occ[:] = 0
             last[:] = 0
-        elif xmodel == XB_FIFO:
+        elif fifo:
             rr[:] = 0  # arbiter pointers start at lane 0 in every round (FIFOs are empty)
+            best[:] = 0
+            cst = 0
         c0 = cv0[g]
         for cl in range(CVg):
             ab = a_ptr[t * CV + c0 + cl]
@@ -180,17 +193,18 @@ def _scnn_units(u0, u1, round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val,
                 for fb in range(wb, we, F):
                     fe = min(fb + F, we)
                     stamp += 1
+                    base = stamp << scs
                     mx = 1
                     nt = 0
                     nl = 0
                     s_oop = 0
                     s_msk = 0
                     s_pad = 0
-                    s_wr = 0
                     for ii in range(ib, ie):
                         ap = a_p[ii]
                         aq = a_q[ii]
                         at = a_term[ii]
+                        l0 = (ii - ib) * F - fb
                         for ff in range(fb, fe):
                             p = ap - w_p[ff]
                             q = aq - w_q[ff]
@@ -212,20 +226,19 @@ def _scnn_units(u0, u1, round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val,
                                 eff += 1
                             x = at + w_term[ff]
                             b = ((x & mm) if pow2 else (x % M)) * mult + w_lane[ff]
-                            if stamp_of[b] != stamp:
-                                stamp_of[b] = stamp
-                                cnt[b] = 1
+                            if not fifo:
+                                # products per bank in this step (branch-free: a stale stamp reads as 0)
+                                v = sc[b]
+                                v = v + 1 if v >= base else base + 1
+                                sc[b] = v
+                                c = v - base
                                 touched[nt] = b
-                                nt += 1
-                            else:
-                                c = cnt[b] + 1
-                                cnt[b] = c
-                                if c > mx:
-                                    mx = c
-                            lanes[nl] = (ii - ib) * F + (ff - fb)
+                                nt += c == 1
+                                mx = c if c > mx else mx
+                            lanes[nl] = l0 + ff
                             lbank[nl] = b
                             nl += 1
-                            s_wr += 1
+                    s_wr = nl
                     if skip_steps and s_wr == 0:
                         # no product of this step lands on an active output: not issued
                         skst += 1
@@ -237,13 +250,23 @@ def _scnn_units(u0, u1, round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val,
                     if mask_skip:
                         gated += s_msk
                     wr += s_wr
-                    if xmodel == XB_FIFO and inq == 0 and mx == 1:
-                        # fast path, exact: empty FIFOs and one product per bank -> every product is
-                        # granted in the cycle it is made; only the arbiters' pointers move
-                        for j in range(nl):
-                            m = lanes[j] + 1
-                            rr[lbank[j]] = m if m < FI else 0
-                    elif xmodel == XB_FIFO:
+                    if fifo:
+                        fast = False
+                        if inq == 0:
+                            # empty FIFOs and one product per bank -> every product is granted in the cycle it
+                            # is made (what the general path below computes); only the arbiters' pointers move
+                            fast = True
+                            for j in range(nl):
+                                b = lbank[j]
+                                if sc[b] >= base:
+                                    fast = False
+                                    break
+                                sc[b] = base + 1
+                        if fast:
+                            for j in range(nl):
+                                m = lanes[j] + 1
+                                rr[lbank[j]] = m if m < FI else 0
+                            continue
                         # wait until every FIFO receiving a product has room, then issue
                         while True:
                             full = False
@@ -253,21 +276,23 @@ def _scnn_units(u0, u1, round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val,
                                     break
                             if not full:
                                 break
-                            cst += 1
-                            inq -= fifo_grant(fq, fh, fn, hb, FI, D, arb, rr, gst, gw, gd, tb, cst)
+                            cst += cinc
+                            inq -= fifo_grant(fq, fh, fn, hb, FI, D, A, arb, rr, best, cst, sh)
                             stall += 1
                         for j in range(nl):
                             m = lanes[j]
-                            e = fh[m] + fn[m]
+                            n = fn[m]
+                            e = fh[m] + n
                             if e >= D:
                                 e -= D
-                            fq[m, e] = lbank[j]
-                            if fn[m] == 0:
-                                hb[m] = lbank[j]
-                            fn[m] += 1
+                            b = lbank[j]
+                            fq[m, e] = b
+                            if n == 0:
+                                hb[m] = b
+                            fn[m] = n + 1
                         inq += nl
-                        cst += 1
-                        inq -= fifo_grant(fq, fh, fn, hb, FI, D, arb, rr, gst, gw, gd, tb, cst)
+                        cst += cinc
+                        inq -= fifo_grant(fq, fh, fn, hb, FI, D, A, arb, rr, best, cst, sh)
                     elif xmodel == XB_QUEUE:
                         wait = 0
                         for j in range(nt):
@@ -275,9 +300,10 @@ def _scnn_units(u0, u1, round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val,
                             o = occ[b] - (now - last[b])
                             if o < 0:
                                 o = 0
-                            lim = depth if depth > cnt[b] else cnt[b]
-                            if o + cnt[b] - lim > wait:
-                                wait = o + cnt[b] - lim
+                            cb = sc[b] - base
+                            lim = depth if depth > cb else cb
+                            if o + cb - lim > wait:
+                                wait = o + cb - lim
                         now += wait
                         stall += wait
                         for j in range(nt):
@@ -285,7 +311,7 @@ def _scnn_units(u0, u1, round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val,
                             o = occ[b] - (now - last[b])
                             if o < 0:
                                 o = 0
-                            occ[b] = o + cnt[b]
+                            occ[b] = o + sc[b] - base
                             last[b] = now
                         now += 1
                     else:
@@ -297,10 +323,10 @@ def _scnn_units(u0, u1, round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val,
                 if o > tail:
                     tail = o
             stall += tail
-        elif xmodel == XB_FIFO:  # drain the FIFOs before the barrier
+        elif fifo:  # drain the FIFOs before the barrier
             while inq > 0:
-                cst += 1
-                inq -= fifo_grant(fq, fh, fn, hb, FI, D, arb, rr, gst, gw, gd, tb, cst)
+                cst += cinc
+                inq -= fifo_grant(fq, fh, fn, hb, FI, D, A, arb, rr, best, cst, sh)
                 stall += 1
         st = stats[r, pe]
         steps -= skst
