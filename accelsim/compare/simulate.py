@@ -7,7 +7,6 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from ..engine import with_sampling
 from ..errors import SettingsError
 from .constants import GPU_PEAK_MACS, TORCH_NUMPY_ONLY
 from .settings import CompareSettings
@@ -105,6 +104,7 @@ def simulate_targets(traces: dict, settings: CompareSettings, log=lambda msg: No
                 out.peaks[f"{t}@iso"] = m.peak_macs_per_cycle() * m.cfg.clock_hz
                 variants.append((f"{t}@iso", m))
         variants += add_datapath_variants(t, base, settings, out)
+        from ..engine import with_sampling  # here, not at the top: measurement-only runs have no numba
         variants = [(label, with_sampling(model, settings.sample, settings.seed)) for label, model in variants]
         work += [(name, label, model, wl) for label, model in variants for name, wl in traces.items()]
 
