@@ -36,11 +36,14 @@ import abc
 import math
 import zlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .base import LayerResult
 from .errors import SettingsError
+
+if TYPE_CHECKING:  # settings objects parse --sample on machines without yaml (measurement-only compare)
+    from .base import LayerResult
 
 __all__ = ["SampleSpec", "UnitResults", "UnitSpace", "sample_layer", "check_decomposition", "total_interval",
            "totals_of", "SAMPLE_MODES"]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from accelsim.engine import make_model, run_instance, with_sampling
-from accelsim.models.scnn.model import round_numbers
+from accelsim.models.scnn.rounds import round_numbers
 from accelsim.sampling import SampleSpec, check_decomposition, sample_layer
 from workloads import Layer, LayerInstance
 

@@ -67,7 +67,7 @@ class PixelVectors:
         return patch.transpose(1, 0, 2, 3).reshape(pix.shape[0], -1)
 
 
-def _jobs(aug: np.ndarray, n_pass: int, window: int):
+def broadcast_jobs(aug: np.ndarray, n_pass: int, window: int):
     """Broadcast order (non-zero positions), LNZD bubbles, offsets and pass of every job
     (pass-major, then vector), vectorised over the vectors."""
     vi, pos = np.nonzero(aug)                    # row-major: sorted by vector, then position
@@ -135,7 +135,7 @@ def run_matrix(m: EIEMatrix, vecs: np.ndarray, cfg, functional: bool = False, fi
             break
         v = np.asarray(get(c0, c1), dtype=np.float64)
         aug = augmented(m, v)
-        seq, bub, seq_off, job_pass, pos, vi = _jobs(aug, m.n_pass, window)
+        seq, bub, seq_off, job_pass, pos, vi = broadcast_jobs(aug, m.n_pass, window)
         # the chunk's jobs in fixed contiguous blocks, in parallel, each into its own rows (summed in order)
         uo = unit_blocks(job_pass.shape[0])
         pe_u = np.zeros((uo.shape[0] - 1, 8, N), dtype=np.int64)

@@ -6,7 +6,7 @@ Why a pixel is an exact unit: both timing kernels start every job from an empty 
 and the Spmat line register (``lastline = -1``) at each job, the event form
 (:func:`~accelsim.models.eie.kernel.run_jobs_event`) clears ``Fl`` / ``lastline`` / the per-job counters and
 times every job from cycle 0 (its ring ``Mr`` is read only for items of the current job) -- and a job's
-broadcast order and LNZD bubbles depend on its own vector only (:func:`~accelsim.models.eie.mapping._jobs`
+broadcast order and LNZD bubbles depend on its own vector only (:func:`~accelsim.models.eie.mapping.broadcast_jobs`
 gives the first item of each vector the rows scanned before it).  Nothing is carried from one job to
 the next except the layer-wide maximum FIFO occupancy (a statistic, no cycle or action), so the layer is
 the sum of its jobs plus ``pass_overhead_cycles`` between consecutive jobs, ``(jobs - 1)`` times, and
@@ -27,7 +27,7 @@ from ...base import LayerResult
 from ...sampling import UnitResults, UnitSpace
 from .formats import ENTRY_BITS
 from .kernel import run_units
-from .mapping import CHUNK_VECTORS, PixelVectors, _jobs, actions_of, augmented, summarize
+from .mapping import CHUNK_VECTORS, PixelVectors, actions_of, augmented, broadcast_jobs, summarize
 
 #: kernel accumulators carried per unit: out_pe rows (6 is unused) and out_g entries (3, the maximum FIFO
 #: occupancy, is a maximum, kept aside)
@@ -36,9 +36,9 @@ G_SUMS = (0, 1, 2, 4, 5)
 
 
 def unit_jobs(aug: np.ndarray, n_pass: int, window: int):
-    """:func:`mapping._jobs` ordered pixel-major (the ``n_pass`` jobs of vector 0, then of vector 1, ...):
+    """:func:`mapping.broadcast_jobs` ordered pixel-major (the ``n_pass`` jobs of vector 0, then of vector 1, ...):
     seq, bub, seq_off, job_pass, and the broadcast positions / their vectors (one pass)."""
-    seq1, bub1, off1, _, pos, vi = _jobs(aug, 1, window)
+    seq1, bub1, off1, _, pos, vi = broadcast_jobs(aug, 1, window)
     if n_pass == 1:
         return seq1, bub1, off1, np.zeros(aug.shape[0], dtype=np.int64), pos, vi
     n_vec = aug.shape[0]

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...sampling import UnitResults, UnitSpace
-from .model import Prepared, round_numbers
+from .rounds import Prepared, round_numbers
 
 
 def round_closed_forms(prep: Prepared, F: int, I: int, fifo_entries: int):
