@@ -1,0 +1,217 @@
+#!/usr/bin/env python
+"""The paper's setting (``accelsim compare --paper``) for one bundled image: what it costs to simulate here,
+sampled and exhaustive, and how accurate the sampling is (issue 14).
+
+    python benchmarks/paper_scale.py                       # both parts (the acceptance run)
+    python benchmarks/paper_scale.py --part speed          # paper setting, --sample auto, one image
+    python benchmarks/paper_scale.py --part accuracy --accuracy-size 400x672 --accuracy-images 2
+
+Part ``speed``: trace the three heads of the paper's setting (C = 256, the gate-free baseline at depth 6,
+the dynamic heads at the shipped depth, 800x1333; ``CompareSettings.paper``) on one bundled image, then
+simulate every head on every target with ``--sample auto`` (``engine.simulate``, ``--jobs``) and print
+the wall seconds per target and in all.  The exhaustive time of each target is printed beside it:
+*measured* where the run was exhaustive anyway (targets without work units, whose timing has exact fast
+paths), else *extrapolated* = the heads' effectual MACs / the target's exhaustive rate in effectual MACs
+per second per core (``benchmarks/throughput.py``'s layer family) / the worker count: labelled so.
+
+Part ``accuracy``: the same heads at a smaller input (default 400x672, 2 images), where exhaustive
+simulation is affordable, on the targets that sample (they name their work units): exhaustive and
+``auto`` side by side.  Printed: every (head, target) total's relative error, and over all sampled layers
+the share whose exhaustive cycles fall inside the reported 95 % interval.
+
+Numba and BLAS threads are pinned to one per process (``--jobs`` processes simulate the layers).
+"""
+
+from __future__ import annotations
+
+import os
+
+for _v in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def trace_heads(size, images: int, seed: int = 0):
+    """``(settings, {row: Workload}, wall s)``: the three heads of the paper's setting (C = 256, baseline D6)
+    at ``size`` on the first ``images`` bundled images (the compare pipeline, no measurement)."""
+    import torch
+
+    from accelsim.compare import CompareSettings
+    from accelsim.compare.rows import image_tensors, load_rows, prepare, raw_images
+    from accelsim.compare.trace import trace_row
+
+    t0 = time.perf_counter()
+    kw = dict(images=images, measure=False, plots=False, seed=seed, quiet=True)
+    if tuple(size) == CompareSettings.PAPER["size"]:
+        s = CompareSettings.paper(**kw)
+    else:
+        s = CompareSettings(width=256, baseline_depth=6, size=size, **kw)
+    torch.manual_seed(s.seed)
+    raw = raw_images(s)[:images]
+    rows, _ = load_rows(s)
+    prepare(rows, image_tensors(raw, s.size), s.seed)
+    traces = {name: trace_row(name, row, s, raw) for name, row in rows.items()}
+    return s, traces, time.perf_counter() - t0
+
+
+def effectual(traces) -> dict[str, int]:
+    """Effectual MACs of every head over all its images (``workloads.effectual``, the reports' count)."""
+    from workloads.effectual import effectual_macs
+    return {row: sum(int(effectual_macs(wl.instance(n, i).materialize(0))) for i in range(wl.n_images)
+                     for n in wl.layer_names()) for row, wl in traces.items()}
+
+
+def exhaustive_rate(target: str, budget: float) -> float:
+    """Effectual MACs per second per core of ``target`` simulated exhaustively (throughput.py)."""
+    from throughput import bench_model
+    r = bench_model(target, budget, 2)
+    if "error" in r:
+        raise RuntimeError(f"{target}: {r['error']}")
+    return float(r["eff_macs_per_s"])
+
+
+def run_target(target: str, traces, sample: str, jobs: int):
+    """``({row: Report}, wall s)``: every head on ``target``."""
+    from accelsim.engine import make_model, simulate
+    model = make_model(target)
+    t0 = time.perf_counter()
+    reps = {row: simulate(wl, model, jobs=jobs, seed=0, on_unsupported="skip", progress=False, sample=sample)
+            for row, wl in traces.items()}
+    return reps, time.perf_counter() - t0
+
+
+def sampled_layers(rep) -> int:
+    return sum(1 for r in rep.results if (r.extra.get("sampling") or {}).get("cycles_var") is not None)
+
+
+def part_speed(a) -> dict:
+    from accelsim.compare import default_targets
+    targets = [t for t in (a.targets or ",".join(default_targets())).split(",") if t]
+    s, traces, trace_s = trace_heads((800, 1333), 1)
+    print(f"\n## speed: the paper's setting, C={s.width}, baseline D{s.baseline_depth}, {s.size[0]}x{s.size[1]}, "
+          f"bundled image 0, --sample {a.sample}, --jobs {a.jobs}")
+    print(f"traced the three heads in {trace_s:.1f} s (not counted below)")
+    eff = effectual(traces)
+    print("effectual MACs: " + ", ".join(f"{r} {v:.3e}" for r, v in eff.items()))
+    print("\n| target | sampled layers | wall s (sampled run) | total cycles +- 95 % (all heads) | exhaustive s "
+          "| exhaustive from |\n|---|---|---|---|---|---|")
+    out, total = {"targets": {}, "trace_s": trace_s}, 0.0
+    # warm-up: numba's cache load of each target's kernels on a small layer is not the paper's setting
+    from accelsim.engine import make_model, run_instance
+    from workloads import Layer, LayerInstance
+    warm = LayerInstance(Layer("warm", "conv", C=16, K=16, H=8, W=8, R=3, S=3, padding=1, weight_density=0.5,
+                               act_density=0.5), 0)
+    for t in targets:
+        try:
+            run_instance(make_model(t), warm, seed=0)
+        except Exception:  # noqa: BLE001 - a target that declines the warm-up layer warms up on the heads
+            pass
+        reps, wall = run_target(t, traces, a.sample, a.jobs)
+        total += wall
+        n_s = sum(sampled_layers(r) for r in reps.values())
+        n_l = sum(len(r.results) for r in reps.values())
+        cyc = sum(r.total()["cycles"] for r in reps.values())
+        hw = sum((r.total().get("sampling") or {}).get("cycles_half_width", 0.0) ** 2 for r in reps.values()) ** 0.5
+        if n_s:
+            rate = exhaustive_rate(t, a.budget)
+            ex_s, how = sum(eff.values()) / rate / a.jobs, f"extrapolated ({rate:.3g} eff. MACs/s/core)"
+        else:
+            ex_s, how = wall, "measured (this run was exhaustive)"
+        out["targets"][t] = {"wall_s": wall, "sampled_layers": n_s, "layers": n_l, "cycles": cyc,
+                             "cycles_half_width": hw, "exhaustive_s": ex_s, "exhaustive_from": how}
+        print(f"| {t} | {n_s}/{n_l} | {wall:.1f} | {cyc:,} +- {hw:,.0f} | {ex_s:,.0f} | {how} |", flush=True)
+    ex_total = sum(v["exhaustive_s"] for v in out["targets"].values())
+    print(f"\nall targets: {total:.1f} s per image with --sample {a.sample} (limit 120 s); exhaustive "
+          f"{ex_total:,.0f} s ({ex_total / 3600:.1f} h; measured + extrapolated as labelled)")
+    out.update(total_s=total, exhaustive_total_s=ex_total)
+    return out
+
+
+def part_accuracy(a) -> dict:
+    from accelsim.sampling import SampleSpec
+    size = tuple(int(x) for x in a.accuracy_size.lower().split("x"))
+    targets = [t for t in a.accuracy_targets.split(",") if t]
+    s, traces, trace_s = trace_heads(size, a.accuracy_images)
+    print(f"\n## accuracy: C={s.width}, baseline D{s.baseline_depth}, {s.size[0]}x{s.size[1]}, "
+          f"{a.accuracy_images} image(s), exhaustive vs --sample {a.sample}; traced in {trace_s:.1f} s")
+    print("\n| head | target | exhaustive cycles | sampled cycles +- 95 % | rel. error | sampled layers "
+          "| covered | wall exhaustive s | wall sampled s |\n|---|---|---|---|---|---|---|---|---|")
+    out, cov, n_all, worst = {"rows": []}, 0, 0, 0.0
+    spec = SampleSpec.parse(a.sample)
+    for t in targets:
+        ex, w_ex = run_target(t, traces, "off", a.jobs)
+        sm, w_sm = run_target(t, traces, spec, a.jobs)
+        for row in traces:
+            e_tot, s_tot = ex[row].total()["cycles"], sm[row].total()["cycles"]
+            hw = (sm[row].total().get("sampling") or {}).get("cycles_half_width", 0.0)
+            err = (s_tot - e_tot) / max(1, e_tot)
+            worst = max(worst, abs(err))
+            c = n = 0
+            for re, rs in zip(ex[row].results, sm[row].results):
+                smp = rs.extra.get("sampling") or {}
+                if smp.get("cycles_var") is None:
+                    continue
+                lo, hi = smp["cycles_ci"]
+                n += 1
+                c += lo <= re.cycles <= hi
+            cov, n_all = cov + c, n_all + n
+            out["rows"].append({"head": row, "target": t, "exhaustive": e_tot, "sampled": s_tot, "half_width": hw,
+                                "rel_error": err, "sampled_layers": n, "covered": c,
+                                "wall_exhaustive_s": w_ex, "wall_sampled_s": w_sm})
+            print(f"| {row} | {t} | {e_tot:,} | {s_tot:,} +- {hw:,.0f} | {100 * err:+.3f} % | {n} | {c} "
+                  f"| {w_ex:.1f} | {w_sm:.1f} |", flush=True)
+    share = cov / n_all if n_all else float("nan")
+    print(f"\nworst total error {100 * worst:.3f} % (limit 1 %); exhaustive value inside the 95 % interval for "
+          f"{cov} of {n_all} sampled layers ({100 * share:.1f} %, limit 90 %)")
+    out.update(worst_rel_error=worst, covered=cov, sampled_layers=n_all, coverage=share)
+    return out
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              cwd=Path(__file__).parent).stdout.strip() or "?"
+    except OSError:
+        return "?"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--part", choices=("speed", "accuracy", "both"), default="both")
+    ap.add_argument("--targets", default=None, help="speed part: targets (default: compare's default targets)")
+    ap.add_argument("--sample", default="auto", help="off, auto or a fraction (default auto)")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
+    ap.add_argument("--budget", type=float, default=3.0,
+                    help="seconds of throughput.py's largest layer per target, for the extrapolated exhaustive time")
+    ap.add_argument("--accuracy-size", default="400x672")
+    ap.add_argument("--accuracy-images", type=int, default=2)
+    ap.add_argument("--accuracy-targets", default="scnn,scnn-maskskip,eie",
+                    help="targets that sample (name their work units; eyeriss-v2 samples only with "
+                         "mapper.top_k 1, not its preset's 4)")
+    ap.add_argument("--json", help="also write everything to this JSON file")
+    a = ap.parse_args(argv)
+    print("# accelsim: the paper's setting, sampled and exhaustive (benchmarks/paper_scale.py)")
+    print(f"# machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, python "
+          f"{platform.python_version()}; commit {_commit()}; date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(f"# command: python benchmarks/paper_scale.py {' '.join(sys.argv[1:] if argv is None else argv)}")
+    res = {}
+    if a.part in ("speed", "both"):
+        res["speed"] = part_speed(a)
+    if a.part in ("accuracy", "both"):
+        res["accuracy"] = part_accuracy(a)
+    if a.json:
+        Path(a.json).write_text(json.dumps(res, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
