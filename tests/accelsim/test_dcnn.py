@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from random_layers import random_inst as _inst
 
 from accelsim.config import load_arch
 from accelsim.engine import make_model, run_instance
@@ -13,15 +14,6 @@ torch = pytest.importorskip("torch")
 
 DCNN = make_model("dcnn")
 OPT = make_model("dcnn-opt")
-
-
-def _inst(C, K, H, W, R, pad=0, stride=1, da=0.5, dw=0.5, groups=1, seed=0, mask_density=None, kind="conv"):
-    rng = np.random.default_rng(seed)
-    L = Layer("l", kind, C=C, K=K, H=H, W=W, R=R, S=R, padding=pad, stride=stride, groups=groups)
-    a = rng.random((C, H, W)) * (rng.random((C, H, W)) < da)
-    w = rng.standard_normal(L.weight_shape) * (rng.random(L.weight_shape) < dw)
-    mask = None if mask_density is None else rng.random((L.P, L.Q)) < mask_density
-    return LayerInstance(L, 0, acts=a, weights=w, out_mask=mask)
 
 
 @pytest.mark.parametrize("case", [dict(C=3, K=5, H=9, W=11, R=3, pad=1), dict(C=6, K=8, H=15, W=15, R=3, pad=1, stride=2),

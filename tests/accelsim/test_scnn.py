@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from random_layers import random_inst as _inst
 
 from accelsim.config import load_arch
 from accelsim.engine import finish, make_model, run_instance, simulate
@@ -23,17 +24,6 @@ SKEWED = make_model("scnn", {"accumulator.bank_hash": "skewed"})
 # per-bank queues deeper than any step can fill: a step never waits, each bank drains its
 # products one per cycle (a work-conserving queue), so conflicts only lengthen the round's tail
 UNBOUNDED = make_model("scnn", {"accumulator.conflict_model": "queue", "accumulator.queue_depth": 1 << 20})
-
-
-def _inst(C, K, H, W, R, pad=0, stride=1, da=0.5, dw=0.5, groups=1, dil=1, mask_density=None, seed=0, S=None,
-          kind="conv"):
-    rng = np.random.default_rng(seed)
-    S = R if S is None else S
-    L = Layer("l", kind, C=C, K=K, H=H, W=W, R=R, S=S, padding=pad, stride=stride, groups=groups, dilation=dil)
-    a = rng.random((C, H, W)) * (rng.random((C, H, W)) < da)
-    w = rng.standard_normal(L.weight_shape) * (rng.random(L.weight_shape) < dw)
-    mask = None if mask_density is None else rng.random((L.P, L.Q)) < mask_density
-    return LayerInstance(L, 0, acts=a, weights=w, out_mask=mask)
 
 
 def _torch_ref(inst):

@@ -4,24 +4,11 @@ and sampled layers' intervals cover the exhaustive cycles."""
 
 import numpy as np
 import pytest
+from random_layers import random_inst as _inst
 
 from accelsim.engine import make_model, run_instance, with_sampling
 from accelsim.models.scnn.rounds import round_numbers
 from accelsim.sampling import SampleSpec, check_decomposition, sample_layer
-from workloads import Layer, LayerInstance
-
-
-def _inst(C, K, H, W, R, pad=0, stride=1, da=0.5, dw=0.5, groups=1, mask_density=None, seed=0, kind="conv",
-          dw_spread=False):
-    rng = np.random.default_rng(seed)
-    L = Layer("l", kind, C=C, K=K, H=H, W=W, R=R, S=R, padding=pad, stride=stride, groups=groups)
-    a = rng.random((C, H, W)) * (rng.random((C, H, W)) < da)
-    # dw_spread: every output channel its own weight density, so rounds (Kc groups) differ in work
-    d = rng.uniform(0.05, 0.9, (K, 1, 1, 1)) if dw_spread else dw
-    w = rng.standard_normal(L.weight_shape) * (rng.random(L.weight_shape) < d)
-    mask = None if mask_density is None else rng.random((L.P, L.Q)) < mask_density
-    return LayerInstance(L, 0, acts=a, weights=w, out_mask=mask)
-
 
 # small accumulators -> small Kc -> many barrier rounds on a small layer
 MANY = {"accumulator.entries": 4}

@@ -5,9 +5,10 @@ a parallel kernel ran in the parent still works (the fork-safe threading layer, 
 import numba
 import numpy as np
 import pytest
+from random_layers import random_inst as _inst
 
 from accelsim.engine import make_model, run_instance, simulate, with_sampling
-from workloads import Layer, LayerInstance, Workload
+from workloads import Layer, Workload
 
 pytestmark = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="Numba has fewer than 2 threads here")
 
@@ -18,15 +19,6 @@ def threads():
     old = numba.get_num_threads()
     yield numba.set_num_threads
     numba.set_num_threads(old)
-
-
-def _inst(C, K, H, W, R, pad=0, stride=1, da=0.5, dw=0.5, groups=1, mask_density=None, seed=0, kind="conv"):
-    rng = np.random.default_rng(seed)
-    L = Layer("l", kind, C=C, K=K, H=H, W=W, R=R, S=R, padding=pad, stride=stride, groups=groups)
-    a = rng.random((C, H, W)) * (rng.random((C, H, W)) < da)
-    w = rng.standard_normal(L.weight_shape) * (rng.random(L.weight_shape) < dw)
-    mask = None if mask_density is None else rng.random((L.P, L.Q)) < mask_density
-    return LayerInstance(L, 0, acts=a, weights=w, out_mask=mask)
 
 
 def _numbers(r):
