@@ -94,6 +94,13 @@ class SampleSpec:
                                             f"got {str(text)[:40]!r}")
         return cls(mode="fraction", fraction=f, seed=seed)
 
+    @classmethod
+    def canonical(cls, value, field_name: str = "sample") -> str:
+        """The checked text of a ``--sample`` value as settings objects store it: ``off``, ``auto`` or the
+        fraction (``%g``); a SettingsError naming ``field_name`` otherwise."""
+        spec = cls.parse(value, field_name)
+        return f"{spec.fraction:g}" if spec.mode == "fraction" else spec.mode
+
     @property
     def label(self) -> str:
         return f"fraction {self.fraction:g}" if self.mode == "fraction" else self.mode
@@ -271,6 +278,37 @@ def _df(y: np.ndarray, st: np.ndarray, Nh: np.ndarray) -> float:
     return num * num / den if den > 0 else float(max(1, len(y) - len(Nh)))
 
 
+def _auto_plan(Yc: np.ndarray, s_st: np.ndarray, Nh: np.ndarray, spec: SampleSpec) -> tuple[int, np.ndarray]:
+    """``auto``'s plan from the pilot's cycles ``Yc`` (strata ``s_st``): ``(units needed, units wanted per
+    stratum)`` for a +-``spec.target`` half-width of the layer's cycles; ``(0, pilot counts)`` when the pilot
+    already meets it.  ``units needed`` counts the Neyman sample plus the strata already taken in full."""
+    H = len(Nh)
+    nh = np.bincount(s_st, minlength=H)
+    mh = np.array([Yc[s_st == h].mean() for h in range(H)])
+    est_c = float(sum(Nh[h] * mh[h] for h in range(H)))
+    sh = np.array([Yc[s_st == h].std(ddof=1) if nh[h] > 1 and nh[h] < Nh[h] else 0.0 for h in range(H)])
+    # a stratum's sd from two or three units is often 0 by chance (a rare slow unit missed): plan with at
+    # least the pooled relative sd of all strata times its mean (the interval itself uses only the measured
+    # variances)
+    open_ = (nh > 1) & (nh < Nh)
+    if open_.any():
+        cv_pool = math.sqrt(float((((nh - 1) * (sh / np.maximum(mh, 1e-12)) ** 2)[open_]).sum())
+                            / float((nh - 1)[open_].sum()))
+        sh = np.where(open_, np.maximum(sh, cv_pool * mh), sh)
+    z = _t975(_df(Yc, s_st, Nh))
+    V = (spec.target * max(est_c, 1.0) / z) ** 2
+    if float((Nh ** 2 * (1 - nh / Nh) * sh ** 2 / np.maximum(nh, 1)).sum()) <= V:
+        return 0, nh
+    a = float((Nh * sh).sum())
+    need = math.ceil(a * a / (V + float((Nh * sh * sh).sum())))
+    # Neyman allocation, but every stratum gets at least half its proportional share: a stratum whose two
+    # or three pilot units happened to agree would otherwise get no more units and add no variance (SCNN's
+    # gated layer: the interval covered in 81 % of 200 seeds with pure Neyman)
+    N = int(Nh.sum())
+    alloc = np.ceil(np.maximum(need * Nh * sh / a, 0.5 * need * Nh / N)).astype(int)
+    return need + int(nh[sh == 0].sum()), alloc
+
+
 def sample_layer(model, inst, spec: SampleSpec, space: UnitSpace, exhaustive) -> LayerResult:
     """The layer's result by sampling ``space`` per ``spec``; ``exhaustive()`` gives the model's own exhaustive
     result, used when sampling would not pay (auto) or the layer is small."""
@@ -296,46 +334,19 @@ def sample_layer(model, inst, spec: SampleSpec, space: UnitSpace, exhaustive) ->
     sel = np.sort(np.concatenate([_draw(rng, members[h], taken, want[h]) for h in range(H)]))
     taken[sel] = True
     parts = [(sel, space.run(sel))]
-    # auto: Neyman allocation from the units so far, until the interval meets the target (a pilot's
-    # variance is low-biased on skewed work, so a second look usually adds a few units)
-    for _ in range(1 if spec.mode == "auto" else 0):
-        idx = np.concatenate([p[0] for p in parts])
-        Yc = np.concatenate([np.asarray(p[1].cycles, dtype=np.float64) for p in parts])
-        s_st = st[idx]
-        nh = np.bincount(s_st, minlength=H)
-        est_c = float(sum(Nh[h] * Yc[s_st == h].mean() for h in range(H)))
-        sh = np.array([Yc[s_st == h].std(ddof=1) if nh[h] > 1 and nh[h] < Nh[h] else 0.0 for h in range(H)])
-        mh = np.array([Yc[s_st == h].mean() for h in range(H)])
-        # a stratum's sd from two or three units is often 0 by chance (a rare slow unit missed): plan with
-        # at least the pooled relative sd of all strata times its mean (the interval itself uses only
-        # the measured variances)
-        open_ = (nh > 1) & (nh < Nh)
-        if open_.any():
-            cv_pool = math.sqrt(float((((nh - 1) * (sh / np.maximum(mh, 1e-12)) ** 2)[open_]).sum())
-                                / float((nh - 1)[open_].sum()))
-            sh = np.where(open_, np.maximum(sh, cv_pool * mh), sh)
-        z = _t975(_df(Yc, s_st, Nh))
-        V = (spec.target * max(est_c, 1.0) / z) ** 2
-        if float((Nh ** 2 * (1 - nh / Nh) * sh ** 2 / np.maximum(nh, 1)).sum()) <= V:
-            break
-        a = float((Nh * sh).sum())
-        need = math.ceil(a * a / (V + float((Nh * sh * sh).sum())))
-        done = int(nh[sh == 0].sum())
-        if need + done > spec.exhaustive_share * N:
+    if spec.mode == "auto":  # one more draw, planned from the pilot (Neyman allocation)
+        need, alloc = _auto_plan(np.asarray(parts[0][1].cycles, dtype=np.float64), st[sel], Nh, spec)
+        if need > spec.exhaustive_share * N:
             res = exhaustive()
             res.extra["sampling"] = {**info, "sampled": N,
-                                     "exhaustive": f"auto: +-{spec.target:.0%} needs {need + done:,} of {N:,} units"}
+                                     "exhaustive": f"auto: +-{spec.target:.0%} needs {need:,} of {N:,} units"}
             return res
-        # Neyman allocation, but every stratum gets at least half its proportional share: a stratum whose
-        # two or three pilot units happened to agree would otherwise get no more units and add no variance
-        # (SCNN's gated layer: the interval covered in 81 % of 200 seeds with pure Neyman)
-        alloc = np.ceil(np.maximum(need * Nh * sh / a, 0.5 * need * Nh / N)).astype(int)
-        more = [_draw(rng, members[h], taken, int(alloc[h]) - int(nh[h])) for h in range(H)]
-        more = np.sort(np.concatenate(more)).astype(np.int64)
-        if not len(more):
-            break
-        taken[more] = True
-        parts.append((more, space.run(more)))
+        nh = np.bincount(st[sel], minlength=H)
+        more = np.sort(np.concatenate([_draw(rng, members[h], taken, int(alloc[h]) - int(nh[h])) for h in range(H)]))
+        if len(more):
+            more = more.astype(np.int64)
+            taken[more] = True
+            parts.append((more, space.run(more)))
     idx = np.concatenate([p[0] for p in parts])
     bd_keys = sorted(set().union(*(p[1].breakdown for p in parts)))
     act_keys = sorted(set().union(*(p[1].actions for p in parts)))

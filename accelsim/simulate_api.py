@@ -88,7 +88,7 @@ class SimulateSettings:
         check_int("seed", self.seed, 0)
         check_choice("on_unsupported", self.on_unsupported, ("error", "skip"))
         from .sampling import SampleSpec
-        put("sample", SampleSpec.parse(self.sample, "sample").label.replace("fraction ", ""))
+        put("sample", SampleSpec.canonical(self.sample))
         if self.sample != "off" and self.functional:
             raise SettingsError("sample", "functional mode needs every output: leave {functional} out or use "
                                           "off", refs=("functional",))

@@ -134,7 +134,7 @@ class CompareSettings:
         check_int("jobs", self.jobs, 1, optional=True)
         check_cluster(self.scheduler, self.dask_local, self.jobs)
         from ..sampling import SampleSpec
-        put("sample", SampleSpec.parse(self.sample, "sample").label.replace("fraction ", ""))
+        put("sample", SampleSpec.canonical(self.sample))
         number("prune", lambda x: 0.0 < x <= 1.0, "a density in (0, 1]")
         number("gpu_peak_tmacs", lambda x: 0.0 < x < float("inf"), "a positive number of TMAC/s")
         for name in ("iso_resimulate", "measure", "plots", "quiet"):

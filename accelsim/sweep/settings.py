@@ -77,5 +77,5 @@ class SweepSettings:
             raise SettingsError("dask_local", "not allowed with scheduler (one Dask cluster or the other)")
         put("overrides", check_overrides("overrides", self.overrides))
         from ..sampling import SampleSpec
-        put("sample", SampleSpec.parse(self.sample, "sample").label.replace("fraction ", ""))
+        put("sample", SampleSpec.canonical(self.sample))
 
