@@ -208,7 +208,9 @@ def load_measured(path, here: dict, raw, layer_names: dict | None = None) -> tup
     def bad(reason):
         return SettingsError("measured", f"{p}: {reason}")
 
+    from ..outset import check_member
     try:
+        check_member(p)  # a compare.json of an interrupted or mixed output set is refused
         res = read_json(p, "", "compare.json")
     except AccelsimError as e:  # "<path>: not found" or "<path>: not a compare.json (...)"
         raise SettingsError("measured", str(e)) from None

@@ -120,18 +120,26 @@ def run_compare(settings: CompareSettings) -> CompareResult:
     return CompareResult(settings=settings, data=res, files=files)
 
 
+#: the files one compare run owns in its ``--out`` folder (an earlier run's that this one lacks are removed)
+COMPARE_FILES = ("compare.json", "compare.md", "compare.csv", "latency.png", "energy.png", "scatter.png",
+                 "gate_masks.png")
+
+
 def write_outputs(res: dict, rows, traces, sims: Simulations, settings: CompareSettings, images) -> dict:
-    """compare.md, compare.csv, the plots (``settings.plots``) and last compare.json (with the list of
-    files, in ``res["files"]``) into ``settings.out``; returns ``{key: path}``."""
-    from workloads.storage import atomic_write_bytes
+    """compare.md, compare.csv, the plots (``settings.plots``) and compare.json (with the list of files, in
+    ``res["files"]``) into ``settings.out`` as one output set (:class:`~accelsim.outset.OutputSet`: staged,
+    then published together with a manifest, so an interrupted run leaves no mixed folder); returns
+    ``{key: path}``."""
+    from ..outset import OutputSet
 
     out = Path(settings.out)
-    files = {"json": out / "compare.json", "md": out / "compare.md", "csv": out / "compare.csv"}
-    atomic_write_bytes(files["md"], markdown(res).encode())
-    atomic_write_bytes(files["csv"], csv_text(res).encode())
-    if settings.plots:
-        from .plots import write_plots
-        files.update(write_plots(res, rows, traces, sims.reports, out, images))
-    res["files"] = {k: str(v) for k, v in files.items()}
-    atomic_write_bytes(files["json"], dumps(res).encode())
+    with OutputSet(out, "compare", owns=COMPARE_FILES) as stage:
+        staged = {"json": stage / "compare.json", "md": stage / "compare.md", "csv": stage / "compare.csv"}
+        staged["md"].write_text(markdown(res))
+        staged["csv"].write_text(csv_text(res))
+        if settings.plots:
+            from .plots import write_plots
+            staged.update(write_plots(res, rows, traces, sims.reports, stage, images))
+        res["files"] = {k: str(out / Path(v).name) for k, v in staged.items()}
+        staged["json"].write_text(dumps(res))
     return dict(res["files"])

@@ -535,3 +535,29 @@ def test_compare_sampled_prints_intervals(tmp_path):
     assert r.entry("baseline", "systolic")["sampling"]["sampled_layers"] == 0
     md = (tmp_path / "s" / "compare.md").read_text()
     assert "`--sample 0.2`" in md and " +- " in md
+
+
+def test_compare_out_is_one_output_set(tmp_path, monkeypatch):
+    """compare's files appear together with a manifest; a rerun without plots removes the earlier run's
+    plots; a run that fails while writing leaves the folder as it was (nothing half-written)."""
+    from accelsim.compare import plots
+    from accelsim.outset import read_manifest
+    out = tmp_path / "cmp"
+    common = dict(size="128x192", images=1, measure=False, targets=("systolic",), jobs=1, quiet=True, out=out)
+    run_compare(CompareSettings(plots=True, **common))
+    man = read_manifest(out)
+    assert man["complete"] and {"compare.json", "compare.md", "compare.csv", "latency.png"} <= set(man["files"])
+    files = json.loads((out / "compare.json").read_text())["files"]
+    assert all(v.startswith(str(out)) and (out / v.rsplit("/", 1)[-1]).is_file() for v in files.values())
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def boom(*a, **k):
+        raise RuntimeError("disk full")
+    monkeypatch.setattr(plots, "write_plots", boom)
+    with pytest.raises(RuntimeError):
+        run_compare(CompareSettings(plots=True, **common))
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]   # no staging folder left
+    monkeypatch.undo()
+    run_compare(CompareSettings(plots=False, **common))
+    assert not list(out.glob("*.png")) and read_manifest(out)["complete"]
