@@ -224,3 +224,35 @@ def test_report_hash_ignores_the_path_and_markdown_lists_it():
     assert [r.extra["path"] for r in a.results] == ["cycle_loop", "closed_form"]
     assert a.hash == b.hash
     assert "Timing path: closed_form (1): depthwise; cycle_loop (1): conv" in a.to_markdown()
+
+
+# ------------------------------------------------------------------ SCNN: identical barrier rounds run once
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2 ** 16), C=st.integers(1, 12), K=st.integers(1, 40), HW=st.integers(3, 14),
+       R=st.sampled_from([1, 3]), stride=st.sampled_from([1, 2]), dw=st.sampled_from([1.0, 1.0, 0.6, 0.2]),
+       mask=st.sampled_from([None, 0.3]), preset=st.sampled_from(["scnn", "scnn-maskskip", "scnn-4x256"]),
+       hash_=st.sampled_from(["linear", "skewed"]), kc=st.sampled_from([0, 4, 7]))
+def test_scnn_identical_rounds_once_equals_every_round(seed, C, K, HW, R, stride, dw, mask, preset, hash_, kc):
+    """Rounds whose PEs see the same tiles and equal Kc-group weight streams run once (dense weights: every
+    full group is equal): the LayerResult equals running every round, field for field, and the sampled path's
+    units too; only extra["path"] differs."""
+    from random_layers import random_inst
+    inst = random_inst(C, K, HW, HW + 1, R, pad=R // 2, stride=stride, dw=dw, mask_density=mask, seed=seed)
+    fast, loop = _model_pair(preset, [f"kc={kc}"] + ([f"accumulator.bank_hash={hash_}"] if preset == "scnn" else []))
+    a, b = run_instance(fast, inst), run_instance(loop, inst)
+    assert a.extra.pop("path") in ("identical_rounds_once", "cycle_loop") and b.extra.pop("path") == "cycle_loop"
+    assert a.to_dict() == b.to_dict()
+    sf, sl = fast.sampling_units(inst), loop.sampling_units(inst)
+    sel = np.arange(0, sf.n_units, 2)
+    uf, ul = sf.run(sel), sl.run(sel)
+    assert np.array_equal(uf.cycles, ul.cycles) and all(np.array_equal(uf.actions[k], ul.actions[k]) for k in ul.actions)
+
+
+def test_scnn_dense_weights_take_the_identical_rounds_path():
+    """A dense-weight layer with several Kc groups per pass runs one round per (pass, group class)."""
+    from random_layers import random_inst
+    inst = random_inst(16, 64, 32, 32, 3, pad=1, dw=1.0, seed=3)
+    m = make_model("scnn")
+    prep = m.prepare(inst)
+    assert len(np.unique(prep.round_class)) < prep.plan.round_tile.shape[0]
+    assert run_instance(m, inst).extra["path"] == "identical_rounds_once"

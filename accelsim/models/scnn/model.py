@@ -161,7 +161,7 @@ from .kernel import (
     scnn_kernel,
     scnn_kernel_parallel,
 )
-from .rounds import ROUND_SUMS, Prepared, round_numbers  # noqa: F401 - re-exported
+from .rounds import ROUND_SUMS, Prepared, round_classes, round_numbers  # noqa: F401 - re-exported
 
 #: cycle-breakdown keys in report order
 BREAKDOWN_KEYS = ("busy", "fragmentation", "rle_padding", "out_of_plane", "masked_output", "bank_conflict",
@@ -281,6 +281,9 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
         return self.cfg["value_bits"] + self.cfg["index_bits"]
 
     # ---------------------------------------------------------------- simulate
+    #: run one barrier round per class of identical rounds (timing only; :meth:`run_rounds`); False runs every
+    #: round (the loop the fast path is proven equal to)
+    fast_paths: bool = True
     #: (inst, Prepared) of the last :meth:`sampling_units`, reused by :meth:`simulate_layer` on the same instance
     #: (the sampler's exhaustive fallback) so the streams are built once
     _prepared = None
@@ -296,6 +299,9 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
         comp_pass = np.bincount(plan.round_pass, weights=rn["cyc"], minlength=plan.n_pass)
         wl_pass = np.bincount(plan.round_pass, weights=rn["wround"], minlength=plan.n_pass)
         res = self.assemble(prep, tot, comp_pass, wl_pass, S, rn)
+        # which timing path ran (the report lists it; its hash ignores it): identical rounds once, or all
+        n_cls = len(np.unique(prep.round_class)) if self.fast_paths and not functional else rn["cyc"].shape[0]
+        res.extra["path"] = "identical_rounds_once" if n_cls < rn["cyc"].shape[0] else "cycle_loop"
         if functional:
             if L.bias is not None:
                 out += np.asarray(L.bias, dtype=np.float64)[:, None, None]
@@ -357,6 +363,7 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
                 cfg["accumulator.fifo_depth"] if xm == "fifo" else cfg["accumulator.queue_depth"],
                 ARB_CODES[cfg["accumulator.arbitration"]])
         halo_r, drain_r, halo_psums, drained = halo_and_drain(plan, cfg)
+        rcls = round_classes(plan, wst, w_p, w_term, w_lane)
         # DRAM bytes per pass of the input and the outputs (the weights' come from the rounds)
         T = plan.tiles.shape[0]
         in_tile = stored.counts(T).sum(axis=1)
@@ -369,7 +376,7 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
         out_tile, out_total = out_entries_per_tile(inst, plan)
         dram_out = output_spill_bytes_pass(plan, cfg, out_tile, out_total, eb, cfg["oaram_bytes"])
         return Prepared(inst, plan, ast, wst, stored, act_dram, note, has_mask, mask, skip, streams, xbar,
-                        halo_r, drain_r, halo_psums, drained, in_tile, dram_in, dram_out, out_total)
+                        halo_r, drain_r, halo_psums, drained, in_tile, dram_in, dram_out, out_total, rcls)
 
     def run_rounds(self, prep: "Prepared", rounds: np.ndarray | None = None, functional: bool = False,
                    out: np.ndarray | None = None) -> np.ndarray:
@@ -377,18 +384,24 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
         rounds ``rounds`` (sorted indices; None: all):
         ``stats[len(rounds), npe, N_ST]``.  The kernel carries nothing from one round to the next (every
         crossbar queue / FIFO drains at the barrier, arbiter pointers restart, weight-FIFO loads are counted per
-        (c, group) block), so a round's numbers do not depend on which other rounds run."""
+        (c, group) block), so a round's numbers do not depend on which other rounds run.  With ``fast_paths``
+        (timing only) one round of each class of identical rounds (:func:`round_classes`) runs and its stats
+        stand for the others: exact, proven equal to running every round by tests/accelsim/test_fast_paths.py."""
         plan = prep.plan
         rt, rg = plan.round_tile, plan.round_group
-        if rounds is not None:
-            rt, rg = np.ascontiguousarray(rt[rounds]), np.ascontiguousarray(rg[rounds])
+        sel = np.arange(rt.shape[0]) if rounds is None else np.asarray(rounds, dtype=np.int64)
+        inv = None
+        if self.fast_paths and not functional:
+            _, first, inv = np.unique(prep.round_class[sel], return_index=True, return_inverse=True)
+            sel = sel[first]
+        rt, rg = np.ascontiguousarray(rt[sel]), np.ascontiguousarray(rg[sel])
         stats = np.zeros((rt.shape[0], rt.shape[1], N_ST), dtype=np.int64)
         if functional:                 # float outputs summed over PEs: kept in the serial kernel's order
             scnn_kernel(rt, rg, *prep.streams, functional, out if out is not None else np.zeros((1, 1, 1)),
                         *prep.xbar, stats)
         else:                          # (round, PE) units in parallel, each into its own stats row
             scnn_kernel_parallel(rt, rg, *prep.streams, *prep.xbar, stats)
-        return stats
+        return stats if inv is None else stats[inv.reshape(-1)]
 
     def assemble(self, prep: "Prepared", tot: dict, comp_pass: np.ndarray, wl_pass: np.ndarray, S=None,
                  rn=None) -> LayerResult:

@@ -54,6 +54,7 @@ class Prepared:
     dram_in: np.ndarray           # (n_pass,) input bytes read from DRAM
     dram_out: np.ndarray          # (n_pass,) output bytes spilled to DRAM
     out_total: int
+    round_class: np.ndarray       # (NR,) rounds of one class give the same kernel stats (:func:`round_classes`)
 
 
 #: kernel counters summed over a round's PEs (:func:`round_numbers`)
@@ -82,3 +83,31 @@ def round_numbers(prep: Prepared, rounds: np.ndarray, S: np.ndarray) -> dict[str
     for k, i in ROUND_SUMS:
         rn[k] = S[:, :, i].sum(axis=1)
     return rn
+
+
+def round_classes(plan, wst: WeightStreams, w_p: np.ndarray, w_term: np.ndarray, w_lane: np.ndarray) -> np.ndarray:
+    """``(NR,)`` class of every barrier round: two rounds of one class run the cycle loop on the same inputs,
+    so their kernel stats are equal (an exact fast path: :meth:`SCNN.run_rounds` runs one round per class).
+
+    A round gives PE ``p`` tile ``round_tile[r, p]`` and Kc-group ``round_group[r, p]``; the kernel reads a
+    group only through its weight stream (block lengths, positions ``w_p``/``q``, bank-hash terms, RLE padding)
+    and its first input channel ``cv0``, all in group-local coordinates (the bank hash uses the local output
+    channel, kernel.bank_terms; the global one and the values are read only in functional mode).  Groups
+    whose streams are equal are one class: with dense weights (the FCOS head's) every full Kc group is, and
+    a pass's rounds differ only in their tiles."""
+    G, CVg = wst.cv0.shape[0], wst.CVg
+    gsig: dict[bytes, int] = {}
+    gcls = np.empty(G, dtype=np.int64)
+    for g in range(G):
+        b0, b1 = g * CVg, (g + 1) * CVg
+        e0, e1 = int(wst.ptr[b0]), int(wst.ptr[b1])
+        key = b"".join(np.ascontiguousarray(a).tobytes() for a in (
+            wst.cv0[g:g + 1], np.diff(wst.ptr[b0:b1 + 1]), w_p[e0:e1], wst.q[e0:e1], w_term[e0:e1],
+            w_lane[e0:e1], wst.pad[e0:e1]))
+        gcls[g] = gsig.setdefault(key, len(gsig))
+    rt, rg = plan.round_tile, plan.round_group
+    if rt.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64)
+    key = np.concatenate([rt, np.where(rg >= 0, gcls[np.maximum(rg, 0)], -1)], axis=1)
+    _, inv = np.unique(key, axis=0, return_inverse=True)
+    return inv.reshape(-1).astype(np.int64)

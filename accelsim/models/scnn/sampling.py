@@ -70,7 +70,8 @@ class RoundSpace(UnitSpace):
         proxy, self.wround = round_closed_forms(prep, self.F, self.I, cfg["weight_fifo.entries"])
         #: each round's simulated cycles (``cyc``) once run (NaN: not run), to apportion compute over passes
         self.seen = np.full(NR, np.nan)
-        super().__init__(inst, NR, proxy=proxy)
+        distinct = len(np.unique(prep.round_class)) if model.fast_paths else NR
+        super().__init__(inst, NR, proxy=proxy, distinct_units=distinct)
 
     def run(self, sel: np.ndarray) -> UnitResults:
         sel = np.asarray(sel, dtype=np.int64)
