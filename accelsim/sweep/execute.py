@@ -29,13 +29,15 @@ from ..distributed import DaskCluster
 from ..errors import AccelsimError
 
 #: bumped when the metric definitions below change, so old cache files are not reused
-METRICS_VERSION = 1
+METRICS_VERSION = 2
 
 #: metric columns of a row, units in the names.  latency_s / energy_j are per image (mean over the images),
-#: total_* over all simulated images.
+#: total_* over all simulated images; *_half_width: the 95 % half-width of total_cycles / total_energy_j when
+#: the sweep samples (``--sample``; 0 for an exhaustive point), sampled_layers: how many (layer, image) were.
 METRICS = ("cycles", "latency_s", "energy_j", "latency_p50_s", "latency_p99_s", "energy_p50_j", "energy_p99_j",
            "total_cycles", "total_latency_s", "total_energy_j", "utilization", "macs_dense", "macs_effectual",
-           "macs_actual", "images", "power_w", "edp_js")
+           "macs_actual", "images", "power_w", "edp_js", "total_cycles_half_width", "total_energy_j_half_width",
+           "sampled_layers")
 
 
 @dataclass
@@ -109,6 +111,10 @@ def evaluate(model, workload, images, layers, seed: int, on_unsupported: str) ->
          "macs_actual": int(tot["macs_actual"]), "images": n}
     m["power_w"] = m["total_energy_j"] / m["total_latency_s"] if m["total_latency_s"] else 0.0
     m["edp_js"] = m["energy_j"] * m["latency_s"]
+    samp = tot.get("sampling") or {}
+    m["total_cycles_half_width"] = float(samp.get("cycles_half_width", 0.0))
+    m["total_energy_j_half_width"] = float(samp.get("energy_j_half_width", 0.0))
+    m["sampled_layers"] = int(samp.get("sampled_layers", 0))
     m["skipped_layers"] = [s["name"] for s in rep.skipped]
     return m
 

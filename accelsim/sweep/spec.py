@@ -43,7 +43,8 @@ from ..limits import limit
 #: columns a constraint or objective may name besides the parameters (see ``execute.METRICS``)
 METRIC_COLUMNS = ("cycles", "latency_s", "energy_j", "area_mm2", "utilization", "latency_p50_s", "latency_p99_s",
                   "energy_p50_j", "energy_p99_j", "total_cycles", "total_latency_s", "total_energy_j",
-                  "macs_effectual", "macs_actual", "macs_dense", "edp_js", "power_w", "images")
+                  "macs_effectual", "macs_actual", "macs_dense", "edp_js", "power_w", "images",
+                  "total_cycles_half_width", "total_energy_j_half_width", "sampled_layers")
 PRE_SIM_COLUMNS = ("area_mm2",)  # known before simulating: constraints on them skip the simulation
 METHODS = ("grid", "list", "random", "lhs")
 DEFAULT_OBJECTIVES = ("latency_s", "energy_j", "area_mm2")

@@ -138,3 +138,30 @@ def test_sampled_report_hash_same_for_any_jobs():
     off = simulate(wl, "eie", jobs=1, seed=3, progress=False)
     assert "sampling" not in off.total() and off.hash != reps[0].hash
     assert abs(reps[0].total()["cycles"] - off.total()["cycles"]) <= 3 * t["cycles_half_width"]
+
+
+def test_sweep_rows_carry_the_sampled_half_width(tmp_path):
+    """A sampled sweep point's row has the 95 % half-widths of its totals and how many layers were sampled;
+    an exhaustive point has zeros there."""
+    import yaml
+
+    from accelsim.sweep import SweepSettings, run_sweep
+    from workloads import Layer, Workload
+    rng = np.random.default_rng(0)
+    wl = Workload("t")
+    wl.add_layer(Layer("c", "conv", C=16, K=16, H=12, W=12, R=3, S=3, padding=1,
+                       weights=rng.standard_normal((16, 16, 3, 3)) * (rng.random((16, 16, 3, 3)) < 0.4)))
+    wl.set_image_data(0, "c", acts=np.maximum(0, rng.standard_normal((16, 12, 12))))
+    wl.save(tmp_path / "wl.npz")
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump({"name": "s", "arch": "eie", "workloads": {"w": "wl.npz"},
+                                                     "parameters": {"fifo_depth": [2, 8]}}))
+    rows = {}
+    for sample in ("off", "0.5"):
+        res = run_sweep(tmp_path / "s.yaml", SweepSettings(out=tmp_path / sample, jobs=1, plots=False,
+                                                           sample=sample))
+        rows[sample] = [r for r in res.rows if r["status"] == "ok"]
+        assert len(rows[sample]) == 2
+    assert all(r["sampled_layers"] == 0 and r["total_cycles_half_width"] == 0.0 for r in rows["off"])
+    for a, b in zip(rows["0.5"], rows["off"]):
+        assert a["sampled_layers"] == 1 and a["total_cycles_half_width"] > 0 and a["total_energy_j_half_width"] > 0
+        assert abs(a["total_cycles"] - b["total_cycles"]) <= 3 * a["total_cycles_half_width"]
