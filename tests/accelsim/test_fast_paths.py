@@ -1,7 +1,7 @@
 """Exact fast paths (issue 14): each is proven equal to the loop it replaces on random layers (hypothesis).
 
 * Eyeriss (v1, v2): the tiled kernel (per-row iact counts -> per-tile stage times -> pass walk) equals
-  the per-iact reference walk :func:`~accelsim.models.eyeriss.kernel.array_timing_walk` bit for bit;
+  the per-iact reference walk :func:`~accelsim.models.eyeriss.walk.array_timing_walk` bit for bit;
   the closed-form PE stage times (a PE that skips nothing) equal the times walked from the data; the
   mapping search (numba estimate, top-k preselection) ranks exactly as the vectorised numpy estimate.
 * DianNao: the closed form of the NFU timeline equals the (block, position) walk.
@@ -21,6 +21,7 @@ from accelsim.models.eyeriss import kernel as kn
 from accelsim.models.eyeriss.formats import blocksum, ceil_div, prefix_sum, weight_csc
 from accelsim.models.eyeriss.layerarrays import LayerArrays
 from accelsim.models.eyeriss.mapping import candidates, spatial_combos
+from accelsim.models.eyeriss.walk import array_timing_walk
 from workloads import Layer, Workload, effectual_macs
 
 PROP = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -72,7 +73,7 @@ def test_tiled_kernel_equals_per_iact_walk(L, seed, m0, c0, f, lanes, skip_i, sk
     n_pes = Rsp * Cr * Fc * Mc * Fk * Ck * Mk + int(rng.integers(0, 5))
     args = (code, ptr, dw, K, Cg, R, S, L.P, L.Q, L.stride, L.dilation, m0, c0, skip_i, skip_w, lanes,
             Rsp, Cr, Fc, Mc, Fk, Ck, Mk, n_pes, rowent, wtile, 3.0, 2.5, 4.0, ideal, ft_chunk, stages, addr)
-    acc_ref, g_ref = kn.array_timing_walk(*args)
+    acc_ref, g_ref = array_timing_walk(*args)
     acc, g = kn.array_timing(*args)
     assert acc.tobytes() == acc_ref.tobytes(), np.nonzero(acc != acc_ref)
     assert g.tobytes() == g_ref.tobytes()

@@ -13,7 +13,7 @@ times do not depend on the data, and :func:`~.kernel.tile_work_dense` gives them
 (``path = "closed_form"``; the action counts still come from the data).  Otherwise they are walked
 from the data (``path = "cycle_loop"``).  Both feed the same pass-level walk of the array; the
 property tests (``tests/accelsim/test_fast_paths.py``) prove the closed form equal to the data
-walk, and the tiled data walk equal to the per-iact reference :func:`~.kernel.array_timing_walk`.
+walk, and the tiled data walk equal to the per-iact reference :func:`~.walk.array_timing_walk`.
 """
 
 from __future__ import annotations

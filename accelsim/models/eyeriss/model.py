@@ -94,10 +94,10 @@ from .kernel import (
     A_WWORDS,
     COUNT_SLOTS,
     array_pass_units,
-    functional_walk,
 )
 from .layerarrays import LayerArrays
 from .mapping import Mapping, candidates
+from .walk import functional_walk
 
 # ------------------------------------------------------------------ the model
 FIELDS_V2 = {
