@@ -420,7 +420,7 @@ class _Classifier(torch.nn.Module):
 
     def __init__(self, depth: int):
         super().__init__()
-        from dynhead.model import ResNet
+        from dynhead.backbone import ResNet
         self.backbone = ResNet(depth=depth, width=64, norm="BN")
         self.fc = torch.nn.Linear(self.backbone.out_channels[-1], 1000)
 
