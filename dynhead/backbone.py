@@ -1,5 +1,5 @@
-"""The detector's convolution layers and backbone (spec §1.1-1.2): FrozenBN / BN / GN norms, conv + norm,
-a hand-written ResNet-18/50 in detectron2's layout and key names (no pretrained weights), and the FPN
+"""The detector's convolution layers and backbone (spec §1.1, the detector skeleton): FrozenBN / BN / GN
+norms, conv + norm, a hand-written ResNet-18/50 in detectron2's layout and key names (no pretrained weights), and the FPN
 P3..P7 (P6 from C5, P7 from ReLU(P6)), strides 8..128.  The heads are in :mod:`dynhead.model`."""
 
 from __future__ import annotations
