@@ -83,6 +83,10 @@ class SampleSpec:
     #: stratified expansion estimator (also used when a space has no proxy)
     estimator: str = "ratio"
 
+    def __post_init__(self):
+        if self.estimator not in ("ratio", "mean"):
+            raise SettingsError("sample", f"estimator must be 'ratio' or 'mean', got {self.estimator!r}")
+
     @classmethod
     def parse(cls, text, field_name: str = "sample", seed: int = 0) -> "SampleSpec":
         """``off``, ``auto`` or a fraction in (0, 1] (``1`` = every unit, through the sampler)."""

@@ -165,3 +165,26 @@ def test_sweep_rows_carry_the_sampled_half_width(tmp_path):
     for a, b in zip(rows["0.5"], rows["off"]):
         assert a["sampled_layers"] == 1 and a["total_cycles_half_width"] > 0 and a["total_energy_j_half_width"] > 0
         assert abs(a["total_cycles"] - b["total_cycles"]) <= 3 * a["total_cycles_half_width"]
+
+
+def test_estimator_choice_checked_and_both_cover_on_a_proxy_space():
+    """``estimator`` is 'ratio' (default) or 'mean'; both hold the exhaustive value inside the interval on a
+    space whose cycles follow its proxy (``Space``: proxy = work + noise), and the ratio estimator's interval
+    is the narrower there."""
+    with pytest.raises(SettingsError, match="estimator"):
+        SampleSpec(mode="auto", estimator="median")
+    widths = {}
+    for est in ("ratio", "mean"):
+        covered, hw = 0, []
+        for seed in range(40):
+            sp = Space(600, seed=seed)
+            ref = exhaustive(sp)()
+            r = sample_layer(_Model(), sp.inst, SampleSpec(mode="fraction", fraction=0.1, seed=seed, estimator=est),
+                             sp, exhaustive(sp))
+            lo, hi = r.extra["sampling"]["cycles_ci"]
+            covered += lo <= ref.cycles <= hi
+            hw.append((hi - lo) / ref.cycles)
+            assert r.extra["sampling"]["estimator"] == ("ratio" if est == "ratio" else "stratified mean")
+        assert covered >= 34, (est, covered)
+        widths[est] = float(np.mean(hw))
+    assert widths["ratio"] < widths["mean"], widths
