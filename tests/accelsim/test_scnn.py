@@ -600,3 +600,20 @@ def test_step_granularity_saves_exactly_the_skipped_steps():
     assert p.actions["wfifo_read_80b"] - s.actions["wfifo_read_80b"] == k
     assert s.macs_effectual == p.macs_effectual and s.energy_j < p.energy_j
     np.testing.assert_allclose(s.output, p.output, rtol=1e-12)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2 ** 16), C=st.integers(1, 6), HW=st.integers(1, 40), R=st.sampled_from([1, 3, 5]),
+       stride=st.sampled_from([1, 2, 3]), da=st.sampled_from([0.02, 0.3, 0.9]), ib=st.sampled_from([2, 4]),
+       split=st.integers(1, 3))
+def test_act_tile_counts_equal_the_built_streams(seed, C, HW, R, stride, da, ib, split):
+    """The planner's stream lengths (no streams built) equal the lengths of the streams built for the same
+    plan, RLE padding included (sparse inputs with short index fields make long zero runs)."""
+    from accelsim.models.common.planar import plan_layer
+    from accelsim.models.scnn.formats import act_tile_counts, build_act_streams
+    inst = _inst(C, 4, HW, HW + 3, min(R, HW), pad=min(R, HW) // 2, stride=stride, da=da, seed=seed)
+    cfg = load_arch("scnn")
+    plan = plan_layer(inst.layer, cfg, split, split)
+    acts = inst.acts_dense()
+    want = build_act_streams(acts, inst.layer, plan, ib).counts(plan.tiles.shape[0])
+    assert np.array_equal(act_tile_counts(acts, inst.layer, plan, ib), want)

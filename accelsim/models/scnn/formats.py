@@ -76,6 +76,46 @@ def _phase_pixels(y0, y1, x0, x1, pad, s, phy, phx):
     return ys, xs
 
 
+@njit(cache=True)
+def _tile_counts(acts, tiles, pad, s, max_run, out):
+    """Stored entries (values + RLE padding zeros) of every (tile, channel, phase) stream into ``out``
+    (T, C * s * s): :func:`~accelsim.formats.rle.rle_counts` over each phase sub-grid's pixels in row-major
+    order, the order :func:`build_act_streams` encodes them in."""
+    C = acts.shape[0]
+    nph = s * s
+    for t in range(tiles.shape[0]):
+        y0, y1, x0, x1 = tiles[t, 0], tiles[t, 1], tiles[t, 2], tiles[t, 3]
+        for phy in range(s):
+            for phx in range(s):
+                ph = phy * s + phx
+                for c in range(C):
+                    n = 0
+                    k = 0
+                    prev = -1
+                    for y in range(y0, y1):
+                        if (y + pad) % s != phy:
+                            continue
+                        for x in range(x0, x1):
+                            if (x + pad) % s != phx:
+                                continue
+                            if acts[c, y, x] != 0.0:
+                                n += (k - prev - 1) // (max_run + 1) + 1
+                                prev = k
+                            k += 1
+                    out[t, c * nph + ph] = n
+
+
+def act_tile_counts(acts: np.ndarray, L: Layer, plan: Plan, index_bits: int) -> np.ndarray:
+    """``(T, C * nph)`` entries of each (tile, channel, phase) stream, without building the streams: equal to
+    ``build_act_streams(acts, L, plan, index_bits).counts(T)`` (property test in tests/accelsim/test_scnn.py).
+    What the planner needs to size IARAM for each candidate split (``plan_with_capacity``)."""
+    s = plan.stride
+    out = np.zeros((plan.tiles.shape[0], acts.shape[0] * plan.nph), dtype=np.int64)
+    _tile_counts(np.ascontiguousarray(acts, dtype=np.float64), np.ascontiguousarray(plan.tiles, dtype=np.int64),
+                 int(L.padding), int(s), (1 << index_bits) - 1, out)
+    return out
+
+
 def build_act_streams(acts: np.ndarray, L: Layer, plan: Plan, index_bits: int, keep: np.ndarray | None = None):
     """RLE streams of every (tile, channel, phase).  ``keep`` (H, W) bool drops pixels (mask-skip variant)."""
     s, pad, nph = plan.stride, L.padding, plan.nph

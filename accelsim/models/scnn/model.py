@@ -148,7 +148,7 @@ from ..common.planar import (
     round_timeline,
 )
 from .area import scnn_area
-from .formats import build_act_streams, build_weight_streams
+from .formats import act_tile_counts, build_act_streams, build_weight_streams
 from .kernel import (
     ARB_CODES,
     N_ST,
@@ -336,17 +336,10 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
         skip = bool(cfg["output_mask_skip"]) and has_mask
         iaram_entries = cfg["iaram_bytes"] * 8 // eb
 
-        cache = {}
-
-        def tile_entries(plan):
-            key = (plan.tiles.shape[0], plan.Qacc, plan.Pacc, plan.tiles.tobytes())
-            if key not in cache:
-                cache[key] = build_act_streams(acts, L, plan, ib)
-            return cache[key].counts(plan.tiles.shape[0]).sum(axis=1)
-
-        plan, act_dram, note = plan_with_capacity(L, cfg, tile_entries, iaram_entries)
-        key = (plan.tiles.shape[0], plan.Qacc, plan.Pacc, plan.tiles.tobytes())
-        stored = cache[key]
+        # candidate splits are sized from the stream lengths alone; only the chosen one's streams are built
+        plan, act_dram, note = plan_with_capacity(
+            L, cfg, lambda pl: act_tile_counts(acts, L, pl, ib).sum(axis=1), iaram_entries)
+        stored = build_act_streams(acts, L, plan, ib)
         keep = needed_inputs(L, mask) if skip else None
         ast = build_act_streams(acts, L, plan, ib, keep) if skip else stored
         wst = build_weight_streams(w, L, plan, ib, cfg["weight_order"])
