@@ -150,6 +150,9 @@ class UnitSpace(abc.ABC):
         #: identical units once, e.g. SCNN's rounds of dense-weight Kc groups); auto runs exhaustively when
         #: that is no more than the sample it would draw
         self.distinct_units = self.n_units if distinct_units is None else int(distinct_units)
+        #: units the sample must include (a stratum taken in full), e.g. where :meth:`result` applies a
+        #: non-linear step (SCNN: the rounds of a pass that may stall on DRAM); None: none
+        self.must_run: np.ndarray | None = None
 
     @abc.abstractmethod
     def run(self, sel: np.ndarray) -> UnitResults:
@@ -372,6 +375,16 @@ def sample_layer(model, inst, spec: SampleSpec, space: UnitSpace, exhaustive) ->
                                  f"{space.distinct_units} distinct units (identical units once)"}
         return res
     st = strata_of(space, spec.strata)
+    # units taken in full: strata_of's take-all stratum (its last, with a proxy) and the model's must-run units
+    full = (st == st.max()) if space.proxy is not None and st.max() > 0 else np.zeros(N, dtype=bool)
+    must = None if space.must_run is None else np.asarray(space.must_run, dtype=bool)
+    if must is not None and must.any():
+        if must.all():
+            res = exhaustive()
+            res.extra["sampling"] = {**info, "sampled": N, "exhaustive": "every unit must run (model)"}
+            return res
+        st = _compact(np.where(must, int(st.max()) + 1, st))  # one more stratum, taken in full
+        full |= must
     H = int(st.max()) + 1
     members = [np.flatnonzero(st == h) for h in range(H)]
     Nh = np.array([len(m) for m in members])
@@ -382,8 +395,8 @@ def sample_layer(model, inst, spec: SampleSpec, space: UnitSpace, exhaustive) ->
     else:  # the pilot: 2 units per stratum, or a 16th of the units, at most spec.pilot
         pilot = min(spec.pilot, max(2 * H, N // 16))
         want = [min(Nh[h], max(2, math.ceil(pilot * Nh[h] / N))) for h in range(H)]
-    if space.proxy is not None and H > 1:
-        want[-1] = int(Nh[-1])  # the take-all stratum (strata_of)
+    for h in np.unique(st[full]):  # the take-all stratum (strata_of) and the must-run one
+        want[h] = int(Nh[h])
     sel = np.sort(np.concatenate([_draw(rng, members[h], taken, want[h]) for h in range(H)]))
     taken[sel] = True
     parts = [(sel, space.run(sel))]

@@ -188,3 +188,22 @@ def test_estimator_choice_checked_and_both_cover_on_a_proxy_space():
         assert covered >= 34, (est, covered)
         widths[est] = float(np.mean(hw))
     assert widths["ratio"] < widths["mean"], widths
+
+
+def test_must_run_units_are_always_simulated():
+    """A space's ``must_run`` units form a stratum taken in full (SCNN: the rounds of passes that may stall
+    on DRAM, whose stall is a max() over their compute); all of them must run -> exhaustive."""
+    class Rec(Space):
+        def run(self, sel):
+            self.seen = np.concatenate([getattr(self, "seen", np.zeros(0, dtype=np.int64)), sel])
+            return super().run(sel)
+    for mode in ("0.05", "0.2"):
+        sp = Rec(800, seed=2)
+        sp.must_run = np.zeros(800, dtype=bool)
+        sp.must_run[100:160] = True
+        r = sample_layer(_Model(), sp.inst, SampleSpec.parse(mode), sp, exhaustive(sp))
+        assert set(range(100, 160)) <= set(sp.seen.tolist()) and r.extra["sampling"]["sampled"] < 800
+    sp = Space(100)
+    sp.must_run = np.ones(100, dtype=bool)
+    r = sample_layer(_Model(), sp.inst, SampleSpec.parse("0.1"), sp, exhaustive(sp))
+    assert r.cycles == exhaustive(Space(100))().cycles and "must run" in r.extra["sampling"]["exhaustive"]
