@@ -154,12 +154,16 @@ class PointCache:
 _W: dict[str, Any] = {}
 
 
+def _load(workloads):
+    _W.clear()
+    _W.update(workloads)
+
+
 def _pool_init(workloads):
     os.environ["NUMBA_NUM_THREADS"] = "1"
     import numba  # a forked child: the variable is read at numba's import, already done in the parent
     numba.set_num_threads(1)  # one thread per worker process: the pool does not oversubscribe the cores
-    _W.clear()
-    _W.update(workloads)
+    _load(workloads)
 
 
 def _pool_run(task: Task):
@@ -179,7 +183,10 @@ def _dask_run(task: Task, workload):
 
 
 def run_serial(tasks: list[Task], workloads: dict) -> Iterable[tuple]:
-    _pool_init(workloads)
+    # in this process: not _pool_init, whose NUMBA_NUM_THREADS=1 would stay in the caller's environment and
+    # make Numba refuse every later compilation ("Cannot set NUMBA_NUM_THREADS ... once the threads have
+    # been launched"); results do not depend on the thread count (tests/accelsim/test_threads.py)
+    _load(workloads)
     for t in tasks:
         yield _pool_run(t)
 
