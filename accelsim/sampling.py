@@ -258,6 +258,19 @@ def _draw(rng, members: np.ndarray, taken: np.ndarray, k: int) -> np.ndarray:
     return np.sort(rng.choice(free, size=k, replace=False)) if k > 0 else free[:0]
 
 
+def _expand(v: np.ndarray, st: np.ndarray, Nh: np.ndarray):
+    """The stratified expansion ``sum_h N_h * mean_h(v)`` of the sampled values ``v`` (rows; strata ``st``)."""
+    tot = np.zeros(v.shape[1:])
+    for h in range(len(Nh)):
+        if Nh[h] == 0:
+            continue
+        rows = v[st == h]
+        if len(rows) == 0:
+            raise AssertionError("every non-empty stratum has a sampled unit")
+        tot += Nh[h] * rows.mean(axis=0)
+    return tot
+
+
 def _estimate(Y: np.ndarray, st: np.ndarray, Nh: np.ndarray, x: np.ndarray | None = None,
               X: float | None = None):
     """Estimate of the column totals and their variances from the sampled rows ``Y`` (strata ``st``).
@@ -269,17 +282,8 @@ def _estimate(Y: np.ndarray, st: np.ndarray, Nh: np.ndarray, x: np.ndarray | Non
     scale ``X / X^_st`` is the same for every column, so the estimated breakdown still adds up to the
     estimated cycles.  Where cycles follow the proxy closely (SCNN's rounds, EIE's pixels) the residuals
     are a fraction of the units' spread, and so are the interval and the sample auto needs."""
-    est = np.zeros(Y.shape[1])
-    xs = 0.0
-    for h in range(len(Nh)):
-        rows = Y[st == h]
-        if Nh[h] == 0:
-            continue
-        if len(rows) == 0:
-            raise AssertionError("every non-empty stratum has a sampled unit")
-        est += Nh[h] * rows.mean(axis=0)
-        if x is not None:
-            xs += Nh[h] * float(x[st == h].mean())
+    est = _expand(Y, st, Nh)
+    xs = float(_expand(x, st, Nh)) if x is not None else 0.0
     D = Y
     if x is not None and xs > 0:
         R = est / xs
@@ -298,9 +302,8 @@ def _residuals(y: np.ndarray, st: np.ndarray, Nh: np.ndarray, x: np.ndarray | No
     """``y``'s residuals from the combined ratio fit on the proxy ``x`` (``y`` itself without one)."""
     if x is None:
         return y
-    ys = sum(Nh[h] * float(y[st == h].mean()) for h in range(len(Nh)) if (st == h).any())
-    xs = sum(Nh[h] * float(x[st == h].mean()) for h in range(len(Nh)) if (st == h).any())
-    return y - x * (ys / xs) if xs > 0 else y
+    xs = float(_expand(x, st, Nh))
+    return y - x * (float(_expand(y, st, Nh)) / xs) if xs > 0 else y
 
 
 def _t975(df: float) -> float:
@@ -335,7 +338,7 @@ def _auto_plan(Yc: np.ndarray, s_st: np.ndarray, Nh: np.ndarray, spec: SampleSpe
     H = len(Nh)
     nh = np.bincount(s_st, minlength=H)
     mh = np.array([Yc[s_st == h].mean() for h in range(H)])
-    est_c = float(sum(Nh[h] * mh[h] for h in range(H)))
+    est_c = float(_expand(Yc, s_st, Nh))
     Dc = _residuals(Yc, s_st, Nh, xc)
     sh = np.array([Dc[s_st == h].std(ddof=1) if nh[h] > 1 and nh[h] < Nh[h] else 0.0 for h in range(H)])
     # a stratum's sd from two or three units is often 0 by chance (a rare slow unit missed): plan with at
@@ -365,24 +368,25 @@ def sample_layer(model, inst, spec: SampleSpec, space: UnitSpace, exhaustive) ->
     result, used when sampling would not pay (auto) or the layer is small."""
     N = space.n_units
     info = {"mode": spec.label, "unit": space.unit, "units": N, "seed": spec.seed}
+
+    def whole(reason: str) -> LayerResult:
+        """The exhaustive result, saying why the layer was not sampled."""
+        res = exhaustive()
+        res.extra["sampling"] = {**info, "sampled": N, "exhaustive": reason}
+        return res
+
     if N < max(2, spec.min_units):
-        res = exhaustive()
-        res.extra["sampling"] = {**info, "sampled": N, "exhaustive": f"fewer than {spec.min_units} units"}
-        return res
+        return whole(f"fewer than {spec.min_units} units")
     if spec.mode == "auto" and space.distinct_units <= spec.min_units:
-        res = exhaustive()
-        res.extra["sampling"] = {**info, "sampled": N, "exhaustive": f"auto: the exhaustive run simulates "
-                                 f"{space.distinct_units} distinct units (identical units once)"}
-        return res
+        return whole(f"auto: the exhaustive run simulates {space.distinct_units} distinct units (identical "
+                     f"units once)")
     st = strata_of(space, spec.strata)
     # units taken in full: strata_of's take-all stratum (its last, with a proxy) and the model's must-run units
     full = (st == st.max()) if space.proxy is not None and st.max() > 0 else np.zeros(N, dtype=bool)
     must = None if space.must_run is None else np.asarray(space.must_run, dtype=bool)
     if must is not None and must.any():
         if must.all():
-            res = exhaustive()
-            res.extra["sampling"] = {**info, "sampled": N, "exhaustive": "every unit must run (model)"}
-            return res
+            return whole("every unit must run (model)")
         st = _compact(np.where(must, int(st.max()) + 1, st))  # one more stratum, taken in full
         full |= must
     H = int(st.max()) + 1
@@ -404,10 +408,7 @@ def sample_layer(model, inst, spec: SampleSpec, space: UnitSpace, exhaustive) ->
         need, alloc = _auto_plan(np.asarray(parts[0][1].cycles, dtype=np.float64), st[sel], Nh, spec,
                                  None if space.proxy is None else space.proxy[sel])
         if need > spec.exhaustive_share * N or need >= space.distinct_units:
-            res = exhaustive()
-            res.extra["sampling"] = {**info, "sampled": N,
-                                     "exhaustive": f"auto: +-{spec.target:.0%} needs {need:,} of {N:,} units"}
-            return res
+            return whole(f"auto: +-{spec.target:.0%} needs {need:,} of {N:,} units")
         nh = np.bincount(st[sel], minlength=H)
         more = np.sort(np.concatenate([_draw(rng, members[h], taken, int(alloc[h]) - int(nh[h])) for h in range(H)]))
         if len(more):

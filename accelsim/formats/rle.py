@@ -19,13 +19,19 @@ from numba import njit
 
 
 @njit(cache=True)
+def run_entries(run, max_run):
+    """Stored entries for one non-zero after ``run`` zeros: the value plus a padding zero per full
+    ``max_run + 1`` zeros (a run longer than the index field holds)."""
+    return run // (max_run + 1) + 1
+
+
+@njit(cache=True)
 def rle_counts(nz_pos, length, max_run):
     """Number of stored entries (values + padding zeros) for non-zeros at sorted positions nz_pos."""
     n = 0
     prev = -1
     for p in nz_pos:
-        run = p - prev - 1
-        n += run // (max_run + 1) + 1
+        n += run_entries(p - prev - 1, max_run)
         prev = p
     return n
 

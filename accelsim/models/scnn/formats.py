@@ -99,7 +99,7 @@ def _tile_counts(acts, tiles, pad, s, max_run, out):
                             if (x + pad) % s != phx:
                                 continue
                             if acts[c, y, x] != 0.0:
-                                n += (k - prev - 1) // (max_run + 1) + 1
+                                n += rle_format.run_entries(k - prev - 1, max_run)
                                 prev = k
                             k += 1
                     out[t, c * nph + ph] = n

@@ -396,6 +396,12 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
             scnn_kernel_parallel(rt, rg, *prep.streams, *prep.xbar, stats)
         return stats if inv is None else stats[inv.reshape(-1)]
 
+    def dram_pass_cycles(self, prep: "Prepared", wl_pass: np.ndarray) -> np.ndarray:
+        """Cycles each pass's DRAM traffic takes at the configured bandwidth (input, weight entries ``wl_pass``
+        loaded, output spills); a pass stalls by what exceeds its compute (:meth:`assemble`)."""
+        dram_pass = prep.dram_in + np.asarray(wl_pass, dtype=np.float64) * self.entry_bits / 8 + prep.dram_out
+        return np.ceil(dram_pass / (self.cfg["dram.bandwidth_bytes_per_s"] / self.cfg.clock_hz))
+
     def assemble(self, prep: "Prepared", tot: dict, comp_pass: np.ndarray, wl_pass: np.ndarray, S=None,
                  rn=None) -> LayerResult:
         """The LayerResult from the totals over the rounds of :func:`round_numbers` (``tot``; ints when exhaustive,
@@ -415,9 +421,7 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
             comp_pass[plan.round_pass[-1]] += drain_last
         dram_w = np.asarray(wl_pass, dtype=np.float64) * eb / 8
         dram_in, dram_out = prep.dram_in, prep.dram_out
-        dram_pass = dram_in + dram_w + dram_out
-        bpc = cfg["dram.bandwidth_bytes_per_s"] / cfg.clock_hz
-        mem_stall = np.maximum(0, np.ceil(dram_pass / bpc) - comp_pass)
+        mem_stall = np.maximum(0, self.dram_pass_cycles(prep, wl_pass) - comp_pass)
         cycles = _n(tot["cyc"] + drain_last + mem_stall.sum())
 
         pad_prod = tot["padp"]
@@ -441,7 +445,7 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
         outside = tot["oop"] + pad_prod
         inplane = tot["prod"] - outside
         macs_actual = inplane - tot["gated"]
-        dram_bytes = float(dram_pass.sum())
+        dram_bytes = float((dram_in + dram_w + dram_out).sum())
         actions = {
             "mult_16b": tot["prod"] - tot["gated"],
             "xbar_24b": tot["write"],

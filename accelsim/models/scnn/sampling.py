@@ -78,10 +78,9 @@ class RoundSpace(UnitSpace):
         # steps are skipped, their busiest PE's steps (the proxy).  Passes whose DRAM time exceeds that bound
         # may stall: their rounds are all simulated (must_run), so their compute and stall are exact; the
         # others provably do not stall.
-        eb = model.entry_bits
-        wl = np.bincount(plan.round_pass, weights=self.wround, minlength=plan.n_pass)
-        dram = prep.dram_in + wl * eb / 8 + prep.dram_out
-        self.dram_cycles = np.ceil(dram / (cfg["dram.bandwidth_bytes_per_s"] / cfg.clock_hz))
+        #: weight entries each pass loads (closed form for every round: exact)
+        self.wl_pass = np.bincount(plan.round_pass, weights=self.wround, minlength=plan.n_pass)
+        self.dram_cycles = model.dram_pass_cycles(prep, self.wl_pass)
         skips_steps = bool(prep.streams[-1])
         lb = np.bincount(plan.round_pass, weights=prep.halo_r + (0 if skips_steps else proxy), minlength=plan.n_pass)
         self.may_stall = self.dram_cycles > lb
@@ -121,11 +120,10 @@ class RoundSpace(UnitSpace):
         exact = all(float(v[0]).is_integer() for v in a.values())
         tot = {k: (int(v[0]) if exact else float(v[0])) for k, v in a.items()}
         plan = self.prep.plan
-        # weight entries per pass: closed form for every round (exact); compute cycles per pass: the estimated
-        # total apportioned by each round's simulated cycles, or for a round not run its proxy x the cycles
-        # per proxy unit of the rounds run (a pass's DRAM stall is max(0, DRAM - compute): a noisy per-pass
-        # estimate would make a stall out of a pass whose few sampled rounds are light)
-        wl = np.bincount(plan.round_pass, weights=self.wround, minlength=plan.n_pass)
+        # compute cycles per pass: the estimated total apportioned by each round's simulated cycles, or for a
+        # round not run its proxy x the cycles per proxy unit of the rounds run (a pass's DRAM stall is
+        # max(0, DRAM - compute): a noisy per-pass estimate would make a stall out of a pass whose few sampled
+        # rounds are light)
         known = ~np.isnan(self.seen)
         if known.all():
             comp = np.bincount(plan.round_pass, weights=self.seen, minlength=plan.n_pass)
@@ -137,11 +135,11 @@ class RoundSpace(UnitSpace):
             # passes that may stall were run in full (must_run): their compute is exact; the rest of the
             # estimate is apportioned over the other passes, which cannot stall (their compute is at least
             # their DRAM time, so no rounding of the apportioned share may invent a stall)
-            exact = self.may_stall
-            rest = comp[~exact].sum()
+            free = ~self.may_stall
+            rest = comp[free].sum()
             if rest > 0:
-                comp[~exact] *= max(0.0, float(tot["cyc"]) - comp[exact].sum()) / rest
-            comp[~exact] = np.maximum(comp[~exact], self.dram_cycles[~exact])
+                comp[free] *= max(0.0, float(tot["cyc"]) - comp[~free].sum()) / rest
+            comp[free] = np.maximum(comp[free], self.dram_cycles[free])
         if self.model._prepared is not None and self.model._prepared[1] is self.prep:
             self.model._prepared = None  # sampled: no exhaustive run will reuse the streams
-        return self.model.assemble(self.prep, tot, comp, wl)
+        return self.model.assemble(self.prep, tot, comp, self.wl_pass)
