@@ -227,21 +227,38 @@ def test_report_hash_ignores_the_path_and_markdown_lists_it():
     assert "Timing path: closed_form (1): depthwise; cycle_loop (1): conv" in a.to_markdown()
 
 
-# ------------------------------------------------------------------ SCNN: identical barrier rounds run once
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 2 ** 16), C=st.integers(1, 12), K=st.integers(1, 40), HW=st.integers(3, 14),
-       R=st.sampled_from([1, 3]), stride=st.sampled_from([1, 2]), dw=st.sampled_from([1.0, 1.0, 0.6, 0.2]),
-       mask=st.sampled_from([None, 0.3]), preset=st.sampled_from(["scnn", "scnn-maskskip", "scnn-4x256"]),
+# ------------------------------------------------------------------ SCNN: identical (round, PE) units run once
+def _structured_mask(inst, kind, seed):
+    """Output masks whose windows repeat across tiles (so the mask part of the tile key is exercised): a
+    random one, stripes, or a block of active outputs."""
+    L = inst.layer
+    if kind == "random":
+        return np.random.default_rng(seed).random((L.P, L.Q)) < 0.3
+    m = np.zeros((L.P, L.Q), dtype=bool)
+    if kind == "stripes":
+        m[::2] = True
+    else:
+        m[L.P // 3:, : 2 * L.Q // 3] = True
+    return m
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2 ** 16), C=st.integers(1, 12), K=st.integers(1, 40), HW=st.integers(3, 20),
+       R=st.sampled_from([1, 3, 5]), stride=st.sampled_from([1, 2]), da=st.sampled_from([1.0, 1.0, 0.5]),
+       dw=st.sampled_from([1.0, 1.0, 0.6, 0.2]), mask=st.sampled_from([None, "random", "stripes", "block"]),
+       preset=st.sampled_from(["scnn", "scnn-maskskip", "scnn-4x256"]),
        hash_=st.sampled_from(["linear", "skewed"]), kc=st.sampled_from([0, 4, 7]))
-def test_scnn_identical_rounds_once_equals_every_round(seed, C, K, HW, R, stride, dw, mask, preset, hash_, kc):
-    """Rounds whose PEs see the same tiles and equal Kc-group weight streams run once (dense weights: every
-    full group is equal): the LayerResult equals running every round, field for field, and the sampled path's
-    units too; only extra["path"] differs."""
+def test_scnn_identical_units_once_equals_every_unit(seed, C, K, HW, R, stride, da, dw, mask, preset, hash_, kc):
+    """(round, PE) units of one tile class and one Kc-group class run once (dense input makes the interior
+    tiles of one shape one class, dense weights every full group): the LayerResult equals running every unit,
+    field for field, and the sampled path's units too; only extra["path"] differs."""
     from random_layers import random_inst
-    inst = random_inst(C, K, HW, HW + 1, R, pad=R // 2, stride=stride, dw=dw, mask_density=mask, seed=seed)
+    inst = random_inst(C, K, HW, HW + 1, R, pad=R // 2, stride=stride, da=da, dw=dw, seed=seed)
+    if mask is not None:
+        inst = replace(inst, out_mask=_structured_mask(inst, mask, seed))
     fast, loop = _model_pair(preset, [f"kc={kc}"] + ([f"accumulator.bank_hash={hash_}"] if preset == "scnn" else []))
     a, b = run_instance(fast, inst), run_instance(loop, inst)
-    assert a.extra.pop("path") in ("identical_rounds_once", "cycle_loop") and b.extra.pop("path") == "cycle_loop"
+    assert a.extra.pop("path") in ("identical_units_once", "cycle_loop") and b.extra.pop("path") == "cycle_loop"
     assert a.to_dict() == b.to_dict()
     sf, sl = fast.sampling_units(inst), loop.sampling_units(inst)
     sel = np.arange(0, sf.n_units, 2)
@@ -249,11 +266,28 @@ def test_scnn_identical_rounds_once_equals_every_round(seed, C, K, HW, R, stride
     assert np.array_equal(uf.cycles, ul.cycles) and all(np.array_equal(uf.actions[k], ul.actions[k]) for k in ul.actions)
 
 
-def test_scnn_dense_weights_take_the_identical_rounds_path():
+def test_scnn_dense_weights_take_the_identical_units_path():
     """A dense-weight layer with several Kc groups per pass runs one round per (pass, group class)."""
     from random_layers import random_inst
     inst = random_inst(16, 64, 32, 32, 3, pad=1, dw=1.0, seed=3)
     m = make_model("scnn")
     prep = m.prepare(inst)
     assert len(np.unique(prep.round_class)) < prep.plan.round_tile.shape[0]
-    assert run_instance(m, inst).extra["path"] == "identical_rounds_once"
+    assert run_instance(m, inst).extra["path"] == "identical_units_once"
+
+
+def test_scnn_dense_input_tiles_of_one_shape_are_one_class():
+    """Dense input: the interior tiles of one shape are one class, border tiles are told apart by their
+    distance to the border (hand-worked: 8x8 PEs on a 64x64 plane, 8x8 tiles, 3x3 pad 1: corner, edge and
+    interior tiles -> 3 x 3 = 9 classes), and units run once per class with the same result."""
+    from random_layers import random_inst
+    inst = random_inst(4, 8, 64, 64, 3, pad=1, da=1.0, dw=1.0, seed=5)
+    m = make_model("scnn")
+    prep = m.prepare(inst)
+    assert prep.plan.tiles.shape[0] == 64
+    assert len(np.unique(prep.unit_key[prep.unit_key >= 0])) == 9
+    loop = make_model("scnn")
+    loop.fast_paths = False
+    a, b = run_instance(m, inst), run_instance(loop, inst)
+    assert a.extra.pop("path") == "identical_units_once" and b.extra.pop("path") == "cycle_loop"
+    assert a.to_dict() == b.to_dict()

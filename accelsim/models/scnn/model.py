@@ -155,13 +155,24 @@ from .kernel import (
     PAD_A,
     PAD_W,
     ST_CYC,
+    ST_EFF,
+    ST_MASK,
     ST_STALL,
     XBAR_CODES,
     bank_terms,
     scnn_kernel,
     scnn_kernel_parallel,
 )
-from .rounds import ROUND_SUMS, Prepared, round_classes, round_numbers  # noqa: F401 - re-exported
+from .maskcount import masked_products
+from .rounds import (  # noqa: F401 - re-exported
+    ROUND_SUMS,
+    Prepared,
+    group_classes,
+    round_classes,
+    round_numbers,
+    tile_classes,
+    unit_keys,
+)
 
 #: cycle-breakdown keys in report order
 BREAKDOWN_KEYS = ("busy", "fragmentation", "rle_padding", "out_of_plane", "masked_output", "bank_conflict",
@@ -300,8 +311,9 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
         wl_pass = np.bincount(plan.round_pass, weights=rn["wround"], minlength=plan.n_pass)
         res = self.assemble(prep, tot, comp_pass, wl_pass, S, rn)
         # which timing path ran (the report lists it; its hash ignores it): identical rounds once, or all
-        n_cls = len(np.unique(prep.round_class)) if self.fast_paths and not functional else rn["cyc"].shape[0]
-        res.extra["path"] = "identical_rounds_once" if n_cls < rn["cyc"].shape[0] else "cycle_loop"
+        units = prep.unit_key[prep.unit_key >= 0]
+        once = self.fast_paths and not functional and len(np.unique(units)) < units.size
+        res.extra["path"] = "identical_units_once" if once else "cycle_loop"
         if functional:
             if L.bias is not None:
                 out += np.asarray(L.bias, dtype=np.float64)[:, None, None]
@@ -356,9 +368,15 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
                 cfg["accumulator.fifo_depth"] if xm == "fifo" else cfg["accumulator.queue_depth"],
                 ARB_CODES[cfg["accumulator.arbitration"]])
         halo_r, drain_r, halo_psums, drained = halo_and_drain(plan, cfg)
-        rcls = round_classes(plan, wst, w_p, w_term, w_lane)
-        # DRAM bytes per pass of the input and the outputs (the weights' come from the rounds)
         T = plan.tiles.shape[0]
+        # fast path (timing only): without mask skipping the mask does not change timing, only which in-plane
+        # products count as masked_output; the cycle loop then runs without it and the masked counts come from
+        # maskcount.py, so tiles whose masks differ can share a run
+        mask_count = masked_products(ast, wst, T, L.P, L.Q, mask) if has_mask and not skip else None
+        timing_streams = streams if mask_count is None else streams[:-3] + (False,) + streams[-2:]
+        ukey = unit_keys(plan, tile_classes(ast, T, a_p, a_term, w_p, wst, L.P, L.Q, mask if skip else None),
+                         group_classes(wst, w_p, w_term, w_lane))
+        # DRAM bytes per pass of the input and the outputs (the weights' come from the rounds)
         in_tile = stored.counts(T).sum(axis=1)
         dram_in = np.zeros(plan.n_pass)
         if act_dram:
@@ -369,7 +387,7 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
         out_tile, out_total = out_entries_per_tile(inst, plan)
         dram_out = output_spill_bytes_pass(plan, cfg, out_tile, out_total, eb, cfg["oaram_bytes"])
         return Prepared(inst, plan, ast, wst, stored, act_dram, note, has_mask, mask, skip, streams, xbar,
-                        halo_r, drain_r, halo_psums, drained, in_tile, dram_in, dram_out, out_total, rcls)
+                        halo_r, drain_r, halo_psums, drained, in_tile, dram_in, dram_out, out_total, round_classes(ukey), ukey, timing_streams, mask_count)
 
     def run_rounds(self, prep: "Prepared", rounds: np.ndarray | None = None, functional: bool = False,
                    out: np.ndarray | None = None) -> np.ndarray:
@@ -377,24 +395,37 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
         rounds ``rounds`` (sorted indices; None: all):
         ``stats[len(rounds), npe, N_ST]``.  The kernel carries nothing from one round to the next (every
         crossbar queue / FIFO drains at the barrier, arbiter pointers restart, weight-FIFO loads are counted per
-        (c, group) block), so a round's numbers do not depend on which other rounds run.  With ``fast_paths``
-        (timing only) one round of each class of identical rounds (:func:`round_classes`) runs and its stats
-        stand for the others: exact, proven equal to running every round by tests/accelsim/test_fast_paths.py."""
+        (c, group) block), so a round's numbers do not depend on which other rounds run, and a (round, PE)
+        unit's depend only on its tile and Kc group.  With ``fast_paths`` (timing only) one unit of each class of
+        identical units (:func:`unit_keys`: same tile class, same group class) runs and its stats stand for the
+        others: exact, proven equal to running every unit by tests/accelsim/test_fast_paths.py."""
         plan = prep.plan
         rt, rg = plan.round_tile, plan.round_group
         sel = np.arange(rt.shape[0]) if rounds is None else np.asarray(rounds, dtype=np.int64)
-        inv = None
-        if self.fast_paths and not functional:
-            _, first, inv = np.unique(prep.round_class[sel], return_index=True, return_inverse=True)
-            sel = sel[first]
-        rt, rg = np.ascontiguousarray(rt[sel]), np.ascontiguousarray(rg[sel])
-        stats = np.zeros((rt.shape[0], rt.shape[1], N_ST), dtype=np.int64)
-        if functional:                 # float outputs summed over PEs: kept in the serial kernel's order
-            scnn_kernel(rt, rg, *prep.streams, functional, out if out is not None else np.zeros((1, 1, 1)),
-                        *prep.xbar, stats)
-        else:                          # (round, PE) units in parallel, each into its own stats row
-            scnn_kernel_parallel(rt, rg, *prep.streams, *prep.xbar, stats)
-        return stats if inv is None else stats[inv.reshape(-1)]
+        if functional:                 # float outputs summed over PEs: every unit, in the serial kernel's order
+            stats = np.zeros((len(sel), rt.shape[1], N_ST), dtype=np.int64)
+            scnn_kernel(np.ascontiguousarray(rt[sel]), np.ascontiguousarray(rg[sel]), *prep.streams, functional,
+                        out if out is not None else np.zeros((1, 1, 1)), *prep.xbar, stats)
+            return stats
+        if not self.fast_paths:        # (round, PE) units in parallel, each into its own stats row
+            stats = np.zeros((len(sel), rt.shape[1], N_ST), dtype=np.int64)
+            scnn_kernel_parallel(np.ascontiguousarray(rt[sel]), np.ascontiguousarray(rg[sel]), *prep.streams,
+                                 *prep.xbar, stats)
+            return stats
+        # one unit per class of identical units (same tile class, same group class), as a one-PE round each
+        key = prep.unit_key[sel].ravel()
+        _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+        ut = np.ascontiguousarray(rt[sel].ravel()[first][:, None])
+        ug = np.ascontiguousarray(rg[sel].ravel()[first][:, None])
+        stats = np.zeros((len(first), 1, N_ST), dtype=np.int64)
+        scnn_kernel_parallel(ut, ug, *prep.timing_streams, *prep.xbar, stats)
+        stats = stats[inv.reshape(-1), 0].reshape(len(sel), rt.shape[1], N_ST)
+        if prep.mask_count is not None:  # the run had no mask: split each unit's in-plane products (maskcount.py)
+            t, g = rt[sel], rg[sel]
+            mc = np.where((t >= 0) & (g >= 0), prep.mask_count[np.maximum(t, 0), np.maximum(g, 0)], 0)
+            stats[:, :, ST_MASK] = mc
+            stats[:, :, ST_EFF] -= mc
+        return stats
 
     def dram_pass_cycles(self, prep: "Prepared", wl_pass: np.ndarray) -> np.ndarray:
         """Cycles each pass's DRAM traffic takes at the configured bandwidth (input, weight entries ``wl_pass``

@@ -3,6 +3,7 @@ the exhaustive path (:mod:`.model`) and the sampled one (:mod:`.sampling`), so n
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +56,9 @@ class Prepared:
     dram_out: np.ndarray          # (n_pass,) output bytes spilled to DRAM
     out_total: int
     round_class: np.ndarray       # (NR,) rounds of one class give the same kernel stats (:func:`round_classes`)
+    unit_key: np.ndarray          # (NR, NPE) units of one key give the same kernel stats (:func:`unit_keys`)
+    timing_streams: tuple         # ``streams`` for the fast path: without the mask when it cannot change timing
+    mask_count: np.ndarray | None  # (T, G) masked products per (tile, group) when timing_streams drop the mask
 
 
 #: kernel counters summed over a round's PEs (:func:`round_numbers`)
@@ -85,16 +89,12 @@ def round_numbers(prep: Prepared, rounds: np.ndarray, S: np.ndarray) -> dict[str
     return rn
 
 
-def round_classes(plan, wst: WeightStreams, w_p: np.ndarray, w_term: np.ndarray, w_lane: np.ndarray) -> np.ndarray:
-    """``(NR,)`` class of every barrier round: two rounds of one class run the cycle loop on the same inputs,
-    so their kernel stats are equal (an exact fast path: :meth:`SCNN.run_rounds` runs one round per class).
-
-    A round gives PE ``p`` tile ``round_tile[r, p]`` and Kc-group ``round_group[r, p]``; the kernel reads a
-    group only through its weight stream (block lengths, positions ``w_p``/``q``, bank-hash terms, RLE padding)
-    and its first input channel ``cv0``, all in group-local coordinates (the bank hash uses the local output
-    channel, kernel.bank_terms; the global one and the values are read only in functional mode).  Groups
-    whose streams are equal are one class: with dense weights (the FCOS head's) every full Kc group is, and
-    a pass's rounds differ only in their tiles."""
+def group_classes(wst: WeightStreams, w_p: np.ndarray, w_term: np.ndarray, w_lane: np.ndarray) -> np.ndarray:
+    """``(G,)`` class of every Kc group: the kernel reads a group only through its weight stream (block lengths,
+    positions ``w_p``/``q``, bank-hash terms, RLE padding) and its first input channel ``cv0``, all in group-local
+    coordinates (the bank hash uses the local output channel, kernel.bank_terms; the global one and the values
+    are read only in functional mode).  Groups whose streams are equal are one class: with dense weights (the
+    FCOS head's) every full Kc group is."""
     G, CVg = wst.cv0.shape[0], wst.CVg
     gsig: dict[bytes, int] = {}
     gcls = np.empty(G, dtype=np.int64)
@@ -105,9 +105,95 @@ def round_classes(plan, wst: WeightStreams, w_p: np.ndarray, w_term: np.ndarray,
             wst.cv0[g:g + 1], np.diff(wst.ptr[b0:b1 + 1]), w_p[e0:e1], wst.q[e0:e1], w_term[e0:e1],
             w_lane[e0:e1], wst.pad[e0:e1]))
         gcls[g] = gsig.setdefault(key, len(gsig))
+    return gcls
+
+
+def _tile_key(ast: ActStreams, t: int, a_p: np.ndarray, a_term: np.ndarray, wrange, P: int, Q: int,
+              mask: np.ndarray | None) -> bytes:
+    """Everything the kernel reads of tile ``t`` outside functional mode, in tile-local form (see
+    :func:`tile_classes`)."""
+    CV = ast.CV
+    e0, e1 = int(ast.ptr[t * CV]), int(ast.ptr[(t + 1) * CV])
+    pad = ast.pad[e0:e1]
+    ap, aq = a_p[e0:e1], ast.q[e0:e1]
+    real = ~pad
+    parts = [np.diff(ast.ptr[t * CV:(t + 1) * CV + 1]), pad]
+    if real.any() and wrange is not None:
+        pmin, pmax = int(ap[real].min()), int(ap[real].max())
+        qmin, qmax = int(aq[real].min()), int(aq[real].max())
+        wpmin, wpmax, wqmin, wqmax = wrange
+        # a product lands at p = ap - w_p, q = aq - w_q; where every product of the tile is inside the plane
+        # on a side, that side needs no absolute coordinate in the key; elsewhere the key holds the distance
+        # to the border, so equal keys put the same products out of the plane
+        near = (pmin - wpmax < 0, pmax - wpmin >= P, qmin - wqmax < 0, qmax - wqmin >= Q)
+        border = np.array([*near, *(v if n else 0 for n, v in zip(near, (pmin, P - pmin, qmin, Q - qmin)))],
+                          dtype=np.int64)
+        parts += [border, np.where(pad, 0, ap - pmin), np.where(pad, 0, aq - qmin), np.where(pad, 0, a_term[e0:e1])]
+        if mask is not None:  # the mask cells any product can read, at a fixed offset from (pmin, qmin)
+            r0, r1 = max(0, pmin - wpmax), min(P, pmax - wpmin + 1)
+            c0, c1 = max(0, qmin - wqmax), min(Q, qmax - wqmin + 1)
+            win = np.ascontiguousarray(mask[r0:r1, c0:c1], dtype=np.bool_)
+            parts += [np.array([r0 - pmin, c0 - qmin, *win.shape], dtype=np.int64), win]
+    return b"|".join(np.ascontiguousarray(a).tobytes() for a in parts)
+
+
+def tile_classes(ast: ActStreams, n_tiles: int, a_p: np.ndarray, a_term: np.ndarray, w_p: np.ndarray,
+                 wst: WeightStreams, P: int, Q: int, mask: np.ndarray | None) -> np.ndarray:
+    """``(T,)`` class of every PE tile: two tiles of one class give the kernel the same inputs for any Kc group,
+    outside functional mode (an exact fast path, :meth:`SCNN.run_rounds`).
+
+    The kernel reads a tile's entries through their output-unit coordinates (bounds check and mask), their
+    bank-hash term (already local to the tile's accumulator footprint, kernel.bank_terms), the RLE padding
+    flags and the per-channel entry counts.  The key holds the counts, the flags, the terms and the positions
+    relative to the tile's first row / column of entries; the distance to a plane border only where some
+    product of the tile can cross it (from the range of the layer's weight positions); and, with an output
+    mask, the window of mask cells its products can reach.  Dense input (the FCOS head's first tower conv
+    reads the FPN's dense features) makes the interior tiles of one shape one class.  Keys are compared
+    in full (a digest only buckets them)."""
+    real_w = ~wst.pad
+    wrange = None
+    if real_w.any():
+        wq = wst.q[real_w]
+        wpr = w_p[real_w]
+        wrange = (int(wpr.min()), int(wpr.max()), int(wq.min()), int(wq.max()))
+    seen: dict[bytes, list[tuple[int, int]]] = {}
+    cls = np.empty(n_tiles, dtype=np.int64)
+    # tiles whose per-channel entry counts no other tile shares are classes of their own (sparse input: all
+    # of them); only the others need their full keys
+    _, first, inv, cnt = np.unique(ast.counts(n_tiles), axis=0, return_index=True, return_inverse=True,
+                                   return_counts=True)
+    inv = inv.reshape(-1)
+    alone = cnt[inv] == 1
+    cls[alone] = n_tiles + first[inv[alone]]  # provisional ids, renumbered below
+    n = 0
+    for t in np.flatnonzero(~alone):
+        key = _tile_key(ast, t, a_p, a_term, wrange, P, Q, mask)
+        h = hashlib.blake2b(key, digest_size=16).digest()
+        bucket = seen.setdefault(h, [])
+        for t0, c in bucket:  # exact: a digest match is confirmed on the full key
+            if _tile_key(ast, t0, a_p, a_term, wrange, P, Q, mask) == key:
+                cls[t] = c
+                break
+        else:
+            bucket.append((t, n))
+            cls[t] = n
+            n += 1
+    return np.unique(cls, return_inverse=True)[1].reshape(-1).astype(np.int64)
+
+
+def unit_keys(plan, tcls: np.ndarray, gcls: np.ndarray) -> np.ndarray:
+    """``(NR, NPE)`` key of every (round, PE) unit: equal keys give equal kernel stats (same tile class, same
+    group class); -1 for an idle PE."""
     rt, rg = plan.round_tile, plan.round_group
-    if rt.shape[0] == 0:
+    act = (rt >= 0) & (rg >= 0)
+    ng = int(gcls.max()) + 1 if gcls.size else 1
+    return np.where(act, tcls[np.maximum(rt, 0)] * ng + gcls[np.maximum(rg, 0)], -1).astype(np.int64)
+
+
+def round_classes(ukey: np.ndarray) -> np.ndarray:
+    """``(NR,)`` class of every barrier round: rounds whose PEs' units (:func:`unit_keys`) are equal, PE by PE,
+    give equal kernel stats.  With dense weights a pass's rounds differ only in their tiles."""
+    if ukey.shape[0] == 0:
         return np.zeros(0, dtype=np.int64)
-    key = np.concatenate([rt, np.where(rg >= 0, gcls[np.maximum(rg, 0)], -1)], axis=1)
-    _, inv = np.unique(key, axis=0, return_inverse=True)
+    _, inv = np.unique(ukey, axis=0, return_inverse=True)
     return inv.reshape(-1).astype(np.int64)
