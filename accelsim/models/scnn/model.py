@@ -171,6 +171,7 @@ from .rounds import (  # noqa: F401 - re-exported
     round_classes,
     round_numbers,
     tile_classes,
+    unit_classes,
     unit_keys,
 )
 
@@ -311,8 +312,7 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
         wl_pass = np.bincount(plan.round_pass, weights=rn["wround"], minlength=plan.n_pass)
         res = self.assemble(prep, tot, comp_pass, wl_pass, S, rn)
         # which timing path ran (the report lists it; its hash ignores it): identical rounds once, or all
-        units = prep.unit_key[prep.unit_key >= 0]
-        once = self.fast_paths and not functional and len(np.unique(units)) < units.size
+        once = self.fast_paths and not functional and prep.n_unit_classes < int((prep.unit_key >= 0).sum())
         res.extra["path"] = "identical_units_once" if once else "cycle_loop"
         if functional:
             if L.bias is not None:
@@ -387,7 +387,8 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
         out_tile, out_total = out_entries_per_tile(inst, plan)
         dram_out = output_spill_bytes_pass(plan, cfg, out_tile, out_total, eb, cfg["oaram_bytes"])
         return Prepared(inst, plan, ast, wst, stored, act_dram, note, has_mask, mask, skip, streams, xbar,
-                        halo_r, drain_r, halo_psums, drained, in_tile, dram_in, dram_out, out_total, round_classes(ukey), ukey, timing_streams, mask_count)
+                        halo_r, drain_r, halo_psums, drained, in_tile, dram_in, dram_out, out_total,
+                        round_classes(ukey), ukey, timing_streams, mask_count, *unit_classes(ukey))
 
     def run_rounds(self, prep: "Prepared", rounds: np.ndarray | None = None, functional: bool = False,
                    out: np.ndarray | None = None) -> np.ndarray:
@@ -413,8 +414,10 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
                                  *prep.xbar, stats)
             return stats
         # one unit per class of identical units (same tile class, same group class), as a one-PE round each
-        key = prep.unit_key[sel].ravel()
-        _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+        if rounds is None:
+            first, inv = prep.unit_first, prep.unit_class.ravel()
+        else:
+            _, first, inv = np.unique(prep.unit_class[sel].ravel(), return_index=True, return_inverse=True)
         ut = np.ascontiguousarray(rt[sel].ravel()[first][:, None])
         ug = np.ascontiguousarray(rg[sel].ravel()[first][:, None])
         stats = np.zeros((len(first), 1, N_ST), dtype=np.int64)

@@ -59,6 +59,9 @@ class Prepared:
     unit_key: np.ndarray          # (NR, NPE) units of one key give the same kernel stats (:func:`unit_keys`)
     timing_streams: tuple         # ``streams`` for the fast path: without the mask when it cannot change timing
     mask_count: np.ndarray | None  # (T, G) masked products per (tile, group) when timing_streams drop the mask
+    unit_class: np.ndarray        # (NR, NPE) class id of every unit (:func:`unit_classes`; idle PEs one class)
+    unit_first: np.ndarray        # first unit of each class id
+    n_unit_classes: int           # classes of active units: the kernel runs the exhaustive path needs
 
 
 #: kernel counters summed over a round's PEs (:func:`round_numbers`)
@@ -188,6 +191,13 @@ def unit_keys(plan, tcls: np.ndarray, gcls: np.ndarray) -> np.ndarray:
     act = (rt >= 0) & (rg >= 0)
     ng = int(gcls.max()) + 1 if gcls.size else 1
     return np.where(act, tcls[np.maximum(rt, 0)] * ng + gcls[np.maximum(rg, 0)], -1).astype(np.int64)
+
+
+def unit_classes(ukey: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Dense class ids ``(NR, NPE)`` of the units of :func:`unit_keys`, the first unit of each id (flat,
+    round-major), and the number of classes of active units."""
+    vals, first, inv = np.unique(ukey.ravel(), return_index=True, return_inverse=True)
+    return inv.reshape(ukey.shape).astype(np.int64), first.astype(np.int64), int((vals >= 0).sum())
 
 
 def round_classes(ukey: np.ndarray) -> np.ndarray:

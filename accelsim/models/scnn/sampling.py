@@ -71,8 +71,7 @@ class RoundSpace(UnitSpace):
         #: each round's simulated cycles (``cyc``) once run (NaN: not run), to apportion compute over passes
         self.seen = np.full(NR, np.nan)
         # the exhaustive run's cost in rounds: its distinct (round, PE) units (run once each) over the PEs
-        units = prep.unit_key[prep.unit_key >= 0]
-        distinct = -(-len(np.unique(units)) // self.npe) if model.fast_paths else NR
+        distinct = -(-prep.n_unit_classes // self.npe) if model.fast_paths else NR
         super().__init__(inst, NR, proxy=proxy, distinct_units=distinct)
         # A pass's DRAM stall is max(0, DRAM time - compute): convex in the compute, so an estimated compute
         # biases it upwards (scnn-maskskip's gated heads: +0.02-0.09 % totals, all from layers with stalls).
