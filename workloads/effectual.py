@@ -97,28 +97,46 @@ def effectual_macs(inst: LayerInstance) -> int:
 def nonzero_outputs(inst: LayerInstance) -> np.ndarray:
     """Per output position (P, Q): how many output channels have at least one effectual product, at the
     active positions (0 at masked-off ones).  The same as ``((effectual_counts(inst) > 0) & mask).sum(0)``,
-    with the im2col product taken over the active positions only (a gated layer's few)."""
+    with the im2col product taken over the active positions only (a gated layer's few), once per distinct
+    non-zero pattern of the output channels' weights (dense weights: one pattern, where the test reduces to
+    "some non-zero activation under a tap", no product at all)."""
     L = inst.layer
     om = inst.out_mask_or_ones().astype(bool)
     out = np.zeros(om.shape, dtype=np.int64)
     pp, qq = np.nonzero(om)
     if not len(pp):
         return out
-    a = nonzero_mask(inst.acts).reshape(L.C, L.H, L.W).astype(np.float32)
-    w = nonzero_mask(inst.weights).astype(np.float32)
-    cols = np.zeros((L.C, L.R, L.S, len(pp)), dtype=np.float32)
+    a = nonzero_mask(inst.acts).reshape(L.C, L.H, L.W)
+    w = nonzero_mask(inst.weights)
+    g, Kg, Cg = L.groups, L.K // L.groups, L.C // L.groups
+    taps = []
     for r in range(L.R):
         y = pp * L.stride + r * L.dilation - L.padding
         for s_ in range(L.S):
             x = qq * L.stride + s_ * L.dilation - L.padding
             ok = (y >= 0) & (y < L.H) & (x >= 0) & (x < L.W)
-            cols[:, r, s_, ok] = a[:, y[ok], x[ok]]
-    g, Kg, Cg = L.groups, L.K // L.groups, L.C // L.groups
-    cols = cols.reshape(g, Cg * L.R * L.S, len(pp))
+            taps.append((ok, y[ok], x[ok]))
     nz = np.zeros(len(pp), dtype=np.int64)
     for gi in range(g):
-        cnt = w[gi * Kg:(gi + 1) * Kg].reshape(Kg, -1) @ cols[gi]  # (Kg, n_active): exact (< 2^24 terms)
-        nz += (cnt > 0.5).sum(axis=0)
+        pats, mult = np.unique(w[gi * Kg:(gi + 1) * Kg].reshape(Kg, -1), axis=0, return_counts=True)
+        ag = a[gi * Cg:(gi + 1) * Cg]
+        cols = None
+        for pat, m in zip(pats, mult):
+            if not pat.any():
+                continue
+            if pat.all():  # every weight non-zero: an effectual product iff some activation under a tap is
+                anyc = ag.any(axis=0)
+                hit = np.zeros(len(pp), dtype=bool)
+                for ok, y, x in taps:
+                    hit[ok] |= anyc[y, x]
+            else:
+                if cols is None:
+                    cols = np.zeros((Cg, L.R * L.S, len(pp)), dtype=np.float32)
+                    for i, (ok, y, x) in enumerate(taps):
+                        cols[:, i, ok] = ag[:, y, x]
+                    cols = cols.reshape(Cg * L.R * L.S, len(pp))
+                hit = pat.astype(np.float32) @ cols > 0.5  # exact (< 2^24 terms)
+            nz += int(m) * hit
     out[pp, qq] = nz
     return out
 

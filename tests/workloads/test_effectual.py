@@ -121,14 +121,18 @@ def test_nonzero_outputs_equals_counts_on_random_layers():
     only, equal the full per-output count's."""
     from workloads.effectual import nonzero_outputs
     rng = np.random.default_rng(11)
-    for _ in range(40):
+    for i in range(80):
         g = int(rng.choice([1, 2]))
         C, K = g * int(rng.integers(1, 5)), g * int(rng.integers(1, 5))
         R, S = int(rng.choice([1, 3])), int(rng.choice([1, 3]))
         st, pad, dil = int(rng.integers(1, 3)), int(rng.integers(0, 2)), int(rng.choice([1, 2]))
         H, W = int(rng.integers(dil * (R - 1) + 1, 12)), int(rng.integers(dil * (S - 1) + 1, 12))
         L = Layer("r", "conv", C=C, K=K, H=H, W=W, R=R, S=S, stride=st, padding=pad, dilation=dil, groups=g)
-        w = rng.standard_normal(L.weight_shape) * (rng.random(L.weight_shape) < 0.3)
+        # a third dense weights (one pattern: the tap test without a product), a third two repeated patterns
+        wd = [0.3, 1.0, 0.5][i % 3]
+        w = rng.standard_normal(L.weight_shape) * (rng.random(L.weight_shape) < wd)
+        if i % 3 == 2:
+            w[::2] = w[0] if g == 1 else w[::2]
         a = rng.random(L.act_shape) * (rng.random(L.act_shape) < 0.3)
         om = rng.random((L.P, L.Q)) < 0.5
         inst = LayerInstance(L, acts=a, weights=w, out_mask=om)
