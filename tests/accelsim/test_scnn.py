@@ -602,18 +602,56 @@ def test_step_granularity_saves_exactly_the_skipped_steps():
     np.testing.assert_allclose(s.output, p.output, rtol=1e-12)
 
 
+def _reference_act_streams(acts, L, plan, index_bits, keep=None):
+    """SCNN's activation streams encoded tile by tile and phase by phase through ``rle_streams`` (the
+    :func:`~accelsim.formats.rle.rle_fill` encoder): the reference the one-pass builder is checked against."""
+    from accelsim.models.scnn.formats import rle_streams
+    s, pad, nph, C = plan.stride, L.padding, plan.nph, acts.shape[0]
+    CV, T = C * nph, plan.tiles.shape[0]
+    blocks = {}
+    for t in range(T):
+        y0, y1, x0, x1 = plan.tiles[t]
+        for phy in range(s):
+            for phx in range(s):
+                ys = np.array([y for y in range(y0, y1) if (y + pad) % s == phy], dtype=np.int64)
+                xs = np.array([x for x in range(x0, x1) if (x + pad) % s == phx], dtype=np.int64)
+                if ys.size == 0 or xs.size == 0:
+                    continue
+                V = acts[:, ys[:, None], xs[None, :]].reshape(C, -1)
+                if keep is not None:
+                    V = V * keep[ys[:, None], xs[None, :]].reshape(1, -1)
+                ptr, pos, val, pd = rle_streams(V, index_bits)
+                ap = (ys[pos // xs.size] + pad - phy) // s
+                aq = (xs[pos % xs.size] + pad - phx) // s
+                term = (ap - plan.foot[t, 0]) * plan.Qacc + (aq - plan.foot[t, 2])
+                for c in range(C):
+                    sl = slice(ptr[c], ptr[c + 1])
+                    blocks[t * CV + c * nph + phy * s + phx] = (ap[sl], aq[sl], term[sl], val[sl], pd[sl])
+    empty = (np.zeros(0, dtype=np.int64),) * 3 + (np.zeros(0), np.zeros(0, dtype=bool))
+    cols = [blocks.get(b, empty) for b in range(T * CV)]
+    ptr = np.concatenate([[0], np.cumsum([len(c[0]) for c in cols])]).astype(np.int64)
+    return ptr, [np.concatenate([c[i] for c in cols]) for i in range(5)]
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2 ** 16), C=st.integers(1, 6), HW=st.integers(1, 40), R=st.sampled_from([1, 3, 5]),
        stride=st.sampled_from([1, 2, 3]), da=st.sampled_from([0.02, 0.3, 0.9]), ib=st.sampled_from([2, 4]),
-       split=st.integers(1, 3))
-def test_act_tile_counts_equal_the_built_streams(seed, C, HW, R, stride, da, ib, split):
-    """The planner's stream lengths (no streams built) equal the lengths of the streams built for the same
-    plan, RLE padding included (sparse inputs with short index fields make long zero runs)."""
+       split=st.integers(1, 3), keep=st.sampled_from([None, 0.5]))
+def test_act_streams_equal_the_per_tile_encoding(seed, C, HW, R, stride, da, ib, split, keep):
+    """The one-pass stream builder equals a tile-by-tile encoding through rle_streams, entry for entry (positions,
+    accumulator terms, values, RLE padding: sparse inputs with short index fields make long zero runs), with
+    and without dropped pixels; the planner's counts equal the built streams' lengths."""
     from accelsim.models.common.planar import plan_layer
     from accelsim.models.scnn.formats import act_tile_counts, build_act_streams
     inst = _inst(C, 4, HW, HW + 3, min(R, HW), pad=min(R, HW) // 2, stride=stride, da=da, seed=seed)
     cfg = load_arch("scnn")
     plan = plan_layer(inst.layer, cfg, split, split)
     acts = inst.acts_dense()
-    want = build_act_streams(acts, inst.layer, plan, ib).counts(plan.tiles.shape[0])
-    assert np.array_equal(act_tile_counts(acts, inst.layer, plan, ib), want)
+    kp = None if keep is None else np.random.default_rng(seed).random(acts.shape[1:]) < keep
+    ast = build_act_streams(acts, inst.layer, plan, ib, kp)
+    ptr, cols = _reference_act_streams(acts, inst.layer, plan, ib, kp)
+    assert np.array_equal(ast.ptr, ptr)
+    for got, want in zip((ast.p, ast.q, ast.term, ast.val, ast.pad), cols):
+        assert np.array_equal(got, want)
+    if keep is None:
+        assert np.array_equal(act_tile_counts(acts, inst.layer, plan, ib), ast.counts(plan.tiles.shape[0]))

@@ -68,94 +68,106 @@ class ActStreams:
         return np.diff(self.ptr).reshape(T, self.CV)
 
 
-def _phase_pixels(y0, y1, x0, x1, pad, s, phy, phx):
-    ys = np.arange(y0, y1)
-    xs = np.arange(x0, x1)
-    ys = ys[(ys + pad) % s == phy]
-    xs = xs[(xs + pad) % s == phx]
-    return ys, xs
-
-
 @njit(cache=True)
-def _tile_counts(acts, tiles, pad, s, max_run, out):
-    """Stored entries (values + RLE padding zeros) of every (tile, channel, phase) stream into ``out``
-    (T, C * s * s): :func:`~accelsim.formats.rle.rle_counts` over each phase sub-grid's pixels in row-major
-    order, the order :func:`build_act_streams` encodes them in."""
+def _tile_entries(acts, tiles, foot, pad, s, max_run, Qacc, keep, has_keep, ptr, out_p, out_q, out_term, out_val,
+                  out_pad, cnt, fill):
+    """One pass over every (tile, channel, phase) stream in SCNN's RLE order: each phase sub-grid's pixels of
+    the tile in row-major order (:func:`~accelsim.formats.rle.rle_fill`'s encoding: a zero run longer than
+    ``max_run`` inserts an explicit zero at position prev + max_run + 1).  ``fill`` False: the stored entries
+    of block b = t * CV + c * nph + ph into ``cnt[b]``; True: the entries into the ``out_*`` arrays from
+    ``ptr[b]`` (output-unit row / column, accumulator term in the tile's footprint, value, padding flag).
+    ``keep`` (with ``has_keep``) drops pixels (mask-skip variant)."""
     C = acts.shape[0]
     nph = s * s
+    CV = C * nph
+    ys = np.empty(acts.shape[1], dtype=np.int64)
+    xs = np.empty(acts.shape[2], dtype=np.int64)
     for t in range(tiles.shape[0]):
         y0, y1, x0, x1 = tiles[t, 0], tiles[t, 1], tiles[t, 2], tiles[t, 3]
+        fp0, fq0 = foot[t, 0], foot[t, 2]
         for phy in range(s):
+            ny = 0
+            for y in range(y0, y1):
+                if (y + pad) % s == phy:
+                    ys[ny] = y
+                    ny += 1
             for phx in range(s):
+                nx = 0
+                for x in range(x0, x1):
+                    if (x + pad) % s == phx:
+                        xs[nx] = x
+                        nx += 1
                 ph = phy * s + phx
                 for c in range(C):
-                    n = 0
-                    k = 0
+                    b = t * CV + c * nph + ph
+                    k = ptr[b] if fill else 0
                     prev = -1
-                    for y in range(y0, y1):
-                        if (y + pad) % s != phy:
-                            continue
-                        for x in range(x0, x1):
-                            if (x + pad) % s != phx:
+                    for iy in range(ny):
+                        y = ys[iy]
+                        for ix in range(nx):
+                            x = xs[ix]
+                            v = acts[c, y, x]
+                            if v == 0.0 or (has_keep and not keep[y, x]):
                                 continue
-                            if acts[c, y, x] != 0.0:
-                                n += rle_format.run_entries(k - prev - 1, max_run)
-                                prev = k
+                            idx = iy * nx + ix
+                            run = idx - prev - 1
+                            while run > max_run:  # an explicit zero inside the run
+                                prev += max_run + 1
+                                run -= max_run + 1
+                                if fill:
+                                    py, px = ys[prev // nx], xs[prev % nx]
+                                    out_p[k] = (py + pad - phy) // s
+                                    out_q[k] = (px + pad - phx) // s
+                                    out_term[k] = (out_p[k] - fp0) * Qacc + (out_q[k] - fq0)
+                                    out_val[k] = 0.0
+                                    out_pad[k] = True
+                                k += 1
+                            if fill:
+                                out_p[k] = (y + pad - phy) // s
+                                out_q[k] = (x + pad - phx) // s
+                                out_term[k] = (out_p[k] - fp0) * Qacc + (out_q[k] - fq0)
+                                out_val[k] = v
+                                out_pad[k] = False
                             k += 1
-                    out[t, c * nph + ph] = n
+                            prev = idx
+                    if not fill:
+                        cnt[b] = k
+
+
+def _entries(acts, L: Layer, plan: Plan, index_bits: int, keep, fill: bool, ptr=None, out=None):
+    T = plan.tiles.shape[0]
+    cnt = np.zeros(0 if fill else T * acts.shape[0] * plan.nph, dtype=np.int64)
+    e = np.zeros(0, dtype=np.int64)
+    o = out if out is not None else (e, e, e, np.zeros(0), np.zeros(0, dtype=np.bool_))
+    _tile_entries(np.ascontiguousarray(acts, dtype=np.float64), np.ascontiguousarray(plan.tiles, dtype=np.int64),
+                  np.ascontiguousarray(plan.foot, dtype=np.int64), int(L.padding), int(plan.stride),
+                  (1 << index_bits) - 1, int(plan.Qacc),
+                  np.zeros((1, 1), dtype=np.bool_) if keep is None else np.ascontiguousarray(keep, dtype=np.bool_),
+                  keep is not None, e if ptr is None else ptr, *o, cnt, fill)
+    return cnt
 
 
 def act_tile_counts(acts: np.ndarray, L: Layer, plan: Plan, index_bits: int) -> np.ndarray:
-    """``(T, C * nph)`` entries of each (tile, channel, phase) stream, without building the streams: equal to
-    ``build_act_streams(acts, L, plan, index_bits).counts(T)`` (property test in tests/accelsim/test_scnn.py).
-    What the planner needs to size IARAM for each candidate split (``plan_with_capacity``)."""
-    s = plan.stride
-    out = np.zeros((plan.tiles.shape[0], acts.shape[0] * plan.nph), dtype=np.int64)
-    _tile_counts(np.ascontiguousarray(acts, dtype=np.float64), np.ascontiguousarray(plan.tiles, dtype=np.int64),
-                 int(L.padding), int(s), (1 << index_bits) - 1, out)
-    return out
+    """``(T, C * nph)`` entries of each (tile, channel, phase) stream, without building the streams (the
+    counting half of :func:`build_act_streams`'s pass).  What the planner needs to size IARAM for each
+    candidate split (``plan_with_capacity``)."""
+    return _entries(acts, L, plan, index_bits, None, False).reshape(plan.tiles.shape[0], -1)
 
 
-def build_act_streams(acts: np.ndarray, L: Layer, plan: Plan, index_bits: int, keep: np.ndarray | None = None):
-    """RLE streams of every (tile, channel, phase).  ``keep`` (H, W) bool drops pixels (mask-skip variant)."""
-    s, pad, nph = plan.stride, L.padding, plan.nph
-    C = acts.shape[0]
-    CV = C * nph
-    T = plan.tiles.shape[0]
-    cnt = np.zeros(T * CV, dtype=np.int64)
-    chunks = []
-    for t in range(T):
-        y0, y1, x0, x1 = plan.tiles[t]
-        fp0, fq0 = plan.foot[t, 0], plan.foot[t, 2]
-        for phy in range(s):
-            for phx in range(s):
-                ph = phy * s + phx
-                ys, xs = _phase_pixels(y0, y1, x0, x1, pad, s, phy, phx)
-                if ys.size == 0 or xs.size == 0:
-                    continue
-                V = acts[:, ys[:, None], xs[None, :]].reshape(C, -1)
-                if keep is not None:
-                    V = V * keep[ys[:, None], xs[None, :]].reshape(1, -1)
-                ptr, pos, val, pd = rle_streams(V, index_bits)
-                ap = (ys[pos // xs.size] + pad - phy) // s
-                aq = (xs[pos % xs.size] + pad - phx) // s
-                term = (ap - fp0) * plan.Qacc + (aq - fq0)
-                chunks.append((t, ph, ptr, (ap, aq, term, val, pd)))
-                cnt[t * CV + np.arange(C) * nph + ph] = np.diff(ptr)
-    ptr = np.zeros(T * CV + 1, dtype=np.int64)
-    np.cumsum(cnt, out=ptr[1:])
+def build_act_streams(acts: np.ndarray, L: Layer, plan: Plan, index_bits: int, keep: np.ndarray | None = None,
+                      counts: np.ndarray | None = None):
+    """RLE streams of every (tile, channel, phase).  ``keep`` (H, W) bool drops pixels (mask-skip variant);
+    ``counts``: :func:`act_tile_counts` of the same plan when already known (without ``keep``).  Checked
+    against a per-tile encoding through :func:`~accelsim.formats.rle.rle_fill` in tests/accelsim/test_scnn.py."""
+    CV = acts.shape[0] * plan.nph
+    cnt = _entries(acts, L, plan, index_bits, keep, False) if counts is None or keep is not None else counts
+    ptr = np.zeros(plan.tiles.shape[0] * CV + 1, dtype=np.int64)
+    np.cumsum(cnt.reshape(-1), out=ptr[1:])
     n = int(ptr[-1])
-    arrs = [np.zeros(n, dtype=np.int64) for _ in range(3)] + [np.zeros(n), np.zeros(n, dtype=np.bool_)]
-    for t, ph, cptr, cols in chunks:
-        if nph == 1:  # the chunk is the contiguous run of tile t
-            for dst, src in zip(arrs, cols):
-                dst[ptr[t * CV]:ptr[(t + 1) * CV]] = src
-            continue
-        for c in range(C):
-            b = t * CV + c * nph + ph
-            for dst, src in zip(arrs, cols):
-                dst[ptr[b]:ptr[b + 1]] = src[cptr[c]:cptr[c + 1]]
-    return ActStreams(ptr, arrs[0], arrs[1], arrs[2], arrs[3], arrs[4], CV)
+    out = (np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), np.zeros(n),
+           np.zeros(n, dtype=np.bool_))
+    _entries(acts, L, plan, index_bits, keep, True, ptr, out)
+    return ActStreams(ptr, *out, CV)
 
 
 @dataclass

@@ -349,9 +349,14 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
         iaram_entries = cfg["iaram_bytes"] * 8 // eb
 
         # candidate splits are sized from the stream lengths alone; only the chosen one's streams are built
-        plan, act_dram, note = plan_with_capacity(
-            L, cfg, lambda pl: act_tile_counts(acts, L, pl, ib).sum(axis=1), iaram_entries)
-        stored = build_act_streams(acts, L, plan, ib)
+        last = {}
+
+        def tile_entries(pl):
+            last["plan"], last["counts"] = pl, act_tile_counts(acts, L, pl, ib)
+            return last["counts"].sum(axis=1)
+
+        plan, act_dram, note = plan_with_capacity(L, cfg, tile_entries, iaram_entries)
+        stored = build_act_streams(acts, L, plan, ib, counts=last["counts"] if last.get("plan") is plan else None)
         keep = needed_inputs(L, mask) if skip else None
         ast = build_act_streams(acts, L, plan, ib, keep) if skip else stored
         wst = build_weight_streams(w, L, plan, ib, cfg["weight_order"])
