@@ -39,6 +39,7 @@ from ..config import COMMON_FIELDS, ArchConfig, Field, flatten, load_arch
 from ..errors import ConfigError
 from ..limits import ENV as LIMITS_ENV
 from ..limits import limit
+from .workload_spec import TRACE_OPTIONS, WorkloadSpec, parse_workloads, spec_int  # noqa: F401 - re-exported
 
 #: columns a constraint or objective may name besides the parameters (see ``execute.METRICS``)
 METRIC_COLUMNS = ("cycles", "latency_s", "energy_j", "area_mm2", "utilization", "latency_p50_s", "latency_p99_s",
@@ -51,21 +52,6 @@ DEFAULT_OBJECTIVES = ("latency_s", "energy_j", "area_mm2")
 _CONSTRAINT = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(<=|>=|==|!=|<|>)\s*([-+]?[0-9.]+(?:[eE][-+]?\d+)?)\s*$")
 _OPS = {"<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b, ">": lambda a, b: a > b,
         "==": lambda a, b: a == b, "!=": lambda a, b: a != b}
-
-
-@dataclass
-class WorkloadSpec:
-    key: str
-    source: str  # zoo name or resolved path ("dynhead-trace" when ``trace`` is set)
-    images: list[int] | None = None
-    layers: list[str] | None = None
-    trace: dict | None = None  # options of ``python -m dynhead trace`` (generated once, cached by options)
-
-
-#: options of a ``source: {dynhead: {...}}`` workload -> (type, ``python -m dynhead trace`` flag)
-TRACE_OPTIONS = {"checkpoint": (str, "--checkpoint"), "images": (str, "--images"), "size": (str, "--size"),
-                 "max_images": (int, "--max-images"), "prune": (float, "--prune"), "width": (int, "--width"),
-                 "seed": (int, "--seed"), "dense": (bool, "--dense")}
 
 
 @dataclass
@@ -258,8 +244,8 @@ def spec_from_dict(data: dict, file: str | None = None, base_dir: Path | None = 
         except ConfigError as e:
             raise ConfigError(str(e), field="--set") from None
 
-    workloads = _workloads(data, file, base_dir)
-    seed = _int(data.get("seed", 0), file, "seed", lo=0)
+    workloads = parse_workloads(data, file, base_dir)
+    seed = spec_int(data.get("seed", 0), file, "seed", lo=0)
     on_uns = data.get("on_unsupported", "error")
     if on_uns not in ("error", "skip"):
         raise ConfigError(f"must be 'error' or 'skip', got {on_uns!r}", file=file, field="on_unsupported")
@@ -282,8 +268,8 @@ def spec_from_dict(data: dict, file: str | None = None, base_dir: Path | None = 
         if "samples" not in samp:
             raise ConfigError(f"{method} sampling needs 'samples' (number of points)", file=file,
                               field="sampling.samples")
-        samples = _int(samp["samples"], file, "sampling.samples", lo=1)
-    sample_seed = _int(samp.get("seed", 0), file, "sampling.seed", lo=0)
+        samples = spec_int(samp["samples"], file, "sampling.samples", lo=1)
+    sample_seed = spec_int(samp.get("seed", 0), file, "sampling.seed", lo=0)
 
     params = _params(data.get("parameters"), schema, base, workloads, file, method)
     pts_list = None
@@ -407,102 +393,6 @@ def _with(base: ArchConfig, ov: dict, file, fld: str) -> ArchConfig:
         raise ConfigError(e.reason, file=file, field=f"{fld}.{e.field}" if e.field else fld) from None
 
 
-def _int(v, file, fld, lo=None) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or float(v) != int(v):
-        raise ConfigError(f"must be an integer, got {v!r}", file=file, field=fld)
-    if lo is not None and v < lo:
-        raise ConfigError(f"must be >= {lo}, got {v}", file=file, field=fld)
-    return int(v)
-
-
-def _int_list(v, file, fld):
-    if v is None:
-        return None
-    if not isinstance(v, list) or not v:
-        raise ConfigError("must be a non-empty list of integers", file=file, field=fld)
-    return [_int(x, file, f"{fld}[{i}]", lo=0) for i, x in enumerate(v)]
-
-
-def _workloads(data, file, base_dir: Path) -> dict[str, WorkloadSpec]:
-    if "workload" in data and "workloads" in data:
-        raise ConfigError("give either 'workload' or 'workloads', not both", file=file, field="workloads")
-    raw = data.get("workloads")
-    if raw is None:
-        w = data.get("workload")
-        if w is None:
-            raise ConfigError("required: a zoo name or .npz file (or a 'workloads' mapping)", file=file,
-                              field="workload")
-        raw = {"default": w}
-    if isinstance(raw, list):  # list of sources: keys are their stems
-        raw = {Path(str(s if not isinstance(s, dict) else s.get("source", i))).stem: s for i, s in enumerate(raw)}
-    if not isinstance(raw, dict) or not raw:
-        raise ConfigError("must be a non-empty mapping name -> source", file=file, field="workloads")
-    out = {}
-    for key, v in raw.items():
-        fld = f"workloads.{key}"
-        if isinstance(v, str):
-            v = {"source": v}
-        if isinstance(v, dict) and isinstance(v.get("source"), dict):
-            extra = set(v) - {"source", "images", "layers"}
-            if extra:
-                raise ConfigError(f"unknown key {sorted(extra)[0]!r} (allowed: source, images, layers)", file=file,
-                                  field=fld)
-            trace = _trace_options(v["source"], file, f"{fld}.source")
-            layers = v.get("layers")
-            if layers is not None and (not isinstance(layers, list) or not all(isinstance(x, str) for x in layers)):
-                raise ConfigError("must be a list of layer names", file=file, field=f"{fld}.layers")
-            out[str(key)] = WorkloadSpec(str(key), "dynhead-trace", _int_list(v.get("images"), file, f"{fld}.images"),
-                                         layers, trace)
-            continue
-        if not isinstance(v, dict) or not isinstance(v.get("source"), str):
-            raise ConfigError("needs 'source': a zoo name, a .npz file or {dynhead: {trace options}}", file=file,
-                              field=fld)
-        extra = set(v) - {"source", "images", "layers"}
-        if extra:
-            raise ConfigError(f"unknown key {sorted(extra)[0]!r} (allowed: source, images, layers)", file=file,
-                              field=fld)
-        src = v["source"]
-        if src.endswith((".npz", ".csv")):
-            cand = Path(src) if Path(src).is_absolute() else base_dir / src
-            if cand.exists():
-                src = str(cand)
-            elif not Path(src).exists():
-                raise ConfigError(f"workload file not found: {src} (looked in {base_dir})", file=file,
-                                  field=f"{fld}.source")
-        layers = v.get("layers")
-        if layers is not None and (not isinstance(layers, list) or not all(isinstance(x, str) for x in layers)):
-            raise ConfigError("must be a list of layer names", file=file, field=f"{fld}.layers")
-        out[str(key)] = WorkloadSpec(str(key), src, _int_list(v.get("images"), file, f"{fld}.images"), layers)
-    return out
-
-
-def _trace_options(src: dict, file, fld) -> dict:
-    if set(src) != {"dynhead"} or not isinstance(src["dynhead"], dict):
-        raise ConfigError("a generated source is {dynhead: {checkpoint: ..., size: ..., ...}}", file=file, field=fld)
-    opts = src["dynhead"]
-    out = {}
-    for k, v in opts.items():
-        if k not in TRACE_OPTIONS:
-            raise ConfigError(f"unknown trace option (allowed: {', '.join(TRACE_OPTIONS)})", file=file,
-                              field=f"{fld}.dynhead.{k}")
-        t = TRACE_OPTIONS[k][0]
-        if t is float and isinstance(v, int) and not isinstance(v, bool):
-            v = float(v)
-        if t is str and isinstance(v, int) and not isinstance(v, bool):
-            v = str(v)
-        if not isinstance(v, t) or (t is not bool and isinstance(v, bool)):
-            raise ConfigError(f"must be {t.__name__}, got {v!r}", file=file, field=f"{fld}.dynhead.{k}")
-        if k == "prune" and not 0 < v <= 1:
-            raise ConfigError(f"must be in (0, 1], got {v}", file=file, field=f"{fld}.dynhead.{k}")
-        if k in ("max_images", "width") and v < 1:
-            raise ConfigError(f"must be >= 1, got {v}", file=file, field=f"{fld}.dynhead.{k}")
-        out[k] = v
-    if "checkpoint" not in out:
-        raise ConfigError("needs 'checkpoint' (a path or a shipped name: small, large)", file=file,
-                          field=f"{fld}.dynhead.checkpoint")
-    return out
-
-
 def _params(raw, schema, base, workloads, file, method) -> list[Param]:
     if raw is None:
         return []
@@ -568,7 +458,7 @@ def _params(raw, schema, base, workloads, file, method) -> list[Param]:
             raise ConfigError("a log range needs min > 0", file=file, field=fld)
         steps = None
         if "steps" in v:
-            steps = _int(v["steps"], file, f"{fld}.steps", lo=1)
+            steps = spec_int(v["steps"], file, f"{fld}.steps", lo=1)
             _check_cap(steps, file, f"{fld}.steps", "steps")
         elif method == "grid":
             raise ConfigError("a range in a grid sweep needs 'steps'", file=file, field=fld)
