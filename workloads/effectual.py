@@ -117,26 +117,25 @@ def nonzero_outputs(inst: LayerInstance) -> np.ndarray:
             ok = (y >= 0) & (y < L.H) & (x >= 0) & (x < L.W)
             taps.append((ok, y[ok], x[ok]))
     nz = np.zeros(len(pp), dtype=np.int64)
-    for gi in range(g):
-        pats, mult = np.unique(w[gi * Kg:(gi + 1) * Kg].reshape(Kg, -1), axis=0, return_counts=True)
-        ag = a[gi * Cg:(gi + 1) * Cg]
-        cols = None
-        for pat, m in zip(pats, mult):
-            if not pat.any():
-                continue
-            if pat.all():  # every weight non-zero: an effectual product iff some activation under a tap is
-                anyc = ag.any(axis=0)
-                hit = np.zeros(len(pp), dtype=bool)
-                for ok, y, x in taps:
-                    hit[ok] |= anyc[y, x]
-            else:
-                if cols is None:
-                    cols = np.zeros((Cg, L.R * L.S, len(pp)), dtype=np.float32)
-                    for i, (ok, y, x) in enumerate(taps):
-                        cols[:, i, ok] = ag[:, y, x]
-                    cols = cols.reshape(Cg * L.R * L.S, len(pp))
-                hit = pat.astype(np.float32) @ cols > 0.5  # exact (< 2^24 terms)
-            nz += int(m) * hit
+    wr = w.reshape(g, Kg, Cg * L.R * L.S)
+    full = wr.all(axis=2)                       # (g, Kg): every weight of the channel non-zero
+    mixed = wr.any(axis=2) & ~full              # the rest but all-zero channels (never effectual)
+    n_full = full.sum(axis=1)
+    gs = np.flatnonzero(n_full)
+    if gs.size:  # an effectual product iff some activation of the group is non-zero under a tap: no product
+        anyc = a.reshape(g, Cg, L.H, L.W)[gs].any(axis=1)
+        hit = np.zeros((gs.size, len(pp)), dtype=bool)
+        for ok, y, x in taps:
+            hit[:, ok] |= anyc[:, y, x]
+        nz += n_full[gs] @ hit
+    for gi in np.flatnonzero(mixed.any(axis=1)):
+        rows = wr[gi][mixed[gi]]
+        pats, mult = np.unique(rows, axis=0, return_counts=True) if len(rows) > 1 else (rows, np.ones(1, np.int64))
+        cols = np.zeros((Cg, L.R * L.S, len(pp)), dtype=np.float32)
+        for i, (ok, y, x) in enumerate(taps):
+            cols[:, i, ok] = a[gi * Cg:(gi + 1) * Cg, y, x]
+        hit = pats.astype(np.float32) @ cols.reshape(Cg * L.R * L.S, len(pp)) > 0.5  # exact (< 2^24 terms)
+        nz += mult.astype(np.int64) @ hit
     out[pp, qq] = nz
     return out
 

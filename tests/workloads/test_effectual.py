@@ -122,7 +122,7 @@ def test_nonzero_outputs_equals_counts_on_random_layers():
     from workloads.effectual import nonzero_outputs
     rng = np.random.default_rng(11)
     for i in range(80):
-        g = int(rng.choice([1, 2]))
+        g = int(rng.choice([1, 2, 4]))  # 4: depthwise when C = K = 4
         C, K = g * int(rng.integers(1, 5)), g * int(rng.integers(1, 5))
         R, S = int(rng.choice([1, 3])), int(rng.choice([1, 3]))
         st, pad, dil = int(rng.integers(1, 3)), int(rng.integers(0, 2)), int(rng.choice([1, 2]))
