@@ -423,7 +423,8 @@ def test_validate_reports_every_check(shared):
     names = {c["name"] for c in res["checks"]}
     assert {"perf SCNN/DCNN at density 1.0", "performance crossover density", "speedup at density 0.1",
             "GoogLeNet 1x1 utilisation with Kc=8", "64x16 beats 4x256", "64x16 speed over 4x256"} <= names
-    assert set(res["granularity"]) == {"64x16", "4x256"}
+    assert set(res["granularity"]) == {"64x16", "4x256"} and set(res["granularity_vgg16"]) == {"64x16", "4x256"}
+    assert "64x16 speed over 4x256 (VGG16)" in names
     br = res["kc8_1x1_googlenet_bracket"]
     assert br["densities_of_5b"]["utilization"] < br["densities_of_3a"]["utilization"]
     for c in res["checks"]:
