@@ -207,3 +207,26 @@ def test_must_run_units_are_always_simulated():
     sp.must_run = np.ones(100, dtype=bool)
     r = sample_layer(_Model(), sp.inst, SampleSpec.parse("0.1"), sp, exhaustive(sp))
     assert r.cycles == exhaustive(Space(100))().cycles and "must run" in r.extra["sampling"]["exhaustive"]
+
+
+def test_a_sample_without_spread_runs_the_layer_exhaustively():
+    """A sample whose units all sit exactly on the fit (equal cycles, equal proxy: a depthwise layer's rounds)
+    has zero variance; a zero-width interval would claim the units not run are known.  Such a layer runs
+    exhaustively instead, so its result is exact; a sample that drew an odd unit keeps its interval."""
+    fell_back = kept = 0
+    for seed in range(12):
+        sp = Space(400)
+        sp.work = np.full(400, 20, dtype=np.int64)
+        sp.work[[7, 133, 250, 311, 377]] = 30
+        sp.proxy = np.full(400, 10.0)
+        ref = exhaustive(sp)()
+        for mode in ("0.05", "auto"):
+            r = sample_layer(_Model(), sp.inst, SampleSpec.parse(mode, seed=seed), sp, exhaustive(sp))
+            smp = r.extra["sampling"]
+            if "exhaustive" in smp:  # no spread, or auto judged the sample too costly
+                assert r.cycles == ref.cycles
+                fell_back += "no spread" in smp["exhaustive"]
+            else:
+                assert smp["cycles_var"] > 0
+                kept += 1
+    assert fell_back and kept
