@@ -28,6 +28,8 @@ seeds at the same sample.
 layer's cycle interval at most +-1 % of its estimate (Neyman allocation, sec. 5.5), and simulates the
 layer exhaustively instead when that sample would be more than half of the units (or the layer has
 fewer than :attr:`SampleSpec.min_units` units): then the result is the exhaustive one, bit for bit.
+In any mode a sample whose units show no spread (zero estimated variance with units left out) runs the
+layer exhaustively too: a zero-width interval would claim the units not run are known.
 
 A sampled layer's ``extra["sampling"]`` holds the mode, unit name, units, sampled units, strata, and
 for cycles and energy (pJ) the estimate's variance and 95 % interval; :func:`total_interval` adds
