@@ -130,7 +130,7 @@ def nonzero_outputs(inst: LayerInstance) -> np.ndarray:
         nz += n_full[gs] @ hit
     for gi in np.flatnonzero(mixed.any(axis=1)):
         rows = wr[gi][mixed[gi]]
-        pats, mult = np.unique(rows, axis=0, return_counts=True) if len(rows) > 1 else (rows, np.ones(1, np.int64))
+        pats, mult = np.unique(rows, axis=0, return_counts=True)
         cols = np.zeros((Cg, L.R * L.S, len(pp)), dtype=np.float32)
         for i, (ok, y, x) in enumerate(taps):
             cols[:, i, ok] = a[gi * Cg:(gi + 1) * Cg, y, x]

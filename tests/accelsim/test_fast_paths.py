@@ -272,7 +272,7 @@ def test_scnn_dense_weights_take_the_identical_units_path():
     inst = random_inst(16, 64, 32, 32, 3, pad=1, dw=1.0, seed=3)
     m = make_model("scnn")
     prep = m.prepare(inst)
-    assert len(np.unique(prep.round_class)) < prep.plan.round_tile.shape[0]
+    assert len(np.unique(prep.unit_class, axis=0)) < prep.plan.round_tile.shape[0]  # rounds, PE by PE
     assert run_instance(m, inst).extra["path"] == "identical_units_once"
 
 
@@ -285,7 +285,7 @@ def test_scnn_dense_input_tiles_of_one_shape_are_one_class():
     m = make_model("scnn")
     prep = m.prepare(inst)
     assert prep.plan.tiles.shape[0] == 64
-    assert len(np.unique(prep.unit_key[prep.unit_key >= 0])) == 9
+    assert prep.n_unit_classes == 9
     loop = make_model("scnn")
     loop.fast_paths = False
     a, b = run_instance(m, inst), run_instance(loop, inst)

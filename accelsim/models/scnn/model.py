@@ -153,16 +153,7 @@ from .kernel import (
     scnn_kernel_parallel,
 )
 from .prepare import prepare_layer
-from .rounds import (  # noqa: F401 - re-exported
-    ROUND_SUMS,
-    Prepared,
-    group_classes,
-    round_classes,
-    round_numbers,
-    tile_classes,
-    unit_classes,
-    unit_keys,
-)
+from .rounds import ROUND_SUMS, Prepared, round_numbers  # noqa: F401 - re-exported
 
 #: cycle-breakdown keys in report order
 BREAKDOWN_KEYS = ("busy", "fragmentation", "rle_padding", "out_of_plane", "masked_output", "bank_conflict",
@@ -269,8 +260,9 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
         comp_pass = np.bincount(plan.round_pass, weights=rn["cyc"], minlength=plan.n_pass)
         wl_pass = np.bincount(plan.round_pass, weights=rn["wround"], minlength=plan.n_pass)
         res = self.assemble(prep, tot, comp_pass, wl_pass, S, rn)
-        # which timing path ran (the report lists it; its hash ignores it): identical rounds once, or all
-        once = self.fast_paths and not functional and prep.n_unit_classes < int((prep.unit_key >= 0).sum())
+        # which timing path ran (the report lists it; its hash ignores it): identical units once, or all
+        active = int(((plan.round_tile >= 0) & (plan.round_group >= 0)).sum())
+        once = self.fast_paths and not functional and prep.n_unit_classes < active
         res.extra["path"] = "identical_units_once" if once else "cycle_loop"
         if functional:
             if L.bias is not None:
@@ -327,13 +319,13 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
             first, inv = prep.unit_first, prep.unit_class.ravel()
         else:
             _, first, inv = np.unique(prep.unit_class[sel].ravel(), return_index=True, return_inverse=True)
-        ut = np.ascontiguousarray(rt[sel].ravel()[first][:, None])
-        ug = np.ascontiguousarray(rg[sel].ravel()[first][:, None])
+        t, g = rt[sel], rg[sel]
+        ut = np.ascontiguousarray(t.ravel()[first][:, None])
+        ug = np.ascontiguousarray(g.ravel()[first][:, None])
         stats = np.zeros((len(first), 1, N_ST), dtype=np.int64)
         scnn_kernel_parallel(ut, ug, *prep.timing_streams, *prep.xbar, stats)
         stats = stats[inv.reshape(-1), 0].reshape(len(sel), rt.shape[1], N_ST)
         if prep.mask_count is not None:  # the run had no mask: split each unit's in-plane products (maskcount.py)
-            t, g = rt[sel], rg[sel]
             mc = np.where((t >= 0) & (g >= 0), prep.mask_count[np.maximum(t, 0), np.maximum(g, 0)], 0)
             stats[:, :, ST_MASK] = mc
             stats[:, :, ST_EFF] -= mc

@@ -14,7 +14,7 @@ from ..common.planar import Plan, geom, halo_and_drain, output_spill_bytes_pass,
 from .formats import act_tile_counts, build_act_streams, build_weight_streams
 from .kernel import ARB_CODES, PAD_A, PAD_W, XBAR_CODES, bank_terms
 from .maskcount import masked_products
-from .rounds import Prepared, group_classes, round_classes, tile_classes, unit_classes, unit_keys
+from .rounds import Prepared, group_classes, tile_classes, unit_classes, unit_keys
 
 
 def out_entries_per_tile(inst: LayerInstance, plan: Plan):
@@ -106,4 +106,4 @@ def prepare_layer(cfg: ArchConfig, inst: LayerInstance, eb: int) -> Prepared:
     dram_out = output_spill_bytes_pass(plan, cfg, out_tile, out_total, eb, cfg["oaram_bytes"])
     return Prepared(inst, plan, ast, wst, stored, act_dram, note, has_mask, mask, skip, streams, xbar,
                     halo_r, drain_r, halo_psums, drained, in_tile, dram_in, dram_out, out_total,
-                    round_classes(ukey), ukey, timing_streams, mask_count, *unit_classes(ukey))
+                    timing_streams, mask_count, *unit_classes(ukey))

@@ -55,8 +55,6 @@ class Prepared:
     dram_in: np.ndarray           # (n_pass,) input bytes read from DRAM
     dram_out: np.ndarray          # (n_pass,) output bytes spilled to DRAM
     out_total: int
-    round_class: np.ndarray       # (NR,) rounds of one class give the same kernel stats (:func:`round_classes`)
-    unit_key: np.ndarray          # (NR, NPE) units of one key give the same kernel stats (:func:`unit_keys`)
     timing_streams: tuple         # ``streams`` for the fast path: without the mask when it cannot change timing
     mask_count: np.ndarray | None  # (T, G) masked products per (tile, group) when timing_streams drop the mask
     unit_class: np.ndarray        # (NR, NPE) class id of every unit (:func:`unit_classes`; idle PEs one class)
@@ -198,12 +196,3 @@ def unit_classes(ukey: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     round-major), and the number of classes of active units."""
     vals, first, inv = np.unique(ukey.ravel(), return_index=True, return_inverse=True)
     return inv.reshape(ukey.shape).astype(np.int64), first.astype(np.int64), int((vals >= 0).sum())
-
-
-def round_classes(ukey: np.ndarray) -> np.ndarray:
-    """``(NR,)`` class of every barrier round: rounds whose PEs' units (:func:`unit_keys`) are equal, PE by PE,
-    give equal kernel stats.  With dense weights a pass's rounds differ only in their tiles."""
-    if ukey.shape[0] == 0:
-        return np.zeros(0, dtype=np.int64)
-    _, inv = np.unique(ukey, axis=0, return_inverse=True)
-    return inv.reshape(-1).astype(np.int64)
