@@ -8,6 +8,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..common.planar import Plan
+from .crossbar import XB_FIFO, XB_QUEUE, fifo_grant, xbar_state
 
 if TYPE_CHECKING:
     from .formats import ActStreams, WeightStreams
@@ -15,71 +16,34 @@ if TYPE_CHECKING:
 
 # per-(round, PE) statistics returned by the kernel
 ST_CYC, ST_STEPS, ST_STALL, ST_PROD, ST_OOP, ST_MASK, ST_EFF, ST_WRITE, ST_AREAD, ST_WLOAD, ST_GATED, \
-    ST_IVEC, ST_PADP, ST_SKIPSTEP, ST_SKIPPROD = range(15)
-N_ST = 15
+    ST_IVEC, ST_PADP, ST_SKIPSTEP, ST_SKIPPROD, ST_MEMO = range(16)
+N_ST = 16  # ST_MEMO: blocks repeated from the block memo (how the unit was walked, not what it did)
+#: blocks with fewer products than this skip the block memo (``_scnn_units``)
+MEMO_MIN_PRODUCTS = 64
 #: coordinate sentinels that put every product of an RLE padding entry out of the plane
 PAD_A, PAD_W = -(1 << 40), (1 << 40)
-#: ``accumulator.conflict_model`` codes of the kernel
-XB_STEP_MAX, XB_QUEUE, XB_FIFO = 0, 1, 2
-XBAR_CODES = {"step_max": XB_STEP_MAX, "queue": XB_QUEUE, "fifo": XB_FIFO}
-#: ``accumulator.arbitration`` codes (fifo model)
-ARB_LQF, ARB_RR, ARB_FIXED = 0, 1, 2
-ARB_CODES = {"longest_queue": ARB_LQF, "round_robin": ARB_RR, "fixed_priority": ARB_FIXED}
-
-
 @njit(cache=True, inline="always")
-def fifo_grant(fq, fh, fn, hb, FI, D, A, arb, rr, best, cst, sh):
-    """One crossbar cycle of the ``fifo`` model: every bank grants one of the FIFO heads aimed at it;
-    granted heads leave their FIFOs.  ``arb``: ``ARB_LQF`` the head whose FIFO holds the most products
-    (ties round robin), ``ARB_RR`` round robin (the first lane at or after the bank's pointer,
-    cyclically; the pointer moves past the winner), ``ARB_FIXED`` the lowest lane.  ``fq[m, :]`` is
-    lane m's ring of bank numbers, ``fh`` its head, ``fn`` its fill, ``hb`` the bank of its head (``A``,
-    a dummy bank no one grants, for an empty lane); ``rr`` the banks' round-robin pointers (``A + 1``);
-    ``best`` per-bank scratch: the best bid of the cycle; ``cst`` the cycle's stamp (a multiple of a power of
-    two above every ``key << sh | lane``, growing every cycle, so a bid of an earlier cycle always loses);
-    ``sh`` bits hold a lane number.  Returns the products that left.
-
-    A lane's priority key at its head's bank is unique among the lanes aimed at that bank (it
-    contains the lane's distance from the bank's pointer, or the lane itself), so the winner is
-    the bid ``key << sh | lane`` with the largest value, found without branches in one pass over
-    the lanes (empty lanes bid on the dummy bank); the grants of different banks touch different
-    lanes and pointers, so their order does not matter."""
-    lm = (1 << sh) - 1
-    for m in range(FI):
-        b = hb[m]
-        if arb == ARB_FIXED:
-            key = FI - 1 - m
-        else:
-            d = m - rr[b]
-            if d < 0:
-                d += FI
-            key = FI - 1 - d
-            if arb == ARB_LQF:
-                key += fn[m] * FI
-        v = cst | (key << sh) | m
-        cur = best[b]
-        best[b] = v if v > cur else cur
-    nb = 0
-    for m in range(FI):
-        b = hb[m]
-        if b < A and (best[b] & lm) == m:
-            h = fh[m] + 1
-            if h == D:
-                h = 0
-            fh[m] = h
-            n = fn[m] - 1
-            fn[m] = n
-            hb[m] = fq[m, h] if n > 0 else A
-            rr[b] = m + 1 if m + 1 < FI else 0
-            nb += 1
-    return nb
+def same_block(ab, ae, pab, pae, wb, we, pwb, pwe, a_p, a_q, a_term, w_p, w_q, w_term, w_lane):
+    """Whether the (activation, weight) blocks [ab, ae) x [wb, we) and [pab, pae) x [pwb, pwe) issue the same
+    products (positions, so the same out-of-plane and mask outcomes) to the same banks and lanes in the same
+    order; the values may differ."""
+    if ae - ab != pae - pab or we - wb != pwe - pwb:
+        return False
+    for j in range(ae - ab):
+        if a_p[ab + j] != a_p[pab + j] or a_q[ab + j] != a_q[pab + j] or a_term[ab + j] != a_term[pab + j]:
+            return False
+    for j in range(we - wb):
+        if (w_p[wb + j] != w_p[pwb + j] or w_q[wb + j] != w_q[pwb + j] or w_term[wb + j] != w_term[pwb + j]
+                or w_lane[wb + j] != w_lane[pwb + j]):
+            return False
+    return True
 
 
 @njit(cache=True)
 def _scnn_units(u0, u1, round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val, a_padcum, CV,
                 w_ptr, w_p, w_q, w_k, w_term, w_lane, w_val, w_padcum, CVg, cv0,
                 F, I, M, mult, P, Q, mask, has_mask, mask_skip, skip_steps, functional, out, fifo_entries,
-                xmodel, depth, arb, stats):
+                xmodel, depth, arb, memo, stats):
     """Walk the (round, PE) units ``u0 .. u1 - 1`` (unit u = round u // NPE, PE u % NPE), and in each its
     channels, I-vectors and F-vectors; count cycles per step.
 
@@ -98,6 +62,13 @@ def _scnn_units(u0, u1, round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val,
     with ``skip_steps`` a step none of whose products lands on an active output is not
     issued (ST_SKIPSTEP / ST_SKIPPROD; its slots leave ST_STEPS / ST_PROD).  ``out``
     (K, P, Q) accumulates in functional mode.
+
+    ``memo`` (timing only): a (channel, group) block that issues the same products to the same banks and lanes
+    as the unit's previous block (:func:`same_block`: positions and bank terms, not values) and finds the
+    crossbar in the state that block started in (:func:`crossbar.xbar_state`) runs exactly as that block ran:
+    its counters are added again and the state stays put, without walking it.  Common where a gate zeroes the
+    same pixels in every channel and the weights are dense; exact, proven equal to ``memo=False`` by
+    tests/accelsim/test_fast_paths.py.
     """
     NR, NPE = round_tile.shape
     A = M * mult
@@ -134,6 +105,15 @@ def _scnn_units(u0, u1, round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val,
     pow2 = (M & (M - 1)) == 0
     mm = M - 1
     general = has_mask or functional
+    # block memo: a (channel, group) block that issues what the previous block of the unit issued (same_block),
+    # from the crossbar state that block started in, repeats its counters and leaves that state as it found it
+    # (the previous block ended in the state it started in); functional mode sums values, so never there
+    memo = memo and not functional
+    s_fn = np.zeros(FI, dtype=np.int64)
+    s_q = np.zeros((FI, D), dtype=np.int64)
+    s_rr = np.zeros(A + 1, dtype=np.int64)
+    s_occ = np.zeros(A, dtype=np.int64)
+    d = np.zeros(14, dtype=np.int64)  # the previous block's counters (steps .. skpr in the order below)
     for u in range(u0, u1):
         r = u // NPE
         pe = u - r * NPE
@@ -155,6 +135,7 @@ def _scnn_units(u0, u1, round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val,
         padp = 0
         skst = 0
         skpr = 0
+        nmemo = 0
         now = 0
         inq = 0
         if xmodel == XB_QUEUE:
@@ -165,6 +146,8 @@ def _scnn_units(u0, u1, round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val,
             best[:] = 0
             cst = 0
         c0 = cv0[g]
+        pvalid = False
+        pab = pae = pwb = pwe = 0
         for cl in range(CVg):
             ab = a_ptr[t * CV + c0 + cl]
             ae = a_ptr[t * CV + c0 + cl + 1]
@@ -172,6 +155,35 @@ def _scnn_units(u0, u1, round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val,
             we = w_ptr[g * CVg + cl + 1]
             if ab == ae or wb == we:
                 continue
+            # a block of few products costs about what its memo check would (a state copy per block)
+            if memo and (ae - ab) * (we - wb) >= MEMO_MIN_PRODUCTS:
+                if (pvalid and same_block(ab, ae, pab, pae, wb, we, pwb, pwe, a_p, a_q, a_term, w_p, w_q, w_term,
+                                          w_lane)
+                        and xbar_state(False, xmodel, fn, fh, fq, rr, occ, last, now, D, FI, A, s_fn, s_q, s_rr,
+                                       s_occ)):
+                    steps += d[0]
+                    stall += d[1]
+                    prod += d[2]
+                    oop += d[3]
+                    msk += d[4]
+                    eff += d[5]
+                    wr += d[6]
+                    aread += d[7]
+                    wload += d[8]
+                    gated += d[9]
+                    nivec += d[10]
+                    padp += d[11]
+                    skst += d[12]
+                    skpr += d[13]
+                    nmemo += 1
+                    continue
+                pvalid = xbar_state(True, xmodel, fn, fh, fq, rr, occ, last, now, D, FI, A, s_fn, s_q, s_rr,
+                                    s_occ)
+                pab, pae, pwb, pwe = ab, ae, wb, we
+                d[0], d[1], d[2], d[3], d[4], d[5], d[6] = steps, stall, prod, oop, msk, eff, wr
+                d[7], d[8], d[9], d[10], d[11], d[12], d[13] = aread, wload, gated, nivec, padp, skst, skpr
+            else:
+                pvalid = False
             na_all = ae - ab
             nw_all = we - wb
             pa = a_padcum[ae] - a_padcum[ab]
@@ -316,6 +328,12 @@ def _scnn_units(u0, u1, round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val,
                         now += 1
                     else:
                         stall += mx - 1
+            if pvalid:  # this block's counters
+                d[0], d[1], d[2], d[3], d[4], d[5], d[6] = (steps - d[0], stall - d[1], prod - d[2], oop - d[3],
+                                                            msk - d[4], eff - d[5], wr - d[6])
+                d[7], d[8], d[9], d[10], d[11], d[12], d[13] = (aread - d[7], wload - d[8], gated - d[9],
+                                                                nivec - d[10], padp - d[11], skst - d[12],
+                                                                skpr - d[13])
         if xmodel == XB_QUEUE:  # drain the queues before the barrier
             tail = 0
             for b in range(A):
@@ -346,20 +364,21 @@ def _scnn_units(u0, u1, round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val,
         st[ST_PADP] = padp
         st[ST_SKIPSTEP] = skst
         st[ST_SKIPPROD] = skpr
+        st[ST_MEMO] = nmemo
 
 
 @njit(cache=True)
 def scnn_kernel(round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val, a_padcum, CV,
                 w_ptr, w_p, w_q, w_k, w_term, w_lane, w_val, w_padcum, CVg, cv0,
                 F, I, M, mult, P, Q, mask, has_mask, mask_skip, skip_steps, functional, out, fifo_entries,
-                xmodel, depth, arb, stats):
+                xmodel, depth, arb, memo, stats):
     """:func:`_scnn_units` on every (round, PE), in order, on one thread (the functional mode: ``out`` is a
     float sum over PEs whose halos overlap, so its order is kept)."""
     NR, NPE = round_tile.shape
     _scnn_units(0, NR * NPE, round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val, a_padcum, CV,
                 w_ptr, w_p, w_q, w_k, w_term, w_lane, w_val, w_padcum, CVg, cv0,
                 F, I, M, mult, P, Q, mask, has_mask, mask_skip, skip_steps, functional, out, fifo_entries,
-                xmodel, depth, arb, stats)
+                xmodel, depth, arb, memo, stats)
 
 
 #: (round, PE) units per block of :func:`scnn_kernel_parallel` (at most UNIT_BLOCKS blocks; a fixed split)
@@ -370,7 +389,7 @@ UNIT_BLOCKS = 256
 def scnn_kernel_parallel(round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val, a_padcum, CV,
                          w_ptr, w_p, w_q, w_k, w_term, w_lane, w_val, w_padcum, CVg, cv0,
                          F, I, M, mult, P, Q, mask, has_mask, mask_skip, skip_steps, fifo_entries,
-                         xmodel, depth, arb, stats):
+                         xmodel, depth, arb, memo, stats):
     """:func:`scnn_kernel` without the functional mode, its (round, PE) units in contiguous blocks run in
     parallel (``prange``), each block with its own scratch.  A unit's counters depend on its own round and PE
     only (queues, FIFOs and arbiter pointers start empty; stamps only compare within a step), and each writes
@@ -383,7 +402,7 @@ def scnn_kernel_parallel(round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val
         _scnn_units(b * n // nb, (b + 1) * n // nb, round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val,
                     a_padcum, CV, w_ptr, w_p, w_q, w_k, w_term, w_lane, w_val, w_padcum, CVg, cv0,
                     F, I, M, mult, P, Q, mask, has_mask, mask_skip, skip_steps, False, dummy, fifo_entries,
-                    xmodel, depth, arb, stats)
+                    xmodel, depth, arb, memo, stats)
 
 
 def bank_terms(ast: "ActStreams", wst: "WeightStreams", plan: Plan, F: int, A: int, kind: str):

@@ -307,12 +307,12 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
         if functional:                 # float outputs summed over PEs: every unit, in the serial kernel's order
             stats = np.zeros((len(sel), rt.shape[1], N_ST), dtype=np.int64)
             scnn_kernel(np.ascontiguousarray(rt[sel]), np.ascontiguousarray(rg[sel]), *prep.streams, functional,
-                        out if out is not None else np.zeros((1, 1, 1)), *prep.xbar, stats)
+                        out if out is not None else np.zeros((1, 1, 1)), *prep.xbar, False, stats)
             return stats
         if not self.fast_paths:        # (round, PE) units in parallel, each into its own stats row
             stats = np.zeros((len(sel), rt.shape[1], N_ST), dtype=np.int64)
             scnn_kernel_parallel(np.ascontiguousarray(rt[sel]), np.ascontiguousarray(rg[sel]), *prep.streams,
-                                 *prep.xbar, stats)
+                                 *prep.xbar, False, stats)
             return stats
         # one unit per class of identical units (same tile class, same group class), as a one-PE round each
         if rounds is None:
@@ -323,7 +323,7 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
         ut = np.ascontiguousarray(t.ravel()[first][:, None])
         ug = np.ascontiguousarray(g.ravel()[first][:, None])
         stats = np.zeros((len(first), 1, N_ST), dtype=np.int64)
-        scnn_kernel_parallel(ut, ug, *prep.timing_streams, *prep.xbar, stats)
+        scnn_kernel_parallel(ut, ug, *prep.timing_streams, *prep.xbar, True, stats)
         stats = stats[inv.reshape(-1), 0].reshape(len(sel), rt.shape[1], N_ST)
         if prep.mask_count is not None:  # the run had no mask: split each unit's in-plane products (maskcount.py)
             mc = np.where((t >= 0) & (g >= 0), prep.mask_count[np.maximum(t, 0), np.maximum(g, 0)], 0)

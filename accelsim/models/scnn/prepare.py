@@ -11,8 +11,9 @@ from workloads.effectual import nonzero_outputs
 
 from ...config import ArchConfig
 from ..common.planar import Plan, geom, halo_and_drain, output_spill_bytes_pass, plan_with_capacity
+from .crossbar import ARB_CODES, XBAR_CODES
 from .formats import act_tile_counts, build_act_streams, build_weight_streams
-from .kernel import ARB_CODES, PAD_A, PAD_W, XBAR_CODES, bank_terms
+from .kernel import PAD_A, PAD_W, bank_terms
 from .maskcount import masked_products
 from .rounds import Prepared, group_classes, tile_classes, unit_classes, unit_keys
 
