@@ -82,6 +82,10 @@ def _tile_entries(acts, tiles, foot, pad, s, max_run, Qacc, keep, has_keep, ptr,
     CV = C * nph
     ys = np.empty(acts.shape[1], dtype=np.int64)
     xs = np.empty(acts.shape[2], dtype=np.int64)
+    # output-unit rows / columns and accumulator-term parts of the phase's pixels, once per (tile, phase): the
+    # integer divisions by the stride were most of the per-entry cost
+    op = np.empty(acts.shape[1], dtype=np.int64)
+    oq = np.empty(acts.shape[2], dtype=np.int64)
     for t in range(tiles.shape[0]):
         y0, y1, x0, x1 = tiles[t, 0], tiles[t, 1], tiles[t, 2], tiles[t, 3]
         fp0, fq0 = foot[t, 0], foot[t, 2]
@@ -91,11 +95,14 @@ def _tile_entries(acts, tiles, foot, pad, s, max_run, Qacc, keep, has_keep, ptr,
                 if (y + pad) % s == phy:
                     ys[ny] = y
                     ny += 1
+            for iy in range(ny):
+                op[iy] = (ys[iy] + pad - phy) // s
             for phx in range(s):
                 nx = 0
                 for x in range(x0, x1):
                     if (x + pad) % s == phx:
                         xs[nx] = x
+                        oq[nx] = (x + pad - phx) // s
                         nx += 1
                 ph = phy * s + phx
                 for c in range(C):
@@ -115,17 +122,16 @@ def _tile_entries(acts, tiles, foot, pad, s, max_run, Qacc, keep, has_keep, ptr,
                                 prev += max_run + 1
                                 run -= max_run + 1
                                 if fill:
-                                    py, px = ys[prev // nx], xs[prev % nx]
-                                    out_p[k] = (py + pad - phy) // s
-                                    out_q[k] = (px + pad - phx) // s
+                                    out_p[k] = op[prev // nx]
+                                    out_q[k] = oq[prev % nx]
                                     out_term[k] = (out_p[k] - fp0) * Qacc + (out_q[k] - fq0)
                                     out_val[k] = 0.0
                                     out_pad[k] = True
                                 k += 1
                             if fill:
-                                out_p[k] = (y + pad - phy) // s
-                                out_q[k] = (x + pad - phx) // s
-                                out_term[k] = (out_p[k] - fp0) * Qacc + (out_q[k] - fq0)
+                                out_p[k] = op[iy]
+                                out_q[k] = oq[ix]
+                                out_term[k] = (op[iy] - fp0) * Qacc + (oq[ix] - fq0)
                                 out_val[k] = v
                                 out_pad[k] = False
                             k += 1
