@@ -114,3 +114,41 @@ def test_auto_meets_target(big):
         s = r.extra["sampling"]
         assert "exhaustive" not in s and s["sampled"] < 600, s
         assert s["cycles_rel_half_width"] <= 0.0101 and abs(r.cycles - ref.cycles) <= 0.01 * ref.cycles
+
+
+def test_a_sample_without_spread_runs_once_per_class_of_identical_pixels():
+    """Dense input, 1x1 conv: every pixel runs the same jobs, so auto's sample shows no spread; the layer then
+    runs one pixel per class of identical im2col patterns (one class here) and gives the exhaustive result
+    field for field, without walking every pixel."""
+    from random_layers import random_inst
+
+    from accelsim.engine import with_sampling
+    inst = random_inst(4, 8, 40, 40, 1, da=1.0, dw=0.5, seed=1)
+    ex = run_instance(make_model("eie"), inst)
+    sm = run_instance(with_sampling(make_model("eie"), "auto", 0), inst)
+    info = sm.extra.pop("sampling")
+    assert "once per class of identical units (1 classes)" in info["exhaustive"]
+    assert sm.to_dict() == ex.to_dict()
+
+
+@pytest.mark.parametrize("R,da", [(3, 1.0), (3, 0.6), (5, 1.0)])
+def test_pixel_classes_give_the_exhaustive_result(R, da):
+    """One pixel per class of identical non-zero patterns, weighted by class size, equals running every pixel
+    (dense input: interior and border classes; sparse input: mostly singletons), through the sampler's helper."""
+    from random_layers import random_inst
+
+    from accelsim.sampling import _by_classes
+    inst = random_inst(6, 12, 18, 18, R, pad=R // 2, da=da, dw=0.5, seed=2)
+    m = make_model("eie")
+    ex = run_instance(m, inst)
+    space = m.sampling_units(inst)
+    ids, first, counts = np.unique(space.unit_classes(), return_index=True, return_counts=True)
+    if da == 1.0:
+        assert len(ids) <= 25  # R x R border patterns at most (hand count: corners, edges, interior)
+    got = _by_classes(space, first, counts, {})
+    got.extra.pop("sampling")
+    ex.extra.pop("sampling", None)
+    engine_fills = ("energy_j", "energy_pJ", "latency_s")  # run_instance adds them to what the model returns
+    a, b = got.to_dict(), ex.to_dict()
+    assert {k: v for k, v in a.items() if k not in engine_fills} == {k: v for k, v in b.items()
+                                                                      if k not in engine_fills}

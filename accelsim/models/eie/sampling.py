@@ -75,6 +75,7 @@ class EIEPixels(UnitSpace):
         super().__init__(inst, self.vecs.n, self._proxy(w))
         self.max_occupancy = 0
         self.simulated = np.zeros(self.n_units, dtype=bool)
+        self.cls: np.ndarray | None = None
 
     def _proxy(self, w: np.ndarray) -> np.ndarray:
         """Per active pixel: sum of ``w`` over its non-zero im2col entries (+ the bias column), i.e. the
@@ -94,6 +95,20 @@ class EIEPixels(UnitSpace):
                 h0, w0 = r * L.dilation, s_ * L.dilation
                 acc += z[r, s_, h0:h0 + hs:L.stride, w0:w0 + ws:L.stride]
         return acc.ravel()[vecs.pix] + bias
+
+    def unit_classes(self) -> np.ndarray | None:
+        """Pixels whose im2col vectors have the same non-zero positions run the same jobs (the broadcast
+        order, LNZD bubbles and per-column streams depend on positions only; values matter only in
+        functional mode): one class per pattern.  Units of a class run also mark the class simulated."""
+        if self.inst.layer.kind == "fc":
+            return None
+        keys = []
+        for c0 in range(0, self.n_units, CHUNK_VECTORS):
+            nz = self.vecs(c0, min(self.n_units, c0 + CHUNK_VECTORS)) != 0
+            keys.append(np.packbits(nz, axis=1))
+        k = np.ascontiguousarray(np.concatenate(keys)) if keys else np.zeros((0, 1), dtype=np.uint8)
+        self.cls = np.unique(k.view(np.dtype((np.void, k.shape[1]))).ravel(), return_inverse=True)[1].reshape(-1)
+        return self.cls
 
     def _vectors(self, idx: np.ndarray) -> np.ndarray:
         if self.inst.layer.kind == "fc":
@@ -124,6 +139,8 @@ class EIEPixels(UnitSpace):
         if n:
             self.max_occupancy = max(self.max_occupancy, int(g[:, 3].max()))
         self.simulated[sel] = True
+        if self.cls is not None:  # a unit run stands for its class (unit_classes)
+            self.simulated |= np.isin(self.cls, self.cls[sel])
         poc = int(cfg["pass_overhead_cycles"])
         over = poc * g[:, 5]                     # this unit's jobs' share of the overhead between jobs
         cycles = g[:, 0] + over
