@@ -29,7 +29,9 @@ layer's cycle interval at most +-1 % of its estimate (Neyman allocation, sec. 5.
 layer exhaustively instead when that sample would be more than half of the units (or the layer has
 fewer than :attr:`SampleSpec.min_units` units): then the result is the exhaustive one, bit for bit.
 In any mode a sample whose units show no spread (zero estimated variance with units left out) runs the
-layer exhaustively too: a zero-width interval would claim the units not run are known.
+layer exhaustively too: a zero-width interval would claim the units not run are known.  Where the space
+names classes of identical units (:meth:`UnitSpace.unit_classes`; EIE's pixels of one non-zero pattern),
+that exhaustive result runs one unit per class, weighted by the class sizes (exact).
 
 A sampled layer's ``extra["sampling"]`` holds the mode, unit name, units, sampled units, strata, and
 for cycles and energy (pJ) the estimate's variance and 95 % interval; :func:`total_interval` adds
