@@ -392,3 +392,17 @@ def test_event_equals_cycle_on_fc8(fc8, cfg):
         cy = run_matrix(fc8, act, cfg, fifo_depth=d, timing_loop="cycle")
         assert ev["cycles"] == cy["cycles"] and ev["breakdown"] == cy["breakdown"]
         assert ev["actions"] == cy["actions"] and ev["max_fifo_occupancy"] == cy["max_fifo_occupancy"]
+
+
+@pytest.mark.parametrize("n,span", [(5000, 6000), (5000, 10 ** 9), (1, 1), (0, 10)])
+def test_sort_unique_is_argsort_and_refuses_repeats(n, span):
+    """build_matrix's entry order: a counting sort over a dense key range (a dense layer), argsort over a
+    sparse one; the same order as argsort on unique keys either way, and a repeated (row, column) is refused."""
+    from accelsim.errors import AccelsimError
+    from accelsim.models.eie.formats import _sort_unique
+    rng = np.random.default_rng(n)
+    key = rng.choice(span, size=n, replace=False).astype(np.int64)
+    assert np.array_equal(_sort_unique(key, span), np.argsort(key))
+    if n > 1:
+        with pytest.raises(AccelsimError, match="duplicate"):
+            _sort_unique(np.concatenate([key, key[:1]]), span)

@@ -137,6 +137,24 @@ def _encode_segment(rows, counts, max_run, out_run, out_row, out_src, ptr):
     return k
 
 
+def _sort_unique(key: np.ndarray, span: int) -> np.ndarray:
+    """The order that sorts ``key`` (integers in [0, span)); an error on a repeated key.  A counting sort over
+    the key range when that range is at most a few times the keys (a dense layer's weights: it is the dense
+    matrix), else argsort: the same order either way, as the keys are unique."""
+    if key.size and span <= 4 * key.size + (1 << 20):
+        slot = np.full(span, -1, dtype=np.int64)
+        slot[key] = np.arange(key.size, dtype=np.int64)
+        order = slot[slot >= 0]
+        if order.size != key.size:
+            raise AccelsimError("duplicate (row, column) entries in the sparse matrix")
+        return order
+    order = np.argsort(key)
+    ks = key[order]
+    if ks.size > 1 and (ks[1:] == ks[:-1]).any():
+        raise AccelsimError("duplicate (row, column) entries in the sparse matrix")
+    return order
+
+
 def build_matrix(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_out: int, n_in: int, n_pe: int = 64,
                  bias: np.ndarray | None = None, codes: np.ndarray | None = None,
                  codebook: np.ndarray | None = None, regs_per_pe: int = 64, index_bits: int = 4) -> EIEMatrix:
@@ -167,11 +185,9 @@ def build_matrix(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_out: in
     local = rows // n_pe
     q = local // regs_per_pe
     lrow = local - q * regs_per_pe
-    key = ((q * n_pe + pe) * n_cols + cols) * regs_per_pe + lrow
-    order = np.argsort(key)                      # (pass, PE, column, row); keys are unique
-    ks = key[order]
-    if ks.size > 1 and (ks[1:] == ks[:-1]).any():
-        raise AccelsimError("duplicate (row, column) entries in the sparse matrix")
+    radix = min(regs_per_pe, rows_pe)            # lrow < both
+    key = ((q * n_pe + pe) * n_cols + cols) * radix + lrow
+    order = _sort_unique(key, n_pass * n_pe * n_cols * radix)  # (pass, PE, column, row)
     pe, q, lrow, cols_s = pe[order], q[order], lrow[order], cols[order]
     vals_s, codes_s = vals[order], codes[order]
     seg = q * n_pe + pe
