@@ -346,3 +346,16 @@ def test_scnn_block_memo_fires_on_gated_dense_input(xbar):
     a, b = run_instance(fast, inst), run_instance(loop, inst)
     a.extra.pop("path"), b.extra.pop("path")
     assert a.to_dict() == b.to_dict()
+
+
+def test_scnn_tile_classes_do_not_depend_on_the_key_cache(monkeypatch):
+    """Representative tile keys are kept up to a byte budget and rebuilt beyond it: the classes are the same
+    with no budget at all (every digest match rebuilt and compared)."""
+    from random_layers import random_inst
+
+    from accelsim.models.scnn import rounds
+    inst = random_inst(4, 8, 64, 64, 3, pad=1, da=1.0, dw=1.0, seed=5)
+    a = make_model("scnn").prepare(inst).unit_class
+    monkeypatch.setattr(rounds, "KEY_CACHE_BYTES", 0)
+    b = make_model("scnn").prepare(inst).unit_class
+    assert np.array_equal(a, b) and len(np.unique(a)) < a.size

@@ -109,6 +109,10 @@ def group_classes(wst: WeightStreams, w_p: np.ndarray, w_term: np.ndarray, w_lan
     return gcls
 
 
+#: bytes of representative tile keys :func:`tile_classes` keeps instead of rebuilding them on a digest match
+KEY_CACHE_BYTES = 64 << 20
+
+
 def _tile_key(ast: ActStreams, t: int, a_p: np.ndarray, a_term: np.ndarray, wrange, P: int, Q: int,
               mask: np.ndarray | None) -> bytes:
     """Everything the kernel reads of tile ``t`` outside functional mode, in tile-local form (see
@@ -157,7 +161,8 @@ def tile_classes(ast: ActStreams, n_tiles: int, a_p: np.ndarray, a_term: np.ndar
         wq = wst.q[real_w]
         wpr = w_p[real_w]
         wrange = (int(wpr.min()), int(wpr.max()), int(wq.min()), int(wq.max()))
-    seen: dict[bytes, list[tuple[int, int]]] = {}
+    seen: dict[bytes, list[tuple[int, int, bytes | None]]] = {}
+    budget = KEY_CACHE_BYTES  # representatives' keys kept for the full comparison, up to this many bytes
     cls = np.empty(n_tiles, dtype=np.int64)
     # tiles whose per-channel entry counts no other tile shares are classes of their own (sparse input: all
     # of them); only the others need their full keys
@@ -171,12 +176,14 @@ def tile_classes(ast: ActStreams, n_tiles: int, a_p: np.ndarray, a_term: np.ndar
         key = _tile_key(ast, t, a_p, a_term, wrange, P, Q, mask)
         h = hashlib.blake2b(key, digest_size=16).digest()
         bucket = seen.setdefault(h, [])
-        for t0, c in bucket:  # exact: a digest match is confirmed on the full key
-            if _tile_key(ast, t0, a_p, a_term, wrange, P, Q, mask) == key:
+        for t0, c, k0 in bucket:  # exact: a digest match is confirmed on the full key
+            if (k0 if k0 is not None else _tile_key(ast, t0, a_p, a_term, wrange, P, Q, mask)) == key:
                 cls[t] = c
                 break
         else:
-            bucket.append((t, n))
+            keep = len(key) <= budget
+            budget -= len(key) if keep else 0
+            bucket.append((t, n, key if keep else None))
             cls[t] = n
             n += 1
     return np.unique(cls, return_inverse=True)[1].reshape(-1).astype(np.int64)
