@@ -175,10 +175,12 @@ class UnitSpace(abc.ABC):
         that is a max over the layer), ``macs_dense``, utilisation and its own ``extra``."""
 
 
-def totals_of(u: UnitResults, scale=None) -> UnitResults:
-    """Column sums of ``u`` as length-one arrays."""
+def totals_of(u: UnitResults, weights: np.ndarray | None = None) -> UnitResults:
+    """Column sums of ``u`` as length-one arrays; with ``weights``, each unit's row counted that many times
+    (one unit standing for its class of identical units)."""
     def t(a):
-        return np.array([float(np.sum(a))])
+        a = np.asarray(a, dtype=np.float64)
+        return np.array([float(np.sum(a) if weights is None else np.dot(a, weights))])
     return UnitResults(t(u.cycles), {k: t(v) for k, v in u.breakdown.items()},
                        {k: t(v) for k, v in u.actions.items()}, {k: t(v) for k, v in u.macs.items()},
                        {k: t(v) for k, v in u.aux.items()})
@@ -464,20 +466,10 @@ def sample_layer(model, inst, spec: SampleSpec, space: UnitSpace, exhaustive) ->
 
 def _by_classes(space: UnitSpace, first: np.ndarray, counts: np.ndarray, info: dict) -> LayerResult:
     """The exhaustive result from one unit per class of identical units (:meth:`UnitSpace.unit_classes`):
-    each class's numbers times its size, integer totals, through :meth:`UnitSpace.result` (the contract makes
-    that the model's exhaustive result)."""
+    each class's numbers times its size (:func:`totals_of`), through :meth:`UnitSpace.result`, as the
+    exhaustive contract's own sum over every unit (:func:`check_decomposition`)."""
     order = np.argsort(first)
-    u = space.run(first[order])
-    w = counts[order].astype(np.int64)
-
-    def t(a):
-        return np.array([int(np.dot(np.rint(np.asarray(a, dtype=np.float64)).astype(np.int64), w))])
-    totals = UnitResults(t(u.cycles), {k: np.array([float(np.dot(np.asarray(v, dtype=np.float64), w))])
-                                       for k, v in u.breakdown.items()},
-                         {k: np.array([float(np.dot(np.asarray(v, dtype=np.float64), w))])
-                          for k, v in u.actions.items()},
-                         {k: t(v) for k, v in u.macs.items()}, {k: t(v) for k, v in u.aux.items()})
-    res = space.result(totals)
+    res = space.result(totals_of(space.run(first[order]), counts[order].astype(np.float64)))
     res.extra["sampling"] = info
     return res
 

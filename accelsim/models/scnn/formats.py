@@ -82,7 +82,7 @@ def _tile_entries(acts, tiles, foot, pad, s, max_run, Qacc, keep, has_keep, ptr,
     CV = C * nph
     ys = np.empty(acts.shape[1], dtype=np.int64)
     xs = np.empty(acts.shape[2], dtype=np.int64)
-    # output-unit rows / columns and accumulator-term parts of the phase's pixels, once per (tile, phase): the
+    # output-unit rows / columns of the phase's pixels, once per (tile, phase): the
     # integer divisions by the stride were most of the per-entry cost
     op = np.empty(acts.shape[1], dtype=np.int64)
     oq = np.empty(acts.shape[2], dtype=np.int64)
