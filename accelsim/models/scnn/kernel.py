@@ -200,8 +200,29 @@ def _scnn_units(u0, u1, round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val,
                 wload += nw_all * niv
             prod += na_all * nw_all
             steps += niv * nwv
+            # the block's weight offsets span [wpmin, wpmax] x [wqmin, wqmax] (RLE padding's sentinels included): an
+            # I-vector whose pixels keep every offset inside the plane has only in-plane products, so without a
+            # mask or functional sums its fifo steps need no per-product checks (``inside``)
+            wpmin = wqmin = PAD_W
+            wpmax = wqmax = PAD_A
+            if fifo and not general:
+                for ff in range(wb, we):
+                    v = w_p[ff]
+                    wpmin = v if v < wpmin else wpmin
+                    wpmax = v if v > wpmax else wpmax
+                    v = w_q[ff]
+                    wqmin = v if v < wqmin else wqmin
+                    wqmax = v if v > wqmax else wqmax
             for ib in range(ab, ae, I):
                 ie = min(ib + I, ae)
+                inside = fifo and not general
+                if inside:
+                    for ii in range(ib, ie):
+                        ap = a_p[ii]
+                        aq = a_q[ii]
+                        if ap - wpmax < 0 or ap - wpmin >= P or aq - wqmax < 0 or aq - wqmin >= Q:
+                            inside = False
+                            break
                 for fb in range(wb, we, F):
                     fe = min(fb + F, we)
                     stamp += 1
@@ -212,7 +233,17 @@ def _scnn_units(u0, u1, round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val,
                     s_oop = 0
                     s_msk = 0
                     s_pad = 0
-                    for ii in range(ib, ie):
+                    if inside:  # every product in the plane and counted effectual: only its lane and bank
+                        for ii in range(ib, ie):
+                            at = a_term[ii]
+                            l0 = (ii - ib) * F - fb
+                            for ff in range(fb, fe):
+                                x = at + w_term[ff]
+                                lanes[nl] = l0 + ff
+                                lbank[nl] = ((x & mm) if pow2 else (x % M)) * mult + w_lane[ff]
+                                nl += 1
+                        eff += nl
+                    for ii in range(ib, ib if inside else ie):
                         ap = a_p[ii]
                         aq = a_q[ii]
                         at = a_term[ii]
