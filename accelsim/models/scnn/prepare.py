@@ -12,7 +12,7 @@ from workloads.effectual import nonzero_outputs
 from ...config import ArchConfig
 from ..common.planar import Plan, geom, halo_and_drain, output_spill_bytes_pass, plan_with_capacity
 from .crossbar import ARB_CODES, XBAR_CODES
-from .formats import act_tile_counts, build_act_streams, build_weight_streams
+from .formats import act_tile_counts, build_act_streams, build_weight_streams, pad_prefix
 from .kernel import PAD_A, PAD_W, bank_terms
 from .maskcount import masked_products
 from .rounds import Prepared, group_classes, tile_classes, unit_classes, unit_keys
@@ -77,8 +77,7 @@ def prepare_layer(cfg: ArchConfig, inst: LayerInstance, eb: int) -> Prepared:
     a_term, w_term, w_lane, M, mult = bank_terms(ast, wst, plan, F, A, cfg["accumulator.bank_hash"])
     a_p = np.where(ast.pad, PAD_A, ast.p)
     w_p = np.where(wst.pad, PAD_W, wst.p)
-    a_padcum = np.concatenate([[0], np.cumsum(ast.pad)]).astype(np.int64)
-    w_padcum = np.concatenate([[0], np.cumsum(wst.pad)]).astype(np.int64)
+    a_padcum, w_padcum = pad_prefix(ast.pad), pad_prefix(wst.pad)
     xm = cfg["accumulator.conflict_model"]
     streams = (ast.ptr, a_p, ast.q, a_term, ast.val, a_padcum, ast.CV,
                wst.ptr, w_p, wst.q, wst.k, w_term, w_lane, wst.val, w_padcum, wst.CVg, wst.cv0,

@@ -122,7 +122,8 @@ def _tile_key(ast: ActStreams, t: int, a_p: np.ndarray, a_term: np.ndarray, wran
     pad = ast.pad[e0:e1]
     ap, aq = a_p[e0:e1], ast.q[e0:e1]
     real = ~pad
-    parts = [np.diff(ast.ptr[t * CV:(t + 1) * CV + 1]), pad]
+    # int32 parts (tile-local values): half the bytes to copy, hash and compare of int64
+    parts = [np.diff(ast.ptr[t * CV:(t + 1) * CV + 1]).astype(np.int32), pad]
     if real.any() and wrange is not None:
         pmin, pmax = int(ap[real].min()), int(ap[real].max())
         qmin, qmax = int(aq[real].min()), int(aq[real].max())
@@ -133,7 +134,7 @@ def _tile_key(ast: ActStreams, t: int, a_p: np.ndarray, a_term: np.ndarray, wran
         near = (pmin - wpmax < 0, pmax - wpmin >= P, qmin - wqmax < 0, qmax - wqmin >= Q)
         border = np.array([*near, *(v if n else 0 for n, v in zip(near, (pmin, P - pmin, qmin, Q - qmin)))],
                           dtype=np.int64)
-        parts += [border, np.where(pad, 0, ap - pmin), np.where(pad, 0, aq - qmin), np.where(pad, 0, a_term[e0:e1])]
+        parts += [border] + [np.where(pad, 0, v).astype(np.int32) for v in (ap - pmin, aq - qmin, a_term[e0:e1])]
         if mask is not None:  # the mask cells any product can read, at a fixed offset from (pmin, qmin)
             r0, r1 = max(0, pmin - wpmax), min(P, pmax - wpmin + 1)
             c0, c1 = max(0, qmin - wqmax), min(Q, qmax - wqmin + 1)
