@@ -62,10 +62,14 @@ def masked_products(ast: ActStreams, wst: WeightStreams, n_tiles: int, P: int, Q
                     np.ascontiguousarray(taps[:, 1]), P, Q, np.ascontiguousarray(mask, dtype=np.bool_), H)
     H = H.reshape(n_tiles, CV, taps.shape[0])
     # n[g, cl, tap]: the group's weights per (block, tap)
+    X = taps.shape[0]
     blk = np.repeat(np.arange(G * CVg), np.diff(wst.ptr))[real]
-    n = np.zeros((G * CVg, taps.shape[0]), dtype=np.int64)
-    np.add.at(n, (blk, tap_of.reshape(-1)), 1)
-    n = n.reshape(G, CVg, taps.shape[0])
+    n = np.bincount(blk * X + tap_of.reshape(-1), minlength=G * CVg * X).reshape(G, CVg, X)
+    if CVg == CV and not wst.cv0.any():
+        # every group reads all channels (no grouped convolution): one product for all groups, in float64,
+        # exact (every partial sum is an integer below 2**53: entries x weights x blocks x taps)
+        return np.rint(H.reshape(n_tiles, CV * X).astype(np.float64)
+                       @ n.reshape(G, CVg * X).T.astype(np.float64)).astype(np.int64)
     for g in range(G):
         c0 = int(wst.cv0[g])
         out[:, g] = np.einsum("tcx,cx->t", H[:, c0:c0 + CVg], n[g])
