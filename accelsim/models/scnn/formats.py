@@ -43,7 +43,7 @@ def _streams(V, max_run, ptr, pos, val, pad):
 def pad_prefix(pad):
     """``(n + 1,)`` int64: RLE padding entries before each entry (``pad`` the per-entry flags), so a block
     [b, e) holds ``pc[e] - pc[b]`` (the kernel's closed-form padding count).  One pass; numpy's cumsum of the
-    bool flags plus the leading zero and the cast took three (6x slower on the paper heads' streams)."""
+    bool flags plus the leading zero and the cast took three (3x slower on the paper heads' streams)."""
     out = np.empty(pad.shape[0] + 1, dtype=np.int64)
     s = 0
     out[0] = 0
