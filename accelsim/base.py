@@ -169,6 +169,13 @@ class AcceleratorModel(abc.ABC):
         the space's fixed part plus the sum over all its units (:func:`accelsim.sampling.check_decomposition`)."""
         return None
 
+    def reuse_key(self, inst: LayerInstance) -> str | None:
+        """A key under which this model's result on ``inst`` may stand for another model's: two models whose
+        keys for an instance are equal give the same LayerResult on it, field for field (an exact fast path
+        across targets, :func:`accelsim.engine.simulate`'s ``reuse``).  None (the default): never shared.  A
+        model that returns a key owns the proof (a test that the results are equal)."""
+        return None
+
     def dram_bytes_per_s(self) -> float | None:
         """Off-chip bandwidth in bytes/s as configured (from :attr:`DRAM_BANDWIDTH`), or None where the
         model has none.  Used for the roofline's bandwidth ceiling."""

@@ -21,6 +21,7 @@ are many, and returns a :class:`accelsim.report.Report`.
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 from typing import Any, Iterable
@@ -208,7 +209,7 @@ def make_report(model: AcceleratorModel, workload: Workload, results: list, skip
 def simulate(workload: Workload, arch: str | ArchConfig, overrides=None, *, images: Iterable[int] | None = None,
              layers: Iterable[str] | None = None, functional: bool = False, jobs: int | None = None,
              progress: bool | None = None, seed: int = 0, on_unsupported: str = "error", executor=None,
-             sample=None):
+             sample=None, reuse: dict | None = None):
     """Simulate every (layer, image) of ``workload`` on ``arch``; returns a Report.
 
     ``jobs``: worker processes (default: all cores; 1 = in-process, the kernels then use Numba's threads; each
@@ -219,6 +220,9 @@ def simulate(workload: Workload, arch: str | ArchConfig, overrides=None, *, imag
     :class:`accelsim.distributed.DaskExecutor`); ``jobs`` is then unused.  Every executor gives the same
     report (same ``report_hash``).  ``sample``: a :class:`accelsim.sampling.SampleSpec` (or ``"off"``,
     ``"auto"``, a fraction) for the models that name their work units; default exhaustive.
+    ``reuse``: a dict shared by calls on the same workload (e.g. one per trace across a compare's targets):
+    a (layer, image) whose :meth:`~accelsim.base.AcceleratorModel.reuse_key` a call already simulated takes
+    that result instead of running again (equal keys give equal results; the report is the same).
     """
     model = arch if isinstance(arch, AcceleratorModel) else make_model(arch, overrides)
     model = with_sampling(model, sample, seed)
@@ -226,23 +230,49 @@ def simulate(workload: Workload, arch: str | ArchConfig, overrides=None, *, imag
     tasks, skipped, imgs = plan_tasks(workload, model, images, layers, on_unsupported)
     skip = on_unsupported == "skip"
     t0 = time.perf_counter()
-    if executor is not None:
-        results = executor.run_batches([(model, workload, tasks, functional, seed, skip)])[0]
+    if reuse is not None and not functional:
+        keys = [_reuse_key(model, workload, n, i, seed) for n, i in tasks]
+        run = [t for t, k in zip(tasks, keys) if k is None or k not in reuse]
+        done = _simulate_tasks(model, workload, run, functional, seed, skip, jobs, progress, executor)
+        got = dict(zip(run, done))
+        results = []
+        for t, k in zip(tasks, keys):
+            if t in got:
+                r = got[t]
+                if k is not None and not isinstance(r, tuple):
+                    reuse[k] = r
+                results.append(r)
+            else:
+                results.append(copy.deepcopy(reuse[k]))
         return make_report(model, workload, results, skipped, imgs, seed, functional, time.perf_counter() - t0)
+    results = _simulate_tasks(model, workload, tasks, functional, seed, skip, jobs, progress, executor)
+    return make_report(model, workload, results, skipped, imgs, seed, functional, time.perf_counter() - t0)
+
+
+def _reuse_key(model: AcceleratorModel, workload: Workload, name: str, image: int, seed: int):
+    """The key of a (layer, image) task in :func:`simulate`'s ``reuse``: the model's own key, with the task,
+    the seed (synthetic data) and the workload's content; None when the model shares nothing there."""
+    k = model.reuse_key(workload.instance(name, image))
+    return None if k is None else (k, workload.content_hash, name, image, seed)
+
+
+def _simulate_tasks(model, workload, tasks, functional, seed, skip, jobs, progress, executor) -> list:
+    """:func:`run_tasks` of ``tasks`` on ``executor``, or on ``jobs`` local processes."""
+    if not tasks:
+        return []
+    if executor is not None:
+        return executor.run_batches([(model, workload, tasks, functional, seed, skip)])[0]
     jobs = default_jobs() if jobs is None else max(1, jobs)
     jobs = min(jobs, len(tasks)) or 1
     show = progress if progress is not None else (len(tasks) > 20 and os.isatty(2))
-    results: list[LayerResult] = []
     if jobs == 1:
         it = (_run_or_skip(model, workload, n, i, functional, seed, skip) for n, i in tasks)
-        results = list(_progress(it, len(tasks), show, f"{model.cfg.name}"))
-    else:
-        import multiprocessing as mp
-        ctx = mp.get_context("fork")
-        with ctx.Pool(jobs, initializer=_init_worker, initargs=(model, workload, functional, seed, skip)) as pool:
-            it = pool.imap(_work, tasks, chunksize=max(1, len(tasks) // (jobs * 8)))
-            results = list(_progress(it, len(tasks), show, f"{model.cfg.name}"))
-    return make_report(model, workload, results, skipped, imgs, seed, functional, time.perf_counter() - t0)
+        return list(_progress(it, len(tasks), show, f"{model.cfg.name}"))
+    import multiprocessing as mp
+    ctx = mp.get_context("fork")
+    with ctx.Pool(jobs, initializer=_init_worker, initargs=(model, workload, functional, seed, skip)) as pool:
+        it = pool.imap(_work, tasks, chunksize=max(1, len(tasks) // (jobs * 8)))
+        return list(_progress(it, len(tasks), show, f"{model.cfg.name}"))
 
 
 def _progress(it, total, show, label):

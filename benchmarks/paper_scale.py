@@ -79,12 +79,15 @@ def exhaustive_rate(target: str, budget: float) -> float:
     return float(r["eff_macs_per_s"])
 
 
-def run_target(target: str, traces, sample: str, jobs: int):
-    """``({row: Report}, wall s)``: every head on ``target``."""
+def run_target(target: str, traces, sample: str, jobs: int, reuse: dict | None = None):
+    """``({row: Report}, wall s)``: every head on ``target``.  ``reuse`` (one dict per head, shared by the
+    targets of a run, as ``accelsim compare`` does): layers whose result another target already gave under the
+    same ``reuse_key`` (scnn-maskskip on the unmasked baseline head = scnn) are not simulated again."""
     from accelsim.engine import make_model, simulate
     model = make_model(target)
     t0 = time.perf_counter()
-    reps = {row: simulate(wl, model, jobs=jobs, seed=0, on_unsupported="skip", progress=False, sample=sample)
+    reps = {row: simulate(wl, model, jobs=jobs, seed=0, on_unsupported="skip", progress=False, sample=sample,
+                          reuse=None if reuse is None else reuse.setdefault(row, {}))
             for row, wl in traces.items()}
     return reps, time.perf_counter() - t0
 
@@ -104,7 +107,8 @@ def part_speed(a) -> dict:
     print("effectual MACs: " + ", ".join(f"{r} {v:.3e}" for r, v in eff.items()))
     print("\n| target | sampled layers | wall s (sampled run) | total cycles +- 95 % (all heads) | exhaustive s "
           "| exhaustive from |\n|---|---|---|---|---|---|")
-    out, total = {"targets": {}, "trace_s": trace_s}, 0.0
+    out, total = {"targets": {}, "trace_s": trace_s, "reuse": not a.no_reuse}, 0.0
+    reuse = None if a.no_reuse else {}  # per head, shared by the targets (as accelsim compare does)
     # warm-up: numba's cache load of each target's kernels on a small layer is not the paper's setting
     from accelsim.engine import make_model, run_instance
     from workloads import Layer, LayerInstance
@@ -115,7 +119,7 @@ def part_speed(a) -> dict:
             run_instance(make_model(t), warm, seed=0)
         except Exception:  # noqa: BLE001 - a target that declines the warm-up layer warms up on the heads
             pass
-        reps, wall = run_target(t, traces, a.sample, a.jobs)
+        reps, wall = run_target(t, traces, a.sample, a.jobs, reuse)
         total += wall
         n_s = sum(sampled_layers(r) for r in reps.values())
         n_l = sum(len(r.results) for r in reps.values())
@@ -190,6 +194,9 @@ def main(argv=None) -> int:
     ap.add_argument("--targets", default=None, help="speed part: targets (default: compare's default targets)")
     ap.add_argument("--sample", default="auto", help="off, auto or a fraction (default auto)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
+    ap.add_argument("--no-reuse", action="store_true",
+                    help="speed part: simulate every target's layers itself, even where another target's result "
+                         "stands for it (AcceleratorModel.reuse_key)")
     ap.add_argument("--budget", type=float, default=3.0,
                     help="seconds of throughput.py's largest layer per target, for the extrapolated exhaustive time")
     ap.add_argument("--accuracy-size", default="400x672")

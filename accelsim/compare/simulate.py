@@ -116,9 +116,13 @@ def simulate_targets(traces: dict, settings: CompareSettings, log=lambda msg: No
     if settings.scheduler or settings.dask_local:
         _simulate_on_dask(work, settings, log, done)
         return out
+    # one reuse dict per trace: a layer whose result one target gave under another's reuse_key is not
+    # simulated again (SCNN's mask-skipping variant on a layer without a mask is SCNN; equal results)
+    reuse: dict[str, dict] = {}
     for name, label, model, wl in work:
         t0 = time.perf_counter()
-        rep = simulate(wl, model, jobs=settings.jobs, seed=settings.seed, on_unsupported="skip", progress=False)
+        rep = simulate(wl, model, jobs=settings.jobs, seed=settings.seed, on_unsupported="skip", progress=False,
+                       reuse=reuse.setdefault(name, {}))
         done(name, label, wl, rep, time.perf_counter() - t0)
     return out
 

@@ -126,6 +126,10 @@ Sampling (``--sample``): the barrier rounds are the work units (``sampling.py``)
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+
 import numpy as np
 
 from workloads import LayerInstance
@@ -270,6 +274,28 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
             out *= prep.mask[None]
             res.output = out
         return res
+
+    #: fields that act only through an output mask (prepare_layer: skipping needs ``output_mask_skip`` and a mask)
+    MASK_ONLY_FIELDS = ("output_mask_skip", "mask_skip_granularity")
+
+    def reuse_key(self, inst: LayerInstance) -> str | None:
+        """On an instance without an output mask (none stored and none to synthesise, or all ones) the
+        :attr:`MASK_ONLY_FIELDS` change nothing, so every SCNN config equal in its other fields gives the same
+        result: ``scnn`` and ``scnn-maskskip`` on the gate-free baseline head (tests/accelsim/test_reuse.py).
+        The key covers the model, every other config value, the energy table's rows, the fast-path, PE-timeline
+        and sampling settings; None for a masked instance."""
+        L, m = inst.layer, inst.out_mask
+        masked = (not bool(np.all(m))) if m is not None else (L.out_density is not None and L.out_density < 1.0)
+        if masked or self.record_pe_timeline:
+            return None
+        spec = self.sampling
+        blob = json.dumps({
+            "class": f"{type(self).__module__}.{type(self).__qualname__}", "model": self.cfg.model,
+            "values": {k: v for k, v in self.cfg.values.items() if k not in self.MASK_ONLY_FIELDS},
+            "energy": {a: self.energy.energy_pJ(a) for a in sorted(self.energy.rows)},
+            "fast_paths": self.fast_paths,
+            "sampling": None if spec is None else dataclasses.asdict(spec)}, sort_keys=True, default=str)
+        return "scnn:" + hashlib.sha256(blob.encode()).hexdigest()
 
     def sampling_units(self, inst: LayerInstance):
         """The layer's barrier rounds (:class:`accelsim.models.scnn.sampling.RoundSpace`); None for a layer the
