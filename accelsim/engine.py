@@ -231,7 +231,7 @@ def simulate(workload: Workload, arch: str | ArchConfig, overrides=None, *, imag
     skip = on_unsupported == "skip"
     t0 = time.perf_counter()
     if reuse is not None and not functional:
-        keys = [_reuse_key(model, workload, n, i, seed) for n, i in tasks]
+        keys = [task_reuse_key(model, workload, n, i, seed) for n, i in tasks]
         run = [t for t, k in zip(tasks, keys) if k is None or k not in reuse]
         done = _simulate_tasks(model, workload, run, functional, seed, skip, jobs, progress, executor)
         got = dict(zip(run, done))
@@ -249,7 +249,7 @@ def simulate(workload: Workload, arch: str | ArchConfig, overrides=None, *, imag
     return make_report(model, workload, results, skipped, imgs, seed, functional, time.perf_counter() - t0)
 
 
-def _reuse_key(model: AcceleratorModel, workload: Workload, name: str, image: int, seed: int):
+def task_reuse_key(model: AcceleratorModel, workload: Workload, name: str, image: int, seed: int):
     """The key of a (layer, image) task in :func:`simulate`'s ``reuse``: the model's own key, with the task,
     the seed (synthetic data) and the workload's content; None when the model shares nothing there."""
     k = model.reuse_key(workload.instance(name, image))

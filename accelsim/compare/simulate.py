@@ -3,6 +3,7 @@ check that runs before anything is measured."""
 
 from __future__ import annotations
 
+import copy
 import re
 import time
 from dataclasses import dataclass, field
@@ -132,14 +133,36 @@ def _simulate_on_dask(work, settings: CompareSettings, log, done) -> None:
     units (large layers alone), each trace and model shipped to the workers once; the reports are those
     of a local run (see :mod:`accelsim.distributed`)."""
     from ..distributed import DaskExecutor
-    from ..engine import make_report, plan_tasks
+    from ..engine import make_report, plan_tasks, task_reuse_key
 
     plans = [plan_tasks(wl, model, on_unsupported="skip") for _, _, model, wl in work]
-    batches = [(model, wl, tasks, False, settings.seed, True) for (_, _, model, wl), (tasks, _, _) in zip(work, plans)]
+    # as the local path shares results per trace (simulate's reuse): a task whose reuse key an earlier pair's
+    # task has runs once, and its result is copied into the later pair's report
+    first: dict = {}
+    runs, copies = [], []   # per pair: the positions that run; (pair, position, source pair, source position)
+    for p, ((_, _, model, wl), (tasks, _, _)) in enumerate(zip(work, plans)):
+        keep = []
+        for j, (n, i) in enumerate(tasks):
+            k = task_reuse_key(model, wl, n, i, settings.seed)
+            if k is not None and k in first:
+                copies.append((p, j, *first[k]))
+                continue
+            if k is not None:
+                first[k] = (p, j)
+            keep.append(j)
+        runs.append(keep)
+    batches = [(model, wl, [tasks[j] for j in keep], False, settings.seed, True)
+               for (_, _, model, wl), (tasks, _, _), keep in zip(work, plans, runs)]
     t0 = time.perf_counter()
     with DaskExecutor(settings.scheduler, settings.dask_local) as ex:
         log(f"Dask: {ex.n_workers} worker(s), {len(batches)} (model, target) pairs")
-        results = ex.run_batches(batches)
+        ran = ex.run_batches(batches)
     wall = time.perf_counter() - t0
+    results = [[None] * len(tasks) for tasks, _, _ in plans]
+    for p, keep in enumerate(runs):
+        for j, r in zip(keep, ran[p]):
+            results[p][j] = r
+    for p, j, q, k in copies:  # sources come before their copies (first occurrence)
+        results[p][j] = copy.deepcopy(results[q][k])
     for (name, label, model, wl), (_, skipped, imgs), res in zip(work, plans, results):
         done(name, label, wl, make_report(model, wl, res, skipped, imgs, settings.seed, False, wall), wall)

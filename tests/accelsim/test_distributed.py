@@ -151,13 +151,30 @@ def test_cli_names_the_cluster_flags(npz, capsys):
 # ------------------------------------------------------------------ compare
 def test_compare_simulations_on_a_scheduler_match_local(scheduler):
     """All (row, target) pairs at once on the cluster: the same reports, in the same order, as one by one
-    locally (iso re-simulation included)."""
+    locally (iso re-simulation included; scnn-maskskip takes scnn's results on the unmasked layers in both)."""
     from accelsim.compare import CompareSettings
     from accelsim.compare.simulate import simulate_targets
     traces = {"baseline": small_workload(2, seed=1), "small": small_workload(2, seed=2)}
-    common = dict(targets=("scnn", "systolic", "nope"), measure=False, plots=False, iso_resimulate=True)
+    common = dict(targets=("scnn", "scnn-maskskip", "systolic", "nope"), measure=False, plots=False,
+                  iso_resimulate=True)
     local = simulate_targets(traces, CompareSettings(jobs=1, **common), gpu_peak_macs=7.85e12)
-    dist = simulate_targets(traces, CompareSettings(scheduler=scheduler, **common), gpu_peak_macs=7.85e12)
+    from accelsim.distributed import DaskExecutor
+    sent = []
+    orig = DaskExecutor.run_batches
+
+    def record(self, batches):
+        sent.extend((m.cfg.name, len(tasks)) for m, _, tasks, *_ in batches)
+        return orig(self, batches)
+
+    DaskExecutor.run_batches = record
+    try:
+        dist = simulate_targets(traces, CompareSettings(scheduler=scheduler, **common), gpu_peak_macs=7.85e12)
+    finally:
+        DaskExecutor.run_batches = orig
+    # scnn-maskskip's unmasked fc layer (2 images) came from scnn's batch (plain and @iso, each trace); its
+    # masked convs ran
+    skip, plain = ([n for name, n in sent if name == t] for t in ("scnn-maskskip", "scnn"))
+    assert set(skip) == {6} and set(plain) == {8} and len(skip) == len(plain) >= 2
     assert list(dist.reports) == list(local.reports) and len(local.reports) >= 8
     assert {k: r.hash for k, r in dist.reports.items()} == {k: r.hash for k, r in local.reports.items()}
     assert dist.missing == local.missing == ["nope"] and dist.peaks == local.peaks
