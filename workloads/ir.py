@@ -388,6 +388,13 @@ class LayerInstance:
             return np.ones((self.layer.P, self.layer.Q), dtype=bool)
         return np.asarray(self.out_mask, dtype=bool)
 
+    def masked(self) -> bool:
+        """Whether this instance, materialised, masks off an output: its mask is not all ones, or it has none
+        and the layer's ``out_density`` below 1 makes :meth:`materialize` draw one."""
+        if self.out_mask is None:
+            return self.layer.out_density is not None and self.layer.out_density < 1.0
+        return not bool(np.all(self.out_mask))
+
     def acts_dense(self, dtype=np.float64) -> np.ndarray:
         return as_dense(self.acts, dtype)
 
@@ -417,7 +424,7 @@ class LayerInstance:
             d = 1.0 if d is None else d
             acts = random_tensor(L.act_shape, d, rng, nonneg=True)
             synth.append("acts")
-        if out_mask is None and L.out_density is not None and L.out_density < 1.0:
+        if out_mask is None and self.masked():
             out_mask = random_tensor((L.P, L.Q), L.out_density, rng) != 0
             synth.append("out_mask")
         return replace(self, acts=acts, weights=weights, out_mask=out_mask, synthetic=tuple(synth))

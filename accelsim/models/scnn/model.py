@@ -284,9 +284,7 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
         result: ``scnn`` and ``scnn-maskskip`` on the gate-free baseline head (tests/accelsim/test_reuse.py).
         The key covers the model, every other config value, the energy table's rows, the fast-path, PE-timeline
         and sampling settings; None for a masked instance."""
-        L, m = inst.layer, inst.out_mask
-        masked = (not bool(np.all(m))) if m is not None else (L.out_density is not None and L.out_density < 1.0)
-        if masked or self.record_pe_timeline:
+        if inst.masked() or self.record_pe_timeline:
             return None
         spec = self.sampling
         blob = json.dumps({
