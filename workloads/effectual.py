@@ -94,6 +94,21 @@ def effectual_macs(inst: LayerInstance) -> int:
     return int((wcount.reshape(L.C, L.R * L.S) * acount).sum())
 
 
+def _window_any(x: np.ndarray, L) -> np.ndarray:
+    """(n, P, Q) bool: whether any of ``x`` (n, H, W) bool is true under the R x S taps of output (p, q) of layer
+    ``L`` (its stride, padding, dilation; taps in the padding read false).  One shifted slice per tap of the
+    zero-padded plane (a strided view, no gather)."""
+    pad, st, dil = L.padding, L.stride, L.dilation
+    xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad))) if pad else x
+    out = np.zeros((x.shape[0], L.P, L.Q), dtype=bool)
+    hs, ws = st * (L.P - 1) + 1, st * (L.Q - 1) + 1
+    for r in range(L.R):
+        for s_ in range(L.S):
+            y0, x0 = r * dil, s_ * dil
+            out |= xp[:, y0:y0 + hs:st, x0:x0 + ws:st]
+    return out
+
+
 def nonzero_outputs(inst: LayerInstance) -> np.ndarray:
     """Per output position (P, Q): how many output channels have at least one effectual product, at the
     active positions (0 at masked-off ones).  The same as ``((effectual_counts(inst) > 0) & mask).sum(0)``,
@@ -124,10 +139,9 @@ def nonzero_outputs(inst: LayerInstance) -> np.ndarray:
     gs = np.flatnonzero(n_full)
     if gs.size:  # an effectual product iff some activation of the group is non-zero under a tap: no product
         anyc = a.reshape(g, Cg, L.H, L.W)[gs].any(axis=1)
-        hit = np.zeros((gs.size, len(pp)), dtype=bool)
-        for ok, y, x in taps:
-            hit[:, ok] |= anyc[:, y, x]
-        nz += n_full[gs] @ hit
+        hit = _window_any(anyc, L)[:, pp, qq]              # (groups, active positions)
+        # float32 product: exact, every count is at most K < 2^24
+        nz += np.rint(n_full[gs].astype(np.float32) @ hit.astype(np.float32)).astype(np.int64)
     for gi in np.flatnonzero(mixed.any(axis=1)):
         rows = wr[gi][mixed[gi]]
         pats, mult = np.unique(rows, axis=0, return_counts=True)

@@ -98,6 +98,25 @@ def dataflow_output(acts: np.ndarray, w: np.ndarray, L, plan) -> np.ndarray:
     return out
 
 
+def _nonzero_pairs(inst: LayerInstance, s: int, pad: int, dil: int) -> int:
+    """Products with both operands non-zero, out-of-plane ones included (what a zero-gating multiplier array
+    fires): per input channel and stride phase, non-zero activations of the phase x non-zero weights (over the
+    channel's group's filters) of the taps that read that phase."""
+    L = inst.layer
+    Kg = L.K // L.groups
+    am, wm = inst.act_mask(), inst.weight_mask()
+    a_ph = np.zeros((L.C, s * s), dtype=np.int64)
+    for phy in range(s):
+        for phx in range(s):
+            a_ph[:, phy * s + phx] = am[:, (np.arange(L.H) + pad) % s == phy][:, :, (np.arange(L.W) + pad) % s
+                                                                              == phx].sum(axis=(1, 2))
+    tph = (((np.arange(L.R) * dil) % s)[:, None] * s + ((np.arange(L.S) * dil) % s)[None, :]).ravel()
+    # non-zero weights per (input channel, tap), summed over the filters of the channel's group
+    wc = wm.reshape(L.groups, Kg, L.C // L.groups, L.R * L.S).sum(axis=1, dtype=np.int64).reshape(L.C, -1)
+    w_ph = wc @ (tph[:, None] == np.arange(s * s)[None, :]).astype(np.int64)   # (C, phases)
+    return int((a_ph * w_ph).sum())
+
+
 def _phase_counts(lo, hi, pad, s):
     """(T, s) number of indices in [lo, hi) of each phase (i + pad) mod s."""
     out = np.zeros((lo.shape[0], s), dtype=np.int64)
@@ -176,7 +195,9 @@ class DCNN(PlanarArrayMixin, AcceleratorModel):
         # exact product classes from the real data
         mask = inst.out_mask_or_ones()
         eff = effectual_macs(inst)
-        eff_unmasked = effectual_macs(LayerInstance(L, inst.image, acts=inst.acts, weights=inst.weights))
+        # without an output mask the unmasked count is the same product count: not taken twice
+        eff_unmasked = (effectual_macs(LayerInstance(L, inst.image, acts=inst.acts, weights=inst.weights))
+                        if inst.out_mask is not None else eff)
         vy = _valid_taps_1d(L.P, L.H, pad, L.R, dil, s)
         vx = _valid_taps_1d(L.Q, L.W, pad, L.S, dil, s)
         inplane_pos = vy.sum(1)[:, None] * vx.sum(1)[None, :] * Cg                  # (P, Q) per output channel
@@ -186,27 +207,14 @@ class DCNN(PlanarArrayMixin, AcceleratorModel):
         # zero_op: in-plane products to active outputs with a zero operand
         total_prod = int(prods.sum())
         oop = total_prod - inplane
-        # non-zero operand pairs (incl. out-of-plane ones) for gating: per conv group, channel, phase
-        am = inst.act_mask()
-        wm = inst.weight_mask()
-        a_ph = np.zeros((L.C, s * s), dtype=np.int64)
-        for phy in range(s):
-            for phx in range(s):
-                a_ph[:, phy * s + phx] = am[:, (np.arange(L.H) + pad) % s == phy][:, :, (np.arange(L.W) + pad) % s
-                                                                                  == phx].sum(axis=(1, 2))
-        tph = (((np.arange(L.R) * dil) % s)[:, None] * s + ((np.arange(L.S) * dil) % s)[None, :]).ravel()
-        Kg = L.K // L.groups
-        nzpairs = 0
-        for g in range(L.groups):
-            wg = wm[g * Kg:(g + 1) * Kg].reshape(Kg, Cg, L.R * L.S).sum(axis=0)   # (Cg, taps)
-            w_ph = np.stack([wg[:, tph == ph].sum(axis=1) for ph in range(s * s)], axis=1)
-            nzpairs += int((a_ph[g * Cg:(g + 1) * Cg] * w_ph).sum())
+        # non-zero operand pairs (incl. out-of-plane ones): a zero-gating machine's multiplies (reported by both)
+        nzpairs = _nonzero_pairs(inst, s, pad, dil)
         nz_inplane = eff_unmasked
 
         # memory
         halo_r, drain_r, halo_psums, drained = halo_and_drain(plan, cfg)
         comp = bool(cfg["dram_compressed_acts"])
-        act_entries_c = rle_entry_count(am.ravel(), cfg["index_bits"]) if comp else 0
+        act_entries_c = rle_entry_count(inst.act_mask().ravel(), cfg["index_bits"]) if comp else 0
         tile_px = (plan.tiles[:, 1] - plan.tiles[:, 0]) * (plan.tiles[:, 3] - plan.tiles[:, 2])
         dram_in = np.zeros(plan.n_pass)
         if act_dram:
@@ -216,10 +224,9 @@ class DCNN(PlanarArrayMixin, AcceleratorModel):
             dram_in = frac * (act_entries_c * eb / 8 if comp else L.C * L.H * L.W * vb / 8)
         w_round = loads.sum(axis=1) if plan.mode == "channel" else loads.max(axis=1)
         dram_w = np.bincount(plan.round_pass, weights=w_round * vb / 8, minlength=plan.n_pass)
-        nzk = nonzero_outputs(inst)
-        dense_k = np.full((L.P, L.Q), L.K)
         ob = eb if comp else vb
-        per_pos = nzk if comp else dense_k
+        # outputs written back: compressed, only the non-zero ones (a dense machine writes every output)
+        per_pos = nonzero_outputs(inst) if comp else np.full((L.P, L.Q), L.K)
         if plan.mode == "channel":
             out_tile, out_total = None, int(per_pos.sum())
         else:
