@@ -253,3 +253,34 @@ def test_chip_on_the_paper_network():
     assert n["chip_power_w"] < PAPER["power_w"]
     assert sum(n["power_by_block_w"].values()) == pytest.approx(n["chip_power_w"])
     assert n["node_nm"] == 65 and n["energy_scale"] == pytest.approx(65 / 45)
+
+
+# ------------------------------------------------------------------ kernels against plain numpy
+@settings(max_examples=80, deadline=None)
+@given(C=st.integers(1, 12), H=st.integers(1, 5), W=st.integers(1, 16), S=st.integers(1, 3), stride=st.integers(1, 3),
+       dil=st.integers(1, 2), density=st.floats(0.0, 1.0), seed=st.integers(0, 2 ** 16),
+       blks=st.lists(st.integers(1, 14), min_size=1, max_size=4, unique=True))
+def test_window_block_max_equals_numpy(C, H, W, S, stride, dil, density, seed, blks):
+    """The spad-fit maxima of every block size in one pass equal the windows summed and blocked in numpy."""
+    from accelsim.models.eyeriss.kernel import window_block_max
+    nz = (np.random.default_rng(seed).random((C, H, W)) < density).view(np.uint8)
+    span = dil * (S - 1) + 1
+    Q = 0 if W < span else (W - span) // stride + 1
+    win = sum(nz[:, :, s * dil + stride * np.arange(Q)].astype(np.int64) for s in range(S))  # (C, H, Q)
+    want = [int(np.add.reduceat(win, np.arange(0, C, b), axis=0).max(initial=0)) if Q else 0 for b in blks]
+    assert window_block_max(nz, Q, S, stride, dil, np.array(blks, dtype=np.int64)).tolist() == want
+
+
+@settings(max_examples=60, deadline=None)
+@given(K=st.integers(1, 20), Cg=st.integers(1, 9), R=st.integers(1, 3), S=st.integers(1, 3), M0=st.integers(1, 9),
+       lanes=st.sampled_from([1, 2, 4]), density=st.floats(0.0, 1.0), seed=st.integers(0, 2 ** 16))
+def test_weight_blocks_equal_numpy(K, Cg, R, S, M0, lanes, density, seed):
+    """Column counts, MAC-stage cycles and per-channel running tile sums equal the numpy block sums."""
+    from accelsim.models.eyeriss.formats import prefix_sum
+    from accelsim.models.eyeriss.kernel import weight_blocks
+    wmask = np.random.default_rng(seed).random((K, Cg, R, S)) < density
+    col = np.add.reduceat(wmask.astype(np.int64), np.arange(0, K, M0), axis=0)
+    cyc = -(-col // lanes)
+    wcnt, cycles, rcum = weight_blocks(prefix_sum(wmask, 0), M0, lanes)
+    assert np.array_equal(wcnt, col) and cycles == int(cyc.sum())
+    assert np.array_equal(rcum, prefix_sum((lanes * cyc).sum(axis=3), 1))

@@ -23,10 +23,21 @@ NACC = 30
 
 
 @njit(cache=True)
+def _taps(x, c, h, o, n, stride):
+    """The ``n`` entries ``x[c, h, o + q * stride]`` (q < n) as a 1-d view.  Loops over the view, not over
+    ``x[c, h, q * stride + o]``, vectorise: a unit-stride view is taken apart so the compiler sees it."""
+    if stride == 1:
+        return x[c, h, o:o + n]
+    return x[c, h, o:o + (n - 1) * stride + 1:stride]
+
+
+@njit(cache=True)
 def iact_rows(act, Q, S, stride, dil, skip_i):
     """Per (channel, padded row, filter column s), over the Q window positions of the row: iacts the PE
     feeds (``F``) and non-zero iacts (``F2``); per (channel, row): stored window columns over (q, s)
-    (``NC``: codes != 0, the iact-address stage).  One pass over the iact codes (C x rows x S x Q)."""
+    (``NC``: codes != 0, the iact-address stage).  One pass over the iact codes (C x rows x S x Q).
+    The counts are sums of comparisons, not branches: the codes are random, so a branch per iact
+    would be mispredicted about half the time (and the q loop vectorises)."""
     C, Hp, Wp = act.shape
     F = np.zeros((C, Hp, S), dtype=np.int64)
     F2 = np.zeros((C, Hp, S), dtype=np.int64)
@@ -35,54 +46,50 @@ def iact_rows(act, Q, S, stride, dil, skip_i):
         for h in range(Hp):
             nc = 0
             for s in range(S):
-                f = 0
-                f2 = 0
-                o = s * dil
+                row = _taps(act, c, h, s * dil, Q, stride)
+                fed = np.int32(0)  # codes != 0: stored (and fed by a PE that does not skip zeros)
+                f2 = np.int32(0)  # code 2: non-zero iacts
                 for q in range(Q):
-                    a = act[c, h, q * stride + o]
-                    if a != 0:
-                        nc += 1
-                        if a == 2:
-                            f2 += 1
-                            f += 1
-                        elif not skip_i:
-                            f += 1
-                F[c, h, s] = f
+                    a = row[q]
+                    fed += np.int32(a != 0)
+                    f2 += np.int32(a == 2)
+                F[c, h, s] = f2 if skip_i else fed
                 F2[c, h, s] = f2
+                nc += fed
             NC[c, h] = nc
     return F, F2, NC
 
 
 @njit(cache=True)
-def window_counts(nz, Q, S, stride, dil):
-    """Stored iacts of each channel's S-wide window at every (row, output column q): (C, rows, Q)."""
+def window_block_max(nz, Q, S, stride, dil, blks):
+    """Largest ``blk`` x S iact window (channel blocks ``[b0, b0 + blk)``, b0 a multiple of ``blk``; one
+    padded row, one output column) of the stored iacts ``nz`` (uint8 0/1, C x rows x cols), for every
+    ``blk`` of ``blks``: the compressed spad fit test, int64 per ``blk`` (0 when there is no window).
+
+    Per padded row, the running sums over channels of each channel's S-wide window at every output
+    column q (C + 1 x Q, int32: C x S stays far below 2**31) give any channel block's windows by one
+    subtraction, so all block sizes cost sum(C / blk) x Q per row on top of one C x S x Q pass, and no
+    (C, rows, Q) array is formed."""
     C, Hp, _ = nz.shape
-    out = np.zeros((C, Hp, Q), dtype=np.int64)
-    for c in range(C):
-        for h in range(Hp):
+    nb = blks.shape[0]
+    best = np.zeros(nb, dtype=np.int64)
+    cs = np.zeros((C + 1, Q), dtype=np.int32)
+    for h in range(Hp):
+        for c in range(C):
             for q in range(Q):
-                t = 0
-                for s in range(S):
-                    t += nz[c, h, q * stride + s * dil]
-                out[c, h, q] = t
-    return out
-
-
-@njit(cache=True)
-def block_window_max(wn, blk):
-    """Largest C0 x S iact window (blocks of ``blk`` channels) of :func:`window_counts`: the spad fit test."""
-    C, Hp, Q = wn.shape
-    best = 0
-    tmp = np.zeros(Q, dtype=np.int64)
-    for b0 in range(0, C, blk):
-        for h in range(Hp):
-            tmp[:] = 0
-            for c in range(b0, min(C, b0 + blk)):
+                cs[c + 1, q] = cs[c, q]
+            for s in range(S):
+                row = _taps(nz, c, h, s * dil, Q, stride)
                 for q in range(Q):
-                    tmp[q] += wn[c, h, q]
-            for q in range(Q):
-                if tmp[q] > best:
-                    best = tmp[q]
+                    cs[c + 1, q] += row[q]
+        for i in range(nb):
+            blk = blks[i]
+            b = np.int32(best[i])
+            for b0 in range(0, C, blk):
+                e = min(C, b0 + blk)
+                for q in range(Q):
+                    b = max(b, cs[e, q] - cs[b0, q])
+            best[i] = b
     return best
 
 
@@ -101,6 +108,36 @@ def block_max(cs, size):
                 if v > best:
                     best = v
     return best
+
+
+@njit(cache=True)
+def weight_blocks(wcum, M0, lanes):
+    """Per-M0 weight data of a regular conv layer whose PE skips zero weights (compressed spads) in one
+    pass over the CSC columns, from ``wcum`` (:func:`~.formats.prefix_sum` of the weight mask over output
+    channels, (K + 1, Cg, R, S)): (wcnt, cycles, rcum) -- the non-zero weights per column (nMb, Cg, R, S)
+    (:func:`weight_counts`), the MAC-stage cycles ``ceil(nnz / lanes)`` summed over the columns, and the
+    running sums over input channels of the stored entries (whole SIMD words, ``lanes * cycles``) per
+    (m-block, r): (nMb, Cg + 1, R), leading zero -- the weight tiles of every C0 by one subtraction."""
+    K = wcum.shape[0] - 1
+    _, Cg, R, S = wcum.shape
+    nMb = (K + M0 - 1) // M0
+    wcnt = np.empty((nMb, Cg, R, S), dtype=np.int64)
+    rcum = np.zeros((nMb, Cg + 1, R), dtype=np.int64)
+    cycles = 0
+    for mb in range(nMb):
+        lo = mb * M0
+        hi = min(K, lo + M0)
+        for c in range(Cg):
+            for r in range(R):
+                t = 0
+                for s in range(S):
+                    n = wcum[hi, c, r, s] - wcum[lo, c, r, s]
+                    wcnt[mb, c, r, s] = n
+                    cyc = (n + lanes - 1) // lanes
+                    cycles += cyc
+                    t += lanes * cyc
+                rcum[mb, c + 1, r] = rcum[mb, c, r] + t
+    return wcnt, cycles, rcum
 
 
 @njit(cache=True)

@@ -26,12 +26,12 @@ from .formats import block_sums, blocksum, ceil_div, prefix_sum
 from .kernel import (
     action_counts,
     block_max,
-    block_window_max,
     iact_rows,
     tile_work,
     tile_work_dense,
+    weight_blocks,
     weight_counts,
-    window_counts,
+    window_block_max,
 )
 
 CLOSED_FORM, CYCLE_LOOP = "closed_form", "cycle_loop"
@@ -96,12 +96,17 @@ class LayerArrays:
 
     def win_max(self, blk: int) -> int:
         """Largest ``blk`` x S iact window of the real data (compressed spad fit)."""
-        if blk not in self._win:
-            if "wn" not in self.__dict__:
-                L = self.L
-                self.__dict__["wn"] = window_counts(self.nz, L.Q, L.S, L.stride, L.dilation)
-            self._win[blk] = int(block_window_max(self.__dict__["wn"], blk))
-        return self._win[blk]
+        return self.win_maxes((blk,))[blk]
+
+    def win_maxes(self, blks) -> dict:
+        """:meth:`win_max` of every block size of ``blks``: the ones not cached yet in one pass over the
+        iacts (:func:`~.kernel.window_block_max`); the cache (blk -> int)."""
+        todo = sorted({int(b) for b in blks} - self._win.keys())
+        if todo:
+            L = self.L
+            best = window_block_max(self.nz, L.Q, L.S, L.stride, L.dilation, np.array(todo, dtype=np.int64))
+            self._win.update(zip(todo, (int(b) for b in best)))
+        return self._win
 
     # ---- weights, per M0
     @cached_property
@@ -110,17 +115,59 @@ class LayerArrays:
         return prefix_sum(self.wmask, 0)
 
     def stats(self, M0: int):
-        """(col, colr, tiles_dw, wcyc_mean) of :func:`~.mapping.tile_stats` for this M0."""
+        """(col, colr, tiles_dw, wcyc_mean) of :func:`~.mapping.tile_stats` for this M0 (the mapping search
+        of a regular conv layer reads :meth:`wcyc_mean` and :meth:`wt_max_mean` instead, without the
+        per-column arrays)."""
         if M0 not in self._stats:
             from .mapping import tile_stats
             self._stats[M0] = tile_stats(self.dw, self.wmask, M0, self.lanes, self.skip_w, self.compressed,
                                          col_nnz=None if self.dw else self.wcnt(M0))
         return self._stats[M0]
 
+    @property
+    def _data_weights(self) -> bool:
+        """Weight tiles and MAC-stage cycles depend on the weight data (a regular conv layer, a PE that
+        skips zero weights, compressed spads); otherwise only on the m-block heights."""
+        return not self.dw and self.skip_w and self.compressed
+
+    def _wblocks(self, M0: int):
+        """(MAC-stage cycles summed over the CSC columns, running sums over input channels of the stored
+        weight entries per (m-block, c, r), (nMb, Cg + 1, R)) of a regular conv layer for this M0: the
+        ``cyc`` total and ``colr.sum(axis=3)`` prefix of :func:`~.mapping.tile_stats`, in one pass over the
+        columns (:func:`~.kernel.weight_blocks`, which also gives :meth:`wcnt`) or, when they depend on
+        the block heights only, from those."""
+        if M0 not in self._rcum:
+            K, Cg, R, S = self.wmask.shape
+            if self._data_weights:
+                wcnt, cycles, rcum = weight_blocks(self.wcum, M0, self.lanes)
+                self._wcnt.setdefault(M0, wcnt)
+            else:  # every column holds its m-block's height of weights (dense PE or uncompressed spad)
+                hs = np.minimum(M0, K - np.arange(0, K, M0))
+                cyc = ceil_div(hs, self.lanes)
+                colr = hs if self.lanes == 1 else self.lanes * cyc
+                cycles = int(cyc.sum()) * Cg * R * S
+                rcum = np.ascontiguousarray(np.broadcast_to(
+                    (np.arange(Cg + 1, dtype=np.int64)[None, :] * (S * colr.astype(np.int64))[:, None])[:, :, None],
+                    (hs.size, Cg + 1, R)))
+            self._rcum[M0] = (int(cycles), rcum)
+        return self._rcum[M0]
+
+    def wcyc_mean(self, M0: int) -> float:
+        """Mean MAC-stage cycles per fed iact (the ``wcyc_mean`` of :meth:`stats`; the estimate)."""
+        if self.dw:
+            return self.stats(M0)[3]
+        cycles, rcum = self._wblocks(M0)
+        K, Cg, R, S = self.wmask.shape
+        # cyc.mean() of tile_stats: an exact integer total (float64 sums of integers below 2**53) over the count
+        return float(cycles) / (rcum.shape[0] * Cg * R * S)
+
     def wcnt(self, M0: int) -> np.ndarray:
         """Non-zero weights per CSC column (:func:`~.kernel.weight_counts`)."""
         if M0 not in self._wcnt:
-            self._wcnt[M0] = weight_counts(self.wmask, M0, self.dw, None if self.dw else self.wcum)
+            if self._data_weights:
+                self._wblocks(M0)
+            else:
+                self._wcnt[M0] = weight_counts(self.wmask, M0, self.dw, None if self.dw else self.wcum)
         return self._wcnt[M0]
 
     def wt_max_mean(self, M0: int, C0: int) -> tuple[int, float]:
@@ -136,9 +183,7 @@ class LayerArrays:
 
     def _rsum_cum(self, M0: int) -> np.ndarray:
         """Running sums over input channels of the stored weight entries per (m-block, c, r)."""
-        if M0 not in self._rcum:
-            self._rcum[M0] = prefix_sum(self.stats(M0)[1].sum(axis=3), 1)
-        return self._rcum[M0]
+        return self._wblocks(M0)[1]
 
     def wt_data(self, M0: int, C0: int) -> np.ndarray:
         """Stored weight entries (SIMD words) of every (m-block, c-block, r) tile: (nMb, nCb, R)."""

@@ -85,9 +85,12 @@ def candidates(cfg, ld, top: int | None = None):
     combos = spatial_combos(cfg, R, P)
     pairs = []  # (M0, C0, nMb, nCb, PE pass time, iact row entries, weight tile entries) per legal tile
     m0s = sorted({m for m in M0_CHOICES if m <= min(K, pcap)} | ({K} if K <= pcap else set()))
+    c0s = [1] if dw else [x for x in C0_CHOICES if x <= Cg]
+    if compressed:  # the spad fit of every block size the loop may test, in one pass over the iacts
+        ld.win_maxes({b for b in (m0s if dw else c0s) if b * S <= waddr})
     for M0 in m0s:
-        wcyc_mean = ld.stats(M0)[3]
-        for C0 in ([1] if dw else [x for x in C0_CHOICES if x <= Cg]):
+        wcyc_mean = ld.wcyc_mean(M0)
+        for C0 in c0s:
             blk = M0 if dw else C0
             if blk * S > waddr:
                 continue
