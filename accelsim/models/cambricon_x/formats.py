@@ -71,9 +71,10 @@ class Compressed:
         return out
 
 
-def compress(inst, fmt: str, value_bits: int = 16, step_bits: int = 8) -> Compressed:
-    """Compress the layer's weights in ``fmt`` ('direct' or 'step'), from the real pruned pattern."""
-    K, L, ptr, pos, vals = weights_csr(inst)
+def compress(inst, fmt: str, value_bits: int = 16, step_bits: int = 8, csr=None) -> Compressed:
+    """Compress the layer's weights in ``fmt`` ('direct' or 'step'), from the real pruned pattern (``csr``: the
+    layer's :func:`weights_csr`, when the caller already has it)."""
+    K, L, ptr, pos, vals = weights_csr(inst) if csr is None else csr
     nnz = np.diff(ptr)
     if fmt == "direct":
         return Compressed(fmt, K, L, ptr, pos, vals, np.zeros(pos.shape[0], bool), nnz, value_bits, step_bits)

@@ -12,7 +12,7 @@ from ...engine import AcceleratorModel, LayerResult, largest_remainder
 from ...errors import ConfigError
 from ...registry import register_model
 from ..common.nfu import BUFFER_NOTE, LEAKAGE_ACTIONS, data_bits_field, dma_traffic, leakage_actions, width_actions
-from ..common.weight_walk import effectual_and_output
+from ..common.weight_walk import effectual_and_output, weights_csr
 from .area import cambricon_x_area
 from .formats import IM_ACTIONS, compress
 from .kernel import map_cycles, timeline
@@ -96,8 +96,9 @@ class CambriconX(AcceleratorModel):
         n_pe, tm = int(cfg["pe.count"]), int(cfg["pe.multipliers"])
         vb, sbits = int(cfg["data.bits"]), int(cfg["index.step_bits"])
         db = max(1, vb // 8)
-        comp = compress(inst, "step", vb, sbits)
-        other = compress(inst, "direct", vb, sbits)
+        csr = weights_csr(inst)  # both formats encode the same CSR rows
+        comp = compress(inst, "step", vb, sbits, csr)
+        other = compress(inst, "direct", vb, sbits, csr)
         fmt = cfg["index.format"]
         if fmt == "direct" or (fmt == "auto" and other.map_bits().sum() < comp.map_bits().sum()):
             comp, other = other, comp

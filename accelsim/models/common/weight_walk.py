@@ -12,7 +12,7 @@ import numpy as np
 from numba import njit
 
 from workloads.effectual import effectual_macs
-from workloads.ir import SparseTensor
+from workloads.ir import SparseTensor, nonzero_mask
 
 
 def weights_csr(inst):
@@ -82,14 +82,14 @@ def effectual_and_output(inst, active: np.ndarray, functional: bool, comp=None):
     RS = Ly.R * Ly.S
     ent_c, rs = np.divmod(pos, RS)
     ent_r, ent_s = np.divmod(rs, Ly.S)
-    a = inst.acts_dense()
     pd = Ly.padding
     act_b = active.astype(np.bool_)
     kpg, cg = Ly.K // Ly.groups, Ly.C // Ly.groups
     args = (ent_c, ent_r, ent_s)
     om = inst.out_mask_or_ones().ravel()
     if Ly.P * Ly.Q == 1 or pos.shape[0] * int(om.sum()) <= 4_000_000:
-        nzp = np.pad((a != 0).astype(np.float64), ((0, 0), (pd, pd), (pd, pd)))
+        # the count needs only the activations' non-zero pattern (no dense copy of a sparse tensor's values)
+        nzp = np.pad(nonzero_mask(inst.acts).astype(np.float64), ((0, 0), (pd, pd), (pd, pd)))
         cnt = _walk_outputs(ptr_r, pos, np.ones(pos.shape[0]), *args, nzp, om, Ly.P, Ly.Q, Ly.stride,
                             Ly.dilation, kpg, cg)
         eff = int(round(cnt.sum()))
@@ -97,7 +97,7 @@ def effectual_and_output(inst, active: np.ndarray, functional: bool, comp=None):
         eff = effectual_macs(inst)
     out = None
     if functional:
-        ap = np.pad(a, ((0, 0), (pd, pd), (pd, pd)))
+        ap = np.pad(inst.acts_dense(), ((0, 0), (pd, pd), (pd, pd)))
         out = _walk_outputs(ptr_r, pos, val, *args, ap, act_b, Ly.P, Ly.Q, Ly.stride, Ly.dilation, kpg, cg)
         if Ly.bias is not None:
             out = out + np.asarray(Ly.bias, np.float64)[:, None] * act_b[None, :]
