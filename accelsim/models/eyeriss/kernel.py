@@ -296,13 +296,19 @@ def close_pass(acc, gtime, gmax, wmax, wsum, wmac, nact, dmax, dkind, wload, sta
 
 
 @njit(cache=True)
-def _one_pass(acc, gtime, gmax, seen_i, seen_w, seen_o, stamp, mt, ct, rt, ft, work, feed, NC, dw, K, R, P, Q, M0,
+def _one_pass(acc, gtime, gmax, seen_h, hlist, stamp, mt, ct, rt, ft, work, feed, NC, dw, K, R, P, Q, M0,
               C0, nMb, nCb, stride, dil, Rsp, Cr, Fc, Mc, Fk, Ck, Mk, n_pes, rowent, wtile, bw_i, bw_w, bw_p,
               ideal_mem, ft_chunk, stages, addr_stages):
     """Pass (mt, ct, rt, ft) of :func:`array_passes`: adds its time, breakdown and delivery counts to ``acc``
-    and its groups' compute times to ``gtime``; returns the cluster stamp and the pass's integer counters
-    (iact-address reads, psum NoC entries, iact / weight spad writes)."""
-    Hp = rowent.shape[1]
+    and its groups' compute times to ``gtime``; returns the scratch stamp and the pass's integer counters
+    (iact-address reads, psum NoC entries, iact / weight spad writes).
+
+    A cluster's PE tiles are the product of its ranges of m-blocks, c-blocks, filter rows and output rows
+    (a range is cut short, or empty, at the layer's edge), so what the NoC multicasts is counted from the
+    ranges: each (m-block, c-block, r) weight tile once, each (m-block, output row) psum row once, each
+    (channel block, iact row) once, the iact rows being the distinct ``p * stride + r * dil`` (``seen_h``,
+    stamped per cluster, lists them in ``hlist``).  Every count is an integer sum (exact in any order),
+    so only the tiles' own times are walked tile by tile, output rows innermost (contiguous)."""
     i_addr = 0
     p_noc = 0
     i_spadw = 0
@@ -316,74 +322,81 @@ def _one_pass(acc, gtime, gmax, seen_i, seen_w, seen_o, stamp, mt, ct, rt, ft, w
     dmax = 0.0
     dkind = -1
     gmax[:] = 0
+    r0 = rt * Rsp
+    r1 = min(R, r0 + Rsp)
+    bsz = M0 if dw else C0  # channels per iact block: an m-block's (depthwise) or a c-block's
     for fk in range(Fk):
+        p0 = (ft * Fk + fk) * Fc
+        p1 = min(P, p0 + Fc)
         for ck in range(Ck):
+            cb0 = (ct * Ck + ck) * Cr
+            cb1 = min(nCb, cb0 + Cr)
             for mk in range(Mk):
-                stamp += 1
-                ient = 0.0
-                went = 0.0
-                pent = 0.0
-                for ri in range(Rsp):
-                    r = rt * Rsp + ri
-                    if r >= R:
-                        continue
-                    for cri in range(Cr):
-                        cb = (ct * Ck + ck) * Cr + cri
-                        if cb >= nCb:
-                            continue
-                        for fcj in range(Fc):
-                            p = (ft * Fk + fk) * Fc + fcj
-                            if p >= P:
-                                continue
-                            h = p * stride + r * dil
-                            for mcj in range(Mc):
-                                mb = (mt * Mk + mk) * Mc + mcj
-                                if mb >= nMb:
-                                    continue
-                                m_lo = mb * M0
-                                m_hi = min(K, m_lo + M0)
-                                blk = mb if dw else cb
-                                c_lo = m_lo if dw else cb * C0
-                                wk_ = work[mb, cb, r, p]
-                                tpe = wk_
-                                if addr_stages:
-                                    ncols = NC[c_lo, h]
-                                    i_addr += ncols
-                                    nfeed = feed[mb, cb, r, p]
-                                    if nfeed > tpe:
-                                        tpe = nfeed
-                                    if ncols > tpe:
-                                        tpe = ncols
-                                wmac += wk_
-                                wsum += tpe
-                                nact += 1
-                                g = ((fk * Mk + mk) * Fc + fcj) * Mc + mcj
-                                if tpe > gmax[g]:
-                                    gmax[g] = tpe
-                                if tpe > wmax:
-                                    wmax = tpe
-                                # psums of this PE move once up the column / out of the array
-                                p_noc += (m_hi - m_lo) * Q
-                                # delivery: the NoC multicasts, so a cluster fetches each
-                                # distinct iact row / weight tile / output row once
-                                e = rowent[blk, h]
-                                i_spadw += e
-                                ik = blk * Hp + h
-                                if seen_i[ik] != stamp:
-                                    seen_i[ik] = stamp
-                                    ient += e
+                mb0 = (mt * Mk + mk) * Mc
+                mb1 = min(nMb, mb0 + Mc)
+                ient = 0
+                went = 0
+                pent = 0
+                if p1 > p0 and cb1 > cb0 and mb1 > mb0:  # the cluster has PE tiles (r0 < R always)
+                    n_p = p1 - p0
+                    n_t = (r1 - r0) * (cb1 - cb0)  # tiles per (m-block, output row)
+                    # PE tiles: stage times, the pass's and each accumulation group's busiest PE
+                    heights = 0
+                    for mb in range(mb0, mb1):
+                        m_lo = mb * M0
+                        heights += min(K, m_lo + M0) - m_lo
+                        gbase = ((fk * Mk + mk) * Fc) * Mc + (mb - mb0)
+                        for cb in range(cb0, cb1):
+                            c_lo = m_lo if dw else cb * C0
+                            for r in range(r0, r1):
                                 if wload:
-                                    e = wtile[mb, cb, r]
-                                    w_spadw += e
-                                    wk = (mb * nCb + cb) * R + r
-                                    if seen_w[wk] != stamp:
-                                        seen_w[wk] = stamp
-                                        went += e
-                                ok = mb * P + p
-                                if seen_o[ok] != stamp:
-                                    seen_o[ok] = stamp
-                                    pent += (m_hi - m_lo) * Q
-                dmax, dkind = cluster_delivery(acc, ient, went, pent, first_acc, bw_i, bw_w, bw_p, dmax, dkind)
+                                    went += wtile[mb, cb, r]
+                                for p in range(p0, p1):
+                                    wk_ = work[mb, cb, r, p]
+                                    tpe = wk_
+                                    if addr_stages:
+                                        tpe = max(tpe, feed[mb, cb, r, p], NC[c_lo, p * stride + r * dil])
+                                    wmac += wk_
+                                    wsum += tpe
+                                    g = gbase + (p - p0) * Mc
+                                    if tpe > gmax[g]:
+                                        gmax[g] = tpe
+                                    if tpe > wmax:
+                                        wmax = tpe
+                    nact += (mb1 - mb0) * n_t * n_p
+                    # psums of each PE move once up the column / out of the array; a cluster's
+                    # distinct output rows (m-block, p) once to the GLB
+                    p_noc += heights * Q * n_t * n_p
+                    pent = heights * Q * n_p
+                    # weights: each (m-block, c-block, r) tile once per cluster, into every PE holding it
+                    w_spadw += went * n_p
+                    # iacts: each PE's row into its spad; each distinct (block, row) once per cluster
+                    stamp += 1
+                    nh = 0
+                    for r in range(r0, r1):
+                        for p in range(p0, p1):
+                            h = p * stride + r * dil
+                            if seen_h[h] != stamp:
+                                seen_h[h] = stamp
+                                hlist[nh] = h
+                                nh += 1
+                    b0, b1, mult = (mb0, mb1, cb1 - cb0) if dw else (cb0, cb1, mb1 - mb0)
+                    for blk in range(b0, b1):
+                        c_lo = blk * bsz
+                        e_row = 0
+                        n_col = 0
+                        for r in range(r0, r1):
+                            for p in range(p0, p1):
+                                h = p * stride + r * dil
+                                e_row += rowent[blk, h]
+                                n_col += NC[c_lo, h]
+                        i_spadw += mult * e_row
+                        if addr_stages:
+                            i_addr += mult * n_col
+                        for j in range(nh):
+                            ient += rowent[blk, hlist[j]]
+                dmax, dkind = cluster_delivery(acc, float(ient), float(went), float(pent), first_acc, bw_i, bw_w,
+                                               bw_p, dmax, dkind)
     if nact > 0:
         close_pass(acc, gtime, gmax, wmax, wsum, wmac, nact, dmax, dkind, wload, stages, ideal_mem, n_pes)
     return stamp, i_addr, p_noc, i_spadw, w_spadw
@@ -406,10 +419,9 @@ def array_passes(work, feed, NC, dw, K, Cg, R, P, Q, M0, C0, stride, dil, Rsp, C
     ngroups = Fk * Mk * Fc * Mc  # PEs sharing an accumulation: same output rows and channels
     gtime = np.zeros(ngroups, dtype=np.float64)  # per group, if groups were not synchronised per pass
     gmax = np.zeros(ngroups, dtype=np.int64)
-    # multicast de-duplication per (pass, cluster): the stamp of the last cluster that fetched a key
-    seen_i = np.full(rowent.shape[0] * rowent.shape[1], -1, dtype=np.int64)
-    seen_w = np.full(nMb * nCb * R, -1, dtype=np.int64)
-    seen_o = np.full(nMb * P, -1, dtype=np.int64)
+    # distinct iact rows per (pass, cluster): the stamp of the last cluster that listed a row
+    seen_h = np.full(rowent.shape[1], -1, dtype=np.int64)
+    hlist = np.empty(rowent.shape[1], dtype=np.int64)
     stamp = 0
     i_addr = 0
     p_noc = 0
@@ -419,7 +431,7 @@ def array_passes(work, feed, NC, dw, K, Cg, R, P, Q, M0, C0, stride, dil, Rsp, C
         for ct in range(n_ct):
             for rt in range(n_rt):
                 for ft in range(n_ft):
-                    stamp, a, b, c, d = _one_pass(acc, gtime, gmax, seen_i, seen_w, seen_o, stamp, mt, ct, rt, ft,
+                    stamp, a, b, c, d = _one_pass(acc, gtime, gmax, seen_h, hlist, stamp, mt, ct, rt, ft,
                                                   work, feed, NC, dw, K, R, P, Q, M0, C0, nMb, nCb, stride, dil,
                                                   Rsp, Cr, Fc, Mc, Fk, Ck, Mk, n_pes, rowent, wtile, bw_i, bw_w,
                                                   bw_p, ideal_mem, ft_chunk, stages, addr_stages)
@@ -442,9 +454,8 @@ def _pass_rows(sel, i0, i1, rows, grows, n_ct, n_rt, n_ft, nMb, nCb, work, feed,
     entry), with their own scratch (the multicast de-duplication keys and the group maxima)."""
     ngroups = grows.shape[1]
     gmax = np.zeros(ngroups, dtype=np.int64)
-    seen_i = np.full(rowent.shape[0] * rowent.shape[1], -1, dtype=np.int64)
-    seen_w = np.full(nMb * nCb * R, -1, dtype=np.int64)
-    seen_o = np.full(nMb * P, -1, dtype=np.int64)
+    seen_h = np.full(rowent.shape[1], -1, dtype=np.int64)
+    hlist = np.empty(rowent.shape[1], dtype=np.int64)
     stamp = 0
     for i in range(i0, i1):
         u = sel[i]
@@ -455,7 +466,7 @@ def _pass_rows(sel, i0, i1, rows, grows, n_ct, n_rt, n_ft, nMb, nCb, work, feed,
         ct = u % n_ct
         mt = u // n_ct
         acc = rows[i]
-        stamp, a, b, c, d = _one_pass(acc, grows[i], gmax, seen_i, seen_w, seen_o, stamp, mt, ct, rt, ft, work, feed,
+        stamp, a, b, c, d = _one_pass(acc, grows[i], gmax, seen_h, hlist, stamp, mt, ct, rt, ft, work, feed,
                                       NC, dw, K, R, P, Q, M0, C0, nMb, nCb, stride, dil, Rsp, Cr, Fc, Mc, Fk, Ck, Mk,
                                       n_pes, rowent, wtile, bw_i, bw_w, bw_p, ideal_mem, ft_chunk, stages,
                                       addr_stages)
