@@ -70,9 +70,13 @@ def prepare_layer(cfg: ArchConfig, inst: LayerInstance, eb: int) -> Prepared:
         return last["counts"].sum(axis=1)
 
     plan, act_dram, note = plan_with_capacity(L, cfg, tile_entries, iaram_entries)
-    stored = build_act_streams(acts, L, plan, ib, counts=last["counts"] if last.get("plan") is plan else None)
-    keep = needed_inputs(L, mask) if skip else None
-    ast = build_act_streams(acts, L, plan, ib, keep) if skip else stored
+    # entries of the input as stored (IARAM / DRAM bytes), before mask-skip drops pixels: with mask skipping
+    # only their counts are needed, the kernel walks the streams without the dropped pixels
+    stored = last["counts"] if last.get("plan") is plan else act_tile_counts(acts, L, plan, ib)
+    if skip:
+        ast = build_act_streams(acts, L, plan, ib, needed_inputs(L, mask))
+    else:
+        ast = build_act_streams(acts, L, plan, ib, counts=stored)
     wst = build_weight_streams(w, L, plan, ib, cfg["weight_order"])
     a_term, w_term, w_lane, M, mult = bank_terms(ast, wst, plan, F, A, cfg["accumulator.bank_hash"])
     a_p = np.where(ast.pad, PAD_A, ast.p)
@@ -95,7 +99,7 @@ def prepare_layer(cfg: ArchConfig, inst: LayerInstance, eb: int) -> Prepared:
     ukey = unit_keys(plan, tile_classes(ast, T, a_p, a_term, w_p, wst, L.P, L.Q, mask if skip else None),
                      group_classes(wst, w_p, w_term, w_lane))
     # DRAM bytes per pass of the input and the outputs (the weights' come from the rounds)
-    in_tile = stored.counts(T).sum(axis=1)
+    in_tile = stored.sum(axis=1)
     dram_in = np.zeros(plan.n_pass)
     if act_dram:
         if plan.mode == "channel":
@@ -104,6 +108,6 @@ def prepare_layer(cfg: ArchConfig, inst: LayerInstance, eb: int) -> Prepared:
             dram_in = np.array([in_tile[t].sum() for t in plan.pass_tiles]) * eb / 8
     out_tile, out_total = out_entries_per_tile(inst, plan)
     dram_out = output_spill_bytes_pass(plan, cfg, out_tile, out_total, eb, cfg["oaram_bytes"])
-    return Prepared(inst, plan, ast, wst, stored, act_dram, note, has_mask, mask, skip, streams, xbar,
+    return Prepared(inst, plan, ast, wst, act_dram, note, has_mask, mask, skip, streams, xbar,
                     halo_r, drain_r, halo_psums, drained, in_tile, dram_in, dram_out, out_total,
                     timing_streams, mask_count, *unit_classes(ukey))

@@ -39,7 +39,6 @@ class Prepared:
     plan: Plan
     ast: ActStreams
     wst: WeightStreams
-    stored: ActStreams            # the input as stored (IARAM / DRAM bytes), before mask-skip drops
     act_dram: bool
     note: str | None
     has_mask: bool
