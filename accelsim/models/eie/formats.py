@@ -78,12 +78,7 @@ class EIEMatrix:
         """Non-padding (non-zero weight) entries per (pass, column) over all PEs; cached."""
         if "nz_per_col" not in self.meta:
             nz = np.zeros((self.n_pass, self.n_cols), dtype=np.int64)
-            for q in range(self.n_pass):
-                for p in range(self.n_pe):
-                    s = self.base[q, p]
-                    pt = self.ptr[q, p]
-                    cs = np.concatenate([[0], np.cumsum(self.value[s:s + pt[-1]] != 0)])
-                    nz[q] += cs[pt[1:]] - cs[pt[:-1]]
+            _nonzeros_per_column(self.ptr, self.base, self.value, nz)
             self.meta["nz_per_col"] = nz
         return self.meta["nz_per_col"]
 
@@ -105,36 +100,160 @@ class EIEMatrix:
 
 
 @njit(cache=True)
-def _encode_segment(rows, counts, max_run, out_run, out_row, out_src, ptr):
-    """RLE-encode one (pass, PE) CSC segment: insert padding entries for runs > max_run.
+def _nonzeros_per_column(ptr, base, value, nz):
+    """Add to ``nz`` (n_pass, n_cols) the entries with ``value != 0`` (not padding) of every (pass, PE, column)."""
+    for q in range(ptr.shape[0]):
+        for p in range(ptr.shape[1]):
+            s = base[q, p]
+            for c in range(ptr.shape[2] - 1):
+                for e in range(ptr[q, p, c], ptr[q, p, c + 1]):
+                    if value[s + e] != 0:
+                        nz[q, c] += 1
 
-    ``rows``: local rows of the non-zeros, column-major and sorted per column;
-    ``counts``: non-zeros per column.  Writes run / row / source index (-1 = padding)
-    and the column pointers; returns the number of entries written.
+
+@njit(cache=True)
+def _put(k, r, prev, val, code, pad_code, max_run, out_run, out_row, out_code, out_val):
+    """Write the entry at local row ``r`` of a column whose previous entry is at local row ``prev`` (-1 at
+    the column's start) into slots ``k``..: first a padding entry (run ``max_run``, value 0, code ``pad_code``)
+    for each ``max_run + 1`` zeros of a longer run, then the entry with the rest of the run.  Returns the
+    next free slot and the paddings written (``(r - prev - 1) // (max_run + 1)`` of them)."""
+    gap = r - prev - 1
+    n_pad = 0
+    while gap > max_run:
+        out_run[k] = max_run
+        out_row[k] = prev + max_run + 1
+        out_code[k] = pad_code
+        out_val[k] = 0.0
+        prev += max_run + 1
+        gap -= max_run + 1
+        k += 1
+        n_pad += 1
+    out_run[k] = gap
+    out_row[k] = r
+    out_code[k] = code
+    out_val[k] = val
+    return k + 1, n_pad
+
+
+@njit(cache=True)
+def _alloc_entries(ptr, base):
+    """Turn ``ptr`` (n_seg, n_cols + 1) holding entries per column in ``ptr[:, c + 1]`` into per-segment
+    offsets, fill the segment starts ``base`` (n_seg,) and allocate run (int16), local row (int32), code
+    (int16) and value (float64) for all the entries."""
+    total = 0
+    for s in range(ptr.shape[0]):
+        base[s] = total
+        acc = 0
+        for c in range(ptr.shape[1] - 1):
+            acc += ptr[s, c + 1]
+            ptr[s, c + 1] = acc
+        total += acc
+    return (np.empty(total, dtype=np.int16), np.empty(total, dtype=np.int32), np.empty(total, dtype=np.int16),
+            np.empty(total, dtype=np.float64))
+
+
+@njit(cache=True)
+def _encode_sorted(key, order, radix, n_cols, max_run, vals, codes, shared, ptr, base):
+    """RLE-encode every (pass, PE) CSC segment in one pass over the sorted entries (:func:`_put`).
+
+    ``key[order]`` is increasing, ``key = (segment * n_cols + column) * radix + local row`` (segment = pass *
+    N + PE); ``vals`` / ``codes`` are the entries' values and codes (indexed like ``key``).  Fills ``ptr``
+    (n_seg, n_cols + 1) with the per-segment column offsets and ``base`` (n_seg,) with the segment starts
+    (both zeros on entry); returns run (int16), local row (int32), code (int16; -1 throughout when not
+    ``shared``, else 0 for padding), value (float64, 0 for padding) of every entry, and the number of
+    padding entries.
     """
-    k = 0
-    i = 0
-    ptr[0] = 0
-    for c in range(counts.shape[0]):
-        prev = -1
-        for _ in range(counts[c]):
-            r = rows[i]
-            gap = r - prev - 1
-            while gap > max_run:
-                out_run[k] = max_run
-                out_row[k] = prev + max_run + 1
-                out_src[k] = -1
-                prev = prev + max_run + 1
-                gap -= max_run + 1
-                k += 1
-            out_run[k] = gap
-            out_row[k] = r
-            out_src[k] = i
-            prev = r
-            k += 1
-            i += 1
-        ptr[c + 1] = k
-    return k
+    n = order.shape[0]
+    stride = max_run + 1
+    ps, pc, prev = -1, -1, -1
+    for i in range(n):                           # pass 1: entries per (segment, column), paddings included
+        k = key[order[i]]
+        r = k % radix
+        c = (k // radix) % n_cols
+        s = (k // radix) // n_cols
+        if s != ps or c != pc:
+            prev = -1
+        ptr[s, c + 1] += 1 + (r - prev - 1) // stride
+        ps, pc, prev = s, c, r
+    out_run, out_row, out_code, out_val = _alloc_entries(ptr, base)
+    n_pad = 0
+    ps, pc, prev = -1, -1, -1
+    k_out = 0
+    for i in range(n):                           # pass 2: write them
+        src = order[i]
+        k = key[src]
+        r = k % radix
+        c = (k // radix) % n_cols
+        s = (k // radix) // n_cols
+        if s != ps or c != pc:
+            prev = -1
+            k_out = base[s] + ptr[s, c]
+        k_out, npd = _put(k_out, r, prev, vals[src], codes[src] if shared else -1, 0 if shared else -1,
+                          max_run, out_run, out_row, out_code, out_val)
+        n_pad += npd
+        ps, pc, prev = s, c, r
+    return out_run, out_row, out_code, out_val, n_pad
+
+
+@njit(cache=True)
+def _encode_dense(W, bias, has_bias, n_pe, regs_per_pe, max_run, ptr, base):
+    """:func:`_encode_sorted` of the non-zeros of a dense (K, C) matrix ``W`` and, when ``has_bias``, of
+    ``bias`` (K,) as column C, without a sort: the loops visit (pass, PE, column, local row) in storage
+    order (global row = (pass * regs_per_pe + local row) * N + PE).  Codes are -1 (no weight sharing)."""
+    K, C = W.shape
+    n_pass, n_cols = ptr.shape[0] // n_pe, ptr.shape[1] - 1
+    stride = max_run + 1
+    for q in range(n_pass):                      # pass 1: entries per (segment, column), paddings included
+        for p in range(n_pe):
+            s = q * n_pe + p
+            for c in range(n_cols):
+                prev = -1
+                for lr in range(regs_per_pe):
+                    g = (q * regs_per_pe + lr) * n_pe + p
+                    if g >= K:
+                        break
+                    if (W[g, c] if c < C else bias[g]) != 0:
+                        ptr[s, c + 1] += 1 + (lr - prev - 1) // stride
+                        prev = lr
+    out_run, out_row, out_code, out_val = _alloc_entries(ptr, base)
+    n_pad = 0
+    for q in range(n_pass):                      # pass 2: write them
+        for p in range(n_pe):
+            s = q * n_pe + p
+            for c in range(n_cols):
+                prev = -1
+                k = base[s] + ptr[s, c]
+                for lr in range(regs_per_pe):
+                    g = (q * regs_per_pe + lr) * n_pe + p
+                    if g >= K:
+                        break
+                    v = W[g, c] if c < C else bias[g]
+                    if v != 0:
+                        k, npd = _put(k, lr, prev, v, -1, -1, max_run, out_run, out_row, out_code, out_val)
+                        n_pad += npd
+                        prev = lr
+    return out_run, out_row, out_code, out_val, n_pad
+
+
+@njit(cache=True)
+def _counting_order(key, span):
+    """Counting sort of unique keys in [0, span): (status, order); status 1 = a repeated key, 2 = a key out of
+    range (order then empty)."""
+    slot = np.full(span, -1, dtype=np.int64)
+    for i in range(key.shape[0]):
+        k = key[i]
+        if k < 0 or k >= span:
+            return 2, np.empty(0, dtype=np.int64)
+        if slot[k] >= 0:
+            return 1, np.empty(0, dtype=np.int64)
+        slot[k] = i
+    order = np.empty(key.shape[0], dtype=np.int64)
+    j = 0
+    for s in range(span):
+        if slot[s] >= 0:
+            order[j] = slot[s]
+            j += 1
+    return 0, order
 
 
 def _sort_unique(key: np.ndarray, span: int) -> np.ndarray:
@@ -142,7 +261,12 @@ def _sort_unique(key: np.ndarray, span: int) -> np.ndarray:
     the key range when that range is at most a few times the keys (a dense layer's weights: it is the dense
     matrix), else argsort: the same order either way, as the keys are unique."""
     if key.size and span <= 4 * key.size + (1 << 20):
-        slot = np.full(span, -1, dtype=np.int64)
+        status, order = _counting_order(np.ascontiguousarray(key, dtype=np.int64), int(span))
+        if status == 1:
+            raise AccelsimError("duplicate (row, column) entries in the sparse matrix")
+        if status == 0:
+            return order
+        slot = np.full(span, -1, dtype=np.int64)     # a key out of range: numpy's indexing decides, as before
         slot[key] = np.arange(key.size, dtype=np.int64)
         order = slot[slot >= 0]
         if order.size != key.size:
@@ -181,49 +305,18 @@ def build_matrix(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_out: in
     max_run = (1 << index_bits) - 1
     rows_pe = -(-n_out // n_pe)                  # local rows of PE 0 (the most)
     n_pass = max(1, -(-rows_pe // regs_per_pe))
-    pe = rows % n_pe
     local = rows // n_pe
     q = local // regs_per_pe
-    lrow = local - q * regs_per_pe
     radix = min(regs_per_pe, rows_pe)            # lrow < both
-    key = ((q * n_pe + pe) * n_cols + cols) * radix + lrow
+    key = ((q * n_pe + rows % n_pe) * n_cols + cols) * radix + (local - q * regs_per_pe)
     order = _sort_unique(key, n_pass * n_pe * n_cols * radix)  # (pass, PE, column, row)
-    pe, q, lrow, cols_s = pe[order], q[order], lrow[order], cols[order]
-    vals_s, codes_s = vals[order], codes[order]
-    seg = q * n_pe + pe
-    seg_bounds = np.searchsorted(seg, np.arange(n_pass * n_pe + 1))
     ptr = np.zeros((n_pass, n_pe, n_cols + 1), dtype=np.int64)
     base = np.zeros((n_pass, n_pe), dtype=np.int64)
-    runs, rws, srcs = [], [], []
-    total = 0
-    for s in range(n_pass * n_pe):
-        a, b = seg_bounds[s], seg_bounds[s + 1]
-        counts = np.bincount(cols_s[a:b], minlength=n_cols)
-        n_nz = b - a
-        cap = n_nz + (regs_per_pe // (max_run + 1)) * n_cols  # at most one padding per 16 rows per column
-        o_run = np.empty(cap, dtype=np.int64)
-        o_row = np.empty(cap, dtype=np.int64)
-        o_src = np.empty(cap, dtype=np.int64)
-        qq, pp = divmod(s, n_pe)
-        k = _encode_segment(lrow[a:b], counts, max_run, o_run, o_row, o_src, ptr[qq, pp])
-        src = o_src[:k]
-        srcs.append(np.where(src >= 0, src + a, -1))
-        runs.append(o_run[:k])
-        rws.append(o_row[:k])
-        base[qq, pp] = total
-        total += k
-    src = np.concatenate(srcs) if srcs else np.zeros(0, np.int64)
-    pad = src < 0
-    value = np.where(pad, 0.0, vals_s[np.maximum(src, 0)] if src.size else 0.0)
-    code = np.where(pad, 0, codes_s[np.maximum(src, 0)] if src.size else 0)
-    if not shared:
-        code = np.full(src.shape, -1)
-    m = EIEMatrix(n_pe, n_out, n_in, bias is not None, regs_per_pe, ptr, base,
-                  np.concatenate(rws).astype(np.int32) if rws else np.zeros(0, np.int32),
-                  np.concatenate(runs).astype(np.int16) if runs else np.zeros(0, np.int16),
-                  code.astype(np.int16), value.astype(np.float64),
+    run, row, code, value, n_pad = _encode_sorted(key, order, radix, n_cols, max_run, vals, codes, shared,
+                                                  ptr.reshape(n_pass * n_pe, n_cols + 1), base.reshape(-1))
+    m = EIEMatrix(n_pe, n_out, n_in, bias is not None, regs_per_pe, ptr, base, row, run, code, value,
                   None if codebook is None else np.asarray(codebook, dtype=np.float64), index_bits)
-    m.meta["n_padding"] = int(pad.sum())
+    m.meta["n_padding"] = int(n_pad)
     return m
 
 
@@ -246,8 +339,21 @@ def matrix_from_dense(W: np.ndarray, n_pe: int = 64, bias: np.ndarray | None = N
         if bias is not None:  # the last column is the bias column
             m.n_in, m.has_bias = C, True
         return m
-    r, c = np.nonzero(W)
-    return build_matrix(r, c, W[r, c], K, C, n_pe, bias, None, None, regs_per_pe, index_bits)
+    if bias is not None and np.shape(bias) != (K,):  # build_matrix takes any bias its indexing allows
+        r, c = np.nonzero(W)
+        return build_matrix(r, c, W[r, c], K, C, n_pe, bias, None, None, regs_per_pe, index_bits)
+    # what build_matrix(*np.nonzero(W), ...) gives, encoded straight from the dense matrix (no COO, no sort)
+    rows_pe = -(-K // n_pe)
+    n_pass = max(1, -(-rows_pe // regs_per_pe))
+    n_cols = C + int(bias is not None)
+    ptr = np.zeros((n_pass, n_pe, n_cols + 1), dtype=np.int64)
+    base = np.zeros((n_pass, n_pe), dtype=np.int64)
+    b = np.zeros(K) if bias is None else np.asarray(bias, dtype=np.float64)
+    run, row, code, value, n_pad = _encode_dense(W, b, bias is not None, n_pe, regs_per_pe, (1 << index_bits) - 1,
+                                                 ptr.reshape(n_pass * n_pe, n_cols + 1), base.reshape(-1))
+    m = EIEMatrix(n_pe, K, C, bias is not None, regs_per_pe, ptr, base, row, run, code, value, None, index_bits)
+    m.meta["n_padding"] = int(n_pad)
+    return m
 
 
 def prune_magnitude(W: np.ndarray, density: float) -> np.ndarray:

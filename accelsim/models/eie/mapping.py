@@ -5,6 +5,7 @@ timing kernels and the functional kernel (see the package docstring, "Convolutio
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from workloads import LayerInstance
 
@@ -54,41 +55,130 @@ class PixelVectors:
             p = L.padding
             self.x = np.pad(a, ((0, 0), (p, p), (p, p))) if p else a
         self.n = int(self.pix.shape[0])
+        self._nz: np.ndarray | None = None
 
     def __call__(self, a: int, b: int) -> np.ndarray:
         L = self.L
         if L.kind == "fc":
             return self.x[a:b]
         pix = self.pix[a:b]
-        pr, pc = pix // L.Q, pix % L.Q
-        hi = pr[:, None] * L.stride + np.arange(L.R) * L.dilation          # (n, R)
-        wi = pc[:, None] * L.stride + np.arange(L.S) * L.dilation          # (n, S)
-        patch = self.x[:, hi[:, :, None], wi[:, None, :]]                   # (C, n, R, S)
-        return patch.transpose(1, 0, 2, 3).reshape(pix.shape[0], -1)
+        out = np.empty((pix.shape[0], self.x.shape[0] * L.R * L.S), dtype=self.x.dtype)
+        _im2col(self.x, pix, L.Q, L.stride, L.dilation, L.R, L.S, out)
+        return out
+
+    def nonzero_mask(self) -> np.ndarray:
+        """``self.x != 0`` (bool, the padded input's shape), computed once."""
+        if self._nz is None:
+            self._nz = self.x != 0
+        return self._nz
+
+    def patterns(self) -> np.ndarray:
+        """Non-zero pattern of every active pixel's vector, ``np.packbits(self(0, n) != 0, axis=1)`` (n, ceil(C R S
+        / 8)) uint8, without the im2col copy (conv layers)."""
+        L = self.L
+        out = np.zeros((self.n, -(-(self.x.shape[0] * L.R * L.S) // 8)), dtype=np.uint8)
+        xt = np.ascontiguousarray(self.nonzero_mask().transpose(1, 2, 0))
+        _im2col_bits(xt, self.pix, L.Q, L.stride, L.dilation, L.R, L.S, out)
+        return out
 
 
-def broadcast_jobs(aug: np.ndarray, n_pass: int, window: int):
-    """Broadcast order (non-zero positions), LNZD bubbles, offsets and pass of every job
-    (pass-major, then vector), vectorised over the vectors."""
-    vi, pos = np.nonzero(aug)                    # row-major: sorted by vector, then position
-    n_vec = aug.shape[0]
-    cnt = np.bincount(vi, minlength=n_vec)
-    first = np.ones(pos.shape, dtype=bool)
-    first[1:] = vi[1:] != vi[:-1]
-    if window > 0:
-        r = pos // window
-        bub = np.empty_like(pos)
-        bub[0:1] = r[0:1]
-        d = r[1:] - r[:-1] - ((r[1:] > r[:-1]) & (pos[:-1] % window == window - 1))
-        bub[1:] = d
-        bub[first] = r[first]                    # first item of a vector: rows scanned before it
-    else:
-        bub = np.zeros_like(pos)
-    seq = np.tile(pos, n_pass).astype(np.int64)
-    bub = np.tile(bub, n_pass).astype(np.int64)
-    seq_off = np.concatenate([[0], np.cumsum(np.tile(cnt, n_pass))]).astype(np.int64)
-    job_pass = np.repeat(np.arange(n_pass), n_vec).astype(np.int64)
+@njit(cache=True)
+def _im2col(x, pix, Q, stride, dilation, R, S, out):
+    """``out[u, c*R*S + r*S + s] = x[c, h, w]`` at h = (pix[u] // Q) * stride + r * dilation,
+    w = (pix[u] % Q) * stride + s * dilation: the im2col column of each pixel of the padded input ``x``."""
+    for u in range(pix.shape[0]):
+        h0 = (pix[u] // Q) * stride
+        w0 = (pix[u] % Q) * stride
+        i = 0
+        for c in range(x.shape[0]):
+            for r in range(R):
+                for s in range(S):
+                    out[u, i] = x[c, h0 + r * dilation, w0 + s * dilation]
+                    i += 1
+
+
+@njit(cache=True)
+def _im2col_bits(xt, pix, Q, stride, dilation, R, S, out):
+    """:func:`_im2col` of the non-zero mask ``xt`` (bool, (Hp, Wp, C): channels last), packed as ``np.packbits``
+    does (bit 7 of byte i // 8 is index i, the last byte padded with zeros): eight bits gathered in a register,
+    one byte written."""
+    for u in range(pix.shape[0]):
+        h0 = (pix[u] // Q) * stride
+        w0 = (pix[u] % Q) * stride
+        acc = 0
+        i = 0
+        for c in range(xt.shape[2]):
+            for r in range(R):
+                for s in range(S):
+                    acc = (acc << 1) | (1 if xt[h0 + r * dilation, w0 + s * dilation, c] else 0)
+                    i += 1
+                    if (i & 7) == 0:
+                        out[u, (i >> 3) - 1] = acc
+                        acc = 0
+        if i & 7:
+            out[u, i >> 3] = acc << (8 - (i & 7))
+
+
+@njit(cache=True)
+def _broadcast_order(aug, n_pass, window, pixel_major):
+    """:func:`broadcast_jobs` in one pass over ``aug``: the non-zero positions ``pos`` of every vector (row by
+    row) and the LNZD bubbles before each (``window`` > 0: the rows of ``window`` activations scanned since
+    the vector's previous non-zero, one fewer when that one closed its row; the first non-zero of a vector:
+    the rows before it), then each vector's order once per pass, pass-major (all vectors of pass 0, then
+    pass 1, ...) or, with ``pixel_major``, vector-major (the ``n_pass`` jobs of vector 0, then vector 1, ...)."""
+    n_vec, n = aug.shape
+    cnt = np.zeros(n_vec, dtype=np.int64)
+    for v in range(n_vec):
+        for j in range(n):
+            if aug[v, j] != 0:
+                cnt[v] += 1
+    tot = cnt.sum()
+    pos = np.empty(tot, dtype=np.int64)
+    vi = np.empty(tot, dtype=np.int64)
+    bub1 = np.zeros(tot, dtype=np.int64)
+    k = 0
+    for v in range(n_vec):
+        k0 = k
+        for j in range(n):
+            if aug[v, j] != 0:
+                pos[k] = j
+                vi[k] = v
+                if window > 0:
+                    r = j // window
+                    if k == k0:
+                        bub1[k] = r
+                    else:
+                        rp = pos[k - 1] // window
+                        bub1[k] = r - rp - (1 if r > rp and pos[k - 1] % window == window - 1 else 0)
+                k += 1
+    start = np.zeros(n_vec + 1, dtype=np.int64)  # vector v's items: pos[start[v]:start[v + 1]]
+    for v in range(n_vec):
+        start[v + 1] = start[v] + cnt[v]
+    seq = np.empty(tot * n_pass, dtype=np.int64)
+    bub = np.empty(tot * n_pass, dtype=np.int64)
+    seq_off = np.zeros(n_vec * n_pass + 1, dtype=np.int64)
+    job_pass = np.empty(n_vec * n_pass, dtype=np.int64)
+    j = 0
+    i = 0
+    for outer in range(n_vec if pixel_major else n_pass):
+        for inner in range(n_pass if pixel_major else n_vec):
+            v, q = (outer, inner) if pixel_major else (inner, outer)
+            for t in range(start[v], start[v + 1]):
+                seq[i] = pos[t]
+                bub[i] = bub1[t]
+                i += 1
+            job_pass[j] = q
+            seq_off[j + 1] = i
+            j += 1
     return seq, bub, seq_off, job_pass, pos, vi
+
+
+def broadcast_jobs(aug: np.ndarray, n_pass: int, window: int, pixel_major: bool = False):
+    """Broadcast order (non-zero positions), LNZD bubbles, offsets and pass of every job (pass-major, then
+    vector; with ``pixel_major`` vector-major, the ``n_pass`` jobs of vector 0, then of vector 1, ...):
+    seq, bub, seq_off, job_pass, and the non-zero positions / their vectors (one pass, row-major) --
+    :func:`_broadcast_order`."""
+    return _broadcast_order(np.ascontiguousarray(aug, dtype=np.float64), int(n_pass), int(window), bool(pixel_major))
 
 
 def augmented(m: EIEMatrix, v: np.ndarray) -> np.ndarray:

@@ -62,6 +62,11 @@ class EIE(AcceleratorModel):
     def __init__(self, cfg):
         super().__init__(cfg)
         self._cache: dict = {}
+        self._vectors: tuple | None = None       # vectors_for's last instance
+
+    def __getstate__(self):
+        """Pickled / copied without :meth:`vectors_for`'s instance (a cache of one layer's input)."""
+        return {**self.__dict__, "_vectors": None}
 
     @classmethod
     def check_config(cls, cfg):
@@ -105,11 +110,22 @@ class EIE(AcceleratorModel):
         self._cache = {key: m}  # one layer at a time keeps memory bounded
         return m
 
+    def vectors_for(self, inst: LayerInstance) -> PixelVectors:
+        """The instance's :class:`PixelVectors` (its padded dense input), kept for the last instance: the sampled
+        path builds them for its work units and again when a layer then runs exhaustively
+        (:meth:`simulate_layer`) on the same instance.  Held with the instance and its arrays, so the identity
+        test cannot match a later object at a recycled address."""
+        key = (inst, inst.acts, inst.out_mask, inst.layer)
+        last = self._vectors
+        if last is None or any(a is not b for a, b in zip(last[0], key)):
+            self._vectors = (key, PixelVectors(inst))
+        return self._vectors[1]
+
     # ------------------------------------------------------------------ simulate
     def simulate_layer(self, inst: LayerInstance, functional: bool = False) -> LayerResult:
         L = inst.layer
         m = self.matrix_for(inst)
-        vecs = PixelVectors(inst)                        # active pixels only, built in chunks
+        vecs = self.vectors_for(inst)                    # active pixels only, built in chunks
         pix = vecs.pix
         res = run_matrix(m, vecs, self.cfg, functional=functional)
         out = None

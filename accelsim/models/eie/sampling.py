@@ -22,12 +22,13 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+from numba import njit
 
 from ...base import LayerResult
 from ...sampling import UnitResults, UnitSpace
 from .formats import ENTRY_BITS
 from .kernel import run_units
-from .mapping import CHUNK_VECTORS, PixelVectors, actions_of, augmented, broadcast_jobs, summarize
+from .mapping import CHUNK_VECTORS, actions_of, augmented, broadcast_jobs, summarize
 
 #: kernel accumulators carried per unit: out_pe rows (6 is unused) and out_g entries (3, the maximum FIFO
 #: occupancy, is a maximum, kept aside)
@@ -38,15 +39,30 @@ G_SUMS = (0, 1, 2, 4, 5)
 def unit_jobs(aug: np.ndarray, n_pass: int, window: int):
     """:func:`mapping.broadcast_jobs` ordered pixel-major (the ``n_pass`` jobs of vector 0, then of vector 1, ...):
     seq, bub, seq_off, job_pass, and the broadcast positions / their vectors (one pass)."""
-    seq1, bub1, off1, _, pos, vi = broadcast_jobs(aug, 1, window)
-    if n_pass == 1:
-        return seq1, bub1, off1, np.zeros(aug.shape[0], dtype=np.int64), pos, vi
-    n_vec = aug.shape[0]
-    per_job = np.repeat(np.diff(off1), n_pass)
-    seq_off = np.concatenate([[0], np.cumsum(per_job)]).astype(np.int64)
-    src = np.repeat(np.repeat(off1[:-1], n_pass) - seq_off[:-1], per_job) + np.arange(seq_off[-1])
-    job_pass = np.tile(np.arange(n_pass, dtype=np.int64), n_vec)
-    return seq1[src], bub1[src], seq_off, job_pass, pos, vi
+    return broadcast_jobs(aug, n_pass, window, pixel_major=True)
+
+
+#: :func:`_sums_exact`: weights on a grid of 2**-EXACT_BITS whose total stays below 2**(53 - EXACT_BITS)
+EXACT_BITS = 20
+
+
+def _sums_exact(w: np.ndarray) -> bool:
+    """Whether every sum of a subset of ``w`` is exact in float64, in any order: all ``w`` non-negative multiples
+    of 2**-EXACT_BITS (EIE's proxy weights are means over N PEs of integers: N a power of two) with a total
+    below 2**(53 - EXACT_BITS), so every partial sum is an integer multiple of 2**-EXACT_BITS below 2**53."""
+    g = w * float(1 << EXACT_BITS)
+    return bool(np.all(w >= 0) and np.all(g == np.floor(g)) and g.sum() < 2.0 ** 53)
+
+
+@njit(cache=True)
+def _masked_product(wc, nz, z):
+    """``z += wc.T @ nz`` for a boolean ``nz`` (C, n) and ``wc`` (C, k): z[i, j] = sum of wc[c, i] over the c
+    with nz[c, j]; channel by channel (exact when :func:`_sums_exact`)."""
+    for c in range(nz.shape[0]):
+        for i in range(wc.shape[1]):
+            v = wc[c, i]
+            for j in range(nz.shape[1]):
+                z[i, j] += v * nz[c, j]          # + 0.0 where the mask is off: z stays exact
 
 
 class EIEPixels(UnitSpace):
@@ -60,7 +76,7 @@ class EIEPixels(UnitSpace):
         cfg = model.cfg
         self.model = model
         self.m = m = model.matrix_for(inst)
-        self.vecs = PixelVectors(inst)
+        self.vecs = model.vectors_for(inst)
         self.depth = int(cfg["fifo_depth"])
         self.loop = cfg.get("timing_loop", "event")
         self.window = m.n_pe if cfg["lnzd_row_bubble"] else 0
@@ -84,10 +100,16 @@ class EIEPixels(UnitSpace):
         bias = float(w[m.n_in]) if m.has_bias else 0.0
         if L.kind == "fc":
             return (vecs.x != 0) @ w[:m.n_in] + bias
-        nz = (vecs.x != 0).astype(np.float64)                      # (C, Hp, Wp), padded
-        Hp, Wp = nz.shape[1:]
+        nzb = vecs.nonzero_mask()                                  # (C, Hp, Wp), padded
+        Hp, Wp = nzb.shape[1:]
         # z[r, s] = sum_c w[c, r, s] * nz[c]: one (R S, C) x (C, Hp Wp) product, then shifted sums
-        z = (w[:m.n_in].reshape(L.C, L.R * L.S).T @ nz.reshape(L.C, -1)).reshape(L.R, L.S, Hp, Wp)
+        wc = w[:m.n_in].reshape(L.C, L.R * L.S)
+        if _sums_exact(w):   # any order gives the product's sums: a loop over the mask, no float copy of it
+            z = np.zeros((L.R * L.S, Hp * Wp))
+            _masked_product(wc, nzb.reshape(L.C, -1), z)
+            z = z.reshape(L.R, L.S, Hp, Wp)
+        else:
+            z = (wc.T @ nzb.astype(np.float64).reshape(L.C, -1)).reshape(L.R, L.S, Hp, Wp)
         acc = np.zeros((L.P, L.Q))
         hs, ws = L.stride * (L.P - 1) + 1, L.stride * (L.Q - 1) + 1
         for r in range(L.R):
@@ -102,11 +124,7 @@ class EIEPixels(UnitSpace):
         functional mode): one class per pattern.  Units of a class run also mark the class simulated."""
         if self.inst.layer.kind == "fc":
             return None
-        keys = []
-        for c0 in range(0, self.n_units, CHUNK_VECTORS):
-            nz = self.vecs(c0, min(self.n_units, c0 + CHUNK_VECTORS)) != 0
-            keys.append(np.packbits(nz, axis=1))
-        k = np.ascontiguousarray(np.concatenate(keys)) if keys else np.zeros((0, 1), dtype=np.uint8)
+        k = self.vecs.patterns() if self.n_units else np.zeros((0, 1), dtype=np.uint8)
         self.cls = np.unique(k.view(np.dtype((np.void, k.shape[1]))).ravel(), return_inverse=True)[1].reshape(-1)
         return self.cls
 
