@@ -61,6 +61,38 @@ def iact_rows(act, Q, S, stride, dil, skip_i):
 
 
 @njit(cache=True)
+def row_counts(act):
+    """Per (channel, padded row) of the iact codes: positions a PE streams (codes >= 1) and non-zero
+    iacts (code 2), (C, rows) int64 each -- one pass for the stored-iact counts and the density."""
+    C, Hp, Wp = act.shape
+    fed = np.zeros((C, Hp), dtype=np.int64)
+    nz2 = np.zeros((C, Hp), dtype=np.int64)
+    for c in range(C):
+        for h in range(Hp):
+            f = np.int32(0)
+            n = np.int32(0)
+            for w in range(Wp):
+                a = act[c, h, w]
+                f += np.int32(a >= 1)
+                n += np.int32(a == 2)
+            fed[c, h] = f
+            nz2[c, h] = n
+    return fed, nz2
+
+
+@njit(cache=True)
+def prefix_rows(x):
+    """int64 running sums down the rows of a 2-d array with a leading zero row: (n + 1, m); the weight
+    mask's counts over output channels (:func:`~.formats.prefix_sum` on axis 0) without numpy's casts."""
+    n, m = x.shape
+    out = np.zeros((n + 1, m), dtype=np.int64)
+    for i in range(n):
+        for j in range(m):
+            out[i + 1, j] = out[i, j] + x[i, j]
+    return out
+
+
+@njit(cache=True)
 def window_block_max(nz, Q, S, stride, dil, blks):
     """Largest ``blk`` x S iact window (channel blocks ``[b0, b0 + blk)``, b0 a multiple of ``blk``; one
     padded row, one output column) of the stored iacts ``nz`` (uint8 0/1, C x rows x cols), for every
@@ -298,7 +330,7 @@ def close_pass(acc, gtime, gmax, wmax, wsum, wmac, nact, dmax, dkind, wload, sta
 @njit(cache=True)
 def _one_pass(acc, gtime, gmax, seen_h, hlist, stamp, mt, ct, rt, ft, work, feed, NC, dw, K, R, P, Q, M0,
               C0, nMb, nCb, stride, dil, Rsp, Cr, Fc, Mc, Fk, Ck, Mk, n_pes, rowent, wtile, bw_i, bw_w, bw_p,
-              ideal_mem, ft_chunk, stages, addr_stages):
+              ideal_mem, ft_chunk, stages, addr_stages, uniform):
     """Pass (mt, ct, rt, ft) of :func:`array_passes`: adds its time, breakdown and delivery counts to ``acc``
     and its groups' compute times to ``gtime``; returns the scratch stamp and the pass's integer counters
     (iact-address reads, psum NoC entries, iact / weight spad writes).
@@ -308,7 +340,10 @@ def _one_pass(acc, gtime, gmax, seen_h, hlist, stamp, mt, ct, rt, ft, work, feed
     ranges: each (m-block, c-block, r) weight tile once, each (m-block, output row) psum row once, each
     (channel block, iact row) once, the iact rows being the distinct ``p * stride + r * dil`` (``seen_h``,
     stamped per cluster, lists them in ``hlist``).  Every count is an integer sum (exact in any order),
-    so only the tiles' own times are walked tile by tile, output rows innermost (contiguous)."""
+    so only the tiles' own times are walked tile by tile, output rows innermost (contiguous).  ``uniform``:
+    every tile of an (m-block, c-block) has the same stage times whatever its filter row and output row
+    (the closed form, :func:`tile_work_dense`), so each (m-block, c-block) is read once and counted for
+    its r x p tiles, and each group's busiest PE is its m-block's busiest c-block."""
     i_addr = 0
     p_noc = 0
     i_spadw = 0
@@ -340,14 +375,28 @@ def _one_pass(acc, gtime, gmax, seen_h, hlist, stamp, mt, ct, rt, ft, work, feed
                 if p1 > p0 and cb1 > cb0 and mb1 > mb0:  # the cluster has PE tiles (r0 < R always)
                     n_p = p1 - p0
                     n_t = (r1 - r0) * (cb1 - cb0)  # tiles per (m-block, output row)
+                    n_rp = (r1 - r0) * n_p  # tiles per (m-block, c-block)
                     # PE tiles: stage times, the pass's and each accumulation group's busiest PE
                     heights = 0
                     for mb in range(mb0, mb1):
                         m_lo = mb * M0
                         heights += min(K, m_lo + M0) - m_lo
                         gbase = ((fk * Mk + mk) * Fc) * Mc + (mb - mb0)
+                        tm = 0  # uniform: the m-block's busiest tile, the same at every (r, p)
                         for cb in range(cb0, cb1):
                             c_lo = m_lo if dw else cb * C0
+                            if uniform:
+                                if wload:
+                                    for r in range(r0, r1):
+                                        went += wtile[mb, cb, r]
+                                wk_ = work[mb, cb, r0, p0]
+                                tpe = wk_
+                                if addr_stages:
+                                    tpe = max(tpe, feed[mb, cb, r0, p0], NC[c_lo, p0 * stride + r0 * dil])
+                                wmac += wk_ * n_rp
+                                wsum += tpe * n_rp
+                                tm = max(tm, tpe)
+                                continue
                             for r in range(r0, r1):
                                 if wload:
                                     went += wtile[mb, cb, r]
@@ -363,6 +412,13 @@ def _one_pass(acc, gtime, gmax, seen_h, hlist, stamp, mt, ct, rt, ft, work, feed
                                         gmax[g] = tpe
                                     if tpe > wmax:
                                         wmax = tpe
+                        if uniform:
+                            for p in range(p0, p1):
+                                g = gbase + (p - p0) * Mc
+                                if tm > gmax[g]:
+                                    gmax[g] = tm
+                            if tm > wmax:
+                                wmax = tm
                     nact += (mb1 - mb0) * n_t * n_p
                     # psums of each PE move once up the column / out of the array; a cluster's
                     # distinct output rows (m-block, p) once to the GLB
@@ -404,7 +460,7 @@ def _one_pass(acc, gtime, gmax, seen_h, hlist, stamp, mt, ct, rt, ft, work, feed
 
 @njit(cache=True)
 def array_passes(work, feed, NC, dw, K, Cg, R, P, Q, M0, C0, stride, dil, Rsp, Cr, Fc, Mc, Fk, Ck, Mk, n_pes,
-                 rowent, wtile, bw_i, bw_w, bw_p, ideal_mem, ft_chunk, stages, addr_stages):
+                 rowent, wtile, bw_i, bw_w, bw_p, ideal_mem, ft_chunk, stages, addr_stages, uniform):
     """Walk every pass of one layer over the PE tiles' stage times (:func:`tile_work`): the pass lasts as
     long as its busiest PE (or its data delivery); returns the accumulator vector (A_*, the per-iact
     counters left to :func:`action_counts`) and the per-accumulation-group compute time.
@@ -434,7 +490,7 @@ def array_passes(work, feed, NC, dw, K, Cg, R, P, Q, M0, C0, stride, dil, Rsp, C
                     stamp, a, b, c, d = _one_pass(acc, gtime, gmax, seen_h, hlist, stamp, mt, ct, rt, ft,
                                                   work, feed, NC, dw, K, R, P, Q, M0, C0, nMb, nCb, stride, dil,
                                                   Rsp, Cr, Fc, Mc, Fk, Ck, Mk, n_pes, rowent, wtile, bw_i, bw_w,
-                                                  bw_p, ideal_mem, ft_chunk, stages, addr_stages)
+                                                  bw_p, ideal_mem, ft_chunk, stages, addr_stages, uniform)
                     i_addr += a
                     p_noc += b
                     i_spadw += c
@@ -449,7 +505,7 @@ def array_passes(work, feed, NC, dw, K, Cg, R, P, Q, M0, C0, stride, dil, Rsp, C
 @njit(cache=True)
 def _pass_rows(sel, i0, i1, rows, grows, n_ct, n_rt, n_ft, nMb, nCb, work, feed, NC, dw, K, R, P, Q, M0, C0,
                stride, dil, Rsp, Cr, Fc, Mc, Fk, Ck, Mk, n_pes, rowent, wtile, bw_i, bw_w, bw_p, ideal_mem,
-               ft_chunk, stages, addr_stages):
+               ft_chunk, stages, addr_stages, uniform):
     """Passes ``sel[i0:i1]`` of :func:`array_pass_units`, in order, into ``rows[i]`` / ``grows[i]`` (zeros on
     entry), with their own scratch (the multicast de-duplication keys and the group maxima)."""
     ngroups = grows.shape[1]
@@ -469,7 +525,7 @@ def _pass_rows(sel, i0, i1, rows, grows, n_ct, n_rt, n_ft, nMb, nCb, work, feed,
         stamp, a, b, c, d = _one_pass(acc, grows[i], gmax, seen_h, hlist, stamp, mt, ct, rt, ft, work, feed,
                                       NC, dw, K, R, P, Q, M0, C0, nMb, nCb, stride, dil, Rsp, Cr, Fc, Mc, Fk, Ck, Mk,
                                       n_pes, rowent, wtile, bw_i, bw_w, bw_p, ideal_mem, ft_chunk, stages,
-                                      addr_stages)
+                                      addr_stages, uniform)
         acc[A_IADDR] = a
         acc[A_P_NOC] = b
         acc[A_I_SPADW] = c
@@ -482,7 +538,8 @@ PASS_BLOCK = 64
 
 @njit(cache=True, parallel=True)
 def array_pass_units(sel, work, feed, NC, dw, K, Cg, R, P, Q, M0, C0, stride, dil, Rsp, Cr, Fc, Mc, Fk, Ck, Mk,
-                     n_pes, rowent, wtile, bw_i, bw_w, bw_p, ideal_mem, ft_chunk, stages, addr_stages):
+                     n_pes, rowent, wtile, bw_i, bw_w, bw_p, ideal_mem, ft_chunk, stages, addr_stages,
+                     uniform):
     """The passes ``sel`` of :func:`array_passes` (linear indices in its loop order m, c, r, output rows:
     ``((mt * n_ct + ct) * n_rt + rt) * n_ft + ft``), each walked alone: (rows, group_times), one
     accumulator row (A_*) and one row of per-group compute times per selected pass.  A pass depends on no
@@ -505,7 +562,7 @@ def array_pass_units(sel, work, feed, NC, dw, K, Cg, R, P, Q, M0, C0, stride, di
         i1 = min(n, i0 + PASS_BLOCK)
         _pass_rows(sel, i0, i1, rows, grows, n_ct, n_rt, n_ft, nMb, nCb, work, feed, NC, dw, K, R, P, Q, M0, C0,
                    stride, dil, Rsp, Cr, Fc, Mc, Fk, Ck, Mk, n_pes, rowent, wtile, bw_i, bw_w, bw_p, ideal_mem,
-                   ft_chunk, stages, addr_stages)
+                   ft_chunk, stages, addr_stages, uniform)
     return rows, grows
 
 
@@ -531,7 +588,7 @@ def array_timing(act, wptr, dw, K, Cg, R, S, P, Q, stride, dil, M0, C0, skip_i, 
     F, F2, NC = iact_rows(act, Q, S, stride, dil, skip_i)
     work, feed = tile_work(F, wcnt, dw, K, Cg, R, S, P, stride, dil, M0, C0, skip_w, lanes)
     acc, gtime = array_passes(work, feed, NC, dw, K, Cg, R, P, Q, M0, C0, stride, dil, Rsp, Cr, Fc, Mc, Fk, Ck, Mk,
-                              n_pes, rowent, wtile, bw_i, bw_w, bw_p, ideal_mem, ft_chunk, stages, addr_stages)
+                              n_pes, rowent, wtile, bw_i, bw_w, bw_p, ideal_mem, ft_chunk, stages, addr_stages, False)
     cnt = action_counts(F, F2, wcnt, dw, K, Cg, R, S, P, stride, dil, M0, skip_w, lanes)
     for i, slot in enumerate(COUNT_SLOTS):
         acc[slot] = cnt[i]

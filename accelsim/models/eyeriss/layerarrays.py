@@ -22,11 +22,13 @@ from functools import cached_property
 
 import numpy as np
 
-from .formats import block_sums, blocksum, ceil_div, prefix_sum
+from .formats import block_sums, blocksum, ceil_div
 from .kernel import (
     action_counts,
     block_max,
     iact_rows,
+    prefix_rows,
+    row_counts,
     tile_work,
     tile_work_dense,
     weight_blocks,
@@ -68,7 +70,13 @@ class LayerArrays:
         """Density of non-zero iacts among the fed positions (1.0 for a PE that does not skip them)."""
         if not self.skip_i:
             return 1.0
-        return float((self.code == 2).sum()) / max(1, int((self.code >= 1).sum()))
+        fed, nz2 = self.row_counts
+        return float(nz2.sum()) / max(1, int(fed.sum()))
+
+    @cached_property
+    def row_counts(self):
+        """(streamed positions, non-zero iacts) per (channel, padded row) (:func:`~.kernel.row_counts`)."""
+        return row_counts(self.code)
 
     @cached_property
     def rows(self):
@@ -91,8 +99,9 @@ class LayerArrays:
 
     @cached_property
     def row_stored(self) -> np.ndarray:
-        """Stored iacts per (channel, padded row)."""
-        return self.nz.sum(axis=2, dtype=np.int64)
+        """Stored iacts per (channel, padded row): the rows of :attr:`nz` counted."""
+        fed, nz2 = self.row_counts
+        return nz2 if (self.skip_i and self.compressed) else fed
 
     def win_max(self, blk: int) -> int:
         """Largest ``blk`` x S iact window of the real data (compressed spad fit)."""
@@ -111,8 +120,9 @@ class LayerArrays:
     # ---- weights, per M0
     @cached_property
     def wcum(self) -> np.ndarray:
-        """Running non-zero weight counts over the output channels (:func:`~.formats.prefix_sum`)."""
-        return prefix_sum(self.wmask, 0)
+        """Running non-zero weight counts over the output channels (:func:`~.formats.prefix_sum` on axis 0)."""
+        K = self.wmask.shape[0]
+        return prefix_rows(np.ascontiguousarray(self.wmask).reshape(K, -1)).reshape((K + 1,) + self.wmask.shape[1:])
 
     def stats(self, M0: int):
         """(col, colr, tiles_dw, wcyc_mean) of :func:`~.mapping.tile_stats` for this M0 (the mapping search
@@ -232,7 +242,7 @@ class LayerArrays:
         """Iact entries of the whole layer input as stored (GLB / DRAM)."""
         if self.compressed:
             return float(int(self.row_stored.sum()) + int(self.row_valid.sum()))
-        return float((self.code >= 1).sum())
+        return float(self.row_counts[0].sum())
 
     def wtile(self, M0: int, C0: int) -> np.ndarray:
         """Weight spad entries of every (m-block, c-block, r) tile (data + addresses)."""

@@ -95,7 +95,7 @@ from .kernel import (
     COUNT_SLOTS,
     array_pass_units,
 )
-from .layerarrays import LayerArrays
+from .layerarrays import CLOSED_FORM, LayerArrays
 from .mapping import Mapping, candidates
 from .walk import functional_walk
 
@@ -291,7 +291,9 @@ class EyerissV2(AcceleratorModel):
                 m.Rsp, m.Cr, m.Fc, m.Mc, m.Fk, m.Ck, m.Mk, self.n_pes, ld.rowent(m.M0 if dw else m.C0),
                 ld.wtile(m.M0, m.C0), float(c["noc.iact_entries_per_cycle"]),
                 float(c["noc.weight_entries_per_cycle"]), float(c["noc.psum_entries_per_cycle"]),
-                bool(c["memory.ideal"]), ft_chunk, c["pe.pipeline_stages"], bool(c["pe.address_stages"]))
+                bool(c["memory.ideal"]), ft_chunk, c["pe.pipeline_stages"], bool(c["pe.address_stages"]),
+                # closed-form stage times: the same at every (r, p) of an (m-block, c-block)
+                ld.path == CLOSED_FORM)
 
     def _run(self, ld: LayerArrays, m: Mapping):
         """Walk every pass of the layer of ``ld`` under mapping ``m``: (array time, DRAM / tiling dict,
