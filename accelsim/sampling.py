@@ -28,6 +28,10 @@ seeds at the same sample.
 layer's cycle interval at most +-1 % of its estimate (Neyman allocation, sec. 5.5), and simulates the
 layer exhaustively instead when that sample would be more than half of the units (or the layer has
 fewer than :attr:`SampleSpec.min_units` units): then the result is the exhaustive one, bit for bit.
+A space may name units that must run in full (:attr:`UnitSpace.must_run`: SCNN's rounds of a pass that
+may stall on DRAM, where a max() bends the estimate); one that overrides :meth:`UnitSpace.release` first
+sees a sample over every unit and may then release some of them (SCNN: passes whose DRAM time exceeds a
+margin over the sample's bound on their compute, so their stall is linear in it).
 In any mode a sample whose units show no spread (zero estimated variance with units left out) runs the
 layer exhaustively too: a zero-width interval would claim the units not run are known.  Where the space
 names classes of identical units (:meth:`UnitSpace.unit_classes`; EIE's pixels of one non-zero pattern),
@@ -157,6 +161,13 @@ class UnitSpace(abc.ABC):
         #: units the sample must include (a stratum taken in full), e.g. where :meth:`result` applies a
         #: non-linear step (SCNN: the rounds of a pass that may stall on DRAM); None: none
         self.must_run: np.ndarray | None = None
+
+    def release(self, sel: np.ndarray, first: UnitResults) -> np.ndarray | None:
+        """After the first draw (``sel``, its numbers ``first``), the units that must still run in full: a subset
+        of :attr:`must_run` (the draw showed that the others' non-linear step cannot bite), or None to keep
+        :attr:`must_run` as it is (the default).  Only a space that overrides this draws its first sample
+        before taking the must-run units (:func:`sample_layer`)."""
+        return None
 
     def unit_classes(self) -> np.ndarray | None:
         """``(n_units,)`` class ids where units of one class give identical results (the same numbers from
@@ -396,7 +407,9 @@ def sample_layer(model, inst, spec: SampleSpec, space: UnitSpace, exhaustive) ->
     # units taken in full: strata_of's take-all stratum (its last, with a proxy) and the model's must-run units
     full = (st == st.max()) if space.proxy is not None and st.max() > 0 else np.zeros(N, dtype=bool)
     must = None if space.must_run is None else np.asarray(space.must_run, dtype=bool)
-    if must is not None and must.any():
+    # a space that can release must-run units after seeing a sample draws that sample first (over every unit)
+    release = must is not None and must.any() and type(space).release is not UnitSpace.release
+    if must is not None and must.any() and not release:
         if must.all():
             return whole("every unit must run (model)")
         st = _compact(np.where(must, int(st.max()) + 1, st))  # one more stratum, taken in full
@@ -416,9 +429,29 @@ def sample_layer(model, inst, spec: SampleSpec, space: UnitSpace, exhaustive) ->
     sel = np.sort(np.concatenate([_draw(rng, members[h], taken, want[h]) for h in range(H)]))
     taken[sel] = True
     parts = [(sel, space.run(sel))]
+    if release:
+        got = space.release(sel, parts[0][1])
+        must = must if got is None else must & np.asarray(got, dtype=bool)
+        if must.all():
+            return whole("every unit must run (model; the first sample released none)")
+        if must.any():  # the rest run in full, as one more stratum; every other stratum keeps 2 sampled units
+            st = _compact(np.where(must, int(st.max()) + 1, st))
+            full |= must
+            H = int(st.max()) + 1
+            members = [np.flatnonzero(st == h) for h in range(H)]
+            Nh = np.array([len(m) for m in members])
+            nh = np.bincount(st[sel], minlength=H)
+            whole_h = set(np.unique(st[full]).tolist())
+            top = [int(Nh[h]) if h in whole_h else max(0, min(int(Nh[h]), 2) - int(nh[h])) for h in range(H)]
+            more = np.sort(np.concatenate([_draw(rng, members[h], taken, top[h]) for h in range(H)]))
+            if len(more):
+                more = more.astype(np.int64)
+                taken[more] = True
+                parts.append((more, space.run(more)))
     if spec.mode == "auto":  # one more draw, planned from the pilot (Neyman allocation)
-        need, alloc = _auto_plan(np.asarray(parts[0][1].cycles, dtype=np.float64), st[sel], Nh, spec,
-                                 None if space.proxy is None else space.proxy[sel])
+        sel = np.concatenate([p[0] for p in parts])  # the pilot (and, after a release, the must-run rest)
+        need, alloc = _auto_plan(np.concatenate([np.asarray(p[1].cycles, dtype=np.float64) for p in parts]),
+                                 st[sel], Nh, spec, None if space.proxy is None else space.proxy[sel])
         if need > spec.exhaustive_share * N or need >= space.distinct_units:
             return whole(f"auto: +-{spec.target:.0%} needs {need:,} of {N:,} units")
         nh = np.bincount(st[sel], minlength=H)

@@ -209,6 +209,44 @@ def test_must_run_units_are_always_simulated():
     assert r.cycles == exhaustive(Space(100))().cycles and "must run" in r.extra["sampling"]["exhaustive"]
 
 
+def test_released_must_run_units_are_sampled():
+    """A space that overrides ``release`` sees a first sample before the must-run units are fixed: the units
+    it releases are sampled like any other, the rest still run in full, and every stratum keeps sampled
+    units; releasing none runs the layer exhaustively, as a plain must-run space does."""
+    class Rel(Space):
+        def __init__(self, n, keep):
+            super().__init__(n, seed=3)
+            self.keep, self.first = keep, None
+            self.seen = np.zeros(0, dtype=np.int64)
+
+        def run(self, sel):
+            self.seen = np.concatenate([self.seen, sel])
+            return super().run(sel)
+
+        def release(self, sel, first):
+            self.first = np.array(sel)
+            assert len(first.cycles) == len(sel)
+            return self.keep
+    keep = np.zeros(800, dtype=bool)
+    keep[130:160] = True
+    for mode in ("0.1", "0.3"):
+        sp = Rel(800, keep)
+        sp.must_run = np.zeros(800, dtype=bool)
+        sp.must_run[100:160] = True
+        r = sample_layer(_Model(), sp.inst, SampleSpec.parse(mode), sp, exhaustive(sp))
+        seen = set(sp.seen.tolist())
+        assert sp.first is not None and not set(range(100, 160)) <= set(sp.first.tolist())
+        assert set(range(130, 160)) <= seen and not set(range(100, 130)) <= seen
+        assert "exhaustive" not in r.extra["sampling"] and r.extra["sampling"]["sampled"] < 800
+        ref = exhaustive(Rel(800, keep))()
+        lo, hi = r.extra["sampling"]["cycles_ci"]
+        assert abs(r.cycles - ref.cycles) / ref.cycles < 0.05 and hi > lo
+    sp = Rel(800, np.ones(800, dtype=bool))
+    sp.must_run = np.ones(800, dtype=bool)
+    r = sample_layer(_Model(), sp.inst, SampleSpec.parse("0.1"), sp, exhaustive(sp))
+    assert r.cycles == exhaustive(Rel(800, None))().cycles and "released none" in r.extra["sampling"]["exhaustive"]
+
+
 def test_a_sample_without_spread_runs_the_layer_exhaustively():
     """A sample whose units all sit exactly on the fit (equal cycles, equal proxy: a depthwise layer's rounds)
     has zero variance; a zero-width interval would claim the units not run are known.  Such a layer runs

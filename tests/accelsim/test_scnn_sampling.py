@@ -102,3 +102,35 @@ def test_auto_meets_target(big):
         assert s["unit"] == "barrier round" and "exhaustive" not in s, s
         assert s["cycles_rel_half_width"] <= 0.0125 and s["sampled"] < 0.5 * s["units"]
         assert abs(got.cycles - ref.cycles) / ref.cycles < 0.02
+
+
+# 2 passes of 86 rounds each reading the input from DRAM: at 2e8 B/s DRAM takes ~190x the compute, at 2.5e10
+# ~1.5x (inside RoundSpace.release's margin)
+DRAM_BOUND = dict(C=16, K=256, H=40, W=40, R=3, pad=1, da=0.6)
+
+
+@pytest.mark.parametrize("bw,released", [(2e8, True), (2.5e10, False)])
+def test_passes_sure_to_stall_are_sampled(bw, released, monkeypatch):
+    """Passes whose DRAM time exceeds the first sample's bound on their compute are released from must_run:
+    they are sampled, and the layer's cycles are still exact (each such pass lasts its DRAM time whatever its
+    compute).  A pass near the bound keeps every round: the layer runs exhaustively."""
+    m = make_model("scnn", {**MANY, "iaram_bytes": 512, "dram.bandwidth_bytes_per_s": bw})
+    inst = _inst(**DRAM_BOUND)
+    ref = m.simulate_layer(inst)
+    spec = SampleSpec.parse("0.2", seed=0)
+    sp = m.sampling_units(inst)
+    assert sp.may_stall.all() and ref.breakdown["memory_stall"] > 0
+    got = sample_layer(with_sampling(m, spec), inst, spec, sp, lambda: m.simulate_layer(inst))
+    s = got.extra["sampling"]
+    assert sp.stalls.all() == released
+    if released:
+        assert s["sampled"] < 0.5 * sp.n_units and got.cycles == ref.cycles
+        assert got.breakdown["memory_stall"] == pytest.approx(ref.breakdown["memory_stall"], rel=0.01)
+        # a margin no sample can meet releases nothing
+        monkeypatch.setattr(type(sp), "RELEASE_MARGIN", 1e9)
+        sp = m.sampling_units(inst)
+        got = sample_layer(with_sampling(m, spec), inst, spec, sp, lambda: m.simulate_layer(inst))
+        assert not sp.stalls.any()
+        s = got.extra["sampling"]
+    if not sp.stalls.any():
+        assert s["sampled"] == sp.n_units and "released none" in s["exhaustive"] and got.cycles == ref.cycles

@@ -86,6 +86,41 @@ class RoundSpace(UnitSpace):
         lb = np.bincount(plan.round_pass, weights=prep.halo_r + (0 if skips_steps else proxy), minlength=plan.n_pass)
         self.may_stall = self.dram_cycles > lb
         self.must_run = self.may_stall[plan.round_pass]
+        #: passes the first sample showed to stall on DRAM (:meth:`release`): compute stays under DRAM time
+        self.stalls = np.zeros(plan.n_pass, dtype=bool)
+
+    #: :meth:`release`'s safety factor on the most cycles per proxy step any round of the first sample took
+    RELEASE_MARGIN = 1.5
+
+    def release(self, sel: np.ndarray, first: UnitResults) -> np.ndarray | None:
+        """Passes that surely stall on DRAM need not run in full.  Their stall ``DRAM - compute`` is then linear
+        in the compute (no max() bends it), so an estimated compute gives an unbiased stall, and the pass lasts
+        its DRAM time whatever the compute.  A pass counts as sure to stall when its DRAM time exceeds a bound
+        on its compute: the rounds of the first sample at their simulated cycles, every other round at
+        ``RELEASE_MARGIN`` x the largest barrier-per-proxy-step ratio the sample showed x its proxy, plus its
+        halo and the previous round's whole PPU drain.  The depthwise scale convs of the paper's heads read
+        their input from DRAM in many passes of tiny rounds and spend 1.8-2.1x their compute on DRAM, so
+        they qualify (RESULTS.md sec. 7).  A statistical rule, not a proof: benchmarks/paper_scale.py's
+        accuracy part checks the intervals against exhaustive runs.  Returns the rounds that must still
+        run (those of the passes that may still stall), or None when none is released."""
+        plan, prep = self.prep.plan, self.prep
+        T = np.asarray(first.aux["T"], dtype=np.float64)
+        px = self.proxy[sel]
+        if not (px > 0).any() or (T[px <= 0] > 0).any():
+            return None  # nothing to scale by, or work the proxy does not see
+        rho = float((T[px > 0] / px[px > 0]).max()) * self.RELEASE_MARGIN
+        prev = np.concatenate([[0], prep.drain_r[:-1]]).astype(np.float64)
+        ub = rho * self.proxy + prep.halo_r + prev
+        ub[sel] = first.cycles
+        ub_pass = np.bincount(plan.round_pass, weights=ub, minlength=plan.n_pass)
+        if prep.drain_r.size:  # the last round's drain is exposed (assemble)
+            ub_pass[plan.round_pass[-1]] += float(prep.drain_r[-1])
+        sure = self.may_stall & (self.dram_cycles > ub_pass)
+        if not sure.any():
+            return None
+        self.stalls |= sure
+        self.may_stall = self.may_stall & ~sure
+        return self.may_stall[plan.round_pass]
 
     def run(self, sel: np.ndarray) -> UnitResults:
         sel = np.asarray(sel, dtype=np.int64)
@@ -134,13 +169,15 @@ class RoundSpace(UnitSpace):
             pred = np.where(known, self.seen, self.proxy * ratio)
             comp = np.bincount(plan.round_pass, weights=pred, minlength=plan.n_pass)
             # passes that may stall were run in full (must_run): their compute is exact; the rest of the
-            # estimate is apportioned over the other passes, which cannot stall (their compute is at least
-            # their DRAM time, so no rounding of the apportioned share may invent a stall)
+            # estimate is apportioned over the other passes: those that cannot stall (their compute is at least
+            # their DRAM time, so no rounding of the apportioned share may invent a stall) and those the first
+            # sample showed to stall (release: their stall is DRAM - compute, linear in the estimate)
             free = ~self.may_stall
             rest = comp[free].sum()
             if rest > 0:
                 comp[free] *= max(0.0, float(tot["cyc"]) - comp[~free].sum()) / rest
-            comp[free] = np.maximum(comp[free], self.dram_cycles[free])
+            nostall = free & ~self.stalls
+            comp[nostall] = np.maximum(comp[nostall], self.dram_cycles[nostall])
         if self.model._prepared is not None and self.model._prepared[1] is self.prep:
             self.model._prepared = None  # sampled: no exhaustive run will reuse the streams
         return self.model.assemble(self.prep, tot, comp, self.wl_pass)
