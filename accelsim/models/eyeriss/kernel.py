@@ -230,6 +230,23 @@ def tile_work_dense(K, Cg, R, S, P, Q, M0, C0, dw, lanes):
 
 
 @njit(cache=True)
+def tile_times(work, feed, NC, dw, M0, C0, stride, dil):
+    """A PE's pass time on every tile (m-block, c-block, r, p) when the address stages bound it beside the
+    MAC stage: max(MAC-stage cycles, fed iacts, stored window columns of its iact row), (nMb, nCb, R, P)
+    (without the address stages the time is ``work``).  Once per PE tile shape, shared by every mapping
+    of that shape the search walks."""
+    nMb, nCb, R, P = work.shape
+    out = np.empty_like(work)
+    for mb in range(nMb):
+        for cb in range(nCb):
+            c_lo = mb * M0 if dw else cb * C0
+            for r in range(R):
+                for p in range(P):
+                    out[mb, cb, r, p] = max(work[mb, cb, r, p], feed[mb, cb, r, p], NC[c_lo, p * stride + r * dil])
+    return out
+
+
+@njit(cache=True)
 def action_counts(F, F2, wcnt, dw, K, Cg, R, S, P, stride, dil, M0, skip_w, lanes):
     """Layer totals of the per-iact counters (independent of the spatial mapping, only of the M0 tile):
     [lookups, weight words, MACs, slots on non-zero iacts, slots on zero iacts, non-zero lookups,
@@ -328,7 +345,7 @@ def close_pass(acc, gtime, gmax, wmax, wsum, wmac, nact, dmax, dkind, wload, sta
 
 
 @njit(cache=True)
-def _one_pass(acc, gtime, gmax, seen_h, hlist, stamp, mt, ct, rt, ft, work, feed, NC, dw, K, R, P, Q, M0,
+def _one_pass(acc, gtime, gmax, seen_h, hlist, stamp, mt, ct, rt, ft, work, ttime, NC, dw, K, R, P, Q, M0,
               C0, nMb, nCb, stride, dil, Rsp, Cr, Fc, Mc, Fk, Ck, Mk, n_pes, rowent, wtile, bw_i, bw_w, bw_p,
               ideal_mem, ft_chunk, stages, addr_stages, uniform):
     """Pass (mt, ct, rt, ft) of :func:`array_passes`: adds its time, breakdown and delivery counts to ``acc``
@@ -384,15 +401,12 @@ def _one_pass(acc, gtime, gmax, seen_h, hlist, stamp, mt, ct, rt, ft, work, feed
                         gbase = ((fk * Mk + mk) * Fc) * Mc + (mb - mb0)
                         tm = 0  # uniform: the m-block's busiest tile, the same at every (r, p)
                         for cb in range(cb0, cb1):
-                            c_lo = m_lo if dw else cb * C0
                             if uniform:
                                 if wload:
                                     for r in range(r0, r1):
                                         went += wtile[mb, cb, r]
                                 wk_ = work[mb, cb, r0, p0]
-                                tpe = wk_
-                                if addr_stages:
-                                    tpe = max(tpe, feed[mb, cb, r0, p0], NC[c_lo, p0 * stride + r0 * dil])
+                                tpe = ttime[mb, cb, r0, p0]
                                 wmac += wk_ * n_rp
                                 wsum += tpe * n_rp
                                 tm = max(tm, tpe)
@@ -402,9 +416,7 @@ def _one_pass(acc, gtime, gmax, seen_h, hlist, stamp, mt, ct, rt, ft, work, feed
                                     went += wtile[mb, cb, r]
                                 for p in range(p0, p1):
                                     wk_ = work[mb, cb, r, p]
-                                    tpe = wk_
-                                    if addr_stages:
-                                        tpe = max(tpe, feed[mb, cb, r, p], NC[c_lo, p * stride + r * dil])
+                                    tpe = ttime[mb, cb, r, p]
                                     wmac += wk_
                                     wsum += tpe
                                     g = gbase + (p - p0) * Mc
@@ -459,9 +471,10 @@ def _one_pass(acc, gtime, gmax, seen_h, hlist, stamp, mt, ct, rt, ft, work, feed
 
 
 @njit(cache=True)
-def array_passes(work, feed, NC, dw, K, Cg, R, P, Q, M0, C0, stride, dil, Rsp, Cr, Fc, Mc, Fk, Ck, Mk, n_pes,
+def array_passes(work, ttime, NC, dw, K, Cg, R, P, Q, M0, C0, stride, dil, Rsp, Cr, Fc, Mc, Fk, Ck, Mk, n_pes,
                  rowent, wtile, bw_i, bw_w, bw_p, ideal_mem, ft_chunk, stages, addr_stages, uniform):
-    """Walk every pass of one layer over the PE tiles' stage times (:func:`tile_work`): the pass lasts as
+    """Walk every pass of one layer over the PE tiles' stage times (:func:`tile_work`; ``ttime``: a PE's pass
+    time per tile, :func:`tile_times`, or ``work`` without the address stages): the pass lasts as
     long as its busiest PE (or its data delivery); returns the accumulator vector (A_*, the per-iact
     counters left to :func:`action_counts`) and the per-accumulation-group compute time.
     :func:`array_pass_units` walks chosen passes of the same loop, one accumulator row each."""
@@ -488,7 +501,7 @@ def array_passes(work, feed, NC, dw, K, Cg, R, P, Q, M0, C0, stride, dil, Rsp, C
             for rt in range(n_rt):
                 for ft in range(n_ft):
                     stamp, a, b, c, d = _one_pass(acc, gtime, gmax, seen_h, hlist, stamp, mt, ct, rt, ft,
-                                                  work, feed, NC, dw, K, R, P, Q, M0, C0, nMb, nCb, stride, dil,
+                                                  work, ttime, NC, dw, K, R, P, Q, M0, C0, nMb, nCb, stride, dil,
                                                   Rsp, Cr, Fc, Mc, Fk, Ck, Mk, n_pes, rowent, wtile, bw_i, bw_w,
                                                   bw_p, ideal_mem, ft_chunk, stages, addr_stages, uniform)
                     i_addr += a
@@ -503,7 +516,7 @@ def array_passes(work, feed, NC, dw, K, Cg, R, P, Q, M0, C0, stride, dil, Rsp, C
 
 
 @njit(cache=True)
-def _pass_rows(sel, i0, i1, rows, grows, n_ct, n_rt, n_ft, nMb, nCb, work, feed, NC, dw, K, R, P, Q, M0, C0,
+def _pass_rows(sel, i0, i1, rows, grows, n_ct, n_rt, n_ft, nMb, nCb, work, ttime, NC, dw, K, R, P, Q, M0, C0,
                stride, dil, Rsp, Cr, Fc, Mc, Fk, Ck, Mk, n_pes, rowent, wtile, bw_i, bw_w, bw_p, ideal_mem,
                ft_chunk, stages, addr_stages, uniform):
     """Passes ``sel[i0:i1]`` of :func:`array_pass_units`, in order, into ``rows[i]`` / ``grows[i]`` (zeros on
@@ -522,7 +535,7 @@ def _pass_rows(sel, i0, i1, rows, grows, n_ct, n_rt, n_ft, nMb, nCb, work, feed,
         ct = u % n_ct
         mt = u // n_ct
         acc = rows[i]
-        stamp, a, b, c, d = _one_pass(acc, grows[i], gmax, seen_h, hlist, stamp, mt, ct, rt, ft, work, feed,
+        stamp, a, b, c, d = _one_pass(acc, grows[i], gmax, seen_h, hlist, stamp, mt, ct, rt, ft, work, ttime,
                                       NC, dw, K, R, P, Q, M0, C0, nMb, nCb, stride, dil, Rsp, Cr, Fc, Mc, Fk, Ck, Mk,
                                       n_pes, rowent, wtile, bw_i, bw_w, bw_p, ideal_mem, ft_chunk, stages,
                                       addr_stages, uniform)
@@ -537,7 +550,7 @@ PASS_BLOCK = 64
 
 
 @njit(cache=True, parallel=True)
-def array_pass_units(sel, work, feed, NC, dw, K, Cg, R, P, Q, M0, C0, stride, dil, Rsp, Cr, Fc, Mc, Fk, Ck, Mk,
+def array_pass_units(sel, work, ttime, NC, dw, K, Cg, R, P, Q, M0, C0, stride, dil, Rsp, Cr, Fc, Mc, Fk, Ck, Mk,
                      n_pes, rowent, wtile, bw_i, bw_w, bw_p, ideal_mem, ft_chunk, stages, addr_stages,
                      uniform):
     """The passes ``sel`` of :func:`array_passes` (linear indices in its loop order m, c, r, output rows:
@@ -560,7 +573,7 @@ def array_pass_units(sel, work, feed, NC, dw, K, Cg, R, P, Q, M0, C0, stride, di
     for blk in prange(nb):
         i0 = blk * PASS_BLOCK
         i1 = min(n, i0 + PASS_BLOCK)
-        _pass_rows(sel, i0, i1, rows, grows, n_ct, n_rt, n_ft, nMb, nCb, work, feed, NC, dw, K, R, P, Q, M0, C0,
+        _pass_rows(sel, i0, i1, rows, grows, n_ct, n_rt, n_ft, nMb, nCb, work, ttime, NC, dw, K, R, P, Q, M0, C0,
                    stride, dil, Rsp, Cr, Fc, Mc, Fk, Ck, Mk, n_pes, rowent, wtile, bw_i, bw_w, bw_p, ideal_mem,
                    ft_chunk, stages, addr_stages, uniform)
     return rows, grows
@@ -587,7 +600,8 @@ def array_timing(act, wptr, dw, K, Cg, R, S, P, Q, stride, dil, M0, C0, skip_i, 
     wcnt = np.diff(wptr).reshape((K, 1, R, S) if dw else (nMb, Cg, R, S))
     F, F2, NC = iact_rows(act, Q, S, stride, dil, skip_i)
     work, feed = tile_work(F, wcnt, dw, K, Cg, R, S, P, stride, dil, M0, C0, skip_w, lanes)
-    acc, gtime = array_passes(work, feed, NC, dw, K, Cg, R, P, Q, M0, C0, stride, dil, Rsp, Cr, Fc, Mc, Fk, Ck, Mk,
+    ttime = tile_times(work, feed, NC, dw, M0, C0, stride, dil) if addr_stages else work
+    acc, gtime = array_passes(work, ttime, NC, dw, K, Cg, R, P, Q, M0, C0, stride, dil, Rsp, Cr, Fc, Mc, Fk, Ck, Mk,
                               n_pes, rowent, wtile, bw_i, bw_w, bw_p, ideal_mem, ft_chunk, stages, addr_stages, False)
     cnt = action_counts(F, F2, wcnt, dw, K, Cg, R, S, P, stride, dil, M0, skip_w, lanes)
     for i, slot in enumerate(COUNT_SLOTS):

@@ -29,6 +29,7 @@ from .kernel import (
     iact_rows,
     prefix_rows,
     row_counts,
+    tile_times,
     tile_work,
     tile_work_dense,
     weight_blocks,
@@ -55,6 +56,7 @@ class LayerArrays:
         self._wcnt: dict = {}
         self._counts: dict = {}
         self._tiles: dict = {}
+        self._ttime: dict = {}
         self._wt: dict = {}
         self._rcum: dict = {}
 
@@ -224,6 +226,17 @@ class LayerArrays:
                 self._tiles[key] = tile_work(self.rows[0], self.wcnt(M0), self.dw, K, Cg, R, S, L.P, L.stride,
                                              L.dilation, M0, C0, self.skip_w, self.lanes)
         return self._tiles[key]
+
+    def tile_time(self, M0: int, C0: int) -> np.ndarray:
+        """A PE's pass time per tile (m-block, c-block, r, p): the MAC stage, bounded by the address stages
+        when they are modelled (:func:`~.kernel.tile_times`), shared by every mapping with this tile."""
+        key = (M0, C0)
+        if key not in self._ttime:
+            work, feed = self.tiles(M0, C0)
+            L = self.L
+            self._ttime[key] = (tile_times(work, feed, self.ncols, self.dw, M0, C0, L.stride, L.dilation)
+                                if self.cfg["pe.address_stages"] else work)
+        return self._ttime[key]
 
     # ---- per-mapping delivery tables
     def rowent(self, blk: int) -> np.ndarray:

@@ -286,8 +286,8 @@ class EyerissV2(AcceleratorModel):
         c = self.cfg
         L, dw = ld.L, ld.dw
         K, Cg, R, S = ld.wmask.shape
-        work, feed = ld.tiles(m.M0, m.C0)
-        return (work, feed, ld.ncols, dw, K, Cg, R, L.P, L.Q, m.M0, m.C0, L.stride, L.dilation,
+        work, _ = ld.tiles(m.M0, m.C0)
+        return (work, ld.tile_time(m.M0, m.C0), ld.ncols, dw, K, Cg, R, L.P, L.Q, m.M0, m.C0, L.stride, L.dilation,
                 m.Rsp, m.Cr, m.Fc, m.Mc, m.Fk, m.Ck, m.Mk, self.n_pes, ld.rowent(m.M0 if dw else m.C0),
                 ld.wtile(m.M0, m.C0), float(c["noc.iact_entries_per_cycle"]),
                 float(c["noc.weight_entries_per_cycle"]), float(c["noc.psum_entries_per_cycle"]),
