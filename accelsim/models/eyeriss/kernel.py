@@ -144,16 +144,16 @@ def block_max(cs, size):
 
 @njit(cache=True)
 def weight_blocks(wcum, M0, lanes):
-    """Per-M0 weight data of a regular conv layer whose PE skips zero weights (compressed spads) in one
-    pass over the CSC columns, from ``wcum`` (:func:`~.formats.prefix_sum` of the weight mask over output
-    channels, (K + 1, Cg, R, S)): (wcnt, cycles, rcum) -- the non-zero weights per column (nMb, Cg, R, S)
-    (:func:`weight_counts`), the MAC-stage cycles ``ceil(nnz / lanes)`` summed over the columns, and the
-    running sums over input channels of the stored entries (whole SIMD words, ``lanes * cycles``) per
-    (m-block, r): (nMb, Cg + 1, R), leading zero -- the weight tiles of every C0 by one subtraction."""
+    """Per-M0 weight numbers of the mapping search for a regular conv layer whose PE skips zero weights
+    (compressed spads), in one pass over the CSC columns, from ``wcum`` (:func:`~.formats.prefix_sum` of
+    the weight mask over output channels, (K + 1, Cg, R, S)): (cycles, rcum) -- the MAC-stage cycles
+    ``ceil(nnz / lanes)`` summed over the columns, and the running sums over input channels of the
+    stored entries (whole SIMD words, ``lanes * cycles``) per (m-block, r): (nMb, Cg + 1, R), leading zero
+    (the weight tiles of every C0 by one subtraction).  The columns themselves (:func:`weight_counts`)
+    are formed only for the few M0 the search walks."""
     K = wcum.shape[0] - 1
     _, Cg, R, S = wcum.shape
     nMb = (K + M0 - 1) // M0
-    wcnt = np.empty((nMb, Cg, R, S), dtype=np.int64)
     rcum = np.zeros((nMb, Cg + 1, R), dtype=np.int64)
     cycles = 0
     for mb in range(nMb):
@@ -163,13 +163,11 @@ def weight_blocks(wcum, M0, lanes):
             for r in range(R):
                 t = 0
                 for s in range(S):
-                    n = wcum[hi, c, r, s] - wcum[lo, c, r, s]
-                    wcnt[mb, c, r, s] = n
-                    cyc = (n + lanes - 1) // lanes
+                    cyc = (wcum[hi, c, r, s] - wcum[lo, c, r, s] + lanes - 1) // lanes
                     cycles += cyc
                     t += lanes * cyc
                 rcum[mb, c + 1, r] = rcum[mb, c, r] + t
-    return wcnt, cycles, rcum
+    return cycles, rcum
 
 
 @njit(cache=True)

@@ -146,13 +146,11 @@ class LayerArrays:
         """(MAC-stage cycles summed over the CSC columns, running sums over input channels of the stored
         weight entries per (m-block, c, r), (nMb, Cg + 1, R)) of a regular conv layer for this M0: the
         ``cyc`` total and ``colr.sum(axis=3)`` prefix of :func:`~.mapping.tile_stats`, in one pass over the
-        columns (:func:`~.kernel.weight_blocks`, which also gives :meth:`wcnt`) or, when they depend on
-        the block heights only, from those."""
+        columns (:func:`~.kernel.weight_blocks`) or, when they depend on the block heights only, from those."""
         if M0 not in self._rcum:
             K, Cg, R, S = self.wmask.shape
             if self._data_weights:
-                wcnt, cycles, rcum = weight_blocks(self.wcum, M0, self.lanes)
-                self._wcnt.setdefault(M0, wcnt)
+                cycles, rcum = weight_blocks(self.wcum, M0, self.lanes)
             else:  # every column holds its m-block's height of weights (dense PE or uncompressed spad)
                 hs = np.minimum(M0, K - np.arange(0, K, M0))
                 cyc = ceil_div(hs, self.lanes)
@@ -176,10 +174,7 @@ class LayerArrays:
     def wcnt(self, M0: int) -> np.ndarray:
         """Non-zero weights per CSC column (:func:`~.kernel.weight_counts`)."""
         if M0 not in self._wcnt:
-            if self._data_weights:
-                self._wblocks(M0)
-            else:
-                self._wcnt[M0] = weight_counts(self.wmask, M0, self.dw, None if self.dw else self.wcum)
+            self._wcnt[M0] = weight_counts(self.wmask, M0, self.dw, None if self.dw else self.wcum)
         return self._wcnt[M0]
 
     def wt_max_mean(self, M0: int, C0: int) -> tuple[int, float]:

@@ -115,7 +115,7 @@ def candidates(cfg, ld, top: int | None = None):
     n = est.size
     top = n if top is None else top
     if top < n:  # only rows tied with or below the top-th estimate can rank among the first top
-        keep = np.nonzero(est <= np.partition(est, top - 1)[top - 1])[0]
+        keep = np.nonzero(est <= _kth_smallest(est, top))[0]
         pi, ci, est = pi[keep], ci[keep], est[keep]
     pa = np.array([p[:2] for p in pairs], dtype=np.int64)
     # columns: est, M0, C0, Rsp, Cr, Fc, Mc, Fk, Ck, Mk
@@ -183,3 +183,27 @@ def _estimate(cb, pr, R, P, Q, stride, dw, ideal, bw_i, bw_w, bw_p):
             est[k] = passes * t
             k += 1
     return pi[:k], ci[:k], est[:k]
+
+
+@njit(cache=True)
+def _kth_smallest(x, k):
+    """The ``k``-th smallest entry of ``x`` (duplicates counted; ``1 <= k <= len(x)``), as
+    ``np.partition(x, k - 1)[k - 1]``: one pass keeping the k smallest in a sorted buffer, for the small
+    ``mapper.top_k`` (an entry below the buffer's largest is rare after the first few)."""
+    buf = np.empty(k, dtype=x.dtype)
+    for i in range(k):  # the first k, insertion-sorted
+        v = x[i]
+        j = i
+        while j > 0 and buf[j - 1] > v:
+            buf[j] = buf[j - 1]
+            j -= 1
+        buf[j] = v
+    for i in range(k, x.shape[0]):
+        v = x[i]
+        if v < buf[k - 1]:
+            j = k - 1
+            while j > 0 and buf[j - 1] > v:
+                buf[j] = buf[j - 1]
+                j -= 1
+            buf[j] = v
+    return buf[k - 1]
