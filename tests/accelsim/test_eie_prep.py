@@ -129,6 +129,7 @@ def test_im2col_and_patterns_match_reference(R, stride, dilation, padding, C):
     want = np.array([[xp[c, (p // L.Q) * stride + r * dilation, (p % L.Q) * stride + s * dilation]
                       for c in range(C) for r in range(R) for s in range(R)] for p in v.pix])
     assert np.array_equal(v(0, v.n), want) and np.array_equal(v(2, 5), want[2:5])
+    assert np.array_equal(v.x, xp) and np.array_equal(v.nonzero_mask(), xp != 0)   # the padded input, on demand
     assert np.array_equal(v.patterns(), np.packbits(want != 0, axis=1))
 
 
@@ -142,3 +143,18 @@ def test_masked_product_and_exactness_test():
     assert _sums_exact(wc.ravel())
     assert not _sums_exact(np.array([1.0, 1 / 3]))          # means over 3 PEs: the matrix product decides
     assert not _sums_exact(np.array([1.0, -0.5])) and not _sums_exact(np.array([2.0 ** 40]))
+
+
+@pytest.mark.parametrize("act_density, padding", [(1.0, 1), (0.3, 1), (0.9, 2), (1.0, 0)])
+def test_unit_classes_rank_the_packed_patterns(act_density, padding):
+    """EIEPixels.unit_classes: np.unique's inverse over the packed im2col non-zero patterns, whether the layer
+    has a few classes (dense input: the border pixels) or nearly one per pixel (sparse input)."""
+    from accelsim.engine import make_model
+    from accelsim.models.eie.sampling import EIEPixels
+    L = Layer("x", "conv", C=11, K=8, H=12, W=15, R=3, S=3, padding=padding, weight_density=0.5,
+              act_density=act_density, out_density=0.8)
+    inst = LayerInstance(L, 0).materialize(1)
+    space = EIEPixels(make_model("eie"), inst)
+    k = np.packbits(space.vecs(0, space.n_units) != 0, axis=1)
+    want = np.unique(k.view(np.dtype((np.void, k.shape[1]))).ravel(), return_inverse=True)[1].reshape(-1)
+    assert np.array_equal(space.unit_classes(), want)

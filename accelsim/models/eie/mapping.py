@@ -41,59 +41,85 @@ class PixelVectors:
     """Activation vectors of a layer's active output pixels, produced in chunks: ``self(a, b)``
     gives rows a..b-1, shape (b - a, C R S), each the im2col column of one active pixel
     (index c*R*S + r*S + s, zero padding included).  ``n`` = active pixels, ``pix`` their
-    flat (p * Q + q) indices.  An fc layer is one vector."""
+    flat (p * Q + q) indices.  An fc layer is one vector.  ``x``: the padded input (C, H + 2 pad,
+    W + 2 pad) (an fc layer's (1, C)), made on first use: the vectors read the unpadded input ``acts`` (C, H, W)."""
 
     def __init__(self, inst: LayerInstance):
         L = inst.layer
         self.L = L
         a = inst.acts_dense()
+        self._x: np.ndarray | None = None
         if L.kind == "fc":
             self.pix = np.zeros(1, dtype=np.int64)
-            self.x = a.reshape(1, -1)
+            self._x = a.reshape(1, -1)
         else:
             self.pix = np.flatnonzero(inst.out_mask_or_ones().ravel())
-            p = L.padding
-            self.x = np.pad(a, ((0, 0), (p, p), (p, p))) if p else a
+            self.acts = a
         self.n = int(self.pix.shape[0])
         self._nz: np.ndarray | None = None
+
+    @property
+    def x(self) -> np.ndarray:
+        if self._x is None:
+            p = self.L.padding
+            self._x = np.pad(self.acts, ((0, 0), (p, p), (p, p))) if p else self.acts
+        return self._x
 
     def __call__(self, a: int, b: int) -> np.ndarray:
         L = self.L
         if L.kind == "fc":
             return self.x[a:b]
         pix = self.pix[a:b]
-        out = np.empty((pix.shape[0], self.x.shape[0] * L.R * L.S), dtype=self.x.dtype)
-        _im2col(self.x, pix, L.Q, L.stride, L.dilation, L.R, L.S, out)
+        out = np.empty((pix.shape[0], self.acts.shape[0] * L.R * L.S), dtype=self.acts.dtype)
+        _im2col(self.acts, pix, L.Q, L.stride, L.dilation, L.R, L.S, L.padding, out)
         return out
 
     def nonzero_mask(self) -> np.ndarray:
         """``self.x != 0`` (bool, the padded input's shape), computed once."""
         if self._nz is None:
-            self._nz = self.x != 0
+            if self.L.kind == "fc":
+                self._nz = self.x != 0
+            else:
+                p = self.L.padding
+                self._nz = np.pad(self.acts != 0, ((0, 0), (p, p), (p, p))) if p else self.acts != 0
         return self._nz
 
-    def patterns(self) -> np.ndarray:
-        """Non-zero pattern of every active pixel's vector, ``np.packbits(self(0, n) != 0, axis=1)`` (n, ceil(C R S
-        / 8)) uint8, without the im2col copy (conv layers)."""
+    def patterns(self, idx: np.ndarray | None = None) -> np.ndarray:
+        """Non-zero pattern of the vectors of active pixels ``idx`` (default all), ``np.packbits(self(0, n) != 0,
+        axis=1)[idx]`` (len(idx), ceil(C R S / 8)) uint8, without the im2col copy (conv layers)."""
         L = self.L
-        out = np.zeros((self.n, -(-(self.x.shape[0] * L.R * L.S) // 8)), dtype=np.uint8)
+        pix = self.pix if idx is None else self.pix[idx]
+        out = np.zeros((pix.shape[0], -(-(self.acts.shape[0] * L.R * L.S) // 8)), dtype=np.uint8)
         xt = np.ascontiguousarray(self.nonzero_mask().transpose(1, 2, 0))
-        _im2col_bits(xt, self.pix, L.Q, L.stride, L.dilation, L.R, L.S, out)
+        _im2col_bits(xt, pix, L.Q, L.stride, L.dilation, L.R, L.S, out)
         return out
+
+    def window_masks(self) -> np.ndarray:
+        """Per active pixel, the channel masks (packed bits, C last) of the R x S padded positions it reads, side by
+        side (n, R S ceil(C / 8)) uint8: equal rows exactly where :meth:`patterns` has equal rows (conv layers)."""
+        L = self.L
+        cm = np.packbits(self.nonzero_mask().transpose(1, 2, 0), axis=2)            # (Hp, Wp, ceil(C / 8))
+        hi = (self.pix // L.Q)[:, None] * L.stride + np.arange(L.R) * L.dilation    # (n, R)
+        wi = (self.pix % L.Q)[:, None] * L.stride + np.arange(L.S) * L.dilation     # (n, S)
+        return cm[hi[:, :, None], wi[:, None, :]].reshape(self.n, -1)
 
 
 @njit(cache=True)
-def _im2col(x, pix, Q, stride, dilation, R, S, out):
-    """``out[u, c*R*S + r*S + s] = x[c, h, w]`` at h = (pix[u] // Q) * stride + r * dilation,
-    w = (pix[u] % Q) * stride + s * dilation: the im2col column of each pixel of the padded input ``x``."""
+def _im2col(a, pix, Q, stride, dilation, R, S, pad, out):
+    """``out[u, c*R*S + r*S + s]`` = the padded input at (c, h, w), h = (pix[u] // Q) * stride + r * dilation,
+    w = (pix[u] % Q) * stride + s * dilation: ``a[c, h - pad, w - pad]``, 0 in the padding -- the im2col column
+    of each pixel, without a padded copy of ``a``."""
+    H, W = a.shape[1], a.shape[2]
     for u in range(pix.shape[0]):
-        h0 = (pix[u] // Q) * stride
-        w0 = (pix[u] % Q) * stride
+        h0 = (pix[u] // Q) * stride - pad
+        w0 = (pix[u] % Q) * stride - pad
         i = 0
-        for c in range(x.shape[0]):
+        for c in range(a.shape[0]):
             for r in range(R):
+                h = h0 + r * dilation
                 for s in range(S):
-                    out[u, i] = x[c, h0 + r * dilation, w0 + s * dilation]
+                    w = w0 + s * dilation
+                    out[u, i] = a[c, h, w] if 0 <= h < H and 0 <= w < W else 0.0
                     i += 1
 
 

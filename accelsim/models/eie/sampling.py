@@ -65,6 +65,17 @@ def _masked_product(wc, nz, z):
                 z[i, j] += v * nz[c, j]          # + 0.0 where the mask is off: z stays exact
 
 
+def _row_keys(k: np.ndarray) -> np.ndarray:
+    """The rows of a uint8 matrix as single items (compared, sorted and made unique as byte strings)."""
+    k = np.ascontiguousarray(k)
+    return k.view(np.dtype((np.void, k.shape[1]))).ravel()
+
+
+def _byte_rows_rank(k: np.ndarray) -> np.ndarray:
+    """Rank of every row of ``k`` among its distinct rows in byte order (``np.unique``'s inverse)."""
+    return np.unique(_row_keys(k), return_inverse=True)[1].reshape(-1)
+
+
 class EIEPixels(UnitSpace):
     """A layer's active output pixels as work units (see the module docstring); ``proxy``: the pixel's
     broadcast columns weighted by their mean per-PE stream cycles ``max(1, entries)`` over the passes."""
@@ -124,8 +135,14 @@ class EIEPixels(UnitSpace):
         functional mode): one class per pattern.  Units of a class run also mark the class simulated."""
         if self.inst.layer.kind == "fc":
             return None
-        k = self.vecs.patterns() if self.n_units else np.zeros((0, 1), dtype=np.uint8)
-        self.cls = np.unique(k.view(np.dtype((np.void, k.shape[1]))).ravel(), return_inverse=True)[1].reshape(-1)
+        if not self.n_units:
+            self.cls = _byte_rows_rank(np.zeros((0, 1), dtype=np.uint8))
+            return self.cls
+        # class = rank of the pattern's packed bits (np.packbits of the im2col mask) among the distinct ones.
+        # Grouped first by a cheaper key with the same equalities (the R x S windows' channel masks, packed per
+        # position, gathered), then ranked by the packed bits of one pixel per group only
+        _, first, inv = np.unique(_row_keys(self.vecs.window_masks()), return_index=True, return_inverse=True)
+        self.cls = _byte_rows_rank(self.vecs.patterns(first))[inv.reshape(-1)]
         return self.cls
 
     def _vectors(self, idx: np.ndarray) -> np.ndarray:
