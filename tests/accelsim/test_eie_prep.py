@@ -158,3 +158,23 @@ def test_unit_classes_rank_the_packed_patterns(act_density, padding):
     k = np.packbits(space.vecs(0, space.n_units) != 0, axis=1)
     want = np.unique(k.view(np.dtype((np.void, k.shape[1]))).ravel(), return_inverse=True)[1].reshape(-1)
     assert np.array_equal(space.unit_classes(), want)
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_augmented_rows_write_the_chunk_in_place(bias):
+    """augmented_rows: a conv layer's PixelVectors written into the reused buffer equal augmented(m, vecs(a, b))
+    (bias column 1.0); any other source goes through augmented; a length mismatch is refused."""
+    from accelsim.errors import AccelsimError
+    from accelsim.models.eie.mapping import augmented, augmented_rows, lowered_weights
+    L = Layer("x", "conv", C=5, K=7, H=9, W=8, R=3, S=3, padding=1, stride=2, weight_density=0.6, act_density=0.5)
+    inst = LayerInstance(L, 0).materialize(2)
+    W = lowered_weights(inst)
+    m = matrix_from_dense(W, 4, np.arange(1.0, 8.0) if bias else None)
+    v = PixelVectors(inst)
+    buf = np.full((6, m.n_cols), np.nan)
+    for a, b in ((0, 6), (3, 5), (v.n - 2, v.n)):
+        assert np.array_equal(augmented_rows(m, v, a, b, buf), augmented(m, v(a, b)))
+    arr = v(0, v.n)
+    assert np.array_equal(augmented_rows(m, arr, 1, 4, buf), augmented(m, arr[1:4]))
+    with pytest.raises(AccelsimError, match="activation vector length"):
+        augmented_rows(matrix_from_dense(W[:, :-1], 4), v, 0, 2, buf)

@@ -69,9 +69,12 @@ class PixelVectors:
         L = self.L
         if L.kind == "fc":
             return self.x[a:b]
-        pix = self.pix[a:b]
-        out = np.empty((pix.shape[0], self.acts.shape[0] * L.R * L.S), dtype=self.acts.dtype)
-        _im2col(self.acts, pix, L.Q, L.stride, L.dilation, L.R, L.S, L.padding, out)
+        return self.into(a, b, np.empty((b - a, self.acts.shape[0] * L.R * L.S), dtype=self.acts.dtype))
+
+    def into(self, a: int, b: int, out: np.ndarray) -> np.ndarray:
+        """``self(a, b)`` written into the first C R S columns of ``out`` (b - a rows; conv layers)."""
+        L = self.L
+        _im2col(self.acts, self.pix[a:b], L.Q, L.stride, L.dilation, L.R, L.S, L.padding, out)
         return out
 
     def nonzero_mask(self) -> np.ndarray:
@@ -165,21 +168,29 @@ def _broadcast_order(aug, n_pass, window, pixel_major):
     k = 0
     for v in range(n_vec):
         k0 = k
+        r = 0                                    # j // window and j % window, counted (no division)
+        cj = 0
+        rp = 0                                   # the previous non-zero's row, and whether it closed it
+        closed = False
         for j in range(n):
             if aug[v, j] != 0:
                 pos[k] = j
                 vi[k] = v
                 if window > 0:
-                    r = j // window
-                    if k == k0:
-                        bub1[k] = r
-                    else:
-                        rp = pos[k - 1] // window
-                        bub1[k] = r - rp - (1 if r > rp and pos[k - 1] % window == window - 1 else 0)
+                    bub1[k] = r if k == k0 else r - rp - (1 if r > rp and closed else 0)
+                    rp = r
+                    closed = cj == window - 1
                 k += 1
+            if window > 0:
+                cj += 1
+                if cj == window:
+                    cj = 0
+                    r += 1
     start = np.zeros(n_vec + 1, dtype=np.int64)  # vector v's items: pos[start[v]:start[v + 1]]
     for v in range(n_vec):
         start[v + 1] = start[v] + cnt[v]
+    if n_pass == 1:                              # one job per vector, either order: no copy
+        return pos, bub1, start, np.zeros(n_vec, dtype=np.int64), pos, vi
     seq = np.empty(tot * n_pass, dtype=np.int64)
     bub = np.empty(tot * n_pass, dtype=np.int64)
     seq_off = np.zeros(n_vec * n_pass + 1, dtype=np.int64)
@@ -218,6 +229,23 @@ def augmented(m: EIEMatrix, v: np.ndarray) -> np.ndarray:
     return aug
 
 
+def augmented_rows(m: EIEMatrix, get, a: int, b: int, buf: np.ndarray) -> np.ndarray:
+    """``augmented(m, get(a, b))``: rows a..b-1 of ``get`` (an array, or a callable such as :class:`PixelVectors`)
+    with the bias column's activation.  A conv layer's :class:`PixelVectors` writes its im2col rows straight
+    into ``buf[:b - a]`` ((>= b - a, m.n_cols) float64, reused chunk after chunk: no im2col array, no copy)."""
+    if not (isinstance(get, PixelVectors) and get.L.kind != "fc"):
+        v = get[a:b] if isinstance(get, np.ndarray) else get(a, b)
+        return augmented(m, np.asarray(v, dtype=np.float64))
+    n_crs = get.acts.shape[0] * get.L.R * get.L.S
+    if n_crs != m.n_in:
+        raise AccelsimError(f"activation vector length {n_crs} != matrix inputs {m.n_in}")
+    aug = buf[:b - a]
+    get.into(a, b, aug)
+    if m.has_bias:
+        aug[:, m.n_in] = 1.0                 # the bias column's activation, broadcast like any non-zero
+    return aug
+
+
 CHUNK_VECTORS = 256  # conv pixels per kernel call (bounds the im2col / output memory)
 
 
@@ -245,12 +273,12 @@ def run_matrix(m: EIEMatrix, vecs: np.ndarray, cfg, functional: bool = False, fi
     ent_per_col = cnt.sum(axis=(0, 2))
     eff = ent_nb = bias_ent = 0
     output = np.zeros((n_vec, m.n_out)) if functional else None
+    buf = np.empty((min(n_vec, CHUNK_VECTORS), m.n_cols))  # each chunk's activations (augmented_rows)
     for c0 in range(0, max(n_vec, 1), CHUNK_VECTORS):
         c1 = min(n_vec, c0 + CHUNK_VECTORS)
         if c1 <= c0:
             break
-        v = np.asarray(get(c0, c1), dtype=np.float64)
-        aug = augmented(m, v)
+        aug = augmented_rows(m, get, c0, c1, buf)
         seq, bub, seq_off, job_pass, pos, vi = broadcast_jobs(aug, m.n_pass, window)
         # the chunk's jobs in fixed contiguous blocks, in parallel, each into its own rows (summed in order)
         uo = unit_blocks(job_pass.shape[0])
@@ -265,13 +293,13 @@ def run_matrix(m: EIEMatrix, vecs: np.ndarray, cfg, functional: bool = False, fi
         eff += int(nz_per_col[nb].sum())
         ent_nb += int(ent_per_col[nb].sum())
         if m.has_bias:
-            bias_ent += int(ent_per_col[m.n_in]) * v.shape[0]
+            bias_ent += int(ent_per_col[m.n_in]) * (c1 - c0)
         if functional:
-            tmp = np.zeros((v.shape[0] * m.n_pass, m.n_out))
-            act_off = (np.arange(v.shape[0] * m.n_pass, dtype=np.int64) % v.shape[0]) * m.n_cols
+            tmp = np.zeros(((c1 - c0) * m.n_pass, m.n_out))
+            act_off = (np.arange((c1 - c0) * m.n_pass, dtype=np.int64) % (c1 - c0)) * m.n_cols
             functional_spmv(m.ptr, m.base, m.row, m.value, seq, seq_off, aug.ravel(), act_off, job_pass,
                         m.rows_per_pass, m.n_out, tmp)
-            output[c0:c1] = tmp.reshape(m.n_pass, v.shape[0], m.n_out).sum(axis=0)
+            output[c0:c1] = tmp.reshape(m.n_pass, c1 - c0, m.n_out).sum(axis=0)
     res = summarize(m, cfg, out_pe, out_g, n_vec, eff, ent_nb, bias_ent, depth, loop)
     if functional:
         res["output"] = output

@@ -28,7 +28,7 @@ from ...base import LayerResult
 from ...sampling import UnitResults, UnitSpace
 from .formats import ENTRY_BITS
 from .kernel import run_units
-from .mapping import CHUNK_VECTORS, actions_of, augmented, broadcast_jobs, summarize
+from .mapping import CHUNK_VECTORS, actions_of, augmented_rows, broadcast_jobs, summarize
 
 #: kernel accumulators carried per unit: out_pe rows (6 is unused) and out_g entries (3, the maximum FIFO
 #: occupancy, is a maximum, kept aside)
@@ -145,12 +145,13 @@ class EIEPixels(UnitSpace):
         self.cls = _byte_rows_rank(self.vecs.patterns(first))[inv.reshape(-1)]
         return self.cls
 
-    def _vectors(self, idx: np.ndarray) -> np.ndarray:
+    def _vectors(self, idx: np.ndarray):
+        """The vectors of pixels ``idx``: an fc layer's rows, else a :class:`PixelVectors` of those pixels."""
         if self.inst.layer.kind == "fc":
             return self.vecs.x[idx]
         sub = copy.copy(self.vecs)
         sub.pix = self.vecs.pix[idx]
-        return sub(0, len(idx))
+        return sub
 
     def run(self, sel: np.ndarray) -> UnitResults:
         m, cfg = self.m, self.model.cfg
@@ -161,9 +162,10 @@ class EIEPixels(UnitSpace):
         eff = np.zeros(n, dtype=np.int64)
         ent_nb = np.zeros(n, dtype=np.int64)
         cnt, lf, ll = self.tables
+        buf = np.empty((min(n, CHUNK_VECTORS), m.n_cols))   # each chunk's activations (augmented_rows)
         for c0 in range(0, n, CHUNK_VECTORS):
             c1 = min(n, c0 + CHUNK_VECTORS)
-            aug = augmented(m, np.asarray(self._vectors(sel[c0:c1]), dtype=np.float64))
+            aug = augmented_rows(m, self._vectors(sel[c0:c1]), 0, c1 - c0, buf)
             seq, bub, seq_off, job_pass, pos, vi = unit_jobs(aug, n_pass, self.window)
             uo = np.arange(c1 - c0 + 1, dtype=np.int64) * n_pass          # unit u: its n_pass jobs
             run_units(cnt, lf, ll, seq, seq_off, bub, job_pass, self.depth, uo, self.loop == "event",
