@@ -295,3 +295,24 @@ def test_kth_smallest_equals_partition(x, k):
     a = np.array(x, dtype=np.float64)
     k = min(k, a.size)
     assert _kth_smallest(a, k) == np.partition(a, k - 1)[k - 1]
+
+
+@settings(max_examples=40, deadline=None)
+@given(kind=st.sampled_from(["conv", "depthwise"]), C=st.integers(1, 12), H=st.integers(1, 6), W=st.integers(1, 9),
+       S=st.integers(1, 3), stride=st.integers(1, 2), pad=st.integers(0, 1), skip_i=st.booleans(),
+       seed=st.integers(0, 2 ** 16), blks=st.lists(st.integers(1, 14), min_size=1, max_size=4))
+def test_win_max_of_a_fully_stored_input_equals_the_kernel(kind, C, H, W, S, stride, pad, skip_i, seed, blks):
+    """Every position stored (codes all >= 1 for a PE that does not skip zeros, all 2 for one that does):
+    the spad-fit maxima taken without the window pass equal :func:`window_block_max`'s."""
+    from accelsim.models.eyeriss.kernel import window_block_max
+    from accelsim.models.eyeriss.layerarrays import LayerArrays
+    W = max(W, S - 2 * pad)
+    L = Layer("l", kind, C=C, K=C if kind == "depthwise" else 5, H=H, W=W, R=1, S=S, stride=stride, padding=pad,
+              groups=C if kind == "depthwise" else 1)
+    rng = np.random.default_rng(seed)
+    shape = (C, H + 2 * pad, W + 2 * pad)
+    code = np.full(shape, 2, np.int8) if skip_i else rng.integers(1, 3, size=shape).astype(np.int8)
+    ld = LayerArrays(make_model("eyeriss-v2").cfg, L, kind == "depthwise", code, rng.random(L.weight_shape) < 0.5,
+                     skip_i, True)
+    want = window_block_max(ld.nz, L.Q, S, stride, 1, np.array(blks, dtype=np.int64)).tolist()
+    assert [ld.win_max(b) for b in blks] == want

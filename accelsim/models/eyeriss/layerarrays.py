@@ -115,7 +115,13 @@ class LayerArrays:
         todo = sorted({int(b) for b in blks} - self._win.keys())
         if todo:
             L = self.L
-            best = window_block_max(self.nz, L.Q, L.S, L.stride, L.dilation, np.array(todo, dtype=np.int64))
+            C, Hp, _ = self.code.shape
+            if int(self.row_stored.sum()) == self.code.size:
+                # every position stored (a PE that skips nothing, halo streamed): each channel's window
+                # holds S iacts, the largest block is the first, min(blk, C) channels
+                best = [min(b, C) * L.S if L.Q > 0 and Hp > 0 else 0 for b in todo]
+            else:
+                best = window_block_max(self.nz, L.Q, L.S, L.stride, L.dilation, np.array(todo, dtype=np.int64))
             self._win.update(zip(todo, (int(b) for b in best)))
         return self._win
 
