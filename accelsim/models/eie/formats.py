@@ -164,6 +164,7 @@ def _encode_sorted(key, order, radix, n_cols, max_run, vals, codes, shared, ptr,
     padding entries.
     """
     n = order.shape[0]
+    n_seg = base.shape[0]
     stride = max_run + 1
     ps, pc, prev = -1, -1, -1
     for i in range(n):                           # pass 1: entries per (segment, column), paddings included
@@ -171,6 +172,8 @@ def _encode_sorted(key, order, radix, n_cols, max_run, vals, codes, shared, ptr,
         r = k % radix
         c = (k // radix) % n_cols
         s = (k // radix) // n_cols
+        if s < 0 or s >= n_seg:                  # a row beyond the passes (not a valid input): dropped, as
+            continue                             # the per-segment split always did
         if s != ps or c != pc:
             prev = -1
         ptr[s, c + 1] += 1 + (r - prev - 1) // stride
@@ -185,6 +188,8 @@ def _encode_sorted(key, order, radix, n_cols, max_run, vals, codes, shared, ptr,
         r = k % radix
         c = (k // radix) % n_cols
         s = (k // radix) // n_cols
+        if s < 0 or s >= n_seg:
+            continue
         if s != ps or c != pc:
             prev = -1
             k_out = base[s] + ptr[s, c]
