@@ -431,10 +431,16 @@ def test_ctrl_c_during_trace(ckpt, tmp_path):
     """SIGINT in the middle of a trace: 'dynhead: interrupted', exit 130, no traceback, no output file."""
     out = tmp_path / "out"
     out.mkdir()
-    code = ("import os, signal, sys, threading\n"
-            "import torch, dynhead.trace, dynhead.train\n"  # imports first: the signal must land in main()
+    # the signal is sent when the head's trace starts (not after a timer: on a loaded machine a 0.5 s timer
+    # fired after a short trace had finished, and the run exited 0)
+    code = ("import os, signal, sys\n"
+            "import torch, dynhead.trace as T, dynhead.train\n"
             "from dynhead.__main__ import main\n"
-            "threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()\n"
+            "_trace = T.trace_head_only\n"
+            "def _interrupted(*a, **k):\n"
+            "    os.kill(os.getpid(), signal.SIGINT)\n"
+            "    return _trace(*a, **k)\n"
+            "T.trace_head_only = _interrupted\n"
             "sys.exit(main(['trace', '--checkpoint', sys.argv[1], '--size', '640x640', '--out', sys.argv[2]]))\n")
     before = rb.snapshot(out)
     r = rb.run_cli("-c", code, ckpt, out / "t.npz", module=None, timeout=120)
