@@ -431,9 +431,11 @@ def test_ctrl_c_during_trace(ckpt, tmp_path):
     """SIGINT in the middle of a trace: 'dynhead: interrupted', exit 130, no traceback, no output file."""
     out = tmp_path / "out"
     out.mkdir()
-    # the signal is sent when the head's trace starts (not after a timer: on a loaded machine a 0.5 s timer
-    # fired after a short trace had finished, and the run exited 0)
+    # the signal is sent when the head's trace starts (not after a timer that a short trace can outrun), and
+    # Python's own SIGINT handler is put back first: a shell starts background jobs with SIGINT ignored, and a
+    # Python started so keeps it ignored (the run then finished and exited 0)
     code = ("import os, signal, sys\n"
+            "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
             "import torch, dynhead.trace as T, dynhead.train\n"
             "from dynhead.__main__ import main\n"
             "_trace = T.trace_head_only\n"
