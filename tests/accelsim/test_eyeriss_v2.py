@@ -262,7 +262,7 @@ def test_chip_on_the_paper_network():
        blks=st.lists(st.integers(1, 14), min_size=1, max_size=4, unique=True))
 def test_window_block_max_equals_numpy(C, H, W, S, stride, dil, density, seed, blks):
     """The spad-fit maxima of every block size in one pass equal the windows summed and blocked in numpy."""
-    from accelsim.models.eyeriss.kernel import window_block_max
+    from accelsim.models.eyeriss.tiles import window_block_max
     nz = (np.random.default_rng(seed).random((C, H, W)) < density).view(np.uint8)
     span = dil * (S - 1) + 1
     Q = 0 if W < span else (W - span) // stride + 1
@@ -277,7 +277,7 @@ def test_window_block_max_equals_numpy(C, H, W, S, stride, dil, density, seed, b
 def test_weight_blocks_equal_numpy(K, Cg, R, S, M0, lanes, density, seed):
     """MAC-stage cycles and per-channel running tile sums equal the numpy block sums."""
     from accelsim.models.eyeriss.formats import prefix_sum
-    from accelsim.models.eyeriss.kernel import weight_blocks
+    from accelsim.models.eyeriss.tiles import weight_blocks
     wmask = np.random.default_rng(seed).random((K, Cg, R, S)) < density
     col = np.add.reduceat(wmask.astype(np.int64), np.arange(0, K, M0), axis=0)
     cyc = -(-col // lanes)
@@ -304,8 +304,8 @@ def test_kth_smallest_equals_partition(x, k):
 def test_win_max_of_a_fully_stored_input_equals_the_kernel(kind, C, H, W, S, stride, pad, skip_i, seed, blks):
     """Every position stored (codes all >= 1 for a PE that does not skip zeros, all 2 for one that does):
     the spad-fit maxima taken without the window pass equal :func:`window_block_max`'s."""
-    from accelsim.models.eyeriss.kernel import window_block_max
     from accelsim.models.eyeriss.layerarrays import LayerArrays
+    from accelsim.models.eyeriss.tiles import window_block_max
     W = max(W, S - 2 * pad)
     L = Layer("l", kind, C=C, K=C if kind == "depthwise" else 5, H=H, W=W, R=1, S=S, stride=stride, padding=pad,
               groups=C if kind == "depthwise" else 1)

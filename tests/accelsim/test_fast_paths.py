@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from accelsim.engine import make_model, run_instance, simulate
 from accelsim.models.diannao.model import _dense_timeline, dense_timeline_closed
 from accelsim.models.eyeriss import kernel as kn
+from accelsim.models.eyeriss import tiles as tl
 from accelsim.models.eyeriss.formats import blocksum, ceil_div, prefix_sum, weight_csc
 from accelsim.models.eyeriss.layerarrays import LayerArrays
 from accelsim.models.eyeriss.mapping import candidates, spatial_combos
@@ -86,10 +87,10 @@ def test_tiled_kernel_equals_per_iact_walk(L, seed, m0, c0, f, lanes, skip_i, sk
 def test_closed_form_stage_times_equal_the_data_walk(L, seed, m0, c0, lanes):
     """A PE that skips nothing (every code >= 1): tile stage times from the shape equal those walked."""
     _, dw, (K, Cg, R, S), code, wmask = _random_data(L, seed, 1)
-    wcnt = kn.weight_counts(wmask, m0, dw)
-    F, F2, NC = kn.iact_rows(code, L.Q, S, L.stride, L.dilation, False)
-    work, feed = kn.tile_work(F, wcnt, dw, K, Cg, R, S, L.P, L.stride, L.dilation, m0, c0, False, lanes)
-    work_cf, feed_cf = kn.tile_work_dense(K, Cg, R, S, L.P, L.Q, m0, c0, dw, lanes)
+    wcnt = tl.weight_counts(wmask, m0, dw)
+    F, F2, NC = tl.iact_rows(code, L.Q, S, L.stride, L.dilation, False)
+    work, feed = tl.tile_work(F, wcnt, dw, K, Cg, R, S, L.P, L.stride, L.dilation, m0, c0, False, lanes)
+    work_cf, feed_cf = tl.tile_work_dense(K, Cg, R, S, L.P, L.Q, m0, c0, dw, lanes)
     assert np.array_equal(work, work_cf) and np.array_equal(feed, feed_cf)
     assert (NC == L.Q * S).all()
 
@@ -128,7 +129,7 @@ def test_effectual_macs_with_an_output_mask():
 def test_block_helpers_equal_the_direct_forms(shape, size, axis, seed, b):
     x = np.random.default_rng(seed).integers(-5, 40, size=shape)
     assert np.array_equal(blocksum(x, size, axis), np.add.reduceat(x, np.arange(0, shape[axis], size), axis=axis))
-    assert kn.block_max(prefix_sum(x, 1), size) == np.add.reduceat(x, np.arange(0, shape[1], size), axis=1).max()
+    assert tl.block_max(prefix_sum(x, 1), size) == np.add.reduceat(x, np.arange(0, shape[1], size), axis=1).max()
     assert np.array_equal(ceil_div(x, b), -(-x // b))
 
 

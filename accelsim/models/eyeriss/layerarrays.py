@@ -3,13 +3,13 @@ every mapping simulated on the real data.
 
 Everything here depends on the layer's data and on the PE tile (``M0`` output channels, ``C0`` input
 channels) only, never on the spatial factors of a mapping: the stored iacts, the per-row fed /
-non-zero iact counts (:func:`~.kernel.iact_rows`), the largest iact window per channel block (spad
+non-zero iact counts (:func:`~.tiles.iact_rows`), the largest iact window per channel block (spad
 fit), the weight column counts, the layer totals of the per-iact counters
-(:func:`~.kernel.action_counts`) and the per-tile PE stage times (:func:`~.kernel.tile_work`).
+(:func:`~.tiles.action_counts`) and the per-tile PE stage times (:func:`~.tiles.tile_work`).
 
 Timing paths.  When the PE skips nothing (no zero-iact and no zero-weight skipping, the halo streamed
 as zeros: Eyeriss v1, and v2's depthwise layers under ``pe.depthwise_rule: dense``), a tile's stage
-times do not depend on the data, and :func:`~.kernel.tile_work_dense` gives them in closed form
+times do not depend on the data, and :func:`~.tiles.tile_work_dense` gives them in closed form
 (``path = "closed_form"``; the action counts still come from the data).  Otherwise they are walked
 from the data (``path = "cycle_loop"``).  Both feed the same pass-level walk of the array; the
 property tests (``tests/accelsim/test_fast_paths.py``) prove the closed form equal to the data
@@ -23,7 +23,7 @@ from functools import cached_property
 import numpy as np
 
 from .formats import block_sums, blocksum, ceil_div
-from .kernel import (
+from .tiles import (
     action_counts,
     block_max,
     iact_rows,
@@ -77,12 +77,12 @@ class LayerArrays:
 
     @cached_property
     def row_counts(self):
-        """(streamed positions, non-zero iacts) per (channel, padded row) (:func:`~.kernel.row_counts`)."""
+        """(streamed positions, non-zero iacts) per (channel, padded row) (:func:`~.tiles.row_counts`)."""
         return row_counts(self.code)
 
     @cached_property
     def rows(self):
-        """(F, F2, NC) of :func:`~.kernel.iact_rows` on the real codes."""
+        """(F, F2, NC) of :func:`~.tiles.iact_rows` on the real codes."""
         L = self.L
         return iact_rows(self.code, L.Q, L.S, L.stride, L.dilation, self.skip_i)
 
@@ -111,7 +111,7 @@ class LayerArrays:
 
     def win_maxes(self, blks) -> dict:
         """:meth:`win_max` of every block size of ``blks``: the ones not cached yet in one pass over the
-        iacts (:func:`~.kernel.window_block_max`); the cache (blk -> int)."""
+        iacts (:func:`~.tiles.window_block_max`); the cache (blk -> int)."""
         todo = sorted({int(b) for b in blks} - self._win.keys())
         if todo:
             L = self.L
@@ -152,7 +152,7 @@ class LayerArrays:
         """(MAC-stage cycles summed over the CSC columns, running sums over input channels of the stored
         weight entries per (m-block, c, r), (nMb, Cg + 1, R)) of a regular conv layer for this M0: the
         ``cyc`` total and ``colr.sum(axis=3)`` prefix of :func:`~.mapping.tile_stats`, in one pass over the
-        columns (:func:`~.kernel.weight_blocks`) or, when they depend on the block heights only, from those."""
+        columns (:func:`~.tiles.weight_blocks`) or, when they depend on the block heights only, from those."""
         if M0 not in self._rcum:
             K, Cg, R, S = self.wmask.shape
             if self._data_weights:
@@ -178,7 +178,7 @@ class LayerArrays:
         return float(cycles) / (rcum.shape[0] * Cg * R * S)
 
     def wcnt(self, M0: int) -> np.ndarray:
-        """Non-zero weights per CSC column (:func:`~.kernel.weight_counts`)."""
+        """Non-zero weights per CSC column (:func:`~.tiles.weight_counts`)."""
         if M0 not in self._wcnt:
             self._wcnt[M0] = weight_counts(self.wmask, M0, self.dw, None if self.dw else self.wcum)
         return self._wcnt[M0]
@@ -206,7 +206,7 @@ class LayerArrays:
         return self._wt[key]
 
     def counts(self, M0: int) -> np.ndarray:
-        """Layer totals of the per-iact counters (:func:`~.kernel.action_counts`) for this M0."""
+        """Layer totals of the per-iact counters (:func:`~.tiles.action_counts`) for this M0."""
         if M0 not in self._counts:
             L = self.L
             K, Cg, R, S = self.wmask.shape
@@ -230,7 +230,7 @@ class LayerArrays:
 
     def tile_time(self, M0: int, C0: int) -> np.ndarray:
         """A PE's pass time per tile (m-block, c-block, r, p): the MAC stage, bounded by the address stages
-        when they are modelled (:func:`~.kernel.tile_times`), shared by every mapping with this tile."""
+        when they are modelled (:func:`~.tiles.tile_times`), shared by every mapping with this tile."""
         key = (M0, C0)
         if key not in self._ttime:
             work, feed = self.tiles(M0, C0)
