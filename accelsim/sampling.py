@@ -263,6 +263,18 @@ def strata_of(space: UnitSpace, n_strata: int, take_all: float = 0.01) -> np.nda
     return _compact(s)
 
 
+def _must_stratum(st: np.ndarray, must: np.ndarray) -> np.ndarray:
+    """``st`` with the ``must`` units moved to one more stratum (taken in full by the caller), renumbered."""
+    return _compact(np.where(must, int(st.max()) + 1, st))
+
+
+def _members(st: np.ndarray) -> tuple[int, list[np.ndarray], np.ndarray]:
+    """Strata count, each stratum's units and their counts ``N_h``."""
+    H = int(st.max()) + 1
+    members = [np.flatnonzero(st == h) for h in range(H)]
+    return H, members, np.array([len(m) for m in members])
+
+
 def _compact(s: np.ndarray) -> np.ndarray:
     """Renumber strata 0.. without gaps (empty bins dropped)."""
     _, inv = np.unique(s, return_inverse=True)
@@ -414,11 +426,9 @@ def sample_layer(model, inst, spec: SampleSpec, space: UnitSpace, exhaustive) ->
     if must is not None and must.any() and not release:
         if must.all():
             return whole("every unit must run (model)")
-        st = _compact(np.where(must, int(st.max()) + 1, st))  # one more stratum, taken in full
+        st = _must_stratum(st, must)
         full |= must
-    H = int(st.max()) + 1
-    members = [np.flatnonzero(st == h) for h in range(H)]
-    Nh = np.array([len(m) for m in members])
+    H, members, Nh = _members(st)
     rng = _layer_rng(spec, inst)
     taken = np.zeros(N, dtype=bool)
     if spec.mode == "fraction":
@@ -437,11 +447,9 @@ def sample_layer(model, inst, spec: SampleSpec, space: UnitSpace, exhaustive) ->
         if must.all():
             return whole("every unit must run (model; the first sample released none)")
         if must.any():  # the rest run in full, as one more stratum; every other stratum keeps 2 sampled units
-            st = _compact(np.where(must, int(st.max()) + 1, st))
+            st = _must_stratum(st, must)
             full |= must
-            H = int(st.max()) + 1
-            members = [np.flatnonzero(st == h) for h in range(H)]
-            Nh = np.array([len(m) for m in members])
+            H, members, Nh = _members(st)
             nh = np.bincount(st[sel], minlength=H)
             whole_h = set(np.unique(st[full]).tolist())
             top = [int(Nh[h]) if h in whole_h else max(0, min(int(Nh[h]), 2) - int(nh[h])) for h in range(H)]

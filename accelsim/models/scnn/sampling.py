@@ -97,9 +97,8 @@ class RoundSpace(UnitSpace):
         time whatever its compute, so the layer's cycles are exact, and each stall ``DRAM - compute`` is linear
         in the compute (no max() bends it), so the estimated compute gives unbiased stalls.  A pass counts as
         sure to stall when its DRAM time exceeds a bound on its compute: the rounds of the first sample at
-        their simulated cycles, every other round at
-        ``RELEASE_MARGIN`` x the largest barrier-per-proxy-step ratio the sample showed x its proxy, plus its
-        halo and the previous round's whole PPU drain.  The depthwise scale convs of the paper's heads read
+        their simulated cycles, every other round at ``RELEASE_MARGIN`` x the largest barrier-per-proxy-step
+        ratio the sample showed x its proxy, plus its halo and the previous round's whole PPU drain.  The depthwise scale convs of the paper's heads read
         their input from DRAM in many passes of tiny rounds and spend 1.8-2.1x their compute on DRAM, so
         they qualify (RESULTS.md sec. 7).  A statistical rule, not a proof: benchmarks/paper_scale.py's
         accuracy part checks the intervals against exhaustive runs.  Returns the rounds that must still
