@@ -197,7 +197,7 @@ class DCNN(PlanarArrayMixin, AcceleratorModel):
         eff = effectual_macs(inst)
         # without an output mask the unmasked count is the same product count: not taken twice
         eff_unmasked = (effectual_macs(LayerInstance(L, inst.image, acts=inst.acts, weights=inst.weights))
-                        if inst.out_mask is not None else eff)
+                        if inst.masked() else eff)
         vy = _valid_taps_1d(L.P, L.H, pad, L.R, dil, s)
         vx = _valid_taps_1d(L.Q, L.W, pad, L.S, dil, s)
         inplane_pos = vy.sum(1)[:, None] * vx.sum(1)[None, :] * Cg                  # (P, Q) per output channel
