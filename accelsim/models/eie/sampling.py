@@ -36,12 +36,6 @@ PE_ROWS = (0, 1, 2, 3, 4, 5, 7)
 G_SUMS = (0, 1, 2, 4, 5)
 
 
-def unit_jobs(aug: np.ndarray, n_pass: int, window: int):
-    """:func:`mapping.broadcast_jobs` ordered pixel-major (the ``n_pass`` jobs of vector 0, then of vector 1, ...):
-    seq, bub, seq_off, job_pass, and the broadcast positions / their vectors (one pass)."""
-    return broadcast_jobs(aug, n_pass, window, pixel_major=True)
-
-
 #: :func:`_sums_exact`: weights on a grid of 2**-EXACT_BITS whose total stays below 2**(53 - EXACT_BITS)
 EXACT_BITS = 20
 
@@ -166,7 +160,8 @@ class EIEPixels(UnitSpace):
         for c0 in range(0, n, CHUNK_VECTORS):
             c1 = min(n, c0 + CHUNK_VECTORS)
             aug = augmented_rows(m, self._vectors(sel[c0:c1]), 0, c1 - c0, buf)
-            seq, bub, seq_off, job_pass, pos, vi = unit_jobs(aug, n_pass, self.window)
+            # pixel-major: a unit's n_pass jobs are consecutive
+            seq, bub, seq_off, job_pass, pos, vi = broadcast_jobs(aug, n_pass, self.window, pixel_major=True)
             uo = np.arange(c1 - c0 + 1, dtype=np.int64) * n_pass          # unit u: its n_pass jobs
             run_units(cnt, lf, ll, seq, seq_off, bub, job_pass, self.depth, uo, self.loop == "event",
                       pe[c0:c1], g[c0:c1])
