@@ -406,3 +406,11 @@ def test_sort_unique_is_argsort_and_refuses_repeats(n, span):
     if n > 1:
         with pytest.raises(AccelsimError, match="duplicate"):
             _sort_unique(np.concatenate([key, key[:1]]), span)
+
+
+@pytest.mark.parametrize("rows,cols,what", [([0, 6], [0, 1], "row"), ([0, -1], [0, 1], "row"), ([0, 1], [0, 3], "column")])
+def test_build_matrix_refuses_entries_outside_the_matrix(rows, cols, what):
+    """A COO entry outside (n_out, n_in) is an error naming the axis, not an entry dropped or written elsewhere."""
+    from accelsim.errors import AccelsimError
+    with pytest.raises(AccelsimError, match=f"sparse matrix {what} outside"):
+        build_matrix(np.array(rows), np.array(cols), np.ones(2), 6, 3, 2)

@@ -172,8 +172,8 @@ def _encode_sorted(key, order, radix, n_cols, max_run, vals, codes, shared, ptr,
         r = k % radix
         c = (k // radix) % n_cols
         s = (k // radix) // n_cols
-        if s < 0 or s >= n_seg:                  # a row beyond the passes (not a valid input): dropped, as
-            continue                             # the per-segment split always did
+        if s < 0 or s >= n_seg:                  # a row beyond the passes: build_matrix refuses it; a guard
+            continue                             # all the same, as these writes are not bounds-checked
         if s != ps or c != pc:
             prev = -1
         ptr[s, c + 1] += 1 + (r - prev - 1) // stride
@@ -269,13 +269,8 @@ def _sort_unique(key: np.ndarray, span: int) -> np.ndarray:
         status, order = _counting_order(np.ascontiguousarray(key, dtype=np.int64), int(span))
         if status == 1:
             raise AccelsimError("duplicate (row, column) entries in the sparse matrix")
-        if status == 0:
-            return order
-        slot = np.full(span, -1, dtype=np.int64)     # a key out of range: numpy's indexing decides, as before
-        slot[key] = np.arange(key.size, dtype=np.int64)
-        order = slot[slot >= 0]
-        if order.size != key.size:
-            raise AccelsimError("duplicate (row, column) entries in the sparse matrix")
+        if status == 2:
+            raise AccelsimError(f"sparse matrix entry key outside [0, {span})")
         return order
     order = np.argsort(key)
     ks = key[order]
@@ -295,6 +290,11 @@ def build_matrix(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_out: in
     rows = np.asarray(rows, dtype=np.int64)
     cols = np.asarray(cols, dtype=np.int64)
     vals = np.asarray(vals, dtype=np.float64)
+    # checked once here: the encoders index by row and column without bounds checks
+    if rows.size and (rows.min() < 0 or rows.max() >= n_out):
+        raise AccelsimError(f"sparse matrix row outside [0, {n_out})")
+    if cols.size and (cols.min() < 0 or cols.max() >= n_in):
+        raise AccelsimError(f"sparse matrix column outside [0, {n_in})")
     shared = codes is not None
     codes = np.asarray(codes, dtype=np.int64) if shared else np.full(rows.shape, -1, dtype=np.int64)
     if bias is not None:
