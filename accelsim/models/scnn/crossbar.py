@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from numba import njit
 
-#: ``accumulator.conflict_model`` codes of the kernel
-XB_STEP_MAX, XB_QUEUE, XB_FIFO = 0, 1, 2
+#: ``accumulator.conflict_model`` codes of the kernel; ``XB_COUNT`` is no config value: the kernel then walks no
+#: crossbar and counts every counter but the stalls (:mod:`.barrier`'s cheap pass over every unit)
+XB_STEP_MAX, XB_QUEUE, XB_FIFO, XB_COUNT = 0, 1, 2, 3
 XBAR_CODES = {"step_max": XB_STEP_MAX, "queue": XB_QUEUE, "fifo": XB_FIFO}
 #: ``accumulator.arbitration`` codes (fifo model)
 ARB_LQF, ARB_RR, ARB_FIXED = 0, 1, 2

@@ -8,7 +8,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..common.planar import Plan
-from .crossbar import XB_FIFO, XB_QUEUE, fifo_grant, xbar_state
+from .crossbar import XB_COUNT, XB_FIFO, XB_QUEUE, fifo_grant, xbar_state
 
 if TYPE_CHECKING:
     from .formats import ActStreams, WeightStreams
@@ -74,6 +74,7 @@ def _scnn_units(u0, u1, round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val,
     A = M * mult
     FI = F * I
     fifo = xmodel == XB_FIFO
+    count_only = xmodel == XB_COUNT  # no crossbar: every counter but ST_STALL (ST_CYC = the steps)
     # products per bank in the current step: sc[b] = (step stamp << SC_SH) + count, stale stamps read as 0
     sc = np.zeros(A, dtype=np.int64)
     stamp = 0
@@ -205,7 +206,7 @@ def _scnn_units(u0, u1, round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val,
             # mask or functional sums its fifo steps need no per-product checks (``inside``)
             wpmin = wqmin = PAD_W
             wpmax = wqmax = PAD_A
-            if fifo and not general:
+            if (fifo or count_only) and not general:
                 for ff in range(wb, we):
                     v = w_p[ff]
                     wpmin = v if v < wpmin else wpmin
@@ -215,7 +216,7 @@ def _scnn_units(u0, u1, round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val,
                     wqmax = v if v > wqmax else wqmax
             for ib in range(ab, ae, I):
                 ie = min(ib + I, ae)
-                inside = fifo and not general
+                inside = (fifo or count_only) and not general
                 if inside:
                     for ii in range(ib, ie):
                         ap = a_p[ii]
@@ -223,6 +224,10 @@ def _scnn_units(u0, u1, round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val,
                         if ap - wpmax < 0 or ap - wpmin >= P or aq - wqmax < 0 or aq - wqmin >= Q:
                             inside = False
                             break
+                if inside and count_only:  # every product of the I-vector's steps in the plane and effectual
+                    eff += (ie - ib) * (we - wb)
+                    wr += (ie - ib) * (we - wb)
+                    continue
                 for fb in range(wb, we, F):
                     fe = min(fb + F, we)
                     stamp += 1
@@ -267,6 +272,9 @@ def _scnn_units(u0, u1, round_tile, round_group, a_ptr, a_p, a_q, a_term, a_val,
                                     out[w_k[ff], p, q] += a_val[ii] * w_val[ff]
                             else:
                                 eff += 1
+                            if count_only:
+                                nl += 1
+                                continue
                             x = at + w_term[ff]
                             b = ((x & mm) if pow2 else (x % M)) * mult + w_lane[ff]
                             if not fifo:

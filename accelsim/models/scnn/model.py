@@ -147,6 +147,7 @@ from ..common.planar import (
     round_timeline,
 )
 from .area import scnn_area
+from .barrier import barrier_stats, layer_seed, merge
 from .kernel import (
     N_ST,
     ST_CYC,
@@ -258,7 +259,8 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
         prep = cached[1] if cached is not None and cached[0] is inst else self.prepare(inst)
         L, plan = inst.layer, prep.plan
         out = np.zeros((L.K, L.P, L.Q)) if functional else np.zeros((1, 1, 1))
-        S = self.run_rounds(prep, None, functional, out)
+        binfo: list = []
+        S = self.run_rounds(prep, None, functional, out, binfo)
         rn = round_numbers(prep, np.arange(plan.round_tile.shape[0]), S)
         tot = {k: int(v.sum()) for k, v in rn.items()}
         comp_pass = np.bincount(plan.round_pass, weights=rn["cyc"], minlength=plan.n_pass)
@@ -268,6 +270,9 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
         active = int(((plan.round_tile >= 0) & (plan.round_group >= 0)).sum())
         once = self.fast_paths and not functional and prep.n_unit_classes < active
         res.extra["path"] = "identical_units_once" if once else "cycle_loop"
+        if binfo:
+            res.extra["path"] = "barrier_candidates"
+            res.extra["barrier"] = merge(binfo)
         if functional:
             if L.bias is not None:
                 out += np.asarray(L.bias, dtype=np.float64)[:, None, None]
@@ -316,7 +321,7 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
         return prepare_layer(cfg, inst, self.entry_bits)
 
     def run_rounds(self, prep: "Prepared", rounds: np.ndarray | None = None, functional: bool = False,
-                   out: np.ndarray | None = None) -> np.ndarray:
+                   out: np.ndarray | None = None, info: list | None = None) -> np.ndarray:
         """The cycle loop (:func:`scnn_kernel`; :func:`scnn_kernel_parallel` unless ``functional``) on the barrier
         rounds ``rounds`` (sorted indices; None: all):
         ``stats[len(rounds), npe, N_ST]``.  The kernel carries nothing from one round to the next (every
@@ -324,7 +329,9 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
         (c, group) block), so a round's numbers do not depend on which other rounds run, and a (round, PE)
         unit's depend only on its tile and Kc group.  With ``fast_paths`` (timing only) one unit of each class of
         identical units (:func:`unit_keys`: same tile class, same group class) runs and its stats stand for the
-        others: exact, proven equal to running every unit by tests/accelsim/test_fast_paths.py."""
+        others: exact, proven equal to running every unit by tests/accelsim/test_fast_paths.py.  In the sampled
+        modes (:attr:`sampling` set) the crossbar walks only the units that may be a round's barrier
+        (:mod:`.barrier`, a statistical rule; what it did is appended to ``info``)."""
         plan = prep.plan
         rt, rg = plan.round_tile, plan.round_group
         sel = np.arange(rt.shape[0]) if rounds is None else np.asarray(rounds, dtype=np.int64)
@@ -344,11 +351,19 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
         else:
             _, first, inv = np.unique(prep.unit_class[sel].ravel(), return_index=True, return_inverse=True)
         t, g = rt[sel], rg[sel]
-        ut = np.ascontiguousarray(t.ravel()[first][:, None])
-        ug = np.ascontiguousarray(g.ravel()[first][:, None])
-        stats = np.zeros((len(first), 1, N_ST), dtype=np.int64)
-        scnn_kernel_parallel(ut, ug, *prep.timing_streams, *prep.xbar, True, stats)
-        stats = stats[inv.reshape(-1), 0].reshape(len(sel), rt.shape[1], N_ST)
+        if self.sampling is not None and not self.record_pe_timeline:
+            # sampled modes: the crossbar walks only the units that may be a round's barrier (barrier.py)
+            st1, got = barrier_stats(prep, t.ravel()[first], g.ravel()[first], inv.reshape(t.shape),
+                                     layer_seed(prep.inst, self.sampling.seed))
+            if info is not None:
+                info.append(got)
+            stats = st1[inv.reshape(-1)].reshape(len(sel), rt.shape[1], N_ST)
+        else:
+            ut = np.ascontiguousarray(t.ravel()[first][:, None])
+            ug = np.ascontiguousarray(g.ravel()[first][:, None])
+            stats = np.zeros((len(first), 1, N_ST), dtype=np.int64)
+            scnn_kernel_parallel(ut, ug, *prep.timing_streams, *prep.xbar, True, stats)
+            stats = stats[inv.reshape(-1), 0].reshape(len(sel), rt.shape[1], N_ST)
         if prep.mask_count is not None:  # the run had no mask: split each unit's in-plane products (maskcount.py)
             mc = np.where((t >= 0) & (g >= 0), prep.mask_count[np.maximum(t, 0), np.maximum(g, 0)], 0)
             stats[:, :, ST_MASK] = mc

@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...sampling import UnitResults, UnitSpace
+from .barrier import merge
 from .rounds import Prepared, round_numbers
 
 
@@ -88,6 +89,8 @@ class RoundSpace(UnitSpace):
         self.must_run = self.may_stall[plan.round_pass]
         #: passes the first sample showed to stall on DRAM (:meth:`release`): compute stays under DRAM time
         self.stalls = np.zeros(plan.n_pass, dtype=bool)
+        #: what the barrier rule did in each run (:mod:`.barrier`)
+        self.barrier: list[dict] = []
 
     #: :meth:`release`'s safety factor on the most cycles per proxy step any round of the first sample took
     RELEASE_MARGIN = 1.5
@@ -129,7 +132,7 @@ class RoundSpace(UnitSpace):
         sel = np.asarray(sel, dtype=np.int64)
         prep, F, npe = self.prep, self.F, self.npe
         FI = F * self.I
-        S = self.model.run_rounds(prep, sel)
+        S = self.model.run_rounds(prep, sel, info=self.barrier)
         rn = round_numbers(prep, sel, S)
         self.seen[sel] = rn["cyc"]
         # per-round shares (estimation and its energy column; result() recomputes the layer from aux)
@@ -183,4 +186,7 @@ class RoundSpace(UnitSpace):
             comp[nostall] = np.maximum(comp[nostall], self.dram_cycles[nostall])
         if self.model._prepared is not None and self.model._prepared[1] is self.prep:
             self.model._prepared = None  # sampled: no exhaustive run will reuse the streams
-        return self.model.assemble(self.prep, tot, comp, self.wl_pass)
+        res = self.model.assemble(self.prep, tot, comp, self.wl_pass)
+        if self.barrier:
+            res.extra["barrier"] = merge(self.barrier)
+        return res

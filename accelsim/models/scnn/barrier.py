@@ -1,0 +1,135 @@
+"""SCNN's barrier from candidate PEs (``--sample auto`` / FRACTION only): a round lasts as long as its slowest
+PE, and only the PEs that could be the slowest walk the crossbar.
+
+Why it pays: in the paper's heads a round's barrier PE is nearly always among the few PEs with the most
+multiplier steps (the barrier's steps rank was 0-3 of 64 on every round of the baseline head's P3 conv2), and
+the crossbar walk (``fifo`` model, :func:`.crossbar.fifo_grant` every cycle) costs ~40x the kernel's counting
+of the same unit (``XB_COUNT``: every counter but the stalls).  So every unit class is counted, and the
+crossbar runs on
+
+1. a seeded random sample of ``RANDOM_UNITS`` active unit classes (it calibrates the stall ratio, and its
+   non-candidates estimate the stalls the others would have had), and each round's unit with the most steps;
+2. then, until none is left, every unit whose steps x ``MARGIN`` x the largest cycles-per-step ratio any run
+   unit showed reach its round's slowest run unit (a *candidate*: it might be the barrier).
+
+A unit that is no candidate cannot be a round's barrier unless its cycles per step exceed ``MARGIN`` x every
+ratio seen: a statistical rule, not a proof (no cheap bound on a FIFO crossbar's stalls is known).
+benchmarks/paper_scale.py's accuracy part checks it against exhaustive runs: the layers that take it must
+give the exhaustive cycles exactly.  On 15 replayed layers of the paper's three heads (scnn and
+scnn-maskskip, 20 seeds each) no round's barrier was missed even with ``MARGIN`` 1.0 (RESULTS.md sec. 7).
+
+What it changes against the exhaustive run: the stalls of units that were not run (only the split of idle PE
+time between ``bank_conflict`` and ``load_imbalance`` reads them; cycles, actions and energy do not).  They
+are imputed as ``steps x R``, ``R`` the ratio estimator (Cochran sec. 6.2) from the random sample's
+non-candidates, and the estimate's 95 % half-width on the summed stalls is reported.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+from scipy.special import stdtrit
+
+from .crossbar import XB_COUNT
+from .kernel import N_ST, ST_CYC, ST_STALL, ST_STEPS, scnn_kernel_parallel
+
+#: safety factor on the largest cycles-per-step ratio seen (module docstring, rule 2)
+MARGIN = 1.05
+#: active unit classes the crossbar walks at random (rule 1); all of them when there are fewer
+RANDOM_UNITS = 48
+
+
+def _walk(prep, ut, ug, xbar) -> np.ndarray:
+    st = np.zeros((len(ut), 1, N_ST), dtype=np.int64)
+    if len(ut):
+        scnn_kernel_parallel(np.ascontiguousarray(ut[:, None]), np.ascontiguousarray(ug[:, None]),
+                             *prep.timing_streams, *xbar, True, st)
+    return st[:, 0]
+
+
+def barrier_stats(prep, ut: np.ndarray, ug: np.ndarray, grid: np.ndarray, seed: int) -> tuple[np.ndarray, dict]:
+    """Per-class kernel stats ``(n_classes, N_ST)`` of the unit classes ``(ut, ug)`` (tile, group; -1: idle PE)
+    laid out over the rounds as ``grid[n_rounds, npe]`` (class ids), with the crossbar run only on the
+    classes the module docstring's rules pick; the others' ``ST_STALL`` is imputed and their ``ST_CYC`` is
+    their steps + it.  Returns the stats and what was done (``extra["barrier"]`` of the layer)."""
+    n = len(ut)
+    count_xbar = (prep.xbar[0], XB_COUNT, prep.xbar[2], prep.xbar[3])
+    stats = _walk(prep, ut, ug, count_xbar)
+    steps = stats[:, ST_STEPS]
+    active = (ut >= 0) & (ug >= 0) & (steps > 0)
+    w = np.bincount(grid.ravel(), minlength=n).astype(np.float64)  # units per class
+    cyc = np.full(n, -1, dtype=np.int64)   # crossbar cycles once walked
+    stall = np.zeros(n, dtype=np.int64)
+
+    def run(ids):
+        ids = np.asarray(ids, dtype=np.int64)
+        got = _walk(prep, ut[ids], ug[ids], prep.xbar)
+        cyc[ids], stall[ids] = got[:, ST_CYC], got[:, ST_STALL]
+
+    rng = np.random.default_rng([seed, n, int(steps.sum()) & 0x7FFFFFFF])
+    act_ids = np.flatnonzero(active)
+    rand = np.sort(rng.choice(act_ids, min(len(act_ids), RANDOM_UNITS), replace=False))
+    gsteps = np.where(active[grid], steps[grid], -1)
+    top = np.unique(grid[np.arange(grid.shape[0]), gsteps.argmax(axis=1)])
+    first = np.union1d(rand, top[active[top]])
+    run(first)
+    barrier = np.setdiff1d(top[active[top]], rand)
+    while True:
+        ran = cyc >= 0
+        rho = float((cyc[ran] / steps[ran]).max()) * MARGIN if ran.any() else 0.0
+        T = np.where(ran[grid], cyc[grid], 0).max(axis=1, initial=0)
+        cand = active[grid] & ~ran[grid] & (gsteps * rho >= T[:, None])
+        new = np.unique(grid[cand])
+        if not len(new):
+            break
+        barrier = np.union1d(barrier, new)
+        run(new)
+    ran = cyc >= 0
+    # the population whose stalls are estimated: active classes not run for the barrier; the random sample's
+    # members among them were walked (simple random sample of that population, post-stratified)
+    pop = active & ~np.isin(np.arange(n), barrier)
+    smp = pop & np.isin(np.arange(n), rand)
+    if (pop & ~ran).any() and smp.sum() < 2:  # too few to estimate from: walk them all (exact)
+        run(np.flatnonzero(pop & ~ran))
+        ran = cyc >= 0
+    rest = pop & ~ran
+    info = {"margin": MARGIN, "classes": int(active.sum()), "crossbar_walks": int(ran.sum()),
+            "candidates": int(len(barrier)), "random": int(len(rand)), "imputed": int(rest.sum()),
+            "stall_imputed": 0.0, "stall_half_width": 0.0}
+    if rest.any():
+        z, a = w[smp] * stall[smp], w[smp] * steps[smp]
+        R = float(z.sum() / a.sum())
+        # never above the unit's slowest round's barrier less its steps (the rule keeps it >= 5 % below)
+        T = np.where(ran[grid], cyc[grid], 0).max(axis=1, initial=0)
+        room = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(room, grid.ravel(), np.repeat(T, grid.shape[1]))
+        imp = np.minimum(np.rint(R * steps[rest]).astype(np.int64), room[rest] - steps[rest])
+        stall[rest] = imp
+        cyc[rest] = steps[rest] + imp
+        N, k = int(pop.sum()), int(smp.sum())
+        e = z - R * a
+        var = N * N * (1 - k / N) * float(e.var(ddof=1)) / k
+        info.update(stall_imputed=float((w[rest] * imp).sum()), stall_ratio=R,
+                    stall_half_width=float(stdtrit(k - 1, 0.975) * np.sqrt(var)))
+    cyc[~active] = steps[~active]
+    stats[:, ST_STALL] = stall
+    stats[:, ST_CYC] = cyc
+    return stats, info
+
+
+def layer_seed(inst, seed: int) -> int:
+    """The rule's random sample's seed for a layer instance (its name and image, and ``--seed``)."""
+    return zlib.crc32(f"{inst.layer.name}|{inst.image}|{seed}".encode())
+
+
+def merge(infos: list[dict]) -> dict | None:
+    """One ``extra["barrier"]`` from the calls of several kernel runs on one layer (independent samples: the
+    half-widths add in quadrature); None when the rule never ran."""
+    if not infos:
+        return None
+    out = {k: sum(d[k] for d in infos) for k in ("classes", "crossbar_walks", "candidates", "random", "imputed",
+                                                  "stall_imputed")}
+    out["margin"] = infos[0]["margin"]
+    out["stall_half_width"] = float(np.sqrt(sum(d["stall_half_width"] ** 2 for d in infos)))
+    return out
