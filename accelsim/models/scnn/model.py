@@ -121,7 +121,10 @@ slots of partial I/F vectors), ``rle_padding``, ``out_of_plane``, ``masked_outpu
 ``bank_conflict``, ``load_imbalance``, ``halo``, ``ppu_drain``, ``memory_stall``.
 
 Sampling (``--sample``): the barrier rounds are the work units (``sampling.py``); :meth:`SCNN.prepare` (``prepare.py``),
-:meth:`SCNN.run_rounds`, :func:`round_numbers` and :meth:`SCNN.assemble` are shared by both paths.
+:meth:`SCNN.run_rounds`, :func:`round_numbers` and :meth:`SCNN.assemble` are shared by both paths.  In the sampled
+modes the crossbar is walked only for the PEs that may be a round's barrier (``barrier.py``; every unit's other
+counters from a crossbar-free pass of the same kernel): a statistical rule whose layers must give the exhaustive
+cycles (benchmarks/paper_scale.py's accuracy part counts them).
 """
 
 from __future__ import annotations
