@@ -637,17 +637,19 @@ def _reference_act_streams(acts, L, plan, index_bits, keep=None):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2 ** 16), C=st.integers(1, 6), HW=st.integers(1, 40), R=st.sampled_from([1, 3, 5]),
        stride=st.sampled_from([1, 2, 3]), da=st.sampled_from([0.02, 0.3, 0.9]), ib=st.sampled_from([2, 4]),
-       split=st.integers(1, 3), keep=st.sampled_from([None, 0.5]))
-def test_act_streams_equal_the_per_tile_encoding(seed, C, HW, R, stride, da, ib, split, keep):
+       split=st.integers(1, 3), keep=st.sampled_from([None, 0.5]), dead=st.sampled_from([0.0, 0.9]))
+def test_act_streams_equal_the_per_tile_encoding(seed, C, HW, R, stride, da, ib, split, keep, dead):
     """The one-pass stream builder equals a tile-by-tile encoding through rle_streams, entry for entry (positions,
     accumulator terms, values, RLE padding: sparse inputs with short index fields make long zero runs), with
-    and without dropped pixels; the planner's counts equal the built streams' lengths."""
+    and without dropped pixels, and with ``dead`` of the pixels zero in every channel (the builder walks only
+    live pixels: runs across dead ones must still count and pad); the planner's counts equal the built streams'
+    lengths."""
     from accelsim.models.common.planar import plan_layer
     from accelsim.models.scnn.formats import act_tile_counts, build_act_streams
     inst = _inst(C, 4, HW, HW + 3, min(R, HW), pad=min(R, HW) // 2, stride=stride, da=da, seed=seed)
     cfg = load_arch("scnn")
     plan = plan_layer(inst.layer, cfg, split, split)
-    acts = inst.acts_dense()
+    acts = inst.acts_dense() * (np.random.default_rng(seed + 1).random(inst.acts_dense().shape[1:]) >= dead)
     kp = None if keep is None else np.random.default_rng(seed).random(acts.shape[1:]) < keep
     ast = build_act_streams(acts, inst.layer, plan, ib, kp)
     ptr, cols = _reference_act_streams(acts, inst.layer, plan, ib, kp)
@@ -656,3 +658,40 @@ def test_act_streams_equal_the_per_tile_encoding(seed, C, HW, R, stride, da, ib,
         assert np.array_equal(got, want)
     if keep is None:
         assert np.array_equal(act_tile_counts(acts, inst.layer, plan, ib), ast.counts(plan.tiles.shape[0]))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2 ** 16), C=st.integers(1, 4), K=st.integers(1, 40), R=st.sampled_from([1, 2, 3, 5]),
+       stride=st.sampled_from([1, 2, 3]), dil=st.sampled_from([1, 2]), groups=st.sampled_from([1, 2]),
+       dw=st.sampled_from([0.02, 0.3, 0.9]), ib=st.sampled_from([1, 2, 4]), order=st.sampled_from(["rsk", "krs"]))
+def test_weight_streams_equal_the_per_block_encoding(seed, C, K, R, stride, dil, groups, dw, ib, order):
+    """The one-pass weight stream builder equals each (Kc-group, channel, phase) block encoded on its own through
+    ``rle_encode`` in the block's (tap, k) order: entries, RLE padding, output-unit offsets, channels."""
+    from accelsim.formats.rle import rle_encode
+    from accelsim.models.common.planar import plan_layer
+    from accelsim.models.scnn.formats import build_weight_streams
+    HW = dil * (R - 1) + 4
+    inst = _inst(C * groups, K * groups, HW, HW + 1, R, pad=R // 2, stride=stride, dw=dw, groups=groups, dil=dil,
+                 seed=seed)
+    L, cfg, w = inst.layer, load_arch("scnn"), inst.weights_dense()
+    plan = plan_layer(L, cfg, 1, 1)
+    wst = build_weight_streams(w, L, plan, ib, order)
+    s, nph = plan.stride, plan.nph
+    tap_ph = np.array([(r * dil % s) * s + c * dil % s for r in range(R) for c in range(R)])
+    b = 0
+    for k0, k1, _ in plan.kgroups:
+        for c in range(C):
+            for ph in range(nph):
+                taps = np.flatnonzero(tap_ph == ph)
+                blk = w[k0:k1, c].reshape(k1 - k0, -1)[:, taps]          # (kc, ntap)
+                e = rle_encode((blk.T if order == "rsk" else blk).ravel(), ib)
+                tap, kl = ((e.positions // (k1 - k0), e.positions % (k1 - k0)) if order == "rsk"
+                           else (e.positions % taps.size, e.positions // taps.size))
+                sl = slice(wst.ptr[b], wst.ptr[b + 1])
+                r, sc = taps[tap] // R, taps[tap] % R
+                assert np.array_equal(wst.val[sl], e.values) and np.array_equal(wst.pad[sl], e.is_padding)
+                assert np.array_equal(wst.kl[sl], kl) and np.array_equal(wst.k[sl], kl + k0)
+                assert np.array_equal(wst.p[sl], (r * dil - ph // s) // s)
+                assert np.array_equal(wst.q[sl], (sc * dil - ph % s) // s)
+                b += 1
+    assert b == wst.ptr.shape[0] - 1 and wst.CVg == C * nph

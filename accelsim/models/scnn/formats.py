@@ -83,6 +83,28 @@ class ActStreams:
 
 
 @njit(cache=True)
+def _live_pixels(acts, keep, has_keep):
+    """(H, W) bool: pixels non-zero in at least one channel (and kept).  Only these can hold an entry; the
+    gated paper heads' inputs are zero in every channel at many pixels.  A row stops scanning channels once all
+    its pixels are known live, so on dense inputs this costs about a channel's pass, not C of them."""
+    C, H, W = acts.shape
+    live = np.zeros((H, W), dtype=np.bool_)
+    for y in range(H):
+        todo = 0
+        for x in range(W):
+            if not has_keep or keep[y, x]:
+                todo += 1
+        for c in range(C):
+            if todo == 0:
+                break
+            for x in range(W):
+                if not live[y, x] and acts[c, y, x] != 0.0 and (not has_keep or keep[y, x]):
+                    live[y, x] = True
+                    todo -= 1
+    return live
+
+
+@njit(cache=True)
 def _tile_entries(acts, tiles, foot, pad, s, max_run, Qacc, keep, has_keep, ptr, out_p, out_q, out_term, out_val,
                   out_pad, cnt, fill):
     """One pass over every (tile, channel, phase) stream in SCNN's RLE order: each phase sub-grid's pixels of
@@ -90,16 +112,27 @@ def _tile_entries(acts, tiles, foot, pad, s, max_run, Qacc, keep, has_keep, ptr,
     ``max_run`` inserts an explicit zero at position prev + max_run + 1).  ``fill`` False: the stored entries
     of block b = t * CV + c * nph + ph into ``cnt[b]``; True: the entries into the ``out_*`` arrays from
     ``ptr[b]`` (output-unit row / column, accumulator term in the tile's footprint, value, padding flag).
-    ``keep`` (with ``has_keep``) drops pixels (mask-skip variant)."""
-    C = acts.shape[0]
+    ``keep`` (with ``has_keep``) drops pixels (mask-skip variant).
+
+    Each channel visits only the sub-grid's live pixels (:func:`_live_pixels`), by their row-major index
+    within the sub-grid: a dead pixel only lengthens the zero run before the next entry, which the index
+    difference already counts, so the entries are those of the full walk."""
+    C, H, W = acts.shape
     nph = s * s
     CV = C * nph
-    ys = np.empty(acts.shape[1], dtype=np.int64)
-    xs = np.empty(acts.shape[2], dtype=np.int64)
+    flat = acts.reshape(C, H * W)
+    live = _live_pixels(acts, keep, has_keep)
+    ys = np.empty(H, dtype=np.int64)
+    xs = np.empty(W, dtype=np.int64)
     # output-unit rows / columns of the phase's pixels, once per (tile, phase): the
     # integer divisions by the stride were most of the per-entry cost
-    op = np.empty(acts.shape[1], dtype=np.int64)
-    oq = np.empty(acts.shape[2], dtype=np.int64)
+    op = np.empty(H, dtype=np.int64)
+    oq = np.empty(W, dtype=np.int64)
+    # the live pixels of one (tile, phase) sub-grid: flat offset in a channel, sub-grid row / column / index
+    loff = np.empty(H * W, dtype=np.int64)
+    liy = np.empty(H * W, dtype=np.int64)
+    lix = np.empty(H * W, dtype=np.int64)
+    lidx = np.empty(H * W, dtype=np.int64)
     for t in range(tiles.shape[0]):
         y0, y1, x0, x1 = tiles[t, 0], tiles[t, 1], tiles[t, 2], tiles[t, 3]
         fp0, fq0 = foot[t, 0], foot[t, 2]
@@ -108,9 +141,8 @@ def _tile_entries(acts, tiles, foot, pad, s, max_run, Qacc, keep, has_keep, ptr,
             for y in range(y0, y1):
                 if (y + pad) % s == phy:
                     ys[ny] = y
+                    op[ny] = (y + pad - phy) // s
                     ny += 1
-            for iy in range(ny):
-                op[iy] = (ys[iy] + pad - phy) // s
             for phx in range(s):
                 nx = 0
                 for x in range(x0, x1):
@@ -118,36 +150,66 @@ def _tile_entries(acts, tiles, foot, pad, s, max_run, Qacc, keep, has_keep, ptr,
                         xs[nx] = x
                         oq[nx] = (x + pad - phx) // s
                         nx += 1
+                n = 0
+                for iy in range(ny):
+                    for ix in range(nx):
+                        if live[ys[iy], xs[ix]]:
+                            loff[n] = ys[iy] * W + xs[ix]
+                            liy[n] = iy
+                            lix[n] = ix
+                            lidx[n] = iy * nx + ix
+                            n += 1
                 ph = phy * s + phx
+                # every pixel live: walk the sub-grid directly (the index lists cost 2x on dense maps).  The
+                # entry code is written out in both loops: an njit helper taking the output arrays pays
+                # reference counting per entry, even inlined (10x slower)
+                dense = n == ny * nx
                 for c in range(C):
                     b = t * CV + c * nph + ph
                     k = ptr[b] if fill else 0
                     prev = -1
-                    for iy in range(ny):
-                        y = ys[iy]
-                        for ix in range(nx):
-                            x = xs[ix]
-                            v = acts[c, y, x]
-                            if v == 0.0 or (has_keep and not keep[y, x]):
+                    if dense:
+                        for iy in range(ny):
+                            for ix in range(nx):
+                                v = acts[c, ys[iy], xs[ix]]
+                                if v == 0.0:
+                                    continue
+                                idx = iy * nx + ix
+                                run = idx - prev - 1
+                                while run > max_run:  # an explicit zero inside the run
+                                    prev += max_run + 1
+                                    run -= max_run + 1
+                                    if fill:
+                                        p, q = op[prev // nx], oq[prev % nx]
+                                        out_p[k], out_q[k], out_term[k] = p, q, (p - fp0) * Qacc + (q - fq0)
+                                        out_val[k], out_pad[k] = 0.0, True
+                                    k += 1
+                                if fill:
+                                    p, q = op[iy], oq[ix]
+                                    out_p[k], out_q[k], out_term[k] = p, q, (p - fp0) * Qacc + (q - fq0)
+                                    out_val[k], out_pad[k] = v, False
+                                k += 1
+                                prev = idx
+                    else:
+                        row = flat[c]
+                        for j in range(n):
+                            v = row[loff[j]]
+                            if v == 0.0:
                                 continue
-                            idx = iy * nx + ix
+                            iy, ix, idx = liy[j], lix[j], lidx[j]
                             run = idx - prev - 1
                             while run > max_run:  # an explicit zero inside the run
                                 prev += max_run + 1
                                 run -= max_run + 1
                                 if fill:
-                                    out_p[k] = op[prev // nx]
-                                    out_q[k] = oq[prev % nx]
-                                    out_term[k] = (out_p[k] - fp0) * Qacc + (out_q[k] - fq0)
-                                    out_val[k] = 0.0
-                                    out_pad[k] = True
+                                    p, q = op[prev // nx], oq[prev % nx]
+                                    out_p[k], out_q[k], out_term[k] = p, q, (p - fp0) * Qacc + (q - fq0)
+                                    out_val[k], out_pad[k] = 0.0, True
                                 k += 1
                             if fill:
-                                out_p[k] = op[iy]
-                                out_q[k] = oq[ix]
-                                out_term[k] = (op[iy] - fp0) * Qacc + (oq[ix] - fq0)
-                                out_val[k] = v
-                                out_pad[k] = False
+                                p, q = op[iy], oq[ix]
+                                out_p[k], out_q[k], out_term[k] = p, q, (p - fp0) * Qacc + (q - fq0)
+                                out_val[k], out_pad[k] = v, False
                             k += 1
                             prev = idx
                     if not fill:
@@ -184,8 +246,9 @@ def build_act_streams(acts: np.ndarray, L: Layer, plan: Plan, index_bits: int, k
     ptr = np.zeros(plan.tiles.shape[0] * CV + 1, dtype=np.int64)
     np.cumsum(cnt.reshape(-1), out=ptr[1:])
     n = int(ptr[-1])
-    out = (np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), np.zeros(n),
-           np.zeros(n, dtype=np.bool_))
+    # the fill pass writes every entry: no zeroing pass over these (n reaches millions on the paper heads)
+    out = (np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n),
+           np.empty(n, dtype=np.bool_))
     _entries(acts, L, plan, index_bits, keep, True, ptr, out)
     return ActStreams(ptr, *out, CV)
 
@@ -203,8 +266,58 @@ class WeightStreams:
     cv0: np.ndarray   # (G,) first act stream channel index of each group's convolution group
 
 
+@njit(cache=True)
+def _weight_entries(w, kgroups, taps, tap0, wp, wq, nph, max_run, rsk, out_p, out_q, out_k, out_kl, out_val,
+                    out_pad, ptr):
+    """Every (Kc-group, local input channel, phase) weight block's RLE entries in one pass, in block order
+    b = g * CVg + c * nph + ph (so each block's entries follow the previous one's; ``ptr[b]`` its first).
+    ``w`` (K, Cg, R*S) float64; ``taps[tap0[ph]:tap0[ph + 1]]`` the phase's taps in (r, s) order, ``wp`` / ``wq``
+    each tap's output-unit row / column offset.  A block is ``rle_fill``'s encoding of its (tap, k) positions
+    (``rsk``: k innermost, else tap innermost).  Returns the entry count; the ``out_*`` arrays hold w.size
+    entries, enough because a block's entries never outnumber its positions."""
+    Cg = w.shape[1]
+    k = 0
+    b = 0
+    for g in range(kgroups.shape[0]):
+        k0 = kgroups[g, 0]
+        kc = kgroups[g, 1] - k0
+        for c in range(Cg):
+            for ph in range(nph):
+                ptr[b] = k
+                b += 1
+                t0 = tap0[ph]
+                ntap = tap0[ph + 1] - t0
+                n_out, n_in = (ntap, kc) if rsk else (kc, ntap)
+                prev = -1
+                for i in range(n_out):
+                    for j in range(n_in):
+                        ti, kl = (i, j) if rsk else (j, i)
+                        v = w[k0 + kl, c, taps[t0 + ti]]
+                        if v == 0.0:
+                            continue
+                        pos = i * n_in + j
+                        run = pos - prev - 1
+                        while run > max_run:  # an explicit zero inside the run
+                            prev += max_run + 1
+                            run -= max_run + 1
+                            pi, pj = prev // n_in, prev % n_in
+                            zt, zk = (pi, pj) if rsk else (pj, pi)
+                            tap = taps[t0 + zt]
+                            out_p[k], out_q[k], out_k[k], out_kl[k] = wp[tap], wq[tap], k0 + zk, zk
+                            out_val[k], out_pad[k] = 0.0, True
+                            k += 1
+                        tap = taps[t0 + ti]
+                        out_p[k], out_q[k], out_k[k], out_kl[k] = wp[tap], wq[tap], k0 + kl, kl
+                        out_val[k], out_pad[k] = v, False
+                        k += 1
+                        prev = pos
+    ptr[b] = k
+    return k
+
+
 def build_weight_streams(w: np.ndarray, L: Layer, plan: Plan, index_bits: int, order: str = "rsk"):
-    """RLE streams of every (Kc-group, input channel, phase) weight block."""
+    """RLE streams of every (Kc-group, input channel, phase) weight block (:func:`_weight_entries`; checked
+    against a per-block encoding through :func:`rle_streams` in tests/accelsim/test_scnn.py)."""
     s, dil = plan.stride, L.dilation
     K, Cg, R, S = w.shape
     nph = plan.nph
@@ -213,41 +326,17 @@ def build_weight_streams(w: np.ndarray, L: Layer, plan: Plan, index_bits: int, o
     rr, ss = np.meshgrid(np.arange(R), np.arange(S), indexing="ij")
     rr, ss = rr.ravel(), ss.ravel()
     tap_ph = ((rr * dil) % s) * s + (ss * dil) % s
-    cnt = np.zeros(G * CVg, dtype=np.int64)
-    chunks = {}
-    for g in range(G):
-        k0, k1, cg = plan.kgroups[g]
-        kc = k1 - k0
-        wg = w[k0:k1].reshape(kc, Cg, R * S)
-        for ph in range(nph):
-            taps = np.flatnonzero(tap_ph == ph)
-            if taps.size == 0:
-                continue
-            blk = wg[:, :, taps]                          # (kc, Cg, ntap)
-            if order == "rsk":
-                V = blk.transpose(1, 2, 0).reshape(Cg, -1)  # tap-major, k innermost
-            else:
-                V = blk.transpose(1, 0, 2).reshape(Cg, -1)  # k-major, tap innermost
-            ptr, pos, val, pd = rle_streams(V, index_bits)
-            if order == "rsk":
-                tap, kl = pos // kc, pos % kc
-            else:
-                kl, tap = pos // taps.size, pos % taps.size
-            r, sc = rr[taps[tap]], ss[taps[tap]]
-            phy, phx = ph // s, ph % s
-            wp = (r * dil - phy) // s
-            wq = (sc * dil - phx) // s
-            chunks[(g, ph)] = (ptr, wp, wq, kl + k0, kl, val, pd)
-            cnt[g * CVg + np.arange(Cg) * nph + ph] = np.diff(ptr)
+    taps = np.argsort(tap_ph, kind="stable").astype(np.int64)  # each phase's taps in (r, s) order
+    tap0 = np.zeros(nph + 1, dtype=np.int64)
+    np.cumsum(np.bincount(tap_ph, minlength=nph), out=tap0[1:])
+    wp = (rr * dil - tap_ph // s) // s
+    wq = (ss * dil - tap_ph % s) // s
+    m = w.size
+    arrs = [np.empty(m, dtype=np.int64) for _ in range(4)] + [np.empty(m), np.empty(m, dtype=np.bool_)]
     ptr = np.zeros(G * CVg + 1, dtype=np.int64)
-    np.cumsum(cnt, out=ptr[1:])
-    n = int(ptr[-1])
-    arrs = [np.zeros(n, dtype=np.int64) for _ in range(4)] + [np.zeros(n), np.zeros(n, dtype=np.bool_)]
-    for (g, ph), (cptr, *cols) in chunks.items():
-        # each entry of channel c's run in the chunk goes to block g * CVg + c * nph + ph at the same offset
-        c = np.repeat(np.arange(Cg), np.diff(cptr))
-        dst = ptr[g * CVg + c * nph + ph] + np.arange(c.size) - cptr[c]
-        for d, src in zip(arrs, cols):
-            d[dst] = src
+    n = _weight_entries(np.ascontiguousarray(w, dtype=np.float64).reshape(K, Cg, R * S),
+                        np.ascontiguousarray(plan.kgroups, dtype=np.int64), taps, tap0, wp.astype(np.int64),
+                        wq.astype(np.int64), nph, (1 << index_bits) - 1, order == "rsk", *arrs, ptr)
+    arrs = [a[:n].copy() for a in arrs]
     cv0 = plan.kgroups[:, 2] * CVg
     return WeightStreams(ptr, arrs[0], arrs[1], arrs[2], arrs[3], arrs[4], arrs[5], CVg, cv0)
