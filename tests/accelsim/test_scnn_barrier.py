@@ -112,3 +112,16 @@ def test_a_margin_below_one_misses_barriers(monkeypatch):
     ref = m.simulate_layer(inst)
     got = with_sampling(m, "auto", seed=0).simulate_layer(inst)
     assert got.cycles < ref.cycles
+
+
+def test_small_rounds_are_walked_in_full(monkeypatch):
+    """Rule 0: a round whose units are all small (here: every round, at share 1) is walked unit by unit, so
+    nothing is imputed and the layer equals the exhaustive run in every field."""
+    monkeypatch.setattr(barrier, "SMALL_ROUND", 1.0)
+    m = make_model("scnn", HEADLIKE[0])
+    inst = _inst(**HEADLIKE[1])
+    ref = m.simulate_layer(inst)
+    got = with_sampling(m, "auto", seed=0).simulate_layer(inst)
+    b = got.extra["barrier"]
+    assert b["crossbar_walks"] == b["classes"] and b["imputed"] == 0
+    assert got.cycles == ref.cycles and got.breakdown == ref.breakdown and got.actions == ref.actions

@@ -7,6 +7,8 @@ the crossbar walk (``fifo`` model, :func:`.crossbar.fifo_grant` every cycle) cos
 of the same unit (``XB_COUNT``: every counter but the stalls).  So every unit class is counted, and the
 crossbar runs on
 
+0. every unit of a round whose largest unit has at most ``SMALL_ROUND`` of the layer's largest unit's steps
+   (cheap, and the cycles per step spread most among small units);
 1. a seeded random sample of ``RANDOM_UNITS`` active unit classes (it calibrates the stall ratio, and its
    non-candidates estimate the stalls the others would have had), and each round's unit with the most steps;
 2. then, until none is left, every unit whose steps x ``MARGIN`` x the largest cycles-per-step ratio any run
@@ -16,7 +18,9 @@ A unit that is no candidate cannot be a round's barrier unless its cycles per st
 ratio seen: a statistical rule, not a proof (no cheap bound on a FIFO crossbar's stalls is known).
 benchmarks/paper_scale.py's accuracy part checks it against exhaustive runs: the layers that take it must
 give the exhaustive cycles exactly.  On 15 replayed layers of the paper's three heads (scnn and
-scnn-maskskip, 20 seeds each) no round's barrier was missed even with ``MARGIN`` 1.0 (RESULTS.md sec. 7).
+scnn-maskskip, 20 seeds each) no round's barrier was missed even with ``MARGIN`` 1.0; at 400x672 (2 images)
+rules 1-2 alone missed one barrier in 2,530 layers of scnn-maskskip (a round of 300-step units at 2.5 cycles
+per step beside 17k-step rounds at 1.0), which rule 0 walks (RESULTS.md sec. 7, seventh pass).
 
 What it changes against the exhaustive run: the stalls of units that were not run (only the split of idle PE
 time between ``bank_conflict`` and ``load_imbalance`` reads them; cycles, actions and energy do not).  They
@@ -38,6 +42,8 @@ from .kernel import N_ST, ST_CYC, ST_STALL, ST_STEPS, scnn_kernel_parallel
 MARGIN = 1.05
 #: active unit classes the crossbar walks at random (rule 1); all of them when there are fewer
 RANDOM_UNITS = 48
+#: rounds whose largest unit has at most this share of the layer's largest unit's steps are walked in full
+SMALL_ROUND = 0.05
 
 
 def _walk(prep, ut, ug, xbar) -> np.ndarray:
@@ -72,9 +78,14 @@ def barrier_stats(prep, ut: np.ndarray, ug: np.ndarray, grid: np.ndarray, seed: 
     rand = np.sort(rng.choice(act_ids, min(len(act_ids), RANDOM_UNITS), replace=False))
     gsteps = np.where(active[grid], steps[grid], -1)
     top = np.unique(grid[np.arange(grid.shape[0]), gsteps.argmax(axis=1)])
-    first = np.union1d(rand, top[active[top]])
+    # rounds of small units in full (rule 0): they cost little, and there the cycles per step spread most (a
+    # gated layer's round of 300-step units ran at 2.5 cycles per step, its 17k-step rounds at 1.0)
+    small = gsteps.max(axis=1, initial=0) <= SMALL_ROUND * max(int(gsteps.max(initial=0)), 0)
+    top = np.union1d(top, grid[small].ravel())
+    top = top[active[top]]
+    first = np.union1d(rand, top)
     run(first)
-    barrier = np.setdiff1d(top[active[top]], rand)
+    barrier = np.setdiff1d(top, rand)
     while True:
         ran = cyc >= 0
         rho = float((cyc[ran] / steps[ran]).max()) * MARGIN if ran.any() else 0.0
