@@ -349,14 +349,59 @@ def test_scnn_block_memo_fires_on_gated_dense_input(xbar):
     assert a.to_dict() == b.to_dict()
 
 
-def test_scnn_tile_classes_do_not_depend_on_the_key_cache(monkeypatch):
-    """Representative tile keys are kept up to a byte budget and rebuilt beyond it: the classes are the same
-    with no budget at all (every digest match rebuilt and compared)."""
+def _first_seen(ids):
+    """Class ids renumbered by first occurrence: equal exactly when the partitions are."""
+    _, first, inv = np.unique(ids, return_index=True, return_inverse=True)
+    return np.argsort(np.argsort(first))[inv.reshape(-1)]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2 ** 16), C=st.integers(1, 16), K=st.integers(1, 16), HW=st.integers(4, 40),
+       R=st.sampled_from([1, 3, 5]), stride=st.sampled_from([1, 2]), gate=st.sampled_from([0.0, 0.5, 0.9]),
+       dw=st.sampled_from([1.0, 0.5, 0.0]), mask=st.sampled_from([None, "random", "stripes", "block"]),
+       preset=st.sampled_from(["scnn", "scnn-maskskip", "scnn-4x256"]))
+def test_scnn_tile_classes_and_masked_counts_equal_brute_force(seed, C, K, HW, R, stride, gate, dw, mask, preset):
+    """The bulk tile classes (count rows, empty tiles, keys compared in Numba) are the partition of the
+    per-tile keys (tilekeys._tile_key, compared as bytes), with gated input (empty tiles: a zeroed block and
+    zeroed pixels), output masks, all-zero weights; and the masked-product counts (position table) equal
+    counting every (activation, weight) pair."""
     from random_layers import random_inst
 
-    from accelsim.models.scnn import rounds
-    inst = random_inst(4, 8, 64, 64, 3, pad=1, da=1.0, dw=1.0, seed=5)
-    a = make_model("scnn").prepare(inst).unit_class
-    monkeypatch.setattr(rounds, "KEY_CACHE_BYTES", 0)
-    b = make_model("scnn").prepare(inst).unit_class
-    assert np.array_equal(a, b) and len(np.unique(a)) < a.size
+    from accelsim.models.scnn.maskcount import masked_products
+    from accelsim.models.scnn.tilekeys import _tile_key, tile_classes
+    inst = random_inst(C, K, HW, HW + 3, R, pad=R // 2, stride=stride, da=1.0, dw=dw, seed=seed)
+    rng = np.random.default_rng(seed)
+    a = inst.acts_dense().copy()
+    a[:, : int(gate * a.shape[1])] = 0.0
+    a[:, rng.random(a.shape[1:]) < gate / 2] = 0.0
+    inst = replace(inst, acts=a)
+    if mask is not None:
+        inst = replace(inst, out_mask=_structured_mask(inst, mask, seed))
+    prep = make_model(preset).prepare(inst)
+    ast, wst, L = prep.ast, prep.wst, inst.layer
+    a_p, a_term, w_p = prep.streams[1], prep.streams[3], prep.streams[8]
+    T = prep.plan.tiles.shape[0]
+    m = prep.mask if prep.skip else None
+    got = tile_classes(ast, T, a_p, a_term, w_p, wst, L.P, L.Q, m)
+    real_w = ~wst.pad
+    wrange = None if not real_w.any() else (int(w_p[real_w].min()), int(w_p[real_w].max()),
+                                            int(wst.q[real_w].min()), int(wst.q[real_w].max()))
+    keys = [_tile_key(ast, t, a_p, a_term, wrange, L.P, L.Q, m) for t in range(T)]
+    want = np.array([keys.index(k) for k in keys])
+    assert np.array_equal(_first_seen(got), _first_seen(want))
+    if prep.mask is None or T == 0:
+        return
+    G, CVg, CV = wst.cv0.shape[0], wst.CVg, ast.CV
+    brute = np.zeros((T, G), dtype=np.int64)
+    for t in range(T):
+        for g in range(G):
+            for cl in range(CVg):
+                ab, wb = t * CV + int(wst.cv0[g]) + cl, g * CVg + cl
+                ea = np.arange(ast.ptr[ab], ast.ptr[ab + 1])
+                ew = np.arange(wst.ptr[wb], wst.ptr[wb + 1])
+                ea, ew = ea[~ast.pad[ea]], ew[~wst.pad[ew]]
+                p = ast.p[ea][:, None] - wst.p[ew][None, :]
+                q = ast.q[ea][:, None] - wst.q[ew][None, :]
+                inb = (p >= 0) & (p < L.P) & (q >= 0) & (q < L.Q)
+                brute[t, g] += int((inb & ~prep.mask[np.clip(p, 0, L.P - 1), np.clip(q, 0, L.Q - 1)]).sum())
+    assert np.array_equal(masked_products(ast, wst, T, L.P, L.Q, prep.mask), brute)

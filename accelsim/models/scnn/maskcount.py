@@ -4,7 +4,7 @@ Without ``output_mask_skip`` the output mask does not change SCNN's timing: a pr
 output is still multiplied, routed and accumulated (the PPU discards it; model docstring section 6).  The mask
 only splits the in-plane products into effectual ones and ``masked_output`` ones.  So the cycle loop can run
 as if there were no mask, and the masked count of each (round, PE) unit is added afterwards from this module:
-that lets tiles whose masks differ share one kernel run (:func:`~accelsim.models.scnn.rounds.tile_classes`),
+that lets tiles whose masks differ share one kernel run (:func:`~accelsim.models.scnn.tilekeys.tile_classes`),
 which matters on the dynamic heads, whose gated layers read dense inputs.
 
 A product of activation entry a (tile t, channel block c0 + cl) and weight entry w (group g, block cl) lands at
@@ -27,21 +27,53 @@ from .formats import ActStreams, WeightStreams
 
 
 @njit(cache=True)
-def _masked_per_tap(a_ptr, a_p, a_q, a_pad, tp, tq, P, Q, mask, H):
+def _box(a_p, a_q, a_pad):
+    """Smallest and largest row / column of the real (non-padding) entries; (0, -1, 0, -1) with none."""
+    p0, p1, q0, q1 = 0, -1, 0, -1
+    first = True
+    for e in range(a_p.shape[0]):
+        if a_pad[e]:
+            continue
+        p, q = a_p[e], a_q[e]
+        if first:
+            p0, p1, q0, q1 = p, p, q, q
+            first = False
+        else:
+            p0, p1, q0, q1 = min(p0, p), max(p1, p), min(q0, q), max(q1, q)
+    return p0, p1, q0, q1
+
+
+@njit(cache=True)
+def _masked_per_tap(a_ptr, a_p, a_q, a_pad, p0, q0, nq, tab, hit, H):
     """``H[b, x]`` = entries of activation block b (tile * CV + channel) whose product with a weight at tap x
-    ``(tp[x], tq[x])`` lands in the plane on a masked-off output."""
+    lands in the plane on a masked-off output: ``tab[k, x]`` for the entry's position k in the box of real
+    entries (row-major from ``(p0, q0)``, ``nq`` columns); ``hit[k]`` False where no tap does (skipped)."""
     nb = a_ptr.shape[0] - 1
-    nt = tp.shape[0]
+    nt = tab.shape[1]
+    acc = np.zeros(nt, np.int64)  # the block's row, summed in registers / cache before one write
     for b in range(nb):
+        acc[:] = 0
         for e in range(a_ptr[b], a_ptr[b + 1]):
             if a_pad[e]:
                 continue
-            ap, aq = a_p[e], a_q[e]
-            for x in range(nt):
-                p = ap - tp[x]
-                q = aq - tq[x]
-                if 0 <= p < P and 0 <= q < Q and not mask[p, q]:
-                    H[b, x] += 1
+            k = (a_p[e] - p0) * nq + (a_q[e] - q0)
+            if hit[k]:
+                for x in range(nt):
+                    acc[x] += tab[k, x]
+        for x in range(nt):
+            H[b, x] = acc[x]
+
+
+def _tap_table(box, tp: np.ndarray, tq: np.ndarray, P: int, Q: int, mask: np.ndarray) -> np.ndarray:
+    """For every position of ``box`` (the real entries' rows / columns, :func:`_box`), row-major: which taps
+    put a product there in the plane on a masked-off output, ``(npos, X)`` 0 / 1 (so the kernel does one
+    lookup per entry instead of one bounds check and mask read per (entry, tap))."""
+    p0, p1, q0, q1 = box
+    pr = np.arange(p0, p1 + 1)[:, None, None] - tp
+    qr = np.arange(q0, q1 + 1)[None, :, None] - tq
+    inb = (pr >= 0) & (pr < P) & (qr >= 0) & (qr < Q)
+    off = ~mask[np.clip(pr, 0, P - 1), np.clip(qr, 0, Q - 1)]
+    return (inb & off).astype(np.uint8).reshape(-1, len(tp))
 
 
 def masked_products(ast: ActStreams, wst: WeightStreams, n_tiles: int, P: int, Q: int,
@@ -54,12 +86,21 @@ def masked_products(ast: ActStreams, wst: WeightStreams, n_tiles: int, P: int, Q
     if not real.any():
         return out
     wp, wq = wst.p[real], wst.q[real]
-    q0, span = int(wq.min()), int(wq.max() - wq.min()) + 1
-    codes, tap_of = np.unique((wp - int(wp.min())) * span + (wq - q0), return_inverse=True)
-    taps = np.stack([codes // span + int(wp.min()), codes % span + q0], axis=1)
+    wp0, wq0 = int(wp.min()), int(wq.min())
+    span = int(wq.max()) - wq0 + 1
+    # the taps: np.unique of the position codes, from a presence table (codes span the kernel's R x S only)
+    code = (wp - wp0) * span + (wq - wq0)
+    present = np.zeros(int(code.max()) + 1, dtype=np.bool_)
+    present[code] = True
+    codes = np.flatnonzero(present)
+    tap_of = np.cumsum(present)[code] - 1
+    taps = np.stack([codes // span + wp0, codes % span + wq0], axis=1)
     H = np.zeros((n_tiles * CV, taps.shape[0]), dtype=np.int64)
-    _masked_per_tap(ast.ptr, ast.p, ast.q, ast.pad, np.ascontiguousarray(taps[:, 0]),
-                    np.ascontiguousarray(taps[:, 1]), P, Q, np.ascontiguousarray(mask, dtype=np.bool_), H)
+    box = _box(ast.p, ast.q, ast.pad)
+    if box[1] >= box[0]:
+        tab = _tap_table(box, taps[:, 0], taps[:, 1], P, Q, np.asarray(mask, dtype=np.bool_))
+        _masked_per_tap(ast.ptr, ast.p, ast.q, ast.pad, box[0], box[2], box[3] - box[2] + 1, tab,
+                        tab.any(axis=1), H)
     H = H.reshape(n_tiles, CV, taps.shape[0])
     # n[g, cl, tap]: the group's weights per (block, tap)
     X = taps.shape[0]

@@ -15,7 +15,8 @@ from .crossbar import ARB_CODES, XBAR_CODES
 from .formats import act_tile_counts, build_act_streams, build_weight_streams, pad_prefix
 from .kernel import PAD_A, PAD_W, bank_terms
 from .maskcount import masked_products
-from .rounds import Prepared, group_classes, tile_classes, unit_classes, unit_keys
+from .rounds import Prepared, group_classes, unit_classes, unit_keys
+from .tilekeys import tile_classes
 
 
 def out_entries_per_tile(inst: LayerInstance, plan: Plan):

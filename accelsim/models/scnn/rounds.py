@@ -3,7 +3,6 @@ the exhaustive path (:mod:`.model`) and the sampled one (:mod:`.sampling`), so n
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,87 +105,6 @@ def group_classes(wst: WeightStreams, w_p: np.ndarray, w_term: np.ndarray, w_lan
             w_lane[e0:e1], wst.pad[e0:e1]))
         gcls[g] = gsig.setdefault(key, len(gsig))
     return gcls
-
-
-#: bytes of representative tile keys :func:`tile_classes` keeps instead of rebuilding them on a digest match
-KEY_CACHE_BYTES = 64 << 20
-
-
-def _tile_key(ast: ActStreams, t: int, a_p: np.ndarray, a_term: np.ndarray, wrange, P: int, Q: int,
-              mask: np.ndarray | None) -> bytes:
-    """Everything the kernel reads of tile ``t`` outside functional mode, in tile-local form (see
-    :func:`tile_classes`)."""
-    CV = ast.CV
-    e0, e1 = int(ast.ptr[t * CV]), int(ast.ptr[(t + 1) * CV])
-    pad = ast.pad[e0:e1]
-    ap, aq = a_p[e0:e1], ast.q[e0:e1]
-    real = ~pad
-    # int32 parts (tile-local values): half the bytes to copy, hash and compare of int64
-    parts = [np.diff(ast.ptr[t * CV:(t + 1) * CV + 1]).astype(np.int32), pad]
-    if real.any() and wrange is not None:
-        pmin, pmax = int(ap[real].min()), int(ap[real].max())
-        qmin, qmax = int(aq[real].min()), int(aq[real].max())
-        wpmin, wpmax, wqmin, wqmax = wrange
-        # a product lands at p = ap - w_p, q = aq - w_q; where every product of the tile is inside the plane
-        # on a side, that side needs no absolute coordinate in the key; elsewhere the key holds the distance
-        # to the border, so equal keys put the same products out of the plane
-        near = (pmin - wpmax < 0, pmax - wpmin >= P, qmin - wqmax < 0, qmax - wqmin >= Q)
-        border = np.array([*near, *(v if n else 0 for n, v in zip(near, (pmin, P - pmin, qmin, Q - qmin)))],
-                          dtype=np.int64)
-        parts += [border] + [np.where(pad, 0, v).astype(np.int32) for v in (ap - pmin, aq - qmin, a_term[e0:e1])]
-        if mask is not None:  # the mask cells any product can read, at a fixed offset from (pmin, qmin)
-            r0, r1 = max(0, pmin - wpmax), min(P, pmax - wpmin + 1)
-            c0, c1 = max(0, qmin - wqmax), min(Q, qmax - wqmin + 1)
-            win = np.ascontiguousarray(mask[r0:r1, c0:c1], dtype=np.bool_)
-            parts += [np.array([r0 - pmin, c0 - qmin, *win.shape], dtype=np.int64), win]
-    return b"|".join(np.ascontiguousarray(a).tobytes() for a in parts)
-
-
-def tile_classes(ast: ActStreams, n_tiles: int, a_p: np.ndarray, a_term: np.ndarray, w_p: np.ndarray,
-                 wst: WeightStreams, P: int, Q: int, mask: np.ndarray | None) -> np.ndarray:
-    """``(T,)`` class of every PE tile: two tiles of one class give the kernel the same inputs for any Kc group,
-    outside functional mode (an exact fast path, :meth:`SCNN.run_rounds`).
-
-    The kernel reads a tile's entries through their output-unit coordinates (bounds check and mask), their
-    bank-hash term (already local to the tile's accumulator footprint, kernel.bank_terms), the RLE padding
-    flags and the per-channel entry counts.  The key holds the counts, the flags, the terms and the positions
-    relative to the tile's first row / column of entries; the distance to a plane border only where some
-    product of the tile can cross it (from the range of the layer's weight positions); and, with an output
-    mask, the window of mask cells its products can reach.  Dense input (the FCOS head's first tower conv
-    reads the FPN's dense features) makes the interior tiles of one shape one class.  Keys are compared
-    in full (a digest only buckets them)."""
-    real_w = ~wst.pad
-    wrange = None
-    if real_w.any():
-        wq = wst.q[real_w]
-        wpr = w_p[real_w]
-        wrange = (int(wpr.min()), int(wpr.max()), int(wq.min()), int(wq.max()))
-    seen: dict[bytes, list[tuple[int, int, bytes | None]]] = {}
-    budget = KEY_CACHE_BYTES  # representatives' keys kept for the full comparison, up to this many bytes
-    cls = np.empty(n_tiles, dtype=np.int64)
-    # tiles whose per-channel entry counts no other tile shares are classes of their own (sparse input: all
-    # of them); only the others need their full keys
-    _, first, inv, cnt = np.unique(ast.counts(n_tiles), axis=0, return_index=True, return_inverse=True,
-                                   return_counts=True)
-    inv = inv.reshape(-1)
-    alone = cnt[inv] == 1
-    cls[alone] = n_tiles + first[inv[alone]]  # provisional ids, renumbered below
-    n = 0
-    for t in np.flatnonzero(~alone):
-        key = _tile_key(ast, t, a_p, a_term, wrange, P, Q, mask)
-        h = hashlib.blake2b(key, digest_size=16).digest()
-        bucket = seen.setdefault(h, [])
-        for t0, c, k0 in bucket:  # exact: a digest match is confirmed on the full key
-            if (k0 if k0 is not None else _tile_key(ast, t0, a_p, a_term, wrange, P, Q, mask)) == key:
-                cls[t] = c
-                break
-        else:
-            keep = len(key) <= budget
-            budget -= len(key) if keep else 0
-            bucket.append((t, n, key if keep else None))
-            cls[t] = n
-            n += 1
-    return np.unique(cls, return_inverse=True)[1].reshape(-1).astype(np.int64)
 
 
 def unit_keys(plan, tcls: np.ndarray, gcls: np.ndarray) -> np.ndarray:
