@@ -125,3 +125,23 @@ def test_small_rounds_are_walked_in_full(monkeypatch):
     b = got.extra["barrier"]
     assert b["crossbar_walks"] == b["classes"] and b["imputed"] == 0
     assert got.cycles == ref.cycles and got.breakdown == ref.breakdown and got.actions == ref.actions
+
+
+def test_ratio_bound_equals_the_direct_definition():
+    """Rule 2's per-class bound: MARGIN x the largest cycles per step among walked classes with at least
+    SIZE_SHARE of the class's steps (the layer's largest where there is none), against a direct loop."""
+    rng = np.random.default_rng(4)
+    for _ in range(20):
+        n = int(rng.integers(1, 40))
+        steps = rng.integers(1, 200, n)
+        cyc = steps + rng.integers(0, 300, n)
+        ran = rng.random(n) < 0.5
+        got = barrier._ratio_bound(steps, cyc, ran)
+        if not ran.any():
+            assert not got.any()
+            continue
+        r = cyc / steps
+        for u in range(n):
+            big = ran & (steps >= barrier.SIZE_SHARE * steps[u])
+            want = (r[big].max() if big.any() else r[ran].max()) * barrier.MARGIN
+            assert got[u] == pytest.approx(want)
