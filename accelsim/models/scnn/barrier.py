@@ -7,8 +7,9 @@ the crossbar walk (``fifo`` model, :func:`.crossbar.fifo_grant` every cycle) cos
 of the same unit (``XB_COUNT``: every counter but the stalls).  So every unit class is counted, and the
 crossbar runs on
 
-0. every unit of a round whose largest unit has at most ``SMALL_ROUND`` of the layer's largest unit's steps
-   (cheap, and the cycles per step spread most among small units);
+0. every unit of a round whose largest unit has at most ``SMALL_ROUND`` of the layer's largest unit's steps,
+   and every unit of at most ``SMALL_STEPS`` steps (cheap, and the cycles per step spread most among small
+   units);
 1. a seeded random sample of ``RANDOM_UNITS`` active unit classes (it calibrates the stall ratio, and its
    non-candidates estimate the stalls the others would have had), and each round's unit with the most steps;
 2. then, until none is left, every unit whose steps x ``MARGIN`` x the largest cycles-per-step ratio of the
@@ -22,7 +23,9 @@ benchmarks/paper_scale.py's accuracy part checks it against exhaustive runs: the
 give the exhaustive cycles exactly.  On 15 replayed layers of the paper's three heads (scnn and
 scnn-maskskip, 20 seeds each) no round's barrier was missed even with ``MARGIN`` 1.0; at 400x672 (2 images)
 rules 1-2 alone missed one barrier in 2,530 layers of scnn-maskskip (a round of 300-step units at 2.5 cycles
-per step beside 17k-step rounds at 1.0), which rule 0 walks (RESULTS.md sec. 7, seventh pass).
+per step beside 17k-step rounds at 1.0), and with the size condition of rule 2 one more by one cycle (a
+depthwise scale conv's 2-step unit at 4.5 cycles per step): rule 0 walks both (RESULTS.md sec. 7, seventh
+pass).
 
 What it changes against the exhaustive run: the stalls of units that were not run (only the split of idle PE
 time between ``bank_conflict`` and ``load_imbalance`` reads them; cycles, actions and energy do not).  They
@@ -46,6 +49,9 @@ MARGIN = 1.05
 RANDOM_UNITS = 48
 #: rounds whose largest unit has at most this share of the layer's largest unit's steps are walked in full
 SMALL_ROUND = 0.05
+#: units of at most this many multiplier steps are walked in any case (rule 0): a walk costs about its steps,
+#: and a unit of a few steps may take up to F x I cycles per step (all its products on one bank)
+SMALL_STEPS = 64
 #: rule 2 bounds a unit's cycles per step by walked units with at least this share of its steps
 SIZE_SHARE = 0.5
 
@@ -86,6 +92,7 @@ def barrier_stats(prep, ut: np.ndarray, ug: np.ndarray, grid: np.ndarray, seed: 
     # gated layer's round of 300-step units ran at 2.5 cycles per step, its 17k-step rounds at 1.0)
     small = gsteps.max(axis=1, initial=0) <= SMALL_ROUND * max(int(gsteps.max(initial=0)), 0)
     top = np.union1d(top, grid[small].ravel())
+    top = np.union1d(top, np.flatnonzero(steps <= SMALL_STEPS))  # and every small unit: cheap, widest spread
     top = top[active[top]]
     first = np.union1d(rand, top)
     run(first)
