@@ -272,8 +272,8 @@ def _simulate_tasks(model, workload, tasks, functional, seed, skip, jobs, progre
     ctx = mp.get_context("fork")
     # longest first (LPT scheduling): in layer order, chunks of len / (8 jobs) layers left one worker finishing a
     # chunk of the heads' P3 convs while the other idled.  Chunks of similar layers, 4x smaller than before: the
-    # last ones are the smallest layers, and one task per chunk cost the cheap models 5-15 % in messages.
-    # Results go back in task order
+    # last ones are the smallest layers; one task per chunk made the six exhaustive targets 4-10 % slower at the
+    # paper's setting (benchmarks/RESULTS.md sec. 7, seventh pass).  Results go back in task order
     order = sorted(range(len(tasks)), key=lambda j: -task_cost(workload, *tasks[j]))
     out: list = [None] * len(tasks)
     with ctx.Pool(jobs, initializer=_init_worker, initargs=(model, workload, functional, seed, skip)) as pool:
