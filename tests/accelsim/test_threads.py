@@ -66,13 +66,14 @@ def _wl():
     return w
 
 
-@pytest.mark.parametrize("arch", ["eie", "scnn", "eyeriss-v2"])
-def test_report_hash_same_for_1_and_2_threads_and_a_fork_pool(threads, arch):
+@pytest.mark.parametrize("arch,sample", [("eie", None), ("scnn", None), ("eyeriss-v2", None),
+                                         ("scnn", "auto")])  # auto: SCNN's barrier rule (random walks)
+def test_report_hash_same_for_1_and_2_threads_and_a_fork_pool(threads, arch, sample):
     wl = _wl()
     hashes = []
     for n in (1, 2):
         threads(n)
-        hashes.append(simulate(wl, arch, jobs=1).hash)
+        hashes.append(simulate(wl, arch, jobs=1, sample=sample).hash)
     # the parent has run parallel kernels: forked workers (one Numba thread each) must still run them
-    hashes.append(simulate(wl, arch, jobs=2).hash)
+    hashes.append(simulate(wl, arch, jobs=2, sample=sample).hash)
     assert len(set(hashes)) == 1
