@@ -24,6 +24,8 @@ CASES = [
     ("scnn", {"weight_fifo.entries": 2}, dict(C=16, K=32, H=20, W=20, R=3, pad=1, da=0.7, dw_spread=True)),
     ("scnn", MANY, dict(C=16, K=96, H=32, W=32, R=3, pad=1, da=0.5, dw=0.9, seed=3)),
     ("scnn", {}, dict(C=64, K=64, H=40, W=56, R=3, pad=1, da=0.5, dw=1.0, seed=5)),  # the heads' dense weights
+    ("scnn-4x256", {}, dict(C=16, K=64, H=1, W=1, R=1, kind="fc")),                     # channel mode
+    ("scnn-maskskip", {}, dict(C=16, K=16, H=24, W=24, R=3, pad=1, groups=16, mask_density=0.3)),  # depthwise
 ]
 # the heads' kind of layer: dense weights, sparse input, many passes of small tiles (768 unit classes)
 HEADLIKE = ({"iaram_bytes": 1024}, dict(C=64, K=64, H=48, W=64, R=3, pad=1, da=0.5, dw=1.0, seed=5))
