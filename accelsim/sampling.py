@@ -341,7 +341,8 @@ def _residuals(y: np.ndarray, st: np.ndarray, Nh: np.ndarray, x: np.ndarray | No
     return y - x * (float(_expand(y, st, Nh)) / xs) if xs > 0 else y
 
 
-def _t975(df: float) -> float:
+def t975(df: float) -> float:
+    """The 0.975 quantile of Student's t with ``df`` degrees of freedom (at least 1): a 95 % interval's factor."""
     # scipy.special's inverse of Student's t CDF, which scipy.stats.t.ppf calls (the same values): importing
     # scipy.stats cost 0.4-1.3 s in every worker process of a simulate call
     from scipy.special import stdtrit
@@ -386,7 +387,7 @@ def _auto_plan(Yc: np.ndarray, s_st: np.ndarray, Nh: np.ndarray, spec: SampleSpe
         cv_pool = math.sqrt(float((((nh - 1) * (sh / np.maximum(mh, 1e-12)) ** 2)[open_]).sum())
                             / float((nh - 1)[open_].sum()))
         sh = np.where(open_, np.maximum(sh, cv_pool * mh), sh)
-    z = _t975(_df(Dc, s_st, Nh))
+    z = t975(_df(Dc, s_st, Nh))
     V = (spec.target * max(est_c, 1.0) / z) ** 2
     if float((Nh ** 2 * (1 - nh / Nh) * sh ** 2 / np.maximum(nh, 1)).sum()) <= V:
         return 0, nh
@@ -496,8 +497,8 @@ def sample_layer(model, inst, spec: SampleSpec, space: UnitSpace, exhaustive) ->
                                                                         f"units ({len(ids):,} classes)"})
         return whole(why)
     res = space.result(_from_columns(est, bd_keys, act_keys, aux_keys))
-    hw_c = _t975(_df(D[:, 0], st[idx], Nh)) * math.sqrt(var[0])
-    hw_e = _t975(_df(D[:, -1], st[idx], Nh)) * math.sqrt(var[-1])
+    hw_c = t975(_df(D[:, 0], st[idx], Nh)) * math.sqrt(var[0])
+    hw_e = t975(_df(D[:, -1], st[idx], Nh)) * math.sqrt(var[-1])
     # the interval is the units' (what belongs to no unit is exact); centred on the layer's estimate
     res.extra["sampling"] = {**info, "sampled": int(n), "strata": H, "confidence": 0.95,
                              "estimator": "ratio" if ratio else "stratified mean",

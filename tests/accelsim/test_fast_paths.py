@@ -362,13 +362,13 @@ def _first_seen(ids):
        preset=st.sampled_from(["scnn", "scnn-maskskip", "scnn-4x256"]))
 def test_scnn_tile_classes_and_masked_counts_equal_brute_force(seed, C, K, HW, R, stride, gate, dw, mask, preset):
     """The bulk tile classes (count rows, empty tiles, keys compared in Numba) are the partition of the
-    per-tile keys (tilekeys._tile_key, compared as bytes), with gated input (empty tiles: a zeroed block and
+    per-tile keys (tilekeys.tile_key, compared as bytes), with gated input (empty tiles: a zeroed block and
     zeroed pixels), output masks, all-zero weights; and the masked-product counts (position table) equal
     counting every (activation, weight) pair."""
     from random_layers import random_inst
 
     from accelsim.models.scnn.maskcount import masked_products
-    from accelsim.models.scnn.tilekeys import _tile_key, tile_classes
+    from accelsim.models.scnn.tilekeys import tile_classes, tile_key
     inst = random_inst(C, K, HW, HW + 3, R, pad=R // 2, stride=stride, da=1.0, dw=dw, seed=seed)
     rng = np.random.default_rng(seed)
     a = inst.acts_dense().copy()
@@ -386,7 +386,7 @@ def test_scnn_tile_classes_and_masked_counts_equal_brute_force(seed, C, K, HW, R
     real_w = ~wst.pad
     wrange = None if not real_w.any() else (int(w_p[real_w].min()), int(w_p[real_w].max()),
                                             int(wst.q[real_w].min()), int(wst.q[real_w].max()))
-    keys = [_tile_key(ast, t, a_p, a_term, wrange, L.P, L.Q, m) for t in range(T)]
+    keys = [tile_key(ast, t, a_p, a_term, wrange, L.P, L.Q, m) for t in range(T)]
     want = np.array([keys.index(k) for k in keys])
     assert np.array_equal(_first_seen(got), _first_seen(want))
     if prep.mask is None or T == 0:

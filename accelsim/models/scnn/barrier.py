@@ -38,8 +38,8 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
-from scipy.special import stdtrit
 
+from ...sampling import t975
 from .crossbar import XB_COUNT
 from .kernel import N_ST, ST_CYC, ST_STALL, ST_STEPS, scnn_kernel_parallel
 
@@ -56,7 +56,9 @@ SMALL_STEPS = 64
 SIZE_SHARE = 0.5
 
 
-def _walk(prep, ut, ug, xbar) -> np.ndarray:
+def walk_units(prep, ut: np.ndarray, ug: np.ndarray, xbar: tuple) -> np.ndarray:
+    """Kernel stats ``(len(ut), N_ST)`` of the (tile ``ut``, group ``ug``) units, each as a one-PE round, with the
+    crossbar arguments ``xbar`` (``prep.xbar``, or its ``XB_COUNT`` variant): timing only."""
     st = np.zeros((len(ut), 1, N_ST), dtype=np.int64)
     if len(ut):
         scnn_kernel_parallel(np.ascontiguousarray(ut[:, None]), np.ascontiguousarray(ug[:, None]),
@@ -71,7 +73,7 @@ def barrier_stats(prep, ut: np.ndarray, ug: np.ndarray, grid: np.ndarray, seed: 
     their steps + it.  Returns the stats and what was done (``extra["barrier"]`` of the layer)."""
     n = len(ut)
     count_xbar = (prep.xbar[0], XB_COUNT, prep.xbar[2], prep.xbar[3])
-    stats = _walk(prep, ut, ug, count_xbar)
+    stats = walk_units(prep, ut, ug, count_xbar)
     steps = stats[:, ST_STEPS]
     active = (ut >= 0) & (ug >= 0) & (steps > 0)
     w = np.bincount(grid.ravel(), minlength=n).astype(np.float64)  # units per class
@@ -80,7 +82,7 @@ def barrier_stats(prep, ut: np.ndarray, ug: np.ndarray, grid: np.ndarray, seed: 
 
     def run(ids):
         ids = np.asarray(ids, dtype=np.int64)
-        got = _walk(prep, ut[ids], ug[ids], prep.xbar)
+        got = walk_units(prep, ut[ids], ug[ids], prep.xbar)
         cyc[ids], stall[ids] = got[:, ST_CYC], got[:, ST_STALL]
 
     rng = np.random.default_rng([seed, n, int(steps.sum()) & 0x7FFFFFFF])
@@ -94,36 +96,40 @@ def barrier_stats(prep, ut: np.ndarray, ug: np.ndarray, grid: np.ndarray, seed: 
     top = np.union1d(top, grid[small].ravel())
     top = np.union1d(top, np.flatnonzero(steps <= SMALL_STEPS))  # and every small unit: cheap, widest spread
     top = top[active[top]]
-    first = np.union1d(rand, top)
-    run(first)
-    barrier = np.setdiff1d(top, rand)
+    run(np.union1d(rand, top))
+    in_rand = np.zeros(n, dtype=bool)
+    in_rand[rand] = True
+    barrier = np.zeros(n, dtype=bool)  # walked for the barrier (rules 0-2), not only as the random sample
+    barrier[top] = True
+    barrier &= ~in_rand
     while True:
         ran = cyc >= 0
         rho = _ratio_bound(steps, cyc, ran)
-        T = np.where(ran[grid], cyc[grid], 0).max(axis=1, initial=0)
+        T = _walked_barrier(cyc, ran, grid)
         cand = active[grid] & ~ran[grid] & (gsteps * rho[grid] >= T[:, None])
         new = np.unique(grid[cand])
         if not len(new):
             break
-        barrier = np.union1d(barrier, new)
+        barrier[new] = True
         run(new)
     ran = cyc >= 0
     # the population whose stalls are estimated: active classes not run for the barrier; the random sample's
     # members among them were walked (simple random sample of that population, post-stratified)
-    pop = active & ~np.isin(np.arange(n), barrier)
-    smp = pop & np.isin(np.arange(n), rand)
+    pop = active & ~barrier
+    smp = pop & in_rand
     if (pop & ~ran).any() and smp.sum() < 2:  # too few to estimate from: walk them all (exact)
         run(np.flatnonzero(pop & ~ran))
         ran = cyc >= 0
     rest = pop & ~ran
     info = {"margin": MARGIN, "classes": int(active.sum()), "crossbar_walks": int(ran.sum()),
-            "candidates": int(len(barrier)), "random": int(len(rand)), "imputed": int(rest.sum()),
+            "candidates": int(barrier.sum()), "random": int(len(rand)), "imputed": int(rest.sum()),
             "stall_imputed": 0.0, "stall_half_width": 0.0}
     if rest.any():
         z, a = w[smp] * stall[smp], w[smp] * steps[smp]
         R = float(z.sum() / a.sum())
-        # never above the unit's slowest round's barrier less its steps (the rule keeps it >= 5 % below)
-        T = np.where(ran[grid], cyc[grid], 0).max(axis=1, initial=0)
+        # never above the barrier of the unit's fastest round less its steps: R is the sample's mean ratio, which
+        # may exceed rule 2's bound for a large unit (bounded by larger units only)
+        T = _walked_barrier(cyc, ran, grid)
         room = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
         np.minimum.at(room, grid.ravel(), np.repeat(T, grid.shape[1]))
         imp = np.minimum(np.rint(R * steps[rest]).astype(np.int64), room[rest] - steps[rest])
@@ -133,11 +139,16 @@ def barrier_stats(prep, ut: np.ndarray, ug: np.ndarray, grid: np.ndarray, seed: 
         e = z - R * a
         var = N * N * (1 - k / N) * float(e.var(ddof=1)) / k
         info.update(stall_imputed=float((w[rest] * imp).sum()), stall_ratio=R,
-                    stall_half_width=float(stdtrit(k - 1, 0.975) * np.sqrt(var)))
+                    stall_half_width=float(t975(k - 1) * np.sqrt(var)))
     cyc[~active] = steps[~active]
     stats[:, ST_STALL] = stall
     stats[:, ST_CYC] = cyc
     return stats, info
+
+
+def _walked_barrier(cyc: np.ndarray, ran: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Per round of ``grid``: the most cycles of its walked units (0 where none was walked)."""
+    return np.where(ran[grid], cyc[grid], 0).max(axis=1, initial=0)
 
 
 def _ratio_bound(steps: np.ndarray, cyc: np.ndarray, ran: np.ndarray) -> np.ndarray:

@@ -150,7 +150,7 @@ from ..common.planar import (
     round_timeline,
 )
 from .area import scnn_area
-from .barrier import barrier_stats, layer_seed, merge
+from .barrier import barrier_stats, layer_seed, merge, walk_units
 from .kernel import (
     N_ST,
     ST_CYC,
@@ -354,19 +354,15 @@ class SCNN(PlanarArrayMixin, AcceleratorModel):
         else:
             _, first, inv = np.unique(prep.unit_class[sel].ravel(), return_index=True, return_inverse=True)
         t, g = rt[sel], rg[sel]
+        ut, ug = t.ravel()[first], g.ravel()[first]
         if self.sampling is not None and not self.record_pe_timeline:
             # sampled modes: the crossbar walks only the units that may be a round's barrier (barrier.py)
-            st1, got = barrier_stats(prep, t.ravel()[first], g.ravel()[first], inv.reshape(t.shape),
-                                     layer_seed(prep.inst, self.sampling.seed))
+            st1, got = barrier_stats(prep, ut, ug, inv.reshape(t.shape), layer_seed(prep.inst, self.sampling.seed))
             if info is not None:
                 info.append(got)
-            stats = st1[inv.reshape(-1)].reshape(len(sel), rt.shape[1], N_ST)
         else:
-            ut = np.ascontiguousarray(t.ravel()[first][:, None])
-            ug = np.ascontiguousarray(g.ravel()[first][:, None])
-            stats = np.zeros((len(first), 1, N_ST), dtype=np.int64)
-            scnn_kernel_parallel(ut, ug, *prep.timing_streams, *prep.xbar, True, stats)
-            stats = stats[inv.reshape(-1), 0].reshape(len(sel), rt.shape[1], N_ST)
+            st1 = walk_units(prep, ut, ug, prep.xbar)
+        stats = st1[inv.reshape(-1)].reshape(len(sel), rt.shape[1], N_ST)
         if prep.mask_count is not None:  # the run had no mask: split each unit's in-plane products (maskcount.py)
             mc = np.where((t >= 0) & (g >= 0), prep.mask_count[np.maximum(t, 0), np.maximum(g, 0)], 0)
             stats[:, :, ST_MASK] = mc

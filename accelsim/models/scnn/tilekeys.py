@@ -1,7 +1,7 @@
 """Classes of identical SCNN PE tiles (:func:`tile_classes`): tiles whose stored input the kernel reads
 alike share one kernel run per Kc group (the exact fast path of :meth:`SCNN.run_rounds`).
 
-:func:`_tile_key` defines a tile's key one tile at a time (the reference the tests compare against);
+:func:`tile_key` defines a tile's key one tile at a time (the reference the tests compare against);
 :func:`tile_classes` computes the same partition in bulk: equal keys need equal per-channel counts, so only
 tiles that share a count row are compared, inside Numba (:func:`_classes_in_groups`), without building the
 keys: on the gated heads most shared rows are the empty tiles (one class) and a few groups of dense tiles.
@@ -15,7 +15,7 @@ from numba import njit
 from .formats import ActStreams, WeightStreams
 
 
-def _tile_key(ast: ActStreams, t: int, a_p: np.ndarray, a_term: np.ndarray, wrange, P: int, Q: int,
+def tile_key(ast: ActStreams, t: int, a_p: np.ndarray, a_term: np.ndarray, wrange, P: int, Q: int,
               mask: np.ndarray | None) -> bytes:
     """Everything the kernel reads of tile ``t`` outside functional mode, in tile-local form (see
     :func:`tile_classes`), one tile at a time: the definition :func:`tile_classes` computes in bulk, kept as
@@ -101,7 +101,7 @@ def _slice(start, stop, n):
 
 @njit(cache=True)
 def _same(i, j, E, e0, has, lo, border, head, pad, a_p, a_q, a_term, has_w, mask, has_mask):
-    """Whether tiles i and j (same per-channel counts, ``E`` entries) have equal :func:`_tile_key` (the int32
+    """Whether tiles i and j (same per-channel counts, ``E`` entries) have equal :func:`tile_key` (the int32
     casts of the key's per-entry parts included)."""
     a, b = e0[i], e0[j]
     for k in range(E):
@@ -158,7 +158,7 @@ def _tile_hash(i, E, e0, has, lo, border, head, pad, a_p, a_q, a_term, has_w, ma
 
 @njit(cache=True)
 def _classes_in_groups(ptr, CV, tiles, bounds, pad, a_p, a_q, a_term, has_w, wr, P, Q, mask, has_mask, cls):
-    """``cls[t]`` = the first tile with :func:`_tile_key` equal to t's, for the tiles ``tiles[bounds[g]:
+    """``cls[t]`` = the first tile with :func:`tile_key` equal to t's, for the tiles ``tiles[bounds[g]:
     bounds[g + 1]]`` of each group g (ascending tiles with one count row, ``E`` > 0 entries each)."""
     e0, has, lo, border, head = _tile_fields(ptr, CV, tiles, pad, a_p, a_q, has_w, wr, P, Q, has_mask)
     hs = np.empty(tiles.shape[0], np.int64)
@@ -194,7 +194,7 @@ def tile_classes(ast: ActStreams, n_tiles: int, a_p: np.ndarray, a_term: np.ndar
 
     The kernel reads a tile's entries through their output-unit coordinates (bounds check and mask), their
     bank-hash term (already local to the tile's accumulator footprint, kernel.bank_terms), the RLE padding
-    flags and the per-channel entry counts.  The key (:func:`_tile_key`) holds the counts, the flags, the
+    flags and the per-channel entry counts.  The key (:func:`tile_key`) holds the counts, the flags, the
     terms and the positions relative to the tile's first row / column of entries; the distance to a plane
     border only where some product of the tile can cross it (from the range of the layer's weight positions);
     and, with an output mask, the window of mask cells its products can reach.  Dense input (the FCOS head's
