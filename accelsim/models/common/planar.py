@@ -181,9 +181,52 @@ def plan_layer(L: Layer, cfg: ArchConfig, ny: int = 1, nx: int = 1) -> Plan:
                 kgroups, rt, rg, rp, n_pass, pass_tiles, notes)
 
 
+def phase_counts(lo, hi, pad, s):
+    """(T, s) number of indices in [lo, hi) of each phase (i + pad) mod s."""
+    out = np.zeros((lo.shape[0], s), dtype=np.int64)
+    for ph in range(s):
+        # count i in [lo, hi) with (i + pad) % s == ph
+        first = lo + ((ph - (lo + pad)) % s)
+        out[:, ph] = np.maximum(0, (hi - first + s - 1) // s)
+    return out
+
+
+def _entry_bounds(tile_entries, plan: Plan):
+    """``(lo, hi)`` (T,) bounds on the stored input entries per tile: ``tile_entries.bounds(plan)`` when the
+    callable has it, else its exact counts (``lo == hi``)."""
+    b = getattr(tile_entries, "bounds", None)
+    if b is None:
+        e = np.asarray(tile_entries(plan), dtype=np.int64)
+        return e, e
+    return b(plan)
+
+
+def max_entries_above(tile_entries, plan: Plan, lo, hi, limit: int):
+    """The exact largest entries of a tile when it exceeds ``limit``, else None.  Counts (``tile_entries(plan,
+    idx)``) only tiles whose bounds leave them undecided, largest upper bound first, and stops once no uncounted
+    tile's upper bound exceeds both ``limit`` and the largest count so far: a tile pruned so holds at most that."""
+    if hi.max(initial=0) <= limit:
+        return None
+    known = lo == hi
+    m = int(lo[known].max(initial=-1))
+    open_ = np.flatnonzero(~known)
+    open_ = open_[np.argsort(-hi[open_], kind="stable")]
+    i, n = 0, 8
+    while i < len(open_) and hi[open_[i]] > max(m, limit):
+        batch = open_[i:i + n]
+        batch = batch[hi[batch] > max(m, limit)]
+        m = max(m, int(np.max(tile_entries(plan, batch))))
+        i += n
+        n *= 2
+    return m if m > limit else None
+
+
 def plan_with_capacity(L: Layer, cfg: ArchConfig, tile_entries, iaram_entries: int):
     """Smallest planar split whose footprint fits the accumulators and, when the input is not
     resident, whose tiles fit IARAM.  ``tile_entries(plan) -> (T,) stored input entries per tile``.
+    When it also has ``bounds(plan) -> (lo, hi)`` (T,) bounds on them, it is called as
+    ``tile_entries(plan, idx)`` for the tiles ``idx`` only, where the bounds do not decide (SCNN:
+    :class:`~accelsim.models.scnn.formats.ActCounter`); the plan is the same either way.
 
     Returns ``(plan, act_from_dram, extra_note)``.
     """
@@ -200,22 +243,28 @@ def plan_with_capacity(L: Layer, cfg: ArchConfig, tile_entries, iaram_entries: i
                 ny += 1
             continue
         break
-    ent = tile_entries(plan)
+    lo, hi = _entry_bounds(tile_entries, plan)
     npe = rows * cols
     if plan.mode == "channel":
-        return plan, bool(ent.max(initial=0) > iaram_entries), None
-    per_pe = ent.reshape(plan.n_pass, npe).sum(axis=0)
-    if per_pe.max(initial=0) <= iaram_entries:
+        return plan, max_entries_above(tile_entries, plan, lo, hi, iaram_entries) is not None, None
+    lo_pe = lo.reshape(plan.n_pass, npe).sum(axis=0)
+    hi_pe = hi.reshape(plan.n_pass, npe).sum(axis=0)
+    if hi_pe.max(initial=0) <= iaram_entries:
         return plan, False, None
+    if lo_pe.max(initial=0) <= iaram_entries:  # undecided by the bounds: count every tile
+        lo = hi = np.asarray(tile_entries(plan), dtype=np.int64)
+        if lo.reshape(plan.n_pass, npe).sum(axis=0).max(initial=0) <= iaram_entries:
+            return plan, False, None
     # not resident: read from DRAM once, in passes whose tiles fit IARAM
     for _ in range(256):
-        if ent.max(initial=0) <= iaram_entries:
+        emax = max_entries_above(tile_entries, plan, lo, hi, iaram_entries)
+        if emax is None:
             return plan, True, None
         th = (plan.tiles[:, 1] - plan.tiles[:, 0]).max()
         tw = (plan.tiles[:, 3] - plan.tiles[:, 2]).max()
         if th <= 1 and tw <= 1:
             return plan, True, "input tile of one pixel exceeds IARAM: channels streamed from DRAM per round"
-        ratio = ent.max() / iaram_entries
+        ratio = emax / iaram_entries
         grow = max(1.05, math.sqrt(ratio))
         if th >= tw:
             ny = max(ny + 1, int(math.ceil(ny * grow)))
@@ -224,7 +273,7 @@ def plan_with_capacity(L: Layer, cfg: ArchConfig, tile_entries, iaram_entries: i
         ny = min(ny, -(-L.H // rows))
         nx = min(nx, -(-L.W // cols))
         plan = plan_layer(L, cfg, ny, nx)
-        ent = tile_entries(plan)
+        lo, hi = _entry_bounds(tile_entries, plan)
     return plan, True, None
 
 

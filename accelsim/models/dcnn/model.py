@@ -44,6 +44,7 @@ from ..common.planar import (
     apportion,
     halo_and_drain,
     output_spill_bytes_pass,
+    phase_counts,
     plan_with_capacity,
     round_timeline,
     timeline,
@@ -117,16 +118,6 @@ def _nonzero_pairs(inst: LayerInstance, s: int, pad: int, dil: int) -> int:
     return int((a_ph * w_ph).sum())
 
 
-def _phase_counts(lo, hi, pad, s):
-    """(T, s) number of indices in [lo, hi) of each phase (i + pad) mod s."""
-    out = np.zeros((lo.shape[0], s), dtype=np.int64)
-    for ph in range(s):
-        # count i in [lo, hi) with (i + pad) % s == ph
-        first = lo + ((ph - (lo + pad)) % s)
-        out[:, ph] = np.maximum(0, (hi - first + s - 1) // s)
-    return out
-
-
 @register_model("dcnn")
 class DCNN(PlanarArrayMixin, AcceleratorModel):
     """Dense PT-IS-CP baseline with SCNN's multipliers (ISCA 2017 Sec. V); see the module docstring."""
@@ -174,8 +165,8 @@ class DCNN(PlanarArrayMixin, AcceleratorModel):
         plan, act_dram, _ = plan_with_capacity(L, cfg, tile_entries, iaram_entries)
         T = plan.tiles.shape[0]
         # pixels of each tile per phase, taps of each group per phase
-        npy = _phase_counts(plan.tiles[:, 0], plan.tiles[:, 1], pad, s)
-        npx = _phase_counts(plan.tiles[:, 2], plan.tiles[:, 3], pad, s)
+        npy = phase_counts(plan.tiles[:, 0], plan.tiles[:, 1], pad, s)
+        npx = phase_counts(plan.tiles[:, 2], plan.tiles[:, 3], pad, s)
         npix = (npy[:, :, None] * npx[:, None, :]).reshape(T, s * s)              # (T, nph)
         ry = np.bincount((np.arange(L.R) * dil) % s, minlength=s)
         sx = np.bincount((np.arange(L.S) * dil) % s, minlength=s)

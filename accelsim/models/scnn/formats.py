@@ -8,7 +8,7 @@ docstring (:mod:`accelsim.models.scnn.model`, section 3).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numba import njit
@@ -16,7 +16,7 @@ from numba import njit
 from workloads import Layer
 
 from ...formats import rle as rle_format
-from ..common.planar import Plan
+from ..common.planar import Plan, phase_counts
 
 
 @njit(cache=True)
@@ -231,9 +231,86 @@ def _entries(acts, L: Layer, plan: Plan, index_bits: int, keep, fill: bool, ptr=
 
 def act_tile_counts(acts: np.ndarray, L: Layer, plan: Plan, index_bits: int) -> np.ndarray:
     """``(T, C * nph)`` entries of each (tile, channel, phase) stream, without building the streams (the
-    counting half of :func:`build_act_streams`'s pass).  What the planner needs to size IARAM for each
-    candidate split (``plan_with_capacity``)."""
+    counting half of :func:`build_act_streams`'s pass)."""
     return _entries(acts, L, plan, index_bits, None, False).reshape(plan.tiles.shape[0], -1)
+
+
+@njit(cache=True)
+def _pixel_prefix(acts):
+    """(H + 1, W + 1) int64: 2-D prefix sums of the channels non-zero at each pixel (one pass)."""
+    C, H, W = acts.shape
+    out = np.zeros((H + 1, W + 1), dtype=np.int64)
+    for y in range(H):
+        for x in range(W):
+            n = 0
+            for c in range(C):
+                n += acts[c, y, x] != 0.0
+            out[y + 1, x + 1] = out[y, x + 1] + out[y + 1, x] - out[y, x] + n
+    return out
+
+
+class ActCounter:
+    """Stored entries of one input's streams under the planner's candidate splits (``plan_with_capacity``'s
+    ``tile_entries``): exact, but a stream pass runs only on the tiles its bounds leave undecided.
+
+    A tile's entries are its non-zeros (``lo``, from per-pixel prefix sums) plus RLE padding; a zero run of r
+    before an entry pads ``r // (max_run + 1)`` explicit zeros (:func:`_tile_entries`), so a stream pads at most
+    its zeros // (max_run + 1) and a tile at most ``hi = lo + zeros // (max_run + 1)``.  A tile with fewer zeros
+    than that (the gated heads' dense block inputs have none) is exact without a pass.  Each (tile, stream)
+    count is kept for the last plan, so the chosen split's :meth:`counts` reuse the planner's passes."""
+
+    def __init__(self, acts: np.ndarray, L: Layer, index_bits: int):
+        self.acts = np.ascontiguousarray(acts, dtype=np.float64)
+        self.L, self.index_bits = L, index_bits
+        self.div = 1 << index_bits  # max_run + 1
+        self.cum = _pixel_prefix(self.acts)
+        self.plan, self.rows = None, {}
+
+    def bounds(self, plan: Plan):
+        t, c = plan.tiles, self.cum
+        lo = c[t[:, 1], t[:, 3]] - c[t[:, 0], t[:, 3]] - c[t[:, 1], t[:, 2]] + c[t[:, 0], t[:, 2]]
+        zeros = self.acts.shape[0] * (t[:, 1] - t[:, 0]) * (t[:, 3] - t[:, 2]) - lo
+        return lo, lo + zeros // self.div
+
+    def _count(self, plan: Plan, idx: np.ndarray) -> None:
+        """Counts of the (tile, stream) rows of tiles ``idx`` into ``self.rows`` (one pass over those tiles)."""
+        if self.plan is not plan:
+            self.plan, self.rows = plan, {}
+        idx = np.array([i for i in idx if i not in self.rows], dtype=np.int64)
+        if not len(idx):
+            return
+        sub = replace(plan, tiles=plan.tiles[idx], foot=plan.foot[idx])
+        got = act_tile_counts(self.acts, self.L, sub, self.index_bits)
+        for i, row in zip(idx.tolist(), got):
+            self.rows[i] = row
+
+    def __call__(self, plan: Plan, idx: np.ndarray | None = None) -> np.ndarray:
+        """Exact stored entries of tiles ``idx`` (all when None), ``(len(idx),)``."""
+        lo, hi = self.bounds(plan)
+        idx = np.arange(plan.tiles.shape[0]) if idx is None else np.asarray(idx, dtype=np.int64)
+        out = lo[idx].copy()
+        need = idx[lo[idx] != hi[idx]]
+        self._count(plan, need)
+        for j in np.flatnonzero(lo[idx] != hi[idx]):
+            out[j] = self.rows[int(idx[j])].sum()
+        return out
+
+    def counts(self, plan: Plan) -> np.ndarray:
+        """``(T, C * nph)`` entries of every (tile, channel, phase) stream (:func:`act_tile_counts`): a tile
+        without a zero holds one entry per pixel of each phase in every channel; the others are counted."""
+        T, C, s = plan.tiles.shape[0], self.acts.shape[0], plan.stride
+        lo, _ = self.bounds(plan)
+        t = plan.tiles
+        full = lo == C * (t[:, 1] - t[:, 0]) * (t[:, 3] - t[:, 2])
+        pad = int(self.L.padding)
+        npix = (phase_counts(t[:, 0], t[:, 1], pad, s)[:, :, None]
+                * phase_counts(t[:, 2], t[:, 3], pad, s)[:, None, :]).reshape(T, s * s)
+        out = np.tile(npix, (1, C))  # (T, C * nph): block c * nph + ph
+        rest = np.flatnonzero(~full)
+        self._count(plan, rest)
+        for i in rest.tolist():
+            out[i] = self.rows[i]
+        return out
 
 
 def build_act_streams(acts: np.ndarray, L: Layer, plan: Plan, index_bits: int, keep: np.ndarray | None = None,

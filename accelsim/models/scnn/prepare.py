@@ -12,7 +12,7 @@ from workloads.effectual import nonzero_outputs
 from ...config import ArchConfig
 from ..common.planar import Plan, geom, halo_and_drain, output_spill_bytes_pass, plan_with_capacity
 from .crossbar import ARB_CODES, XBAR_CODES
-from .formats import act_tile_counts, build_act_streams, build_weight_streams, pad_prefix
+from .formats import ActCounter, build_act_streams, build_weight_streams, pad_prefix
 from .kernel import PAD_A, PAD_W, bank_terms
 from .maskcount import masked_products
 from .rounds import Prepared, group_classes, unit_classes, unit_keys
@@ -63,17 +63,13 @@ def prepare_layer(cfg: ArchConfig, inst: LayerInstance, eb: int) -> Prepared:
     skip = bool(cfg["output_mask_skip"]) and has_mask
     iaram_entries = cfg["iaram_bytes"] * 8 // eb
 
-    # candidate splits are sized from the stream lengths alone; only the chosen one's streams are built
-    last = {}
-
-    def tile_entries(pl):
-        last["plan"], last["counts"] = pl, act_tile_counts(acts, L, pl, ib)
-        return last["counts"].sum(axis=1)
-
-    plan, act_dram, note = plan_with_capacity(L, cfg, tile_entries, iaram_entries)
+    # candidate splits are sized from the stream lengths alone (bounds first, streams counted only on the tiles
+    # they leave undecided); only the chosen one's streams are built
+    counter = ActCounter(acts, L, ib)
+    plan, act_dram, note = plan_with_capacity(L, cfg, counter, iaram_entries)
     # entries of the input as stored (IARAM / DRAM bytes), before mask-skip drops pixels: with mask skipping
     # only their counts are needed, the kernel walks the streams without the dropped pixels
-    stored = last["counts"] if last.get("plan") is plan else act_tile_counts(acts, L, plan, ib)
+    stored = counter.counts(plan)
     if skip:
         ast = build_act_streams(acts, L, plan, ib, needed_inputs(L, mask))
     else:
