@@ -16,6 +16,7 @@ from numba import njit
 from workloads import Layer
 
 from ...formats import rle as rle_format
+from ..common import scratch
 from ..common.planar import Plan, phase_counts
 
 
@@ -39,12 +40,15 @@ def _streams(V, max_run, ptr, pos, val, pad):
     return k
 
 
-@njit(cache=True)
 def pad_prefix(pad):
     """``(n + 1,)`` int64: RLE padding entries before each entry (``pad`` the per-entry flags), so a block
     [b, e) holds ``pc[e] - pc[b]`` (the kernel's closed-form padding count).  One pass; numpy's cumsum of the
     bool flags plus the leading zero and the cast took three (3x slower on the paper heads' streams)."""
-    out = np.empty(pad.shape[0] + 1, dtype=np.int64)
+    return _pad_prefix(pad, scratch.empty(pad.shape[0] + 1, np.int64))
+
+
+@njit(cache=True)
+def _pad_prefix(pad, out):
     s = 0
     out[0] = 0
     for i in range(pad.shape[0]):
@@ -323,9 +327,10 @@ def build_act_streams(acts: np.ndarray, L: Layer, plan: Plan, index_bits: int, k
     ptr = np.zeros(plan.tiles.shape[0] * CV + 1, dtype=np.int64)
     np.cumsum(cnt.reshape(-1), out=ptr[1:])
     n = int(ptr[-1])
-    # the fill pass writes every entry: no zeroing pass over these (n reaches millions on the paper heads)
-    out = (np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n),
-           np.empty(n, dtype=np.bool_))
+    # the fill pass writes every entry: no zeroing pass over these (n reaches millions on the paper heads), and
+    # reused memory (scratch.py: fresh pages were most of this pass's time)
+    out = (scratch.empty(n, np.int64), scratch.empty(n, np.int64), scratch.empty(n, np.int64),
+           scratch.empty(n, np.float64), scratch.empty(n, np.bool_))
     _entries(acts, L, plan, index_bits, keep, True, ptr, out)
     return ActStreams(ptr, *out, CV)
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from workloads import Layer, LayerInstance
+from workloads import Layer, LayerInstance, SparseTensor
 from workloads.effectual import nonzero_outputs
 
 from ...config import ArchConfig
+from ..common import scratch
 from ..common.planar import Plan, geom, halo_and_drain, output_spill_bytes_pass, plan_with_capacity
 from .crossbar import ARB_CODES, XBAR_CODES
 from .formats import ActCounter, build_act_streams, build_weight_streams, pad_prefix
@@ -50,13 +51,25 @@ def needed_inputs(L: Layer, mask: np.ndarray) -> np.ndarray:
     return need
 
 
+def dense_acts(inst: LayerInstance) -> np.ndarray:
+    """``inst.acts_dense()`` (float64), in reused memory (:mod:`..common.scratch`) when stored sparse with values:
+    a fresh 34 MB array per paper-head layer cost more in page faults than its scatter."""
+    a = inst.acts
+    if not isinstance(a, SparseTensor) or not a.has_values:
+        return inst.acts_dense()
+    out = scratch.empty(a.mask.size, np.float64)
+    out.fill(0.0)
+    out[np.flatnonzero(a.mask)] = a.values
+    return out.reshape(a.shape)
+
+
 def prepare_layer(cfg: ArchConfig, inst: LayerInstance, eb: int) -> Prepared:
     """The :class:`Prepared` layer for :meth:`SCNN.run_rounds` (``eb``: bits per stored entry, value + index).
     Shared by the exhaustive and the sampled path."""
     L = inst.layer
     rows, cols, F, I, cap = geom(cfg)
     A, ib = cfg["accumulator.banks"], cfg["index_bits"]
-    acts = inst.acts_dense()
+    acts = dense_acts(inst)
     w = inst.weights_dense()
     has_mask = inst.out_mask is not None and not bool(np.all(inst.out_mask))
     mask = inst.out_mask_or_ones()
@@ -76,7 +89,9 @@ def prepare_layer(cfg: ArchConfig, inst: LayerInstance, eb: int) -> Prepared:
         ast = build_act_streams(acts, L, plan, ib, counts=stored)
     wst = build_weight_streams(w, L, plan, ib, cfg["weight_order"])
     a_term, w_term, w_lane, M, mult = bank_terms(ast, wst, plan, F, A, cfg["accumulator.bank_hash"])
-    a_p = np.where(ast.pad, PAD_A, ast.p)
+    a_p = scratch.empty(ast.p.shape[0], np.int64)  # np.where(ast.pad, PAD_A, ast.p) in reused memory
+    np.copyto(a_p, ast.p)
+    np.copyto(a_p, PAD_A, where=ast.pad)
     w_p = np.where(wst.pad, PAD_W, wst.p)
     a_padcum, w_padcum = pad_prefix(ast.pad), pad_prefix(wst.pad)
     xm = cfg["accumulator.conflict_model"]
