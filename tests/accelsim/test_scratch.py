@@ -48,3 +48,17 @@ def test_kept_preparation_survives_the_next_layers(monkeypatch):
     got = (first.ast.p, first.ast.q, first.ast.term, first.ast.val, first.ast.pad, first.streams[1],
            first.streams[5])
     assert all(np.array_equal(r, g) for r, g in zip(ref, got))
+
+
+def test_dense_acts_equals_the_stored_tensor():
+    """``dense_acts`` gives ``acts_dense()`` exactly: sparse, zero-free and pattern-only inputs, and -0.0."""
+    rng = np.random.default_rng(3)
+    for da in (0.0, 0.3, 1.0):
+        a = rng.standard_normal((4, 300, 301)).astype(np.float32) * (rng.random((4, 300, 301)) < da)
+        a[0, 0, :3] = (-0.0, 0.0, np.float32(1.5)) if da < 1.0 else (1.0, 2.0, 3.0)
+        for acts in (SparseTensor.from_dense(a), SparseTensor(a != 0), a):
+            inst = LayerInstance(random_inst(C=4, K=2, H=300, W=301, R=1).layer, 0, acts=acts,
+                                 weights=np.ones((2, 4, 1, 1)))
+            got, ref = scratch.dense_acts(inst), inst.acts_dense()
+            assert got.dtype == ref.dtype == np.float64 and np.array_equal(got, ref)
+            assert np.array_equal(np.signbit(got), np.signbit(ref))

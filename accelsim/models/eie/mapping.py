@@ -11,6 +11,7 @@ from workloads import LayerInstance
 
 from ...engine import largest_remainder
 from ...errors import AccelsimError
+from ..common import scratch
 from .formats import ENTRY_BITS, EIEMatrix
 from .kernel import functional_spmv, run_units, unit_blocks
 
@@ -47,7 +48,7 @@ class PixelVectors:
     def __init__(self, inst: LayerInstance):
         L = inst.layer
         self.L = L
-        a = inst.acts_dense()
+        a = scratch.dense_acts(inst)  # reused memory: page faults cost more than the scatter
         self._x: np.ndarray | None = None
         if L.kind == "fc":
             self.pix = np.zeros(1, dtype=np.int64)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from workloads import Layer, LayerInstance, SparseTensor
+from workloads import Layer, LayerInstance
 from workloads.effectual import nonzero_outputs
 
 from ...config import ArchConfig
@@ -51,25 +51,13 @@ def needed_inputs(L: Layer, mask: np.ndarray) -> np.ndarray:
     return need
 
 
-def dense_acts(inst: LayerInstance) -> np.ndarray:
-    """``inst.acts_dense()`` (float64), in reused memory (:mod:`..common.scratch`) when stored sparse with values:
-    a fresh 34 MB array per paper-head layer cost more in page faults than its scatter."""
-    a = inst.acts
-    if not isinstance(a, SparseTensor) or not a.has_values:
-        return inst.acts_dense()
-    out = scratch.empty(a.mask.size, np.float64)
-    out.fill(0.0)
-    out[np.flatnonzero(a.mask)] = a.values
-    return out.reshape(a.shape)
-
-
 def prepare_layer(cfg: ArchConfig, inst: LayerInstance, eb: int) -> Prepared:
     """The :class:`Prepared` layer for :meth:`SCNN.run_rounds` (``eb``: bits per stored entry, value + index).
     Shared by the exhaustive and the sampled path."""
     L = inst.layer
     rows, cols, F, I, cap = geom(cfg)
     A, ib = cfg["accumulator.banks"], cfg["index_bits"]
-    acts = dense_acts(inst)
+    acts = scratch.dense_acts(inst)
     w = inst.weights_dense()
     has_mask = inst.out_mask is not None and not bool(np.all(inst.out_mask))
     mask = inst.out_mask_or_ones()
