@@ -212,13 +212,26 @@ def tile_work(F, wcnt, dw, K, Cg, R, S, P, stride, dil, M0, C0, skip_w, lanes):
     return work, feed
 
 
-@njit(cache=True)
 def tile_work_dense(K, Cg, R, S, P, Q, M0, C0, dw, lanes):
     """Closed form of :func:`tile_work` for a PE that skips nothing (no zero-iact / zero-weight skipping,
     halo streamed as zeros: every code >= 1): each of the Q x S x (channels of the block) iacts is fed
     and costs ``ceil(M0-block height / lanes)`` cycles (depthwise: 1 weight, one cycle).  Returns
-    (work, feed, NC) with ``NC`` = Q x S stored columns for every (channel, row)."""
-    nMb, nCb, work, feed = _tile_arrays(K, Cg, R, P, M0, C0, dw)
+    (work, feed), each (nMb, nCb, R, P) and the same at every (r, p) of an (m-block, c-block): read-only
+    broadcast views of the (nMb, nCb) values (the stored columns are Q x S for every (channel, row)).
+    Writing out the R x P copies was most of Eyeriss v1's layer time on the paper heads (page faults and
+    stores of arrays that :func:`~.kernel.array_pass_units` reads once per block)."""
+    work, feed = _dense_blocks(K, Cg, Q, S, M0, C0, dw, lanes)
+    shape = (work.shape[0], work.shape[1], R, P)
+    return (np.broadcast_to(work[:, :, None, None], shape), np.broadcast_to(feed[:, :, None, None], shape))
+
+
+@njit(cache=True)
+def _dense_blocks(K, Cg, Q, S, M0, C0, dw, lanes):
+    """(nMb, nCb) MAC-stage cycles and fed iacts of one tile of each (m-block, c-block) (:func:`tile_work_dense`)."""
+    nMb = (K + M0 - 1) // M0
+    nCb = 1 if dw else (Cg + C0 - 1) // C0
+    work = np.zeros((nMb, nCb), dtype=np.int64)
+    feed = np.zeros((nMb, nCb), dtype=np.int64)
     for mb in range(nMb):
         m_lo, m_hi, dense_cyc = _m_block(mb, K, M0, dw, lanes)
         for cb in range(nCb):
