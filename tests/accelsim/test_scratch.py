@@ -56,7 +56,7 @@ def test_dense_acts_equals_the_stored_tensor():
     for da in (0.0, 0.3, 1.0):
         a = rng.standard_normal((4, 300, 301)).astype(np.float32) * (rng.random((4, 300, 301)) < da)
         a[0, 0, :3] = (-0.0, 0.0, np.float32(1.5)) if da < 1.0 else (1.0, 2.0, 3.0)
-        for acts in (SparseTensor.from_dense(a), SparseTensor(a != 0), a):
+        for acts in (SparseTensor.from_dense(a), SparseTensor(a != 0), a, SparseTensor.from_dense(0 * a)):
             inst = LayerInstance(random_inst(C=4, K=2, H=300, W=301, R=1).layer, 0, acts=acts,
                                  weights=np.ones((2, 4, 1, 1)))
             got, ref = scratch.dense_acts(inst), inst.acts_dense()
