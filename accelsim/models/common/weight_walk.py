@@ -12,7 +12,7 @@ import numpy as np
 from numba import njit
 
 from workloads.effectual import effectual_macs
-from workloads.ir import SparseTensor, nonzero_mask
+from workloads.ir import SparseTensor
 
 
 def weights_csr(inst):
@@ -59,15 +59,19 @@ def _walk_outputs(ptr, pos, val, ent_c, ent_r, ent_s, acts_p, active, P, Q, stri
 def effectual_and_output(inst, active: np.ndarray, functional: bool, comp=None):
     """Effectual MACs (non-zero w x non-zero a on outputs the mask keeps) and, if asked, the output (K, P, Q).
 
+    The count is :func:`workloads.effectual.effectual_macs` (the non-zero patterns' product, factorised per
+    (channel, tap); checked against a brute-force count in tests/workloads/test_effectual.py).  Timing mode
+    needs no weight rows: building them, then walking them over the activations' pattern on small layers
+    (this function until 2026-12-01), took 1.4-18x the count's time on the paper heads' layers.
     ``comp``: the layer's compressed weights, any object with CSR rows ``ptr, pos, val`` and a
     per-entry padding flag ``pad`` (Cambricon-X's ``Compressed``); None: the plain CSR of the
     weights (:func:`weights_csr`, Cambricon-X's direct format: no padding entries).
     The output walks the compressed weights over the real input neurons for the
-    outputs in ``active``; it is float64 and includes the bias (other outputs are
-    0).  The effectual count walks the same entries when that is cheap (FC, small
-    layers) and otherwise uses the shared BLAS pattern product
-    (:func:`workloads.effectual.effectual_macs`); both give the exact count.
+    outputs in ``active``; it is float64 and includes the bias (other outputs are 0).
     """
+    eff = effectual_macs(inst)
+    if not functional:
+        return eff, None
     Ly = inst.layer
     if comp is None:
         _, _, ptr_r, pos, val = weights_csr(inst)
@@ -85,21 +89,9 @@ def effectual_and_output(inst, active: np.ndarray, functional: bool, comp=None):
     pd = Ly.padding
     act_b = active.astype(np.bool_)
     kpg, cg = Ly.K // Ly.groups, Ly.C // Ly.groups
-    args = (ent_c, ent_r, ent_s)
-    om = inst.out_mask_or_ones().ravel()
-    if Ly.P * Ly.Q == 1 or pos.shape[0] * int(om.sum()) <= 4_000_000:
-        # the count needs only the activations' non-zero pattern (no dense copy of a sparse tensor's values)
-        nzp = np.pad(nonzero_mask(inst.acts).astype(np.float64), ((0, 0), (pd, pd), (pd, pd)))
-        cnt = _walk_outputs(ptr_r, pos, np.ones(pos.shape[0]), *args, nzp, om, Ly.P, Ly.Q, Ly.stride,
-                            Ly.dilation, kpg, cg)
-        eff = int(round(cnt.sum()))
-    else:
-        eff = effectual_macs(inst)
-    out = None
-    if functional:
-        ap = np.pad(inst.acts_dense(), ((0, 0), (pd, pd), (pd, pd)))
-        out = _walk_outputs(ptr_r, pos, val, *args, ap, act_b, Ly.P, Ly.Q, Ly.stride, Ly.dilation, kpg, cg)
-        if Ly.bias is not None:
-            out = out + np.asarray(Ly.bias, np.float64)[:, None] * act_b[None, :]
-        out = out.reshape(Ly.K, Ly.P, Ly.Q)
-    return eff, out
+    ap = np.pad(inst.acts_dense(), ((0, 0), (pd, pd), (pd, pd)))
+    out = _walk_outputs(ptr_r, pos, val, ent_c, ent_r, ent_s, ap, act_b, Ly.P, Ly.Q, Ly.stride, Ly.dilation,
+                        kpg, cg)
+    if Ly.bias is not None:
+        out = out + np.asarray(Ly.bias, np.float64)[:, None] * act_b[None, :]
+    return eff, out.reshape(Ly.K, Ly.P, Ly.Q)

@@ -109,8 +109,8 @@ def _nonzero_pairs(inst: LayerInstance, s: int, pad: int, dil: int) -> int:
     a_ph = np.zeros((L.C, s * s), dtype=np.int64)
     for phy in range(s):
         for phx in range(s):
-            a_ph[:, phy * s + phx] = am[:, (np.arange(L.H) + pad) % s == phy][:, :, (np.arange(L.W) + pad) % s
-                                                                              == phx].sum(axis=(1, 2))
+            # the rows y with (y + pad) mod s == phy are y = (phy - pad) mod s, then every s-th: a strided view
+            a_ph[:, phy * s + phx] = np.count_nonzero(am[:, (phy - pad) % s::s, (phx - pad) % s::s], axis=(1, 2))
     tph = (((np.arange(L.R) * dil) % s)[:, None] * s + ((np.arange(L.S) * dil) % s)[None, :]).ravel()
     # non-zero weights per (input channel, tap), summed over the filters of the channel's group
     wc = wm.reshape(L.groups, Kg, L.C // L.groups, L.R * L.S).sum(axis=1, dtype=np.int64).reshape(L.C, -1)
