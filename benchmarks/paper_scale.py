@@ -30,6 +30,7 @@ for _v in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_
     os.environ.setdefault(_v, "1")
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import subprocess  # noqa: E402
@@ -79,21 +80,43 @@ def exhaustive_rate(target: str, budget: float) -> float:
     return float(r["eff_macs_per_s"])
 
 
-def run_target(target: str, traces, sample: str, jobs: int, reuse: dict | None = None):
+def run_target(target: str, traces, sample: str, jobs: int, reuse: dict | None = None, executor=None):
     """``({row: Report}, wall s)``: every head on ``target``.  ``reuse`` (one dict per head, shared by the
     targets of a run, as ``accelsim compare`` does): layers whose result another target already gave under the
-    same ``reuse_key`` (scnn-maskskip on the unmasked baseline head = scnn) are not simulated again."""
+    same ``reuse_key`` (scnn-maskskip on the unmasked baseline head = scnn) are not simulated again.
+    ``executor``: the run's :class:`accelsim.forkpool.ForkPool` (as ``accelsim compare``), else a pool per call."""
     from accelsim.engine import make_model, simulate
     model = make_model(target)
     t0 = time.perf_counter()
     reps = {row: simulate(wl, model, jobs=jobs, seed=0, on_unsupported="skip", progress=False, sample=sample,
-                          reuse=None if reuse is None else reuse.setdefault(row, {}))
+                          reuse=None if reuse is None else reuse.setdefault(row, {}), executor=executor)
             for row, wl in traces.items()}
     return reps, time.perf_counter() - t0
 
 
 def sampled_layers(rep) -> int:
     return sum(1 for r in rep.results if (r.extra.get("sampling") or {}).get("cycles_var") is not None)
+
+
+def _speed_rows(a, targets, traces, eff, reuse, pool, out) -> float:
+    """Simulate the heads on every target (on ``pool`` when given), print a row each; the summed wall s."""
+    total = 0.0
+    for t in targets:
+        reps, wall = run_target(t, traces, a.sample, a.jobs, reuse, pool)
+        total += wall
+        n_s = sum(sampled_layers(r) for r in reps.values())
+        n_l = sum(len(r.results) for r in reps.values())
+        cyc = sum(r.total()["cycles"] for r in reps.values())
+        hw = sum((r.total().get("sampling") or {}).get("cycles_half_width", 0.0) ** 2 for r in reps.values()) ** 0.5
+        if n_s:
+            rate = exhaustive_rate(t, a.budget)
+            ex_s, how = sum(eff.values()) / rate / a.jobs, f"extrapolated ({rate:.3g} eff. MACs/s/core)"
+        else:
+            ex_s, how = wall, "measured (this run was exhaustive)"
+        out["targets"][t] = {"wall_s": wall, "sampled_layers": n_s, "layers": n_l, "cycles": cyc,
+                             "cycles_half_width": hw, "exhaustive_s": ex_s, "exhaustive_from": how}
+        print(f"| {t} | {n_s}/{n_l} | {wall:.1f} | {cyc:,} +- {hw:,.0f} | {ex_s:,.0f} | {how} |", flush=True)
+    return total
 
 
 def part_speed(a) -> dict:
@@ -119,20 +142,14 @@ def part_speed(a) -> dict:
             run_instance(make_model(t), warm, seed=0)
         except Exception:  # noqa: BLE001 - a target that declines the warm-up layer warms up on the heads
             pass
-        reps, wall = run_target(t, traces, a.sample, a.jobs, reuse)
-        total += wall
-        n_s = sum(sampled_layers(r) for r in reps.values())
-        n_l = sum(len(r.results) for r in reps.values())
-        cyc = sum(r.total()["cycles"] for r in reps.values())
-        hw = sum((r.total().get("sampling") or {}).get("cycles_half_width", 0.0) ** 2 for r in reps.values()) ** 0.5
-        if n_s:
-            rate = exhaustive_rate(t, a.budget)
-            ex_s, how = sum(eff.values()) / rate / a.jobs, f"extrapolated ({rate:.3g} eff. MACs/s/core)"
-        else:
-            ex_s, how = wall, "measured (this run was exhaustive)"
-        out["targets"][t] = {"wall_s": wall, "sampled_layers": n_s, "layers": n_l, "cycles": cyc,
-                             "cycles_half_width": hw, "exhaustive_s": ex_s, "exhaustive_from": how}
-        print(f"| {t} | {n_s}/{n_l} | {wall:.1f} | {cyc:,} +- {hw:,.0f} | {ex_s:,.0f} | {how} |", flush=True)
+    # one pool for every target, forked after the warm-ups (its workers inherit the loaded kernels), as
+    # accelsim compare does; --fork-per-call: a pool per simulate call (before 2026-12-01)
+    from accelsim.forkpool import ForkPool
+    with contextlib.ExitStack() as stack:
+        t0 = time.perf_counter()
+        pool = None if a.jobs <= 1 or a.fork_per_call else stack.enter_context(ForkPool(a.jobs, traces.values()))
+        out["pool"], out["pool_start_s"] = "per call" if pool is None else "one for the run", time.perf_counter() - t0
+        total = out["pool_start_s"] + _speed_rows(a, targets, traces, eff, reuse, pool, out)  # its start counts
     ex_total = sum(v["exhaustive_s"] for v in out["targets"].values())
     print(f"\nall targets: {total:.1f} s per image with --sample {a.sample} (limit 120 s); exhaustive "
           f"{ex_total:,.0f} s ({ex_total / 3600:.1f} h; measured + extrapolated as labelled)")
@@ -208,6 +225,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-reuse", action="store_true",
                     help="speed part: simulate every target's layers itself, even where another target's result "
                          "stands for it (AcceleratorModel.reuse_key)")
+    ap.add_argument("--fork-per-call", action="store_true",
+                    help="speed part: fork a worker pool per simulate call (as before 2026-12-01), not one for the run")
     ap.add_argument("--budget", type=float, default=3.0,
                     help="seconds of throughput.py's largest layer per target, for the extrapolated exhaustive time")
     ap.add_argument("--accuracy-size", default="400x672")

@@ -28,7 +28,7 @@ CORE = {"accelsim", "accelsim.errors", "accelsim.paths", "accelsim.config", "acc
         "accelsim.sampling"}
 #: the analysis / measurement layer: modules above the models and below compare and sweep
 ANALYSIS = {"accelsim.report_plots", "accelsim.plotting", "accelsim.gpu", "accelsim.pareto",
-            "accelsim.simulate_api", "accelsim.measure", "accelsim.distributed"}
+            "accelsim.simulate_api", "accelsim.measure", "accelsim.distributed", "accelsim.forkpool"}
 CLI = {"accelsim.cli", "accelsim.__main__"}
 LAYER_NAMES = ["core", "formats", "models", "analysis", "compare/sweep", "cli"]
 
