@@ -46,7 +46,8 @@ if not os.environ.get("NUMBA_THREADING_LAYER"):
     numba.config.THREADING_LAYER = "forksafe"
 
 __all__ = ["AcceleratorModel", "LayerResult", "largest_remainder", "make_model", "pe_timeline", "finish",
-           "run_instance", "simulate", "with_sampling", "default_jobs", "plan_tasks", "run_tasks", "make_report"]
+           "run_instance", "simulate", "simulate_pairs", "with_sampling", "default_jobs", "plan_tasks", "run_tasks",
+           "make_report"]
 
 
 def make_model(arch: str | ArchConfig, overrides=None) -> AcceleratorModel:
@@ -247,6 +248,52 @@ def simulate(workload: Workload, arch: str | ArchConfig, overrides=None, *, imag
         return make_report(model, workload, results, skipped, imgs, seed, functional, time.perf_counter() - t0)
     results = _simulate_tasks(model, workload, tasks, functional, seed, skip, jobs, progress, executor)
     return make_report(model, workload, results, skipped, imgs, seed, functional, time.perf_counter() - t0)
+
+
+def simulate_pairs(pairs, executor, *, seed: int = 0, on_unsupported: str = "skip", reuse: dict | None = None,
+                   functional: bool = False) -> list:
+    """The Reports of several ``(model, workload)`` pairs, their tasks run together on ``executor`` (its
+    ``run_batches``, one batch per pair: a :class:`accelsim.forkpool.ForkPool` or
+    :class:`accelsim.distributed.DaskExecutor`): one queue, so the workers idle only at its end, not at the
+    end of every pair.  Models are used as given (apply :func:`with_sampling` first).  A task whose
+    :meth:`~accelsim.base.AcceleratorModel.reuse_key` an earlier pair's task, or ``reuse`` (a dict, as
+    :func:`simulate`'s), already has runs once; the later ones take a copy.  Each report equals
+    :func:`simulate`'s for its pair (same ``report_hash``); its ``wall_s`` is the whole call's."""
+    for model, _ in pairs:
+        check_limits(model)
+    plans = [plan_tasks(wl, model, on_unsupported=on_unsupported) for model, wl in pairs]
+    reuse = {} if reuse is None else reuse
+    first: dict = {}        # reuse key -> (pair, position) of the task that runs
+    runs, copies = [], []   # per pair: positions that run; (pair, position, key) taking a result
+    for p, ((model, wl), (tasks, _, _)) in enumerate(zip(pairs, plans)):
+        keep = []
+        for j, (n, i) in enumerate(tasks):
+            k = None if functional else task_reuse_key(model, wl, n, i, seed)
+            if k is not None and (k in first or k in reuse):
+                copies.append((p, j, k))
+                continue
+            if k is not None:
+                first[k] = (p, j)
+            keep.append(j)
+        runs.append(keep)
+    skip = on_unsupported == "skip"
+    t0 = time.perf_counter()
+    batches = [(model, wl, [tasks[j] for j in keep], functional, seed, skip)
+               for (model, wl), (tasks, _, _), keep in zip(pairs, plans, runs)]
+    ran = executor.run_batches(batches) if any(b[2] for b in batches) else [[] for _ in batches]
+    wall = time.perf_counter() - t0
+    results = [[None] * len(tasks) for tasks, _, _ in plans]
+    for p, keep in enumerate(runs):
+        for j, r in zip(keep, ran[p]):
+            results[p][j] = r
+    for k, (p, j) in first.items():
+        if not isinstance(results[p][j], tuple):
+            reuse[k] = results[p][j]
+    for p, j, k in copies:  # a source that was skipped (a tuple) is skipped again: equal keys, equal layers
+        q = first.get(k)
+        results[p][j] = copy.deepcopy(reuse[k] if k in reuse else results[q[0]][q[1]])
+    return [make_report(model, wl, res, skipped, imgs, seed, functional, wall)
+            for (model, wl), (_, skipped, imgs), res in zip(pairs, plans, results)]
 
 
 def task_reuse_key(model: AcceleratorModel, workload: Workload, name: str, image: int, seed: int):

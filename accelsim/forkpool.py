@@ -11,6 +11,7 @@ as a local pool or Dask does, so the reports are the same (same ``report_hash``)
 from __future__ import annotations
 
 import multiprocessing as mp
+import time
 from typing import Any, Iterable
 
 import numba
@@ -32,7 +33,9 @@ def _init_child() -> None:
 
 def _run_chunk(args):
     bi, idx, model, key, tasks, functional, seed, skip = args
-    return bi, idx, run_tasks(model, _W[key], tasks, functional, seed, skip)
+    t0 = time.process_time()
+    res = run_tasks(model, _W[key], tasks, functional, seed, skip)
+    return bi, idx, res, time.process_time() - t0
 
 
 class ForkPool:
@@ -49,6 +52,8 @@ class ForkPool:
         self.workloads = list(workloads)
         self._ids = {id(w) for w in self.workloads}
         self._pool = None
+        #: CPU seconds the workers spent on the tasks so far (for utilisation: jobs x wall - this is idle)
+        self.cpu_s = 0.0
 
     def __enter__(self) -> "ForkPool":
         _W.update({id(w): w for w in self.workloads})
@@ -80,7 +85,8 @@ class ForkPool:
                 chunks.append((task_cost(wl, *tasks[idx[0]]),
                                (bi, idx, model, id(wl), [tasks[j] for j in idx], functional, seed, skip)))
         chunks.sort(key=lambda c: -c[0])  # longest first over every batch (stable: ties in batch order)
-        for bi, idx, res in self._pool.imap_unordered(_run_chunk, [c[1] for c in chunks]):
+        for bi, idx, res, cpu in self._pool.imap_unordered(_run_chunk, [c[1] for c in chunks]):
+            self.cpu_s += cpu
             for j, r in zip(idx, res):
                 out[bi][j] = r
         return out

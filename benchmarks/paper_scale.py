@@ -81,16 +81,20 @@ def exhaustive_rate(target: str, budget: float) -> float:
 
 
 def run_target(target: str, traces, sample: str, jobs: int, reuse: dict | None = None, executor=None):
-    """``({row: Report}, wall s)``: every head on ``target``.  ``reuse`` (one dict per head, shared by the
-    targets of a run, as ``accelsim compare`` does): layers whose result another target already gave under the
-    same ``reuse_key`` (scnn-maskskip on the unmasked baseline head = scnn) are not simulated again.
+    """``({row: Report}, wall s)``: every head on ``target``.  ``reuse`` (a dict shared by the targets of a run,
+    as ``accelsim compare`` does): layers whose result another target already gave under the same
+    ``reuse_key`` (scnn-maskskip on the unmasked baseline head = scnn) are not simulated again.
     ``executor``: the run's :class:`accelsim.forkpool.ForkPool` (as ``accelsim compare``), else a pool per call."""
-    from accelsim.engine import make_model, simulate
+    from accelsim.engine import make_model, simulate, simulate_pairs, with_sampling
     model = make_model(target)
     t0 = time.perf_counter()
-    reps = {row: simulate(wl, model, jobs=jobs, seed=0, on_unsupported="skip", progress=False, sample=sample,
-                          reuse=None if reuse is None else reuse.setdefault(row, {}), executor=executor)
-            for row, wl in traces.items()}
+    if executor is not None:  # the three heads in one queue (accelsim compare: every target too)
+        got = simulate_pairs([(with_sampling(model, sample, 0), wl) for wl in traces.values()], executor, seed=0,
+                             reuse={} if reuse is None else reuse)
+        reps = dict(zip(traces, got))
+    else:
+        reps = {row: simulate(wl, model, jobs=jobs, seed=0, on_unsupported="skip", progress=False, sample=sample,
+                              reuse=reuse) for row, wl in traces.items()}
     return reps, time.perf_counter() - t0
 
 
@@ -102,8 +106,12 @@ def _speed_rows(a, targets, traces, eff, reuse, pool, out) -> float:
     """Simulate the heads on every target (on ``pool`` when given), print a row each; the summed wall s."""
     total = 0.0
     for t in targets:
+        cpu0 = pool.cpu_s if pool is not None else None
         reps, wall = run_target(t, traces, a.sample, a.jobs, reuse, pool)
         total += wall
+        # the workers' CPU s on this target's tasks: jobs x wall - this is time a worker waited (the last chunks,
+        # the parent's reports); not known with a pool per call
+        cpu = None if pool is None else pool.cpu_s - cpu0
         n_s = sum(sampled_layers(r) for r in reps.values())
         n_l = sum(len(r.results) for r in reps.values())
         cyc = sum(r.total()["cycles"] for r in reps.values())
@@ -113,9 +121,11 @@ def _speed_rows(a, targets, traces, eff, reuse, pool, out) -> float:
             ex_s, how = sum(eff.values()) / rate / a.jobs, f"extrapolated ({rate:.3g} eff. MACs/s/core)"
         else:
             ex_s, how = wall, "measured (this run was exhaustive)"
-        out["targets"][t] = {"wall_s": wall, "sampled_layers": n_s, "layers": n_l, "cycles": cyc,
-                             "cycles_half_width": hw, "exhaustive_s": ex_s, "exhaustive_from": how}
-        print(f"| {t} | {n_s}/{n_l} | {wall:.1f} | {cyc:,} +- {hw:,.0f} | {ex_s:,.0f} | {how} |", flush=True)
+        out["targets"][t] = {"wall_s": wall, "worker_cpu_s": cpu, "sampled_layers": n_s, "layers": n_l,
+                             "cycles": cyc, "cycles_half_width": hw, "exhaustive_s": ex_s, "exhaustive_from": how}
+        busy = "-" if cpu is None else f"{cpu / (a.jobs * wall):.0%}"
+        print(f"| {t} | {n_s}/{n_l} | {wall:.1f} | {busy} | {cyc:,} +- {hw:,.0f} | {ex_s:,.0f} | {how} |",
+              flush=True)
     return total
 
 
@@ -128,10 +138,10 @@ def part_speed(a) -> dict:
     print(f"traced the three heads in {trace_s:.1f} s (not counted below)")
     eff = effectual(traces)
     print("effectual MACs: " + ", ".join(f"{r} {v:.3e}" for r, v in eff.items()))
-    print("\n| target | sampled layers | wall s (sampled run) | total cycles +- 95 % (all heads) | exhaustive s "
-          "| exhaustive from |\n|---|---|---|---|---|---|")
+    print("\n| target | sampled layers | wall s (sampled run) | workers busy | total cycles +- 95 % (all heads) "
+          "| exhaustive s | exhaustive from |\n|---|---|---|---|---|---|---|")
     out, total = {"targets": {}, "trace_s": trace_s, "reuse": not a.no_reuse}, 0.0
-    reuse = None if a.no_reuse else {}  # per head, shared by the targets (as accelsim compare does)
+    reuse = None if a.no_reuse else {}  # shared by the targets (as accelsim compare does; keys name the head)
     # warm-up: numba's cache load of each target's kernels on a small layer is not the paper's setting
     from accelsim.engine import make_model, run_instance
     from workloads import Layer, LayerInstance

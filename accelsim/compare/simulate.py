@@ -3,8 +3,6 @@ check that runs before anything is measured."""
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import re
 import time
 from dataclasses import dataclass, field
@@ -115,62 +113,32 @@ def simulate_targets(traces: dict, settings: CompareSettings, log=lambda msg: No
         log(f"simulated {name} on {label}: {rep.total()['latency_s'] * 1e3 / max(1, wl.n_images):.3f} "
             f"ms/image ({wall:.1f} s wall)")
 
-    if settings.scheduler or settings.dask_local:
-        _simulate_on_dask(work, settings, log, done)
-        return out
-    # one reuse dict per trace: a layer whose result one target gave under another's reuse_key is not
-    # simulated again (SCNN's mask-skipping variant on a layer without a mask is SCNN; equal results)
-    reuse: dict[str, dict] = {}
-    from ..engine import default_jobs
-    from ..forkpool import ForkPool
+    from ..engine import default_jobs, simulate_pairs
+    pairs = [(model, wl) for _, _, model, wl in work]
     jobs = default_jobs() if settings.jobs is None else settings.jobs
-    with contextlib.ExitStack() as stack:
-        # one worker pool for every (trace, target), forked once with the traces (not a fork per simulate call:
-        # at the paper's setting 27 forks of a 7 GB parent, each child loading the kernels again)
-        pool = stack.enter_context(ForkPool(jobs, traces.values())) if jobs > 1 and len(work) > 1 else None
-        for name, label, model, wl in work:
-            t0 = time.perf_counter()
-            rep = simulate(wl, model, jobs=settings.jobs, seed=settings.seed, on_unsupported="skip",
-                           progress=False, reuse=reuse.setdefault(name, {}), executor=pool)
-            done(name, label, wl, rep, time.perf_counter() - t0)
+    if settings.scheduler or settings.dask_local or (jobs > 1 and len(work) > 1):
+        # every (row, target) in one queue (image x model x target units): on the Dask cluster of ``settings``,
+        # or on one local pool forked once with the traces (a pool per simulate call forked a ~7 GB parent 27
+        # times at the paper's setting, and its workers idled at the end of every call).  A layer whose
+        # reuse_key an earlier pair's has runs once (scnn-maskskip on an unmasked layer is SCNN; equal results)
+        if settings.scheduler or settings.dask_local:
+            from ..distributed import DaskExecutor
+            ex = DaskExecutor(settings.scheduler, settings.dask_local)
+        else:
+            from ..forkpool import ForkPool
+            ex = ForkPool(jobs, traces.values())
+        with ex as run_on:
+            if settings.scheduler or settings.dask_local:
+                log(f"Dask: {run_on.n_workers} worker(s), {len(work)} (model, target) pairs")
+            reps = simulate_pairs(pairs, run_on, seed=settings.seed)
+        for (name, label, _, wl), rep in zip(work, reps):
+            done(name, label, wl, rep, rep.wall_s)
+        return out
+    # one process: pair by pair, sharing results through reuse as above
+    reuse: dict = {}
+    for name, label, model, wl in work:
+        t0 = time.perf_counter()
+        rep = simulate(wl, model, jobs=settings.jobs, seed=settings.seed, on_unsupported="skip", progress=False,
+                       reuse=reuse)
+        done(name, label, wl, rep, time.perf_counter() - t0)
     return out
-
-
-def _simulate_on_dask(work, settings: CompareSettings, log, done) -> None:
-    """Every (row, target) of ``work`` at once on the Dask cluster of ``settings``: image x model x target
-    units (large layers alone), each trace and model shipped to the workers once; the reports are those
-    of a local run (see :mod:`accelsim.distributed`)."""
-    from ..distributed import DaskExecutor
-    from ..engine import make_report, plan_tasks, task_reuse_key
-
-    plans = [plan_tasks(wl, model, on_unsupported="skip") for _, _, model, wl in work]
-    # as the local path shares results per trace (simulate's reuse): a task whose reuse key an earlier pair's
-    # task has runs once, and its result is copied into the later pair's report
-    first: dict = {}
-    runs, copies = [], []   # per pair: the positions that run; (pair, position, source pair, source position)
-    for p, ((_, _, model, wl), (tasks, _, _)) in enumerate(zip(work, plans)):
-        keep = []
-        for j, (n, i) in enumerate(tasks):
-            k = task_reuse_key(model, wl, n, i, settings.seed)
-            if k is not None and k in first:
-                copies.append((p, j, *first[k]))
-                continue
-            if k is not None:
-                first[k] = (p, j)
-            keep.append(j)
-        runs.append(keep)
-    batches = [(model, wl, [tasks[j] for j in keep], False, settings.seed, True)
-               for (_, _, model, wl), (tasks, _, _), keep in zip(work, plans, runs)]
-    t0 = time.perf_counter()
-    with DaskExecutor(settings.scheduler, settings.dask_local) as ex:
-        log(f"Dask: {ex.n_workers} worker(s), {len(batches)} (model, target) pairs")
-        ran = ex.run_batches(batches)
-    wall = time.perf_counter() - t0
-    results = [[None] * len(tasks) for tasks, _, _ in plans]
-    for p, keep in enumerate(runs):
-        for j, r in zip(keep, ran[p]):
-            results[p][j] = r
-    for p, j, q, k in copies:  # sources come before their copies (first occurrence)
-        results[p][j] = copy.deepcopy(results[q][k])
-    for (name, label, model, wl), (_, skipped, imgs), res in zip(work, plans, results):
-        done(name, label, wl, make_report(model, wl, res, skipped, imgs, settings.seed, False, wall), wall)

@@ -4,7 +4,7 @@ gives the reports of a pool per call and of one process: the same report hashes,
 import numpy as np
 import pytest
 
-from accelsim.engine import make_model, simulate
+from accelsim.engine import make_model, simulate, simulate_pairs, with_sampling
 from accelsim.forkpool import ForkPool
 from workloads import Layer, Workload
 
@@ -48,6 +48,13 @@ def test_one_pool_gives_the_reports_of_a_pool_per_call_and_of_one_process():
             pooled = _run(wls, targets, executor=pool)
         assert pooled == per_call == one
     assert len({h for h, _ in one.values()}) == len(one)  # the pairs differ: the comparison can fail
+    # every pair in one queue (compare's way): the same reports, scnn-maskskip taking scnn's unmasked layers
+    pairs = [(with_sampling(make_model(t), "auto", 3), wl) for wl in wls for t in targets]
+    with ForkPool(2, wls) as pool:
+        pool.chunks_per_job = 1
+        reps = simulate_pairs(pairs, pool, seed=3)
+    assert {(wl.name, m.cfg.name): (r.hash, [x.cycles for x in r.results])
+            for (m, wl), r in zip(pairs, reps)} == one
 
 
 def test_a_workload_the_pool_was_not_given_is_refused():
