@@ -16,7 +16,7 @@ from typing import Any, Iterable
 
 import numba
 
-from workloads import Workload
+from workloads import Workload, effectual
 
 from .engine import run_tasks, task_cost
 
@@ -29,6 +29,9 @@ _W: dict[int, Workload] = {}
 def _init_child() -> None:
     # one Numba thread per worker process: the pool already uses the cores (engine._init_worker's reason)
     numba.set_num_threads(1)
+    # the workloads here are fork-inherited copies nothing writes to: a layer's effectual MACs, which most
+    # targets' models count, are counted once per worker (workloads.effectual._MEMO)
+    effectual.memoize(True)
 
 
 def _run_chunk(args):

@@ -8,9 +8,33 @@ patterns (exact in float32 up to 2^24 terms per output).
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
-from .ir import LayerInstance, Workload, nonzero_mask
+from .ir import LayerInstance, SparseTensor, Workload, nonzero_mask
+
+#: :func:`effectual_macs` of instances whose layer and operands are the very objects of an earlier call (identity,
+#: checked through weak references, so a freed object's reused id never hits), kept only once :func:`memoize`
+#: turned it on: in the persistent worker processes of ``accelsim.forkpool``, whose workloads are fork-inherited
+#: copies that nothing writes to, where seven of the nine default targets' models ask for the same layer's count.
+#: Never on by default: a caller may change an array in place between two calls.
+_MEMO: dict | None = None
+_MEMO_MAX = 4096
+
+
+def memoize(on: bool = True) -> None:
+    """Turn :func:`effectual_macs`'s memo on (emptied) or off; only for processes whose instances' arrays are
+    never written to (``_MEMO``'s comment)."""
+    global _MEMO
+    _MEMO = {} if on else None
+
+
+def _identity(inst: LayerInstance) -> tuple:
+    """The objects an effectual count depends on: the layer (shape), the operands' patterns, the output mask."""
+    def pat(x):
+        return x.mask if isinstance(x, SparseTensor) else x
+    return inst.layer, pat(inst.acts), pat(inst.weights), inst.out_mask
 
 
 def im2col(x: np.ndarray, R: int, S: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> np.ndarray:
@@ -74,6 +98,25 @@ def effectual_macs(inst: LayerInstance) -> int:
     R x S tap masks (the output mask placed where tap (r, s) of each output reads the input, borders
     cropped): no im2col copy, exact in float32 (each sum has at most H x W < 2^24 terms); the same value
     as summing :func:`effectual_counts` over the active outputs."""
+    if _MEMO is None:
+        return _effectual_macs(inst)
+    objs = _identity(inst)
+    key = tuple(id(o) for o in objs)
+    hit = _MEMO.get(key)
+    if hit is not None and all((r is None and o is None) or (r is not None and r() is o) for r, o in zip(hit[0], objs)):
+        return hit[1]
+    v = _effectual_macs(inst)
+    try:
+        refs = tuple(None if o is None else weakref.ref(o) for o in objs)
+    except TypeError:  # an operand that takes no weak reference (a list): not memoized
+        return v
+    if len(_MEMO) >= _MEMO_MAX:
+        _MEMO.clear()
+    _MEMO[key] = (refs, v)
+    return v
+
+
+def _effectual_macs(inst: LayerInstance) -> int:
     L = inst.layer
     a = nonzero_mask(inst.acts).reshape(L.C, -1).astype(np.float32)  # (C, H*W)
     w = nonzero_mask(inst.weights)

@@ -137,3 +137,33 @@ def test_nonzero_outputs_equals_counts_on_random_layers():
         om = rng.random((L.P, L.Q)) < 0.5
         inst = LayerInstance(L, acts=a, weights=w, out_mask=om)
         assert np.array_equal(nonzero_outputs(inst), ((effectual_counts(inst) > 0) & om[None]).sum(axis=0))
+
+
+def test_memo_counts_each_set_of_operands_once_and_never_a_changed_one(monkeypatch):
+    """The memo of the fork pool's workers (effectual.memoize): a hit only for the very same layer, operands and
+    mask objects; a new mask, operand or layer object is counted anew; off by default."""
+    from workloads import effectual as eff
+    assert eff._MEMO is None
+    rng = np.random.default_rng(0)
+    L = Layer("m", "conv", C=3, K=4, H=6, W=6, R=3, S=3, padding=1)
+    a = np.maximum(0, rng.standard_normal((3, 6, 6)))
+    w = rng.standard_normal((4, 3, 3, 3)) * (rng.random((4, 3, 3, 3)) < 0.5)
+    m1 = rng.random((6, 6)) < 0.5
+    calls = []
+    real = eff._effectual_macs
+    monkeypatch.setattr(eff, "_effectual_macs", lambda inst: calls.append(1) or real(inst))
+    eff.memoize(True)
+    try:
+        i1 = LayerInstance(L, 0, acts=a, weights=w, out_mask=m1)
+        v1 = eff.effectual_macs(i1)
+        assert eff.effectual_macs(LayerInstance(L, 1, acts=a, weights=w, out_mask=m1)) == v1 and len(calls) == 1
+        m2 = m1.copy()
+        m2[0, 0] = not m2[0, 0]                      # another mask object (and another count)
+        i2 = LayerInstance(L, 0, acts=a, weights=w, out_mask=m2)
+        assert eff.effectual_macs(i2) == brute(a, w, 1, 1, 1, 1, m2)[2] and len(calls) == 2
+        sp = SparseTensor(a != 0, a[a != 0])          # a SparseTensor is known by its mask array
+        assert eff.effectual_macs(LayerInstance(L, 0, acts=sp, weights=w, out_mask=m1)) == v1 and len(calls) == 3
+        assert eff.effectual_macs(LayerInstance(L, 0, acts=sp, weights=w, out_mask=m1)) == v1 and len(calls) == 3
+    finally:
+        eff.memoize(False)
+    assert eff.effectual_macs(i1) == v1 and len(calls) == 4  # off again: counted
