@@ -37,6 +37,29 @@ def _identity(inst: LayerInstance) -> tuple:
     return inst.layer, pat(inst.acts), pat(inst.weights), inst.out_mask
 
 
+def _memo_call(fn, inst: LayerInstance):
+    """``fn(inst)`` through the memo when it is on (``_MEMO``'s comment): a hit needs the same function and the
+    very objects of :func:`_identity`."""
+    if _MEMO is None:
+        return fn(inst)
+    objs = _identity(inst)
+    key = (fn.__name__, *(id(o) for o in objs))
+    hit = _MEMO.get(key)
+    if hit is not None and all((r is None and o is None) or (r is not None and r() is o) for r, o in zip(hit[0], objs)):
+        return hit[1]
+    v = fn(inst)
+    try:
+        refs = tuple(None if o is None else weakref.ref(o) for o in objs)
+    except TypeError:  # an operand that takes no weak reference (a list): not memoized
+        return v
+    if len(_MEMO) >= _MEMO_MAX:
+        _MEMO.clear()
+    if isinstance(v, np.ndarray):
+        v.flags.writeable = False  # shared by the callers
+    _MEMO[key] = (refs, v)
+    return v
+
+
 def im2col(x: np.ndarray, R: int, S: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> np.ndarray:
     """(C, H, W) -> (C*R*S, P*Q) columns, row index c*R*S + r*S + s (zero padding)."""
     C, H, W = x.shape
@@ -98,22 +121,7 @@ def effectual_macs(inst: LayerInstance) -> int:
     R x S tap masks (the output mask placed where tap (r, s) of each output reads the input, borders
     cropped): no im2col copy, exact in float32 (each sum has at most H x W < 2^24 terms); the same value
     as summing :func:`effectual_counts` over the active outputs."""
-    if _MEMO is None:
-        return _effectual_macs(inst)
-    objs = _identity(inst)
-    key = tuple(id(o) for o in objs)
-    hit = _MEMO.get(key)
-    if hit is not None and all((r is None and o is None) or (r is not None and r() is o) for r, o in zip(hit[0], objs)):
-        return hit[1]
-    v = _effectual_macs(inst)
-    try:
-        refs = tuple(None if o is None else weakref.ref(o) for o in objs)
-    except TypeError:  # an operand that takes no weak reference (a list): not memoized
-        return v
-    if len(_MEMO) >= _MEMO_MAX:
-        _MEMO.clear()
-    _MEMO[key] = (refs, v)
-    return v
+    return _memo_call(_effectual_macs, inst)
 
 
 def _effectual_macs(inst: LayerInstance) -> int:
@@ -153,6 +161,13 @@ def _window_any(x: np.ndarray, L) -> np.ndarray:
 
 
 def nonzero_outputs(inst: LayerInstance) -> np.ndarray:
+    """Per output position (P, Q): how many output channels have at least one effectual product, at the
+    active positions (0 at masked-off ones); read-only where memoized (:func:`memoize`).  See
+    :func:`_nonzero_outputs`."""
+    return _memo_call(_nonzero_outputs, inst)
+
+
+def _nonzero_outputs(inst: LayerInstance) -> np.ndarray:
     """Per output position (P, Q): how many output channels have at least one effectual product, at the
     active positions (0 at masked-off ones).  The same as ``((effectual_counts(inst) > 0) & mask).sum(0)``,
     with the im2col product taken over the active positions only (a gated layer's few), once per distinct

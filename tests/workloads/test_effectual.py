@@ -141,7 +141,7 @@ def test_nonzero_outputs_equals_counts_on_random_layers():
 
 def test_memo_counts_each_set_of_operands_once_and_never_a_changed_one(monkeypatch):
     """The memo of the fork pool's workers (effectual.memoize): a hit only for the very same layer, operands and
-    mask objects; a new mask, operand or layer object is counted anew; off by default."""
+    mask objects; a new mask, operand or layer object is counted anew; off by default.  nonzero_outputs too."""
     from workloads import effectual as eff
     assert eff._MEMO is None
     rng = np.random.default_rng(0)
@@ -164,6 +164,9 @@ def test_memo_counts_each_set_of_operands_once_and_never_a_changed_one(monkeypat
         sp = SparseTensor(a != 0, a[a != 0])          # a SparseTensor is known by its mask array
         assert eff.effectual_macs(LayerInstance(L, 0, acts=sp, weights=w, out_mask=m1)) == v1 and len(calls) == 3
         assert eff.effectual_macs(LayerInstance(L, 0, acts=sp, weights=w, out_mask=m1)) == v1 and len(calls) == 3
+        nz = eff.nonzero_outputs(i1)                  # the per-position counts share the memo, read-only
+        assert eff.nonzero_outputs(LayerInstance(L, 1, acts=a, weights=w, out_mask=m1)) is nz
+        assert not nz.flags.writeable and (nz != eff.nonzero_outputs(i2)).any()
     finally:
         eff.memoize(False)
     assert eff.effectual_macs(i1) == v1 and len(calls) == 4  # off again: counted
