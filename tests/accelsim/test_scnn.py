@@ -643,7 +643,8 @@ def test_act_streams_equal_the_per_tile_encoding(seed, C, HW, R, stride, da, ib,
     accumulator terms, values, RLE padding: sparse inputs with short index fields make long zero runs), with
     and without dropped pixels, and with ``dead`` of the pixels zero in every channel (the builder walks only
     live pixels: runs across dead ones must still count and pad); the planner's counts equal the built streams'
-    lengths."""
+    lengths, and building from known counts (a fill alone, not the fill into room then compaction) gives the
+    same streams."""
     from accelsim.models.common.planar import plan_layer
     from accelsim.models.scnn.formats import act_tile_counts, build_act_streams
     inst = _inst(C, 4, HW, HW + 3, min(R, HW), pad=min(R, HW) // 2, stride=stride, da=da, seed=seed)
@@ -657,7 +658,12 @@ def test_act_streams_equal_the_per_tile_encoding(seed, C, HW, R, stride, da, ib,
     for got, want in zip((ast.p, ast.q, ast.term, ast.val, ast.pad), cols):
         assert np.array_equal(got, want)
     if keep is None:
-        assert np.array_equal(act_tile_counts(acts, inst.layer, plan, ib), ast.counts(plan.tiles.shape[0]))
+        cnt = act_tile_counts(acts, inst.layer, plan, ib)
+        assert np.array_equal(cnt, ast.counts(plan.tiles.shape[0]))
+        # with the counts known (the planner's passes): a fill alone, the same streams
+        known = build_act_streams(acts, inst.layer, plan, ib, counts=cnt)
+        for got, want in zip((known.ptr, known.p, known.q, known.term, known.val, known.pad), (ptr, *cols)):
+            assert np.array_equal(got, want)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -120,7 +120,8 @@ def _tile_entries(acts, tiles, foot, pad, s, max_run, Qacc, keep, has_keep, ptr,
 
     Each channel visits only the sub-grid's live pixels (:func:`_live_pixels`), by their row-major index
     within the sub-grid: a dead pixel only lengthens the zero run before the next entry, which the index
-    difference already counts, so the entries are those of the full walk."""
+    difference already counts, so the entries are those of the full walk.  The fill pass also writes each
+    block's entries into ``cnt[b]`` (``ptr`` may then leave room after a block: :func:`build_act_streams`)."""
     C, H, W = acts.shape
     nph = s * s
     CV = C * nph
@@ -216,13 +217,12 @@ def _tile_entries(acts, tiles, foot, pad, s, max_run, Qacc, keep, has_keep, ptr,
                                 out_val[k], out_pad[k] = v, False
                             k += 1
                             prev = idx
-                    if not fill:
-                        cnt[b] = k
+                    cnt[b] = k - ptr[b] if fill else k
 
 
 def _entries(acts, L: Layer, plan: Plan, index_bits: int, keep, fill: bool, ptr=None, out=None):
     T = plan.tiles.shape[0]
-    cnt = np.zeros(0 if fill else T * acts.shape[0] * plan.nph, dtype=np.int64)
+    cnt = np.zeros(T * acts.shape[0] * plan.nph, dtype=np.int64)
     e = np.zeros(0, dtype=np.int64)
     o = out if out is not None else (e, e, e, np.zeros(0), np.zeros(0, dtype=np.bool_))
     _tile_entries(np.ascontiguousarray(acts, dtype=np.float64), np.ascontiguousarray(plan.tiles, dtype=np.int64),
@@ -307,6 +307,14 @@ class ActCounter:
             out[j] = self.rows[int(idx[j])].sum()
         return out
 
+    def known_counts(self, plan: Plan) -> np.ndarray | None:
+        """:meth:`counts` when it needs no stream pass (every tile zero-free or counted by the planner), else
+        None: the caller's stream pass then counts the entries itself (:func:`build_act_streams`)."""
+        self._state(plan)
+        if all(int(i) in self.rows for i in np.flatnonzero(self.zeros != 0)):
+            return self.counts(plan)
+        return None
+
     def counts(self, plan: Plan) -> np.ndarray:
         """``(T, C * nph)`` entries of every (tile, channel, phase) stream (:func:`act_tile_counts`): a tile
         without a zero holds one entry per pixel of each phase in every channel; the others are counted."""
@@ -328,19 +336,52 @@ class ActCounter:
 def build_act_streams(acts: np.ndarray, L: Layer, plan: Plan, index_bits: int, keep: np.ndarray | None = None,
                       counts: np.ndarray | None = None):
     """RLE streams of every (tile, channel, phase).  ``keep`` (H, W) bool drops pixels (mask-skip variant);
-    ``counts``: :func:`act_tile_counts` of the same plan when already known (without ``keep``).  Checked
-    against a per-tile encoding through :func:`~accelsim.formats.rle.rle_fill` in tests/accelsim/test_scnn.py."""
-    CV = acts.shape[0] * plan.nph
-    cnt = _entries(acts, L, plan, index_bits, keep, False) if counts is None or keep is not None else counts
-    ptr = np.zeros(plan.tiles.shape[0] * CV + 1, dtype=np.int64)
-    np.cumsum(cnt.reshape(-1), out=ptr[1:])
+    ``counts``: :func:`act_tile_counts` of the same plan when already known (without ``keep``): one fill pass.
+    Otherwise one pass too: each block is filled into room for one entry per pixel of its phase sub-grid (an
+    entry, real or RLE padding, sits at a distinct pixel of the sub-grid), then the blocks are moved together
+    (:func:`_compact`; nothing moves where every pixel holds an entry).  A counting pass then a fill pass cost
+    about two fills.  Checked against a per-tile encoding through :func:`~accelsim.formats.rle.rle_fill` in
+    tests/accelsim/test_scnn.py."""
+    C = acts.shape[0]
+    CV = C * plan.nph
+    T = plan.tiles.shape[0]
+    ptr = np.zeros(T * CV + 1, dtype=np.int64)
+    if counts is not None and keep is None:
+        np.cumsum(counts.reshape(-1), out=ptr[1:])
+        n = int(ptr[-1])
+        # the fill pass writes every entry: no zeroing pass over these (n reaches millions on the paper heads),
+        # and reused memory (scratch.py: fresh pages were most of this pass's time)
+        out = tuple(scratch.empty(n, dt) for dt in (np.int64, np.int64, np.int64, np.float64, np.bool_))
+        _entries(acts, L, plan, index_bits, keep, True, ptr, out)
+        return ActStreams(ptr, *out, CV)
+    t, pad, s = plan.tiles, int(L.padding), plan.stride
+    npix = (phase_counts(t[:, 0], t[:, 1], pad, s)[:, :, None]
+            * phase_counts(t[:, 2], t[:, 3], pad, s)[:, None, :]).reshape(T, s * s)
+    room = np.zeros(T * CV + 1, dtype=np.int64)
+    np.cumsum(np.tile(npix, (1, C)).reshape(-1), out=room[1:])
+    cap = int(room[-1])
+    out = tuple(scratch.empty(cap, dt) for dt in (np.int64, np.int64, np.int64, np.float64, np.bool_))
+    cnt = _entries(acts, L, plan, index_bits, keep, True, room, out)
+    np.cumsum(cnt, out=ptr[1:])
     n = int(ptr[-1])
-    # the fill pass writes every entry: no zeroing pass over these (n reaches millions on the paper heads), and
-    # reused memory (scratch.py: fresh pages were most of this pass's time)
-    out = (scratch.empty(n, np.int64), scratch.empty(n, np.int64), scratch.empty(n, np.int64),
-           scratch.empty(n, np.float64), scratch.empty(n, np.bool_))
-    _entries(acts, L, plan, index_bits, keep, True, ptr, out)
-    return ActStreams(ptr, *out, CV)
+    _compact(room, ptr, cnt, *out)
+    return ActStreams(ptr, *(a[:n] for a in out), CV)
+
+
+@njit(cache=True)
+def _compact(room, ptr, cnt, p, q, term, val, pad):
+    """Move block b's ``cnt[b]`` entries from ``room[b]`` down to ``ptr[b]`` (``ptr[b] <= room[b]``, blocks in
+    order: a block never overwrites one not yet moved)."""
+    for b in range(cnt.shape[0]):
+        src, dst = room[b], ptr[b]
+        if src == dst:
+            continue
+        for i in range(cnt[b]):
+            p[dst + i] = p[src + i]
+            q[dst + i] = q[src + i]
+            term[dst + i] = term[src + i]
+            val[dst + i] = val[src + i]
+            pad[dst + i] = pad[src + i]
 
 
 @dataclass

@@ -69,12 +69,15 @@ def prepare_layer(cfg: ArchConfig, inst: LayerInstance, eb: int) -> Prepared:
     counter = ActCounter(acts, L, ib)
     plan, act_dram, note = plan_with_capacity(L, cfg, counter, iaram_entries)
     # entries of the input as stored (IARAM / DRAM bytes), before mask-skip drops pixels: with mask skipping
-    # only their counts are needed, the kernel walks the streams without the dropped pixels
-    stored = counter.counts(plan)
+    # only their counts are needed, the kernel walks the streams without the dropped pixels; without, the
+    # streams' own pass counts them (a fill alone where the planner's passes or a zero-free input know them)
+    T = plan.tiles.shape[0]
     if skip:
+        stored = counter.counts(plan)
         ast = build_act_streams(acts, L, plan, ib, needed_inputs(L, mask))
     else:
-        ast = build_act_streams(acts, L, plan, ib, counts=stored)
+        ast = build_act_streams(acts, L, plan, ib, counts=counter.known_counts(plan))
+        stored = ast.counts(T)
     wst = build_weight_streams(w, L, plan, ib, cfg["weight_order"])
     a_term, w_term, w_lane, M, mult = bank_terms(ast, wst, plan, F, A, cfg["accumulator.bank_hash"])
     a_p = scratch.empty(ast.p.shape[0], np.int64)  # np.where(ast.pad, PAD_A, ast.p) in reused memory
@@ -90,7 +93,6 @@ def prepare_layer(cfg: ArchConfig, inst: LayerInstance, eb: int) -> Prepared:
             cfg["accumulator.fifo_depth"] if xm == "fifo" else cfg["accumulator.queue_depth"],
             ARB_CODES[cfg["accumulator.arbitration"]])
     halo_r, drain_r, halo_psums, drained = halo_and_drain(plan, cfg)
-    T = plan.tiles.shape[0]
     # fast path (timing only): without mask skipping the mask does not change timing, only which in-plane
     # products count as masked_output; the cycle loop then runs without it and the masked counts come from
     # maskcount.py, so tiles whose masks differ can share a run
