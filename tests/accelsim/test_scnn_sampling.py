@@ -60,6 +60,27 @@ def test_rounds_are_independent(ov):
         assert np.array_equal(m.run_rounds(prep, sel), full[sel])
 
 
+@pytest.mark.parametrize("case", [dict(C=8, K=48, H=24, W=24, R=3, pad=1, da=0.3),
+                                  dict(C=8, K=16, H=20, W=20, R=3, pad=1, groups=2, da=0.3),
+                                  dict(C=12, K=12, H=20, W=20, R=3, pad=1, groups=12, da=0.3)])
+@pytest.mark.parametrize("at_once", [True, False])
+def test_round_closed_forms_equal_the_kernel(case, at_once, monkeypatch):
+    """Per round, the strata's proxy (the busiest PE's steps) and the weight entries loaded from DRAM, from the
+    stream lengths alone, equal the kernel's counts: dense, grouped and depthwise layers, the groups taken at
+    once and one by one."""
+    from accelsim.models.scnn import sampling as scs
+    from accelsim.models.scnn.kernel import ST_STEPS
+    if not at_once:
+        monkeypatch.setattr(scs, "GROUPED_AT_ONCE", 0)
+    m = make_model("scnn", {**MANY, "weight_fifo.entries": 3})
+    inst = _inst(**case, dw_spread=True)
+    prep = m.prepare(inst)
+    full = m.run_rounds(prep)
+    proxy, wround = scs.round_closed_forms(prep, m.cfg["multipliers.F"], m.cfg["multipliers.I"], 3)
+    assert np.array_equal(proxy, full[:, :, ST_STEPS].max(axis=1))
+    assert np.array_equal(wround, round_numbers(prep, np.arange(len(full)), full)["wround"])
+
+
 def test_pe_timeline_is_not_sampled():
     m = make_model("scnn")
     m.record_pe_timeline = True

@@ -28,6 +28,9 @@ from ...sampling import UnitResults, UnitSpace
 from .barrier import merge
 from .rounds import Prepared, round_numbers
 
+#: a grouped layer's (tile, group, channel) arrays are built at once up to this many elements (else group by group)
+GROUPED_AT_ONCE = 1 << 22
+
 
 def round_closed_forms(prep: Prepared, F: int, I: int, fifo_entries: int):
     """Per round, from the stream lengths alone (no kernel): the most multiplier steps any PE issues when no
@@ -40,14 +43,30 @@ def round_closed_forms(prep: Prepared, F: int, I: int, fifo_entries: int):
     na = np.diff(ast.ptr).reshape(T, ast.CV)
     nw = np.diff(wst.ptr).reshape(G, CVg)
     niv, nwv = -(-na // I), -(-nw // F)
-    steps = np.zeros((T, G), dtype=np.int64)
-    wload = np.zeros((T, G), dtype=np.int64)
-    for g in range(G):
-        c0 = int(wst.cv0[g])
-        a_n, a_iv = na[:, c0:c0 + CVg], niv[:, c0:c0 + CVg]
-        fit = nwv[g] <= fifo_entries
-        steps[:, g] = a_iv @ nwv[g]
-        wload[:, g] = (a_n > 0).astype(np.int64) @ np.where(fit, nw[g], 0) + a_iv @ np.where(fit, 0, nw[g])
+    fit = nwv <= fifo_entries
+    wfit, wrest = np.where(fit, nw, 0), np.where(fit, 0, nw)
+    if CVg == ast.CV and not wst.cv0.any():
+        # every group reads every channel: three matrix products (float64 BLAS, exact: every sum is an integer
+        # below 2**53), not a loop over the groups
+        def mm(a, b):
+            return np.rint(a.astype(np.float64) @ b.astype(np.float64).T).astype(np.int64)
+        steps = mm(niv, nwv)
+        wload = mm(na > 0, wfit) + mm(niv, wrest)
+    elif T * G * CVg <= GROUPED_AT_ONCE:
+        # grouped / depthwise (256 groups of one channel on the heads' scale convs, ~10 us each in a loop):
+        # every group at once, group g reading channels cv0[g] + 0 .. CVg - 1
+        ch = wst.cv0.astype(np.int64)[:, None] + np.arange(CVg)      # (G, CVg)
+        a_iv = niv[:, ch]                                             # (T, G, CVg)
+        steps = np.einsum("tgc,gc->tg", a_iv, nwv)
+        wload = np.einsum("tgc,gc->tg", (na[:, ch] > 0).astype(np.int64), wfit) + np.einsum("tgc,gc->tg", a_iv, wrest)
+    else:  # a large grouped layer: group by group (bounded memory)
+        steps = np.zeros((T, G), dtype=np.int64)
+        wload = np.zeros((T, G), dtype=np.int64)
+        for g in range(G):
+            c0 = int(wst.cv0[g])
+            a_iv = niv[:, c0:c0 + CVg]
+            steps[:, g] = a_iv @ nwv[g]
+            wload[:, g] = (na[:, c0:c0 + CVg] > 0).astype(np.int64) @ wfit[g] + a_iv @ wrest[g]
     rt, rg = plan.round_tile, plan.round_group
     act = (rt >= 0) & (rg >= 0)
     t, g = np.maximum(rt, 0), np.maximum(rg, 0)
