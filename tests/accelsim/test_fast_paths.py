@@ -389,6 +389,10 @@ def test_scnn_tile_classes_and_masked_counts_equal_brute_force(seed, C, K, HW, R
     keys = [tile_key(ast, t, a_p, a_term, wrange, L.P, L.Q, m) for t in range(T)]
     want = np.array([keys.index(k) for k in keys])
     assert np.array_equal(_first_seen(got), _first_seen(want))
+    # with the tiles' sizes, full tiles are compared on their first channel: the same classes
+    t = prep.plan.tiles
+    full = tile_classes(ast, T, a_p, a_term, w_p, wst, L.P, L.Q, m, (t[:, 1] - t[:, 0]) * (t[:, 3] - t[:, 2]), L.C)
+    assert np.array_equal(_first_seen(full), _first_seen(want))
     if prep.mask is None or T == 0:
         return
     G, CVg, CV = wst.cv0.shape[0], wst.CVg, ast.CV

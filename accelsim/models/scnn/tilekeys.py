@@ -46,10 +46,11 @@ def tile_key(ast: ActStreams, t: int, a_p: np.ndarray, a_term: np.ndarray, wrang
 
 
 @njit(cache=True)
-def _tile_fields(ptr, CV, tt, pad, a_p, a_q, has_w, wr, P, Q, has_mask):
+def _tile_fields(ptr, CV, tt, En, pad, a_p, a_q, has_w, wr, P, Q, has_mask):
     """Per tile of ``tt``: first entry, whether it has a real (non-padding) entry, the row / column of its
     first real entry, the border part of its key (8 values) and its mask-window header (offset, shape:
-    ``mask[r0:r1, c0:c1]`` with Python's slice bounds) with the window's first cell."""
+    ``mask[r0:r1, c0:c1]`` with Python's slice bounds) with the window's first cell.  Reads the first
+    ``En[i]`` entries of tile i (:func:`tile_classes`: a full tile's first channel holds every position)."""
     n = tt.shape[0]
     e0 = np.empty(n, np.int64)
     has = np.zeros(n, np.bool_)
@@ -57,7 +58,8 @@ def _tile_fields(ptr, CV, tt, pad, a_p, a_q, has_w, wr, P, Q, has_mask):
     border = np.zeros((n, 8), np.int64)
     head = np.zeros((n, 6), np.int64)
     for i in range(n):
-        a, b = ptr[tt[i] * CV], ptr[(tt[i] + 1) * CV]
+        a = ptr[tt[i] * CV]
+        b = a + En[i]
         e0[i] = a
         pmin, pmax, qmin, qmax = 0, 0, 0, 0
         for e in range(a, b):
@@ -157,17 +159,17 @@ def _tile_hash(i, E, e0, has, lo, border, head, pad, a_p, a_q, a_term, has_w, ma
 
 
 @njit(cache=True)
-def _classes_in_groups(ptr, CV, tiles, bounds, pad, a_p, a_q, a_term, has_w, wr, P, Q, mask, has_mask, cls):
+def _classes_in_groups(ptr, CV, tiles, En, bounds, pad, a_p, a_q, a_term, has_w, wr, P, Q, mask, has_mask, cls):
     """``cls[t]`` = the first tile with :func:`tile_key` equal to t's, for the tiles ``tiles[bounds[g]:
-    bounds[g + 1]]`` of each group g (ascending tiles with one count row, ``E`` > 0 entries each)."""
-    e0, has, lo, border, head = _tile_fields(ptr, CV, tiles, pad, a_p, a_q, has_w, wr, P, Q, has_mask)
+    bounds[g + 1]]`` of each group g (ascending tiles with one count row, ``E`` > 0 entries each), comparing
+    the first ``En`` entries of each (all of them, or a full tile's first channel: :func:`tile_classes`)."""
+    e0, has, lo, border, head = _tile_fields(ptr, CV, tiles, En, pad, a_p, a_q, has_w, wr, P, Q, has_mask)
     hs = np.empty(tiles.shape[0], np.int64)
     for i in range(tiles.shape[0]):
-        E = ptr[(tiles[i] + 1) * CV] - e0[i]
-        hs[i] = _tile_hash(i, E, e0, has, lo, border, head, pad, a_p, a_q, a_term, has_w, mask, has_mask)
+        hs[i] = _tile_hash(i, En[i], e0, has, lo, border, head, pad, a_p, a_q, a_term, has_w, mask, has_mask)
     for g in range(bounds.shape[0] - 1):
         g0, g1 = bounds[g], bounds[g + 1]
-        E = ptr[(tiles[g0] + 1) * CV] - e0[g0]
+        E = En[g0]
         # stable: within a run of equal hashes the tiles stay ascending, so a class's first tile comes first
         order = g0 + np.argsort(hs[g0:g1], kind="mergesort")
         s = 0
@@ -188,7 +190,8 @@ def _classes_in_groups(ptr, CV, tiles, bounds, pad, a_p, a_q, a_term, has_w, wr,
 
 
 def tile_classes(ast: ActStreams, n_tiles: int, a_p: np.ndarray, a_term: np.ndarray, w_p: np.ndarray,
-                 wst: WeightStreams, P: int, Q: int, mask: np.ndarray | None) -> np.ndarray:
+                 wst: WeightStreams, P: int, Q: int, mask: np.ndarray | None,
+                 area: np.ndarray | None = None, channels: int = 0) -> np.ndarray:
     """``(T,)`` class of every PE tile: two tiles of one class give the kernel the same inputs for any Kc group,
     outside functional mode (an exact fast path, :meth:`SCNN.run_rounds`).
 
@@ -204,7 +207,12 @@ def tile_classes(ast: ActStreams, n_tiles: int, a_p: np.ndarray, a_term: np.ndar
     of them), the tiles of an all-zero row (no entry at all: the empty tiles of a gated layer) one class, and
     the other groups are compared in Numba (:func:`_classes_in_groups`; hashed, every hash match confirmed on
     the whole key).  Ids are numbered by each class's first tile, the classes of tiles alone in their row
-    last: the ids of the former per-tile loop over the keys."""
+    last: the ids of the former per-tile loop over the keys.
+
+    ``area``: each tile's pixels (the plan's tile sizes), ``channels`` the input's.  A *full* tile, whose
+    entries number its pixels times the channels, holds every pixel of every channel as a real entry (an RLE padding entry always
+    follows a position without one), so its channels repeat the first one's positions and terms: only that
+    channel is compared (the gated heads' dense block inputs: C = 256 times less work)."""
     real_w = ~wst.pad
     wrange = np.zeros(4, dtype=np.int64)
     if real_w.any():
@@ -226,7 +234,17 @@ def tile_classes(ast: ActStreams, n_tiles: int, a_p: np.ndarray, a_term: np.ndar
         bounds = np.flatnonzero(np.r_[True, np.diff(inv[tiles]) != 0, True]).astype(np.int64)
         has_mask = mask is not None
         m = np.ascontiguousarray(mask if has_mask else np.zeros((1, 1)), dtype=np.bool_)
-        _classes_in_groups(ast.ptr, ast.CV, tiles, bounds, ast.pad, np.asarray(a_p, dtype=np.int64),
+        E = counts.sum(axis=1)[tiles]
+        En = E
+        if area is not None:
+            # first channels only where every tile of the count row is full (a row may hold a full tile and a
+            # larger one with the same entries, whose keys can be equal: both must then compare everything)
+            a = np.asarray(area, dtype=np.int64)[tiles]
+            full = E == a * channels
+            grp = np.repeat(np.arange(len(bounds) - 1), np.diff(bounds))
+            all_full = np.logical_and.reduceat(full, bounds[:-1]) if len(tiles) else full
+            En = np.where(all_full[grp], a, E)
+        _classes_in_groups(ast.ptr, ast.CV, tiles, En, bounds, ast.pad, np.asarray(a_p, dtype=np.int64),
                            np.asarray(ast.q, dtype=np.int64), np.asarray(a_term, dtype=np.int64),
                            bool(real_w.any()), wrange, P, Q, m, has_mask, cls)
     return np.unique(cls, return_inverse=True)[1].reshape(-1).astype(np.int64)
