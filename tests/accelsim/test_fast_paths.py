@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from accelsim.engine import make_model, run_instance, simulate
@@ -360,6 +360,7 @@ def _first_seen(ids):
        R=st.sampled_from([1, 3, 5]), stride=st.sampled_from([1, 2]), gate=st.sampled_from([0.0, 0.5, 0.9]),
        dw=st.sampled_from([1.0, 0.5, 0.0]), mask=st.sampled_from([None, "random", "stripes", "block"]),
        preset=st.sampled_from(["scnn", "scnn-maskskip", "scnn-4x256"]))
+@example(seed=1, C=3, K=4, HW=12, R=3, stride=2, gate=0.0, dw=1.0, mask="random", preset="scnn")  # full, 4 phases
 def test_scnn_tile_classes_and_masked_counts_equal_brute_force(seed, C, K, HW, R, stride, gate, dw, mask, preset):
     """The bulk tile classes (count rows, empty tiles, keys compared in Numba) are the partition of the
     per-tile keys (tilekeys.tile_key, compared as bytes), with gated input (empty tiles: a zeroed block and
@@ -409,3 +410,6 @@ def test_scnn_tile_classes_and_masked_counts_equal_brute_force(seed, C, K, HW, R
                 inb = (p >= 0) & (p < L.P) & (q >= 0) & (q < L.Q)
                 brute[t, g] += int((inb & ~prep.mask[np.clip(p, 0, L.P - 1), np.clip(q, 0, L.Q - 1)]).sum())
     assert np.array_equal(masked_products(ast, wst, T, L.P, L.Q, prep.mask), brute)
+    tl = prep.plan.tiles
+    full = np.diff(ast.ptr[::CV]) == (tl[:, 1] - tl[:, 0]) * (tl[:, 3] - tl[:, 2]) * L.C  # full: channel 0 only
+    assert np.array_equal(masked_products(ast, wst, T, L.P, L.Q, prep.mask, full, prep.plan.nph), brute)

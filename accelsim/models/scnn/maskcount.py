@@ -44,14 +44,22 @@ def _box(a_p, a_q, a_pad):
 
 
 @njit(cache=True)
-def _masked_per_tap(a_ptr, a_p, a_q, a_pad, p0, q0, nq, tab, hit, H):
+def _masked_per_tap(a_ptr, a_p, a_q, a_pad, p0, q0, nq, tab, hit, H, CV, nph, full):
     """``H[b, x]`` = entries of activation block b (tile * CV + channel) whose product with a weight at tap x
     lands in the plane on a masked-off output: ``tab[k, x]`` for the entry's position k in the box of real
-    entries (row-major from ``(p0, q0)``, ``nq`` columns); ``hit[k]`` False where no tap does (skipped)."""
+    entries (row-major from ``(p0, q0)``, ``nq`` columns); ``hit[k]`` False where no tap does (skipped).
+    A ``full`` tile (every pixel of every channel an entry: tilekeys.tile_classes) repeats its first
+    channel's rows (``nph`` phase blocks per channel)."""
     nb = a_ptr.shape[0] - 1
     nt = tab.shape[1]
     acc = np.zeros(nt, np.int64)  # the block's row, summed in registers / cache before one write
     for b in range(nb):
+        t = b // CV
+        j = b - t * CV
+        if full[t] and j >= nph:
+            for x in range(nt):
+                H[b, x] = H[t * CV + j % nph, x]
+            continue
         acc[:] = 0
         for e in range(a_ptr[b], a_ptr[b + 1]):
             if a_pad[e]:
@@ -77,9 +85,10 @@ def _tap_table(box, tp: np.ndarray, tq: np.ndarray, P: int, Q: int, mask: np.nda
 
 
 def masked_products(ast: ActStreams, wst: WeightStreams, n_tiles: int, P: int, Q: int,
-                    mask: np.ndarray) -> np.ndarray:
+                    mask: np.ndarray, full: np.ndarray | None = None, nph: int = 1) -> np.ndarray:
     """``(T, G)`` int64: in-plane products of tile t with Kc group g that land on masked-off outputs (what the
-    cycle loop counts as ``ST_MASK``; module docstring)."""
+    cycle loop counts as ``ST_MASK``; module docstring).  ``full`` (T,) bool: tiles whose every pixel of every
+    channel is an entry (their channels repeat the first's counts; ``nph`` stride phases per channel)."""
     G, CVg, CV = wst.cv0.shape[0], wst.CVg, ast.CV
     real = ~wst.pad
     out = np.zeros((n_tiles, G), dtype=np.int64)
@@ -100,7 +109,8 @@ def masked_products(ast: ActStreams, wst: WeightStreams, n_tiles: int, P: int, Q
     if box[1] >= box[0]:
         tab = _tap_table(box, taps[:, 0], taps[:, 1], P, Q, np.asarray(mask, dtype=np.bool_))
         _masked_per_tap(ast.ptr, ast.p, ast.q, ast.pad, box[0], box[2], box[3] - box[2] + 1, tab,
-                        tab.any(axis=1), H)
+                        tab.any(axis=1), H, CV, nph,
+                        np.zeros(n_tiles, np.bool_) if full is None else np.ascontiguousarray(full, np.bool_))
     H = H.reshape(n_tiles, CV, taps.shape[0])
     # n[g, cl, tap]: the group's weights per (block, tap)
     X = taps.shape[0]

@@ -96,9 +96,10 @@ def prepare_layer(cfg: ArchConfig, inst: LayerInstance, eb: int) -> Prepared:
     # fast path (timing only): without mask skipping the mask does not change timing, only which in-plane
     # products count as masked_output; the cycle loop then runs without it and the masked counts come from
     # maskcount.py, so tiles whose masks differ can share a run
-    mask_count = masked_products(ast, wst, T, L.P, L.Q, mask) if has_mask and not skip else None
-    timing_streams = streams if mask_count is None else streams[:-3] + (False,) + streams[-2:]
     area = (plan.tiles[:, 1] - plan.tiles[:, 0]) * (plan.tiles[:, 3] - plan.tiles[:, 2])
+    full = np.diff(ast.ptr[::ast.CV]) == area * acts.shape[0]  # every pixel of every channel an entry
+    mask_count = masked_products(ast, wst, T, L.P, L.Q, mask, full, plan.nph) if has_mask and not skip else None
+    timing_streams = streams if mask_count is None else streams[:-3] + (False,) + streams[-2:]
     ukey = unit_keys(plan, tile_classes(ast, T, a_p, a_term, w_p, wst, L.P, L.Q, mask if skip else None, area,
                                         acts.shape[0]),
                      group_classes(wst, w_p, w_term, w_lane))
