@@ -111,7 +111,7 @@ def simulate_targets(traces: dict, settings: CompareSettings, log=lambda msg: No
     def done(name, label, wl, rep, wall):
         out.reports[(name, label)] = rep
         log(f"simulated {name} on {label}: {rep.total()['latency_s'] * 1e3 / max(1, wl.n_images):.3f} "
-            f"ms/image ({wall:.1f} s wall)")
+            f"ms/image" + ("" if wall is None else f" ({wall:.1f} s wall)"))
 
     from ..engine import default_jobs, simulate_pairs
     pairs = [(model, wl) for _, _, model, wl in work]
@@ -132,7 +132,9 @@ def simulate_targets(traces: dict, settings: CompareSettings, log=lambda msg: No
                 log(f"Dask: {run_on.n_workers} worker(s), {len(work)} (model, target) pairs")
             reps = simulate_pairs(pairs, run_on, seed=settings.seed)
         for (name, label, _, wl), rep in zip(work, reps):
-            done(name, label, wl, rep, rep.wall_s)
+            done(name, label, wl, rep, None)  # one queue: no wall of its own
+        if reps:
+            log(f"simulated {len(reps)} (row, target) pairs in {reps[0].wall_s:.1f} s wall")
         return out
     # one process: pair by pair, sharing results through reuse as above
     reuse: dict = {}
