@@ -116,19 +116,20 @@ def simulate_targets(traces: dict, settings: CompareSettings, log=lambda msg: No
     from ..engine import default_jobs, simulate_pairs
     pairs = [(model, wl) for _, _, model, wl in work]
     jobs = default_jobs() if settings.jobs is None else settings.jobs
-    if settings.scheduler or settings.dask_local or (jobs > 1 and len(work) > 1):
+    dask = bool(settings.scheduler or settings.dask_local)
+    if dask or (jobs > 1 and len(work) > 1):
         # every (row, target) in one queue (image x model x target units): on the Dask cluster of ``settings``,
         # or on one local pool forked once with the traces (a pool per simulate call forked a ~7 GB parent 27
         # times at the paper's setting, and its workers idled at the end of every call).  A layer whose
         # reuse_key an earlier pair's has runs once (scnn-maskskip on an unmasked layer is SCNN; equal results)
-        if settings.scheduler or settings.dask_local:
+        if dask:
             from ..distributed import DaskExecutor
             ex = DaskExecutor(settings.scheduler, settings.dask_local)
         else:
             from ..forkpool import ForkPool
             ex = ForkPool(jobs, traces.values())
         with ex as run_on:
-            if settings.scheduler or settings.dask_local:
+            if dask:
                 log(f"Dask: {run_on.n_workers} worker(s), {len(work)} (model, target) pairs")
             reps = simulate_pairs(pairs, run_on, seed=settings.seed)
         for (name, label, _, wl), rep in zip(work, reps):

@@ -369,7 +369,7 @@ def test_scnn_tile_classes_and_masked_counts_equal_brute_force(seed, C, K, HW, R
     from random_layers import random_inst
 
     from accelsim.models.scnn.maskcount import masked_products
-    from accelsim.models.scnn.tilekeys import tile_classes, tile_key
+    from accelsim.models.scnn.tilekeys import full_tiles, tile_classes, tile_key
     inst = random_inst(C, K, HW, HW + 3, R, pad=R // 2, stride=stride, da=1.0, dw=dw, seed=seed)
     rng = np.random.default_rng(seed)
     a = inst.acts_dense().copy()
@@ -390,10 +390,10 @@ def test_scnn_tile_classes_and_masked_counts_equal_brute_force(seed, C, K, HW, R
     keys = [tile_key(ast, t, a_p, a_term, wrange, L.P, L.Q, m) for t in range(T)]
     want = np.array([keys.index(k) for k in keys])
     assert np.array_equal(_first_seen(got), _first_seen(want))
-    # with the tiles' sizes, full tiles are compared on their first channel: the same classes
-    t = prep.plan.tiles
-    full = tile_classes(ast, T, a_p, a_term, w_p, wst, L.P, L.Q, m, (t[:, 1] - t[:, 0]) * (t[:, 3] - t[:, 2]), L.C)
-    assert np.array_equal(_first_seen(full), _first_seen(want))
+    # full tiles compared on their first channel: the same classes
+    full = full_tiles(ast, prep.plan.tiles, L.C)
+    assert np.array_equal(_first_seen(tile_classes(ast, T, a_p, a_term, w_p, wst, L.P, L.Q, m, full)),
+                          _first_seen(want))
     if prep.mask is None or T == 0:
         return
     G, CVg, CV = wst.cv0.shape[0], wst.CVg, ast.CV
@@ -410,6 +410,4 @@ def test_scnn_tile_classes_and_masked_counts_equal_brute_force(seed, C, K, HW, R
                 inb = (p >= 0) & (p < L.P) & (q >= 0) & (q < L.Q)
                 brute[t, g] += int((inb & ~prep.mask[np.clip(p, 0, L.P - 1), np.clip(q, 0, L.Q - 1)]).sum())
     assert np.array_equal(masked_products(ast, wst, T, L.P, L.Q, prep.mask), brute)
-    tl = prep.plan.tiles
-    full = np.diff(ast.ptr[::CV]) == (tl[:, 1] - tl[:, 0]) * (tl[:, 3] - tl[:, 2]) * L.C  # full: channel 0 only
-    assert np.array_equal(masked_products(ast, wst, T, L.P, L.Q, prep.mask, full, prep.plan.nph), brute)
+    assert np.array_equal(masked_products(ast, wst, T, L.P, L.Q, prep.mask, full[0], prep.plan.nph), brute)

@@ -348,10 +348,7 @@ def build_act_streams(acts: np.ndarray, L: Layer, plan: Plan, index_bits: int, k
     ptr = np.zeros(T * CV + 1, dtype=np.int64)
     if counts is not None and keep is None:
         np.cumsum(counts.reshape(-1), out=ptr[1:])
-        n = int(ptr[-1])
-        # the fill pass writes every entry: no zeroing pass over these (n reaches millions on the paper heads),
-        # and reused memory (scratch.py: fresh pages were most of this pass's time)
-        out = tuple(scratch.empty(n, dt) for dt in (np.int64, np.int64, np.int64, np.float64, np.bool_))
+        out = _stream_arrays(int(ptr[-1]))
         _entries(acts, L, plan, index_bits, keep, True, ptr, out)
         return ActStreams(ptr, *out, CV)
     t, pad, s = plan.tiles, int(L.padding), plan.stride
@@ -359,13 +356,19 @@ def build_act_streams(acts: np.ndarray, L: Layer, plan: Plan, index_bits: int, k
             * phase_counts(t[:, 2], t[:, 3], pad, s)[:, None, :]).reshape(T, s * s)
     room = np.zeros(T * CV + 1, dtype=np.int64)
     np.cumsum(np.tile(npix, (1, C)).reshape(-1), out=room[1:])
-    cap = int(room[-1])
-    out = tuple(scratch.empty(cap, dt) for dt in (np.int64, np.int64, np.int64, np.float64, np.bool_))
+    out = _stream_arrays(int(room[-1]))
     cnt = _entries(acts, L, plan, index_bits, keep, True, room, out)
     np.cumsum(cnt, out=ptr[1:])
     n = int(ptr[-1])
     _compact(room, ptr, cnt, *out)
     return ActStreams(ptr, *(a[:n] for a in out), CV)
+
+
+def _stream_arrays(n: int) -> tuple:
+    """Uninitialised ``(p, q, term, val, pad)`` arrays for ``n`` entries: the fill pass writes every entry (no
+    zeroing pass: n reaches millions on the paper heads), in reused memory (scratch.py: fresh pages were most
+    of this pass's time)."""
+    return tuple(scratch.empty(n, dt) for dt in (np.int64, np.int64, np.int64, np.float64, np.bool_))
 
 
 @njit(cache=True)

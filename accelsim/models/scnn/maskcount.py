@@ -48,7 +48,7 @@ def _masked_per_tap(a_ptr, a_p, a_q, a_pad, p0, q0, nq, tab, hit, H, CV, nph, fu
     """``H[b, x]`` = entries of activation block b (tile * CV + channel) whose product with a weight at tap x
     lands in the plane on a masked-off output: ``tab[k, x]`` for the entry's position k in the box of real
     entries (row-major from ``(p0, q0)``, ``nq`` columns); ``hit[k]`` False where no tap does (skipped).
-    A ``full`` tile (every pixel of every channel an entry: tilekeys.tile_classes) repeats its first
+    A ``full`` tile (every pixel of every channel an entry: tilekeys.full_tiles) repeats its first
     channel's rows (``nph`` phase blocks per channel)."""
     nb = a_ptr.shape[0] - 1
     nt = tab.shape[1]

@@ -17,7 +17,7 @@ from .formats import ActCounter, build_act_streams, build_weight_streams, pad_pr
 from .kernel import PAD_A, PAD_W, bank_terms
 from .maskcount import masked_products
 from .rounds import Prepared, group_classes, unit_classes, unit_keys
-from .tilekeys import tile_classes
+from .tilekeys import full_tiles, tile_classes
 
 
 def out_entries_per_tile(inst: LayerInstance, plan: Plan):
@@ -96,12 +96,10 @@ def prepare_layer(cfg: ArchConfig, inst: LayerInstance, eb: int) -> Prepared:
     # fast path (timing only): without mask skipping the mask does not change timing, only which in-plane
     # products count as masked_output; the cycle loop then runs without it and the masked counts come from
     # maskcount.py, so tiles whose masks differ can share a run
-    area = (plan.tiles[:, 1] - plan.tiles[:, 0]) * (plan.tiles[:, 3] - plan.tiles[:, 2])
-    full = np.diff(ast.ptr[::ast.CV]) == area * acts.shape[0]  # every pixel of every channel an entry
-    mask_count = masked_products(ast, wst, T, L.P, L.Q, mask, full, plan.nph) if has_mask and not skip else None
+    full = full_tiles(ast, plan.tiles, acts.shape[0])  # tiles with every pixel of every channel an entry
+    mask_count = masked_products(ast, wst, T, L.P, L.Q, mask, full[0], plan.nph) if has_mask and not skip else None
     timing_streams = streams if mask_count is None else streams[:-3] + (False,) + streams[-2:]
-    ukey = unit_keys(plan, tile_classes(ast, T, a_p, a_term, w_p, wst, L.P, L.Q, mask if skip else None, area,
-                                        acts.shape[0]),
+    ukey = unit_keys(plan, tile_classes(ast, T, a_p, a_term, w_p, wst, L.P, L.Q, mask if skip else None, full),
                      group_classes(wst, w_p, w_term, w_lane))
     # DRAM bytes per pass of the input and the outputs (the weights' come from the rounds)
     in_tile = stored.sum(axis=1)

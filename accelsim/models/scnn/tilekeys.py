@@ -189,9 +189,19 @@ def _classes_in_groups(ptr, CV, tiles, En, bounds, pad, a_p, a_q, a_term, has_w,
             s = u
 
 
+def full_tiles(ast: ActStreams, tiles: np.ndarray, channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(full, area)`` per tile of ``tiles`` (the plan's (y0, y1, x0, x1)): its pixels, and whether its entries
+    number its pixels times the ``channels``.  Such a tile holds every pixel of every channel as a real entry
+    (an RLE padding entry always follows a position without one), so each channel repeats the first one's
+    positions and accumulator terms: :func:`tile_classes` and ``maskcount.masked_products`` read that channel
+    only (the gated heads' dense block inputs: C = 256 times less work)."""
+    area = (tiles[:, 1] - tiles[:, 0]) * (tiles[:, 3] - tiles[:, 2])
+    return np.diff(ast.ptr[::ast.CV]) == area * channels, area
+
+
 def tile_classes(ast: ActStreams, n_tiles: int, a_p: np.ndarray, a_term: np.ndarray, w_p: np.ndarray,
                  wst: WeightStreams, P: int, Q: int, mask: np.ndarray | None,
-                 area: np.ndarray | None = None, channels: int = 0) -> np.ndarray:
+                 full: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """``(T,)`` class of every PE tile: two tiles of one class give the kernel the same inputs for any Kc group,
     outside functional mode (an exact fast path, :meth:`SCNN.run_rounds`).
 
@@ -209,10 +219,8 @@ def tile_classes(ast: ActStreams, n_tiles: int, a_p: np.ndarray, a_term: np.ndar
     the whole key).  Ids are numbered by each class's first tile, the classes of tiles alone in their row
     last: the ids of the former per-tile loop over the keys.
 
-    ``area``: each tile's pixels (the plan's tile sizes), ``channels`` the input's.  A *full* tile, whose
-    entries number its pixels times the channels, holds every pixel of every channel as a real entry (an RLE padding entry always
-    follows a position without one), so its channels repeat the first one's positions and terms: only that
-    channel is compared (the gated heads' dense block inputs: C = 256 times less work)."""
+    ``full``: :func:`full_tiles` of the plan; where every tile of a count row is full, only the tiles' first
+    channel is compared."""
     real_w = ~wst.pad
     wrange = np.zeros(4, dtype=np.int64)
     if real_w.any():
@@ -234,16 +242,12 @@ def tile_classes(ast: ActStreams, n_tiles: int, a_p: np.ndarray, a_term: np.ndar
         bounds = np.flatnonzero(np.r_[True, np.diff(inv[tiles]) != 0, True]).astype(np.int64)
         has_mask = mask is not None
         m = np.ascontiguousarray(mask if has_mask else np.zeros((1, 1)), dtype=np.bool_)
-        E = counts.sum(axis=1)[tiles]
-        En = E
-        if area is not None:
+        En = counts.sum(axis=1)[tiles]
+        if full is not None:
             # first channels only where every tile of the count row is full (a row may hold a full tile and a
             # larger one with the same entries, whose keys can be equal: both must then compare everything)
-            a = np.asarray(area, dtype=np.int64)[tiles]
-            full = E == a * channels
-            grp = np.repeat(np.arange(len(bounds) - 1), np.diff(bounds))
-            all_full = np.logical_and.reduceat(full, bounds[:-1]) if len(tiles) else full
-            En = np.where(all_full[grp], a, E)
+            all_full = np.logical_and.reduceat(full[0][tiles], bounds[:-1])
+            En = np.where(np.repeat(all_full, np.diff(bounds)), full[1][tiles], En)
         _classes_in_groups(ast.ptr, ast.CV, tiles, En, bounds, ast.pad, np.asarray(a_p, dtype=np.int64),
                            np.asarray(ast.q, dtype=np.int64), np.asarray(a_term, dtype=np.int64),
                            bool(real_w.any()), wrange, P, Q, m, has_mask, cls)
