@@ -179,6 +179,9 @@ def part_accuracy(a) -> dict:
     out, cov, n_all, worst = {"rows": []}, 0, 0, 0.0
     # layers that took SCNN's barrier rule unsampled, those of them with the exhaustive cycles, the others
     b_all, b_exact, misses = 0, 0, []
+    # ... and of those with imputed stalls: how many the stall interval covers (exhaustive stall PE-cycles inside
+    # the imputed +- half-width)
+    s_all, s_cov = 0, 0
     spec = SampleSpec.parse(a.sample)
     for t in targets:
         ex, w_ex = run_target(t, traces, "off", a.jobs)
@@ -197,6 +200,11 @@ def part_accuracy(a) -> dict:
                     b_exact += rs.cycles == re.cycles
                     if rs.cycles != re.cycles:
                         misses.append(f"{row} {t} {re.name}: {rs.cycles:,} vs {re.cycles:,}")
+                    b = rs.extra["barrier"]
+                    if b["imputed"]:
+                        s_all += 1
+                        d = abs(rs.extra["conflict_stall_pe_cycles"] - re.extra["conflict_stall_pe_cycles"])
+                        s_cov += d <= b["stall_half_width"]
                 if smp.get("cycles_var") is None:
                     continue
                 lo, hi = smp["cycles_ci"]
@@ -213,8 +221,10 @@ def part_accuracy(a) -> dict:
           f"{cov} of {n_all} sampled layers ({100 * share:.1f} %, limit 90 %)")
     print(f"SCNN's barrier rule (crossbar walked only for candidate barrier PEs), layers not sampled otherwise: "
           f"the exhaustive cycles exactly on {b_exact} of {b_all}" + "".join(f"\n  miss: {m}" for m in misses))
+    print(f"  of them with imputed stalls: the exhaustive stall PE-cycles inside the 95 % interval on {s_cov} of "
+          f"{s_all}" + (f" ({100 * s_cov / s_all:.1f} %)" if s_all else ""))
     out.update(worst_rel_error=worst, covered=cov, sampled_layers=n_all, coverage=share, barrier_layers=b_all,
-               barrier_exact=b_exact, barrier_misses=misses)
+               barrier_exact=b_exact, barrier_misses=misses, stall_layers=s_all, stall_covered=s_cov)
     return out
 
 

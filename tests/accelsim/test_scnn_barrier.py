@@ -84,8 +84,9 @@ def test_rule_gives_the_exhaustive_cycles(arch, ov, case):
 
 def test_rule_prunes_and_its_stall_interval_covers():
     """On a layer of the heads' kind (dense weights, many PEs' worth of tiles) the crossbar walks a minority
-    of the unit classes; the imputed stalls' 95 % interval covers the exhaustive run's summed stalls over the
-    units not walked for the barrier, for most seeds."""
+    of the unit classes; the imputed stalls' 95 % interval is within the precision asked (``STALL_PRECISION`` of
+    the layer's PE-cycles) and covers the exhaustive run's summed stalls over the units not walked for the
+    barrier, for most seeds."""
     m = make_model("scnn", HEADLIKE[0])
     inst = _inst(**HEADLIKE[1])
     prep = m.prepare(inst)
@@ -95,12 +96,14 @@ def test_rule_prunes_and_its_stall_interval_covers():
     t, g = rt.ravel()[prep.unit_first], rg.ravel()[prep.unit_first]
     grid = prep.unit_class
     cover = 0
+    pe_cycles = grid.shape[1] * full[:, :, ST_CYC].max(axis=1).sum()
     for seed in range(10):
         st, info = barrier.barrier_stats(prep, t, g, grid, seed)
         assert info["crossbar_walks"] < 0.3 * info["classes"] and info["imputed"] > 0
         assert np.array_equal(st[grid, ST_CYC].max(axis=1), full[:, :, ST_CYC].max(axis=1))  # every barrier
         got = st[grid, ST_STALL].sum()
-        assert info["stall_half_width"] < 0.3 * info["stall_imputed"]  # an interval that says something
+        assert 0 < info["stall_half_width"] <= barrier.STALL_PRECISION * pe_cycles
+        assert info["stall_half_width"] < 0.5 * info["stall_imputed"]  # an interval that says something
         cover += abs(got - ref) <= info["stall_half_width"]
     assert cover >= 8, cover
 
@@ -147,3 +150,26 @@ def test_ratio_bound_equals_the_direct_definition():
             big = ran & (steps >= barrier.SIZE_SHARE * steps[u])
             want = (r[big].max() if big.any() else r[ran].max()) * barrier.MARGIN
             assert got[u] == pytest.approx(want)
+
+
+def test_stall_sample_grows_with_the_precision_asked(monkeypatch):
+    """Step 3: a tighter ``STALL_PRECISION`` walks more random non-candidates and narrows the interval; at 0 every
+    class is walked, nothing is imputed and the layer equals the exhaustive run in every field."""
+    m = make_model("scnn", HEADLIKE[0])
+    inst = _inst(**HEADLIKE[1])
+    prep = m.prepare(inst)
+    rt, rg = prep.plan.round_tile, prep.plan.round_group
+    t, g = rt.ravel()[prep.unit_first], rg.ravel()[prep.unit_first]
+    pe_cycles = prep.unit_class.shape[1] * m.run_rounds(prep)[:, :, ST_CYC].max(axis=1).sum()
+    first = barrier.barrier_stats(prep, t, g, prep.unit_class, 0)[1]
+    assert first["stall_half_width"] <= barrier.STALL_PRECISION * pe_cycles
+    tight = first["stall_half_width"] / pe_cycles / 3   # a third of the interval the default gave
+    monkeypatch.setattr(barrier, "STALL_PRECISION", tight)
+    more = barrier.barrier_stats(prep, t, g, prep.unit_class, 0)[1]
+    assert more["random"] > first["random"] and 0 < more["stall_half_width"] <= tight * pe_cycles
+    monkeypatch.setattr(barrier, "STALL_PRECISION", 0.0)
+    every = barrier.barrier_stats(prep, t, g, prep.unit_class, 0)[1]
+    assert every["imputed"] == 0 and every["crossbar_walks"] == every["classes"]
+    ref = m.simulate_layer(inst)
+    exact = with_sampling(m, "auto", seed=0).simulate_layer(inst)
+    assert exact.cycles == ref.cycles and exact.breakdown == ref.breakdown and exact.actions == ref.actions

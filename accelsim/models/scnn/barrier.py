@@ -10,11 +10,14 @@ crossbar runs on
 0. every unit of a round whose largest unit has at most ``SMALL_ROUND`` of the layer's largest unit's steps,
    and every unit of at most ``SMALL_STEPS`` steps (cheap, and the cycles per step spread most among small
    units);
-1. a seeded random sample of ``RANDOM_UNITS`` active unit classes (it calibrates the stall ratio, and its
-   non-candidates estimate the stalls the others would have had), and each round's unit with the most steps;
+1. a seeded random sample of ``RANDOM_UNITS`` active unit classes (their cycles-per-step ratios widen rule 2's
+   bound; those that are no candidate start the stall sample, step 3), and each round's unit with the most
+   steps;
 2. then, until none is left, every unit whose steps x ``MARGIN`` x the largest cycles-per-step ratio of the
    walked units with at least ``SIZE_SHARE`` of its steps reach its round's slowest walked unit (a
-   *candidate*: it might be the barrier).
+   *candidate*: it might be the barrier);
+3. more random non-candidates, ``BATCH`` at a time, until the imputed stalls' 95 % half-width is at most
+   ``STALL_PRECISION`` of the layer's PE-cycles (or every non-candidate was walked).
 
 A unit that is no candidate cannot be a round's barrier unless its cycles per step exceed ``MARGIN`` x every
 ratio seen on walked units of at least ``SIZE_SHARE`` its size: a statistical rule, not a proof (no cheap
@@ -29,8 +32,12 @@ pass).
 
 What it changes against the exhaustive run: the stalls of units that were not run (only the split of idle PE
 time between ``bank_conflict`` and ``load_imbalance`` reads them; cycles, actions and energy do not).  They
-are imputed as ``steps x R``, ``R`` the ratio estimator (Cochran sec. 6.2) from the random sample's
-non-candidates, and the estimate's 95 % half-width on the summed stalls is reported.
+are imputed as ``steps x R``, ``R`` the ratio estimator (Cochran sec. 6.2) from the random sample of
+non-candidates (steps 1 and 3: a simple random sample of them, its size chosen sequentially), and the
+estimate's 95 % half-width on the summed stalls is reported.  The sample's size follows from that half-width:
+until 2026-12-01 a fixed 48 random classes were walked before the candidates, which on the paper's heads was
+most of the walked steps (35 of 42 M before the candidate loop on every 3rd baseline-head layer), and walked
+every class of the dense layers with at most 48 classes.
 """
 
 from __future__ import annotations
@@ -45,8 +52,13 @@ from .kernel import N_ST, ST_CYC, ST_STALL, ST_STEPS, scnn_kernel_parallel
 
 #: safety factor on the largest cycles-per-step ratio seen (module docstring, rule 2)
 MARGIN = 1.05
-#: active unit classes the crossbar walks at random (rule 1); all of them when there are fewer
-RANDOM_UNITS = 48
+#: active unit classes the crossbar walks at random before the candidates (rule 1); all when there are fewer
+RANDOM_UNITS = 16
+#: the stall sample grows by this many random non-candidates at a time (step 3)
+BATCH = 8
+#: step 3 stops once the imputed stalls' 95 % half-width is at most this share of the layer's PE-cycles (the
+#: breakdown's ``bank_conflict`` / ``load_imbalance`` split to +-1 % of them, as ``--sample auto`` asks of cycles)
+STALL_PRECISION = 0.01
 #: rounds whose largest unit has at most this share of the layer's largest unit's steps are walked in full
 SMALL_ROUND = 0.05
 #: units of at most this many multiplier steps are walked in any case (rule 0): a walk costs about its steps,
@@ -113,37 +125,60 @@ def barrier_stats(prep, ut: np.ndarray, ug: np.ndarray, grid: np.ndarray, seed: 
         barrier[new] = True
         run(new)
     ran = cyc >= 0
-    # the population whose stalls are estimated: active classes not run for the barrier; the random sample's
-    # members among them were walked (simple random sample of that population, post-stratified)
+    # the population whose stalls are estimated: active classes not run for the barrier.  Its sample: the random
+    # units of rule 1 among it (a simple random sample of it, post-stratified), then more in random order
     pop = active & ~barrier
-    smp = pop & in_rand
-    if (pop & ~ran).any() and smp.sum() < 2:  # too few to estimate from: walk them all (exact)
-        run(np.flatnonzero(pop & ~ran))
-        ran = cyc >= 0
-    rest = pop & ~ran
+    order = np.concatenate([np.flatnonzero(pop & in_rand), rng.permutation(np.flatnonzero(pop & ~ran))])
+    T = _walked_barrier(cyc, ran, grid)
+    limit = STALL_PRECISION * grid.shape[1] * float(T.sum())  # of the layer's PE-cycles (these rounds)
+    k = int((pop & in_rand).sum())
+    while True:
+        est = _stall_estimate(order, k, w, steps, stall)
+        if k >= len(order) or (est is not None and est[1] <= limit):
+            break
+        k2 = min(len(order), max(k + BATCH, 2))
+        run(order[k:k2])
+        in_rand[order[k:k2]] = True
+        k = k2
+    ran = cyc >= 0
+    smp, rest = order[:k], order[k:]
     info = {"margin": MARGIN, "classes": int(active.sum()), "crossbar_walks": int(ran.sum()),
-            "candidates": int(barrier.sum()), "random": int(len(rand)), "imputed": int(rest.sum()),
+            "candidates": int(barrier.sum()), "random": int(in_rand.sum()), "imputed": len(rest),
             "stall_imputed": 0.0, "stall_half_width": 0.0}
-    if rest.any():
-        z, a = w[smp] * stall[smp], w[smp] * steps[smp]
-        R = float(z.sum() / a.sum())
+    if len(rest):
+        R, hw = _stall_estimate(order, k, w, steps, stall)
         # never above the barrier of the unit's fastest round less its steps: R is the sample's mean ratio, which
         # may exceed rule 2's bound for a large unit (bounded by larger units only)
-        T = _walked_barrier(cyc, ran, grid)
         room = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
         np.minimum.at(room, grid.ravel(), np.repeat(T, grid.shape[1]))
         imp = np.minimum(np.rint(R * steps[rest]).astype(np.int64), room[rest] - steps[rest])
         stall[rest] = imp
         cyc[rest] = steps[rest] + imp
-        N, k = int(pop.sum()), int(smp.sum())
-        e = z - R * a
-        var = N * N * (1 - k / N) * float(e.var(ddof=1)) / k
-        info.update(stall_imputed=float((w[rest] * imp).sum()), stall_ratio=R,
-                    stall_half_width=float(t975(k - 1) * np.sqrt(var)))
+        info.update(stall_imputed=float((w[rest] * imp).sum()), stall_ratio=R, stall_half_width=hw,
+                    stall_sample=len(smp))
     cyc[~active] = steps[~active]
     stats[:, ST_STALL] = stall
     stats[:, ST_CYC] = cyc
     return stats, info
+
+
+def _stall_estimate(order: np.ndarray, k: int, w: np.ndarray, steps: np.ndarray, stall: np.ndarray):
+    """``(R, half-width)`` of the population ``order`` (class ids) from its first ``k`` (walked, a simple random
+    sample): ``R`` the ratio estimator of stall per step (classes weighted by their units ``w``), the half-width
+    the 95 % one of the population's summed stalls (Cochran sec. 6.3, finite-population corrected; 0 when ``k``
+    is all of it); None for fewer than 2."""
+    N = len(order)
+    if k >= N:
+        return (0.0, 0.0) if N == 0 else (float((w[order] * stall[order]).sum() / (w[order] * steps[order]).sum()),
+                                          0.0)
+    if k < 2:
+        return None
+    s = order[:k]
+    z, a = w[s] * stall[s], w[s] * steps[s]
+    R = float(z.sum() / a.sum())
+    e = z - R * a
+    var = N * N * (1 - k / N) * float(e.var(ddof=1)) / k
+    return R, float(t975(k - 1) * np.sqrt(var))
 
 
 def _walked_barrier(cyc: np.ndarray, ran: np.ndarray, grid: np.ndarray) -> np.ndarray:
