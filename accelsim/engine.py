@@ -227,48 +227,46 @@ def simulate(workload: Workload, arch: str | ArchConfig, overrides=None, *, imag
     """
     model = arch if isinstance(arch, AcceleratorModel) else make_model(arch, overrides)
     model = with_sampling(model, sample, seed)
-    check_limits(model)
-    tasks, skipped, imgs = plan_tasks(workload, model, images, layers, on_unsupported)
-    skip = on_unsupported == "skip"
-    t0 = time.perf_counter()
-    if reuse is not None and not functional:
-        keys = [task_reuse_key(model, workload, n, i, seed) for n, i in tasks]
-        run = [t for t, k in zip(tasks, keys) if k is None or k not in reuse]
-        done = _simulate_tasks(model, workload, run, functional, seed, skip, jobs, progress, executor)
-        got = dict(zip(run, done))
-        results = []
-        for t, k in zip(tasks, keys):
-            if t in got:
-                r = got[t]
-                if k is not None and not isinstance(r, tuple):
-                    reuse[k] = r
-                results.append(r)
-            else:
-                results.append(copy.deepcopy(reuse[k]))
-        return make_report(model, workload, results, skipped, imgs, seed, functional, time.perf_counter() - t0)
-    results = _simulate_tasks(model, workload, tasks, functional, seed, skip, jobs, progress, executor)
-    return make_report(model, workload, results, skipped, imgs, seed, functional, time.perf_counter() - t0)
+    return simulate_pairs([(model, workload)], _LocalExecutor(jobs, progress) if executor is None else executor,
+                          seed=seed, on_unsupported=on_unsupported, reuse=reuse, functional=functional,
+                          images=images, layers=layers)[0]
+
+
+class _LocalExecutor:
+    """:func:`simulate`'s own executor: each batch on ``jobs`` local processes (:func:`_simulate_tasks`), with
+    its progress bar."""
+
+    def __init__(self, jobs: int | None, progress: bool | None):
+        self.jobs, self.progress = jobs, progress
+
+    def run_batches(self, batches) -> list:
+        return [_simulate_tasks(model, wl, tasks, functional, seed, skip, self.jobs, self.progress, None)
+                for model, wl, tasks, functional, seed, skip in batches]
 
 
 def simulate_pairs(pairs, executor, *, seed: int = 0, on_unsupported: str = "skip", reuse: dict | None = None,
-                   functional: bool = False) -> list:
+                   functional: bool = False, images: Iterable[int] | None = None,
+                   layers: Iterable[str] | None = None) -> list:
     """The Reports of several ``(model, workload)`` pairs, their tasks run together on ``executor`` (its
     ``run_batches``, one batch per pair: a :class:`accelsim.forkpool.ForkPool` or
     :class:`accelsim.distributed.DaskExecutor`): one queue, so the workers idle only at its end, not at the
     end of every pair.  Models are used as given (apply :func:`with_sampling` first).  A task whose
     :meth:`~accelsim.base.AcceleratorModel.reuse_key` an earlier pair's task, or ``reuse`` (a dict, as
     :func:`simulate`'s), already has runs once; the later ones take a copy.  Each report equals
-    :func:`simulate`'s for its pair (same ``report_hash``); its ``wall_s`` is the whole call's."""
+    :func:`simulate`'s for its pair (same ``report_hash``); its ``wall_s`` is the whole call's.  ``images`` /
+    ``layers``: as :func:`simulate`'s, for every pair.  (:func:`simulate` is this on one pair.)"""
     for model, _ in pairs:
         check_limits(model)
-    plans = [plan_tasks(wl, model, on_unsupported=on_unsupported) for model, wl in pairs]
+    plans = [plan_tasks(wl, model, images, layers, on_unsupported) for model, wl in pairs]
+    # one pair and no reuse dict: every task's key is its own (they name the layer and image), nothing to share
+    share = reuse is not None or len(pairs) > 1
     reuse = {} if reuse is None else reuse
     first: dict = {}        # reuse key -> (pair, position) of the task that runs
     runs, copies = [], []   # per pair: positions that run; (pair, position, key) taking a result
     for p, ((model, wl), (tasks, _, _)) in enumerate(zip(pairs, plans)):
         keep = []
         for j, (n, i) in enumerate(tasks):
-            k = None if functional else task_reuse_key(model, wl, n, i, seed)
+            k = None if functional or not share else task_reuse_key(model, wl, n, i, seed)
             if k is not None and (k in first or k in reuse):
                 copies.append((p, j, k))
                 continue
