@@ -31,7 +31,17 @@ TABLE = {"name": "t", "node_nm": 45, "voltage_v": 0.9,
                      ("int_mult_8b", "int_add_32b", "sram_32kb_64b", "dram_64b", "int_mult_16b", "int_add_16b",
                       "int_mult_32b", "mac_16b")},
          "area": {"int_mult_8b": {"area_mm2": 0.0003, "source": "test"}}}
-DROP = object()
+
+
+class _Drop:
+    """A marker: delete this key.  Its repr is fixed, so test ids are the same in every process (pytest-xdist
+    compares the collections of its workers)."""
+
+    def __repr__(self):
+        return "DROP"
+
+
+DROP = _Drop()
 
 
 @pytest.fixture
