@@ -62,8 +62,6 @@ BATCH = 8
 #: step 3 stops once the imputed stalls' 95 % half-width is at most this share of the layer's PE-cycles (the
 #: breakdown's ``bank_conflict`` / ``load_imbalance`` split to +-1 % of them, as ``--sample auto`` asks of cycles)
 STALL_PRECISION = 0.01
-#: the stall sample has at least this many classes (or all of the non-candidates)
-MIN_STALL_SAMPLE = 2
 #: rounds whose largest unit has at most this share of the layer's largest unit's steps are walked in full
 SMALL_ROUND = 0.05
 #: units of at most this many multiplier steps are walked in any case (rule 0): a walk costs about its steps,
@@ -137,11 +135,12 @@ def barrier_stats(prep, ut: np.ndarray, ug: np.ndarray, grid: np.ndarray, seed: 
     T = _walked_barrier(cyc, ran, grid)
     limit = STALL_PRECISION * grid.shape[1] * float(T.sum())  # of the layer's PE-cycles (these rounds)
     k = int((pop & in_rand).sum())
-    while True:
+    est = None
+    while k < len(order):
         est = _stall_estimate(order, k, w, steps, stall)
-        if k >= len(order) or (k >= MIN_STALL_SAMPLE and est is not None and est[1] <= limit):
+        if est is not None and est[1] <= limit:
             break
-        k2 = min(len(order), max(k + BATCH, MIN_STALL_SAMPLE))
+        k2 = min(len(order), max(k + BATCH, 2))
         run(order[k:k2])
         in_rand[order[k:k2]] = True
         k = k2
@@ -151,8 +150,8 @@ def barrier_stats(prep, ut: np.ndarray, ug: np.ndarray, grid: np.ndarray, seed: 
     info = {"margin": MARGIN, "classes": int(active.sum()), "crossbar_walks": int(ran.sum()),
             "candidates": int(barrier.sum()), "random": int(in_rand.sum()), "imputed": len(rest),
             "stall_imputed": 0.0, "stall_half_width": 0.0}
-    if len(rest):
-        R, hw = _stall_estimate(order, k, w, steps, stall)
+    if len(rest):  # the loop stopped on an estimate within the precision asked
+        R, hw = est
         # never above the barrier of the unit's fastest round less its steps: R is the sample's mean ratio, which
         # may exceed rule 2's bound for a large unit (bounded by larger units only)
         room = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
@@ -171,12 +170,9 @@ def barrier_stats(prep, ut: np.ndarray, ug: np.ndarray, grid: np.ndarray, seed: 
 def _stall_estimate(order: np.ndarray, k: int, w: np.ndarray, steps: np.ndarray, stall: np.ndarray):
     """``(R, half-width)`` of the population ``order`` (class ids) from its first ``k`` (walked, a simple random
     sample): ``R`` the ratio estimator of stall per step (classes weighted by their units ``w``), the half-width
-    the 95 % one of the population's summed stalls (Cochran sec. 6.3, finite-population corrected; 0 when ``k``
-    is all of it); None for fewer than 2."""
+    the 95 % one of the population's summed stalls (Cochran sec. 6.3, finite-population corrected); None for
+    fewer than 2.  ``k`` is below the population's size (else nothing is imputed)."""
     N = len(order)
-    if k >= N:
-        return (0.0, 0.0) if N == 0 else (float((w[order] * stall[order]).sum() / (w[order] * steps[order]).sum()),
-                                          0.0)
     if k < 2:
         return None
     s = order[:k]
