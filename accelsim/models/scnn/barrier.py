@@ -126,8 +126,8 @@ def barrier_stats(prep, ut: np.ndarray, ug: np.ndarray, grid: np.ndarray, seed: 
         ran = cyc >= 0
         rho = _ratio_bound(steps, cyc, ran)
         T = _walked_barrier(cyc, ran, grid)
-        cand = active[grid] & ~ran[grid] & (gsteps * rho[grid] >= T[:, None])
-        new = np.unique(grid[cand])
+        meets = active[grid] & (gsteps * rho[grid] >= T[:, None])  # rule 2's test, walked or not
+        new = np.unique(grid[meets & ~ran[grid]])
         if not len(new):
             break
         barrier[new] = True
@@ -137,11 +137,10 @@ def barrier_stats(prep, ut: np.ndarray, ug: np.ndarray, grid: np.ndarray, seed: 
     # that rule 0 picks or that meets rule 2's test (the loop's last bound: where the loop stopped) is of the
     # walked kind, not of that population, so it leaves the stall sample: drawn from the rest, the sample is a
     # simple random one of the population it estimates.  Keeping those classes in it (before 2026-12-01) mixed
-    # in the large and the small units, whose stalls per step differ from the population's: stall intervals
-    # covered 82.7 % / 88.1 % of replayed layers, with this change 97.3 % / 92.7 % (RESULTS.md sec. 7, eleventh
-    # pass).  ``rho`` and ``T`` are the loop's last (nothing was walked after them)
+    # in the large and the small units, whose stalls per step differ from the population's (module docstring).
+    # ``meets`` and ``T`` are the loop's last (nothing was walked after them)
     like = np.zeros(n, dtype=bool)
-    like[grid[active[grid] & (gsteps * rho[grid] >= T[:, None])]] = True
+    like[grid[meets]] = True
     barrier |= like & in_rand
     pop = active & ~barrier
     order = np.concatenate([np.flatnonzero(pop & in_rand), rng.permutation(np.flatnonzero(pop & ~ran))])
@@ -152,7 +151,7 @@ def barrier_stats(prep, ut: np.ndarray, ug: np.ndarray, grid: np.ndarray, seed: 
         est = _stall_estimate(order, k, w, steps, stall)
         if est is not None and est[1] <= limit and k >= min(MIN_STALL_SAMPLE, len(order)):
             break
-        k2 = min(len(order), max(k + BATCH, 2))
+        k2 = min(len(order), k + BATCH)
         run(order[k:k2])
         in_rand[order[k:k2]] = True
         k = k2
