@@ -108,7 +108,7 @@ class DaskCluster:
 
     def __init__(self, scheduler: str | None = None, n_local: int | None = None, timeout: float = 10.0):
         try:
-            from dask.distributed import Client, LocalCluster
+            from dask.distributed import Client
         except ImportError as e:  # pragma: no cover - dask is a declared dependency
             raise AccelsimError(f"Dask distributed is unavailable: {e}") from None
         self.cluster = None
@@ -119,9 +119,7 @@ class DaskCluster:
             except Exception as e:  # noqa: BLE001 - any failure to connect is one line naming the address
                 raise SettingsError("scheduler", f"cannot reach {scheduler}: {_one_line(e)}") from None
         else:
-            self.cluster = LocalCluster(n_workers=int(n_local), threads_per_worker=1, processes=True,
-                                        dashboard_address=None, silence_logs=40,
-                                        env={"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
+            self.cluster = _local_cluster(int(n_local))
             self.client = Client(self.cluster)
 
     @property
@@ -166,8 +164,42 @@ def plan_units(batches, n_units: int) -> list[tuple[int, int, int]]:
 
 
 def _run_unit(model, workload, tasks, functional, seed, skip):
+    """``(results, CPU s)`` of one unit on a worker."""
+    import time
+
+    from workloads import effectual
+
     from .engine import run_tasks
-    return run_tasks(model, workload, tasks, functional, seed, skip)
+    # the worker's workloads are scattered copies nothing writes to (as a ForkPool child's): a layer's
+    # effectual MACs, which most targets' models count, are counted once per worker (workloads.effectual)
+    if not effectual.memoizing():
+        effectual.memoize(True)
+    t0 = time.process_time()
+    res = run_tasks(model, workload, tasks, functional, seed, skip)
+    return res, time.process_time() - t0
+
+
+def _local_cluster(n: int):
+    """A LocalCluster of ``n`` one-thread worker processes whose glibc keeps its malloc defaults.
+
+    Dask's nannies start workers with MALLOC_TRIM_THRESHOLD_ set (``distributed.nanny.pre-spawn-environ``),
+    which also switches off glibc's dynamic mmap threshold: every array over 128 KiB then comes from fresh,
+    zero-filled pages, and the models allocate such arrays per layer (at 400x672, 1.8x the CPU s of a fork
+    pool on the same units, most of it in the kernel).  The variable is unset in the config and, for the
+    spawn, in this process's environment too: a nanny writes its variables into the environment of the
+    process it runs in (here, this one), so an earlier cluster would otherwise pass its value on."""
+    import os
+
+    import dask
+    from dask.distributed import LocalCluster
+    saved = os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    try:
+        with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):  # unset
+            return LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                                silence_logs=40, env={"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
+    finally:
+        if saved is not None:
+            os.environ["MALLOC_TRIM_THRESHOLD_"] = saved
 
 
 class DaskExecutor(DaskCluster):
@@ -176,6 +208,8 @@ class DaskExecutor(DaskCluster):
 
     #: work units per worker (more: better balance, more scheduling overhead)
     units_per_worker = 4
+    #: CPU seconds the workers spent on units so far (as :attr:`accelsim.forkpool.ForkPool.cpu_s`)
+    cpu_s = 0.0
 
     def run_batches(self, batches: list[tuple]) -> list[list[Any]]:
         """``batches``: ``(model, workload, tasks, functional, seed, skip)`` each; returns the results of each
@@ -207,7 +241,8 @@ class DaskExecutor(DaskCluster):
                     if type(e).__name__ in ("KilledWorker", "CommClosedError", "FutureCancelledError"):
                         raise AccelsimError(f"Dask: {_one_line(e)}") from None
                     raise
-                out[bi][start:stop] = res
+                out[bi][start:stop], cpu = res
+                self.cpu_s += cpu
         finally:
             for f in futs:
                 f.cancel()

@@ -5,6 +5,7 @@ sampled and exhaustive, and how accurate the sampling is (issue 14).
     python benchmarks/paper_scale.py                       # both parts (the acceptance run)
     python benchmarks/paper_scale.py --part speed          # paper setting, --sample auto, one image
     python benchmarks/paper_scale.py --part accuracy --accuracy-size 400x672 --accuracy-images 2
+    python benchmarks/paper_scale.py --part speed --size 400x672 --dask-local 2   # compare's Dask path
 
 Part ``speed``: trace the three heads of the paper's setting (C = 256, the gate-free baseline at depth 6,
 the dynamic heads at the shipped depth, 800x1333; ``CompareSettings.paper``) on one bundled image, then
@@ -18,6 +19,10 @@ Part ``accuracy``: the same heads at a smaller input (default 400x672, 2 images)
 simulation is affordable, on the targets that sample (they name their work units): exhaustive and
 ``auto`` side by side.  Printed: every (head, target) total's relative error, and over all sampled layers
 the share whose exhaustive cycles fall inside the reported 95 % interval.
+
+``--dask-local N`` / ``--scheduler ADDRESS`` (speed part): every target's heads as one queue on Dask, as
+``accelsim compare`` runs them there; one wall time, and a hash over every report to compare with a local
+run (it must be equal).  The traces go to every worker: ~9 GB each at 800x1333.
 
 Numba and BLAS threads are pinned to one per process (``--jobs`` processes simulate the layers).
 """
@@ -102,6 +107,33 @@ def sampled_layers(rep) -> int:
     return sum(1 for r in rep.results if (r.extra.get("sampling") or {}).get("cycles_var") is not None)
 
 
+def _row(a, t, reps, wall, cpu, eff, out) -> None:
+    """Print and record one target's row: ``reps`` its reports by head, ``wall`` its wall s (None: it ran in
+    one queue with the others), ``cpu`` its workers' CPU s (None: not known)."""
+    n_s = sum(sampled_layers(r) for r in reps.values())
+    n_l = sum(len(r.results) for r in reps.values())
+    cyc = sum(r.total()["cycles"] for r in reps.values())
+    hw = sum((r.total().get("sampling") or {}).get("cycles_half_width", 0.0) ** 2 for r in reps.values()) ** 0.5
+    if n_s:
+        rate = exhaustive_rate(t, a.budget)
+        ex_s, how = sum(eff.values()) / rate / a.jobs, f"extrapolated ({rate:.3g} eff. MACs/s/core)"
+    elif wall is not None:
+        ex_s, how = wall, "measured (this run was exhaustive)"
+    else:
+        ex_s, how = 0.0, "in the queue's wall (this run was exhaustive)"
+    out["targets"][t] = {"wall_s": wall, "worker_cpu_s": cpu, "sampled_layers": n_s, "layers": n_l,
+                         "cycles": cyc, "cycles_half_width": hw, "exhaustive_s": ex_s, "exhaustive_from": how,
+                         "report_hashes": {row: r.hash for row, r in reps.items()}}
+    busy = "-" if cpu is None or wall is None else f"{cpu / (a.jobs * wall):.0%}"
+    w = "(one queue)" if wall is None else f"{wall:.1f}"
+    print(f"| {t} | {n_s}/{n_l} | {w} | {busy} | {cyc:,} +- {hw:,.0f} | {ex_s:,.0f} | {how} |", flush=True)
+
+
+def _hash(out) -> str:
+    import hashlib
+    return hashlib.sha256(json.dumps([v["report_hashes"] for v in out["targets"].values()]).encode()).hexdigest()
+
+
 def _speed_rows(a, targets, traces, eff, reuse, pool, out) -> float:
     """Simulate the heads on every target (on ``pool`` when given), print a row each; the summed wall s."""
     total = 0.0
@@ -111,30 +143,41 @@ def _speed_rows(a, targets, traces, eff, reuse, pool, out) -> float:
         total += wall
         # the workers' CPU s on this target's tasks: jobs x wall - this is time a worker waited (the last chunks,
         # the parent's reports); not known with a pool per call
-        cpu = None if pool is None else pool.cpu_s - cpu0
-        n_s = sum(sampled_layers(r) for r in reps.values())
-        n_l = sum(len(r.results) for r in reps.values())
-        cyc = sum(r.total()["cycles"] for r in reps.values())
-        hw = sum((r.total().get("sampling") or {}).get("cycles_half_width", 0.0) ** 2 for r in reps.values()) ** 0.5
-        if n_s:
-            rate = exhaustive_rate(t, a.budget)
-            ex_s, how = sum(eff.values()) / rate / a.jobs, f"extrapolated ({rate:.3g} eff. MACs/s/core)"
-        else:
-            ex_s, how = wall, "measured (this run was exhaustive)"
-        out["targets"][t] = {"wall_s": wall, "worker_cpu_s": cpu, "sampled_layers": n_s, "layers": n_l,
-                             "cycles": cyc, "cycles_half_width": hw, "exhaustive_s": ex_s, "exhaustive_from": how}
-        busy = "-" if cpu is None else f"{cpu / (a.jobs * wall):.0%}"
-        print(f"| {t} | {n_s}/{n_l} | {wall:.1f} | {busy} | {cyc:,} +- {hw:,.0f} | {ex_s:,.0f} | {how} |",
-              flush=True)
+        _row(a, t, reps, wall, None if pool is None else pool.cpu_s - cpu0, eff, out)
+    out["hash"] = _hash(out)
     return total
+
+
+def _speed_dask(a, targets, traces, eff, reuse, ex, out) -> float:
+    """Every target's heads as one queue on the Dask executor ``ex`` (as ``accelsim compare --dask-local``
+    runs them: each model and workload scattered to every worker once); a row per target, one wall s."""
+    from accelsim.engine import make_model, simulate_pairs, with_sampling
+    t0 = time.perf_counter()
+    pairs = [(with_sampling(make_model(t), a.sample, 0), wl) for t in targets for wl in traces.values()]
+    got = iter(simulate_pairs(pairs, ex, seed=0, reuse={} if reuse is None else reuse))
+    wall = time.perf_counter() - t0
+    for t in targets:
+        _row(a, t, {row: next(got) for row in traces}, None, None, eff, out)
+    out["hash"], out["worker_cpu_s"] = _hash(out), ex.cpu_s
+    print(f"\nthe queue: {wall:.1f} s wall, workers busy {ex.cpu_s / (a.jobs * wall):.0%} "
+          f"({ex.cpu_s:.1f} CPU s on the units)")
+    return wall
+
+
+def _size(text: str) -> tuple[int, int]:
+    """``"HxW"`` -> ``(H, W)``."""
+    h, _, w = text.lower().partition("x")
+    return int(h), int(w)
 
 
 def part_speed(a) -> dict:
     from accelsim.compare import default_targets
     targets = [t for t in (a.targets or ",".join(default_targets())).split(",") if t]
-    s, traces, trace_s = trace_heads((800, 1333), 1)
+    s, traces, trace_s = trace_heads(_size(a.size), 1)
+    where = f"--dask-local {a.dask_local}" if a.dask_local else f"--scheduler {a.scheduler}" if a.scheduler else \
+        f"--jobs {a.jobs}"
     print(f"\n## speed: the paper's setting, C={s.width}, baseline D{s.baseline_depth}, {s.size[0]}x{s.size[1]}, "
-          f"bundled image 0, --sample {a.sample}, --jobs {a.jobs}")
+          f"bundled image 0, --sample {a.sample}, {where}")
     print(f"traced the three heads in {trace_s:.1f} s (not counted below)")
     eff = effectual(traces)
     print("effectual MACs: " + ", ".join(f"{r} {v:.3e}" for r, v in eff.items()))
@@ -157,19 +200,29 @@ def part_speed(a) -> dict:
     from accelsim.forkpool import ForkPool
     with contextlib.ExitStack() as stack:
         t0 = time.perf_counter()
-        pool = None if a.jobs <= 1 or a.fork_per_call else stack.enter_context(ForkPool(a.jobs, traces.values()))
-        out["pool"], out["pool_start_s"] = "per call" if pool is None else "one for the run", time.perf_counter() - t0
-        total = out["pool_start_s"] + _speed_rows(a, targets, traces, eff, reuse, pool, out)  # its start counts
+        if a.dask_local or a.scheduler:
+            from accelsim.distributed import DaskExecutor
+            pool = stack.enter_context(DaskExecutor(a.scheduler, a.dask_local))
+            a.jobs = pool.n_workers  # the extrapolated exhaustive time divides by the workers
+            out["pool"], out["pool_start_s"] = f"Dask, {pool.n_workers} workers", time.perf_counter() - t0
+            total = out["pool_start_s"] + _speed_dask(a, targets, traces, eff, reuse, pool, out)
+        else:
+            pool = None if a.jobs <= 1 or a.fork_per_call else stack.enter_context(ForkPool(a.jobs, traces.values()))
+            out["pool"] = "per call" if pool is None else "one for the run"
+            out["pool_start_s"] = time.perf_counter() - t0
+            total = out["pool_start_s"] + _speed_rows(a, targets, traces, eff, reuse, pool, out)  # its start counts
     ex_total = sum(v["exhaustive_s"] for v in out["targets"].values())
-    print(f"\nall targets: {total:.1f} s per image with --sample {a.sample} (limit 120 s); exhaustive "
+    limit = " (limit 120 s)" if tuple(s.size) == (800, 1333) else ""
+    print(f"\nall targets: {total:.1f} s per image with --sample {a.sample}{limit}; exhaustive "
           f"{ex_total:,.0f} s ({ex_total / 3600:.1f} h; measured + extrapolated as labelled)")
+    print(f"reports' hash (sha256 over every (target, head) report_hash, any executor): {out['hash']}")
     out.update(total_s=total, exhaustive_total_s=ex_total)
     return out
 
 
 def part_accuracy(a) -> dict:
     from accelsim.sampling import SampleSpec
-    size = tuple(int(x) for x in a.accuracy_size.lower().split("x"))
+    size = _size(a.accuracy_size)
     targets = [t for t in a.accuracy_targets.split(",") if t]
     s, traces, trace_s = trace_heads(size, a.accuracy_images)
     print(f"\n## accuracy: C={s.width}, baseline D{s.baseline_depth}, {s.size[0]}x{s.size[1]}, "
@@ -247,6 +300,11 @@ def main(argv=None) -> int:
                          "stands for it (AcceleratorModel.reuse_key)")
     ap.add_argument("--fork-per-call", action="store_true",
                     help="speed part: fork a worker pool per simulate call (as before 2026-12-01), not one for the run")
+    ap.add_argument("--size", default="800x1333", help="speed part: input HxW (default the paper's 800x1333)")
+    ap.add_argument("--dask-local", type=int, default=None,
+                    help="speed part: every target as one queue on a local Dask cluster of N worker processes "
+                         "(accelsim compare's Dask path; the traces are scattered to each worker: mind the memory)")
+    ap.add_argument("--scheduler", default=None, help="speed part: as --dask-local, on this Dask scheduler")
     ap.add_argument("--budget", type=float, default=3.0,
                     help="seconds of throughput.py's largest layer per target, for the extrapolated exhaustive time")
     ap.add_argument("--accuracy-size", default="400x672")

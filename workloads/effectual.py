@@ -30,6 +30,11 @@ def memoize(on: bool = True) -> None:
     _MEMO = {} if on else None
 
 
+def memoizing() -> bool:
+    """Whether :func:`memoize` turned the memo on in this process."""
+    return _MEMO is not None
+
+
 def _identity(inst: LayerInstance) -> tuple:
     """The objects an effectual count depends on: the layer (shape), the operands' patterns, the output mask."""
     def pat(x):

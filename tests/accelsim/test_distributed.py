@@ -207,3 +207,29 @@ def test_compare_cli_dask_local_2_matches_jobs_1(tmp_path, capsys):
         res = json.loads(capsys.readouterr().out)
         hashes.append({(e["model"], e["target"]): e["report_hash"] for e in res["entries"] if e["kind"] == "simulated"})
     assert hashes[0] == hashes[1] and len(hashes[0]) >= 3
+
+
+def _worker_state():
+    import os as _os
+
+    from workloads import effectual
+    return _os.environ.get("MALLOC_TRIM_THRESHOLD_"), effectual.memoizing()
+
+
+def test_local_cluster_workers_keep_glibc_malloc_defaults_and_count_their_cpu(npz, monkeypatch):
+    """Dask's nanny sets MALLOC_TRIM_THRESHOLD_, which switches off glibc's dynamic mmap threshold (fresh pages
+    for every large per-layer array: 1.8x the CPU s at 400x672); a cluster that ``--dask-local`` starts has
+    its workers without it, also where an earlier cluster's nanny left it in this process's environment.
+    Units run with the effectual-MAC memo on (as ForkPool children) and report their CPU seconds."""
+    from accelsim.distributed import DaskExecutor
+    from accelsim.engine import make_model, simulate
+    from workloads import Workload
+    wl = Workload.load(npz)
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")  # as a nanny of this process leaves it
+    with DaskExecutor(None, 1) as ex:
+        assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536"  # this process's environment is restored
+        assert ex.client.submit(_worker_state, pure=False).result() == (None, False)
+        rep = simulate(wl, make_model("eie"), executor=ex, progress=False)
+        assert ex.cpu_s > 0
+        assert ex.client.submit(_worker_state, pure=False).result() == (None, True)
+    assert rep.hash == _hash(npz, "eie", jobs=1)
