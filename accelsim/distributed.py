@@ -179,6 +179,15 @@ def _run_unit(model, workload, tasks, functional, seed, skip):
     return res, time.process_time() - t0
 
 
+def _available_memory() -> int | None:
+    """Bytes of memory available to new processes now (psutil, a dependency of Dask's distributed), or None."""
+    try:
+        import psutil
+        return int(psutil.virtual_memory().available)
+    except Exception:  # noqa: BLE001 - no estimate: no check
+        return None
+
+
 def _local_cluster(n: int):
     """A LocalCluster of ``n`` one-thread worker processes whose glibc keeps its malloc defaults.
 
@@ -211,6 +220,20 @@ class DaskExecutor(DaskCluster):
     #: CPU seconds the workers spent on units so far (as :attr:`accelsim.forkpool.ForkPool.cpu_s`)
     cpu_s = 0.0
 
+    def _check_local_memory(self, batches: list[tuple]) -> None:
+        """On a cluster started here, every worker gets its own copy of every workload (this machine's memory
+        holds them all, beside this process's): refuse before scattering when the copies need more than 90 %
+        of the memory available now, as a one-line SettingsError naming ``dask_local``."""
+        if self.cluster is None:
+            return
+        seen = {id(b[1]): b[1] for b in batches}
+        need = self.n_workers * sum(w.nbytes() for w in seen.values() if hasattr(w, "nbytes"))
+        avail = _available_memory()
+        if avail is not None and need > 0.9 * avail:
+            raise SettingsError("dask_local", f"{self.n_workers} workers each holding a copy of the workloads need "
+                                              f"{need / 2 ** 30:.1f} GiB, more than 90 % of the {avail / 2 ** 30:.1f} "
+                                              f"GiB available; use jobs (a fork pool shares them) or fewer workers")
+
     def run_batches(self, batches: list[tuple]) -> list[list[Any]]:
         """``batches``: ``(model, workload, tasks, functional, seed, skip)`` each; returns the results of each
         batch's tasks in task order (as :func:`accelsim.engine.run_tasks` would)."""
@@ -219,6 +242,7 @@ class DaskExecutor(DaskCluster):
         units = plan_units(batches, self.units_per_worker * max(1, self.n_workers))
         if not units:
             return out
+        self._check_local_memory(batches)
         shipped: dict[int, Any] = {}  # id(object) -> future, each model and workload once per worker
 
         def ship(obj):

@@ -505,6 +505,18 @@ class Workload:
     def n_images(self) -> int:
         return max(1, len(self.images))
 
+    def nbytes(self) -> int:
+        """Bytes of the arrays this workload holds in memory (weights, biases, activations, output masks): what
+        a copy of it in another process costs, e.g. on each Dask worker."""
+        def nb(x) -> int:
+            if x is None:
+                return 0
+            if isinstance(x, SparseTensor):
+                return int(x.mask.nbytes) + (0 if x.values is None else int(x.values.nbytes))
+            return int(getattr(x, "nbytes", 0))
+        total = sum(nb(L.weights) + nb(L.bias) for L in self.layers.values())
+        return total + sum(nb(d.acts) + nb(d.out_mask) for img in self.images for d in img.values())
+
     def layer_names(self) -> list[str]:
         """Layer names in a topological order that keeps insertion order where free."""
         order = {n: i for i, n in enumerate(self.layers)}

@@ -233,3 +233,20 @@ def test_local_cluster_workers_keep_glibc_malloc_defaults_and_count_their_cpu(np
         assert ex.cpu_s > 0
         assert ex.client.submit(_worker_state, pure=False).result() == (None, True)
     assert rep.hash == _hash(npz, "eie", jobs=1)
+
+
+def test_local_cluster_refuses_workload_copies_larger_than_memory(npz, monkeypatch):
+    """Each local worker holds its own copy of the workloads: more than 90 % of the available memory is a
+    one-line error naming dask_local, raised before anything is scattered."""
+    from accelsim import distributed
+    from accelsim.engine import make_model, simulate
+    from workloads import Workload
+    wl = Workload.load(npz)
+    with distributed.DaskExecutor(None, 2) as ex:
+        monkeypatch.setattr(distributed, "_available_memory", lambda: int(2 * wl.nbytes() / 0.9) - 1)
+        with pytest.raises(SettingsError, match=r"^dask_local: 2 workers each holding a copy of the workloads "
+                                                r"need .* GiB, more than 90 % of the"):
+            simulate(wl, make_model("dcnn"), executor=ex, progress=False)
+        assert not ex.client.who_has()  # nothing scattered
+        monkeypatch.setattr(distributed, "_available_memory", lambda: int(2 * wl.nbytes() / 0.9) + 1)
+        assert simulate(wl, make_model("dcnn"), executor=ex, progress=False).hash == _hash(npz, "dcnn", jobs=1)

@@ -91,3 +91,21 @@ def test_materialize_is_seeded_and_exact():
     assert i1.act_mask().sum() == round(0.55 * 8 * 81)
     assert i1.out_mask.sum() == round(0.25 * 49)
     assert set(i1.synthetic) == {"weights", "acts", "out_mask"} and i1.functional_ok
+
+
+def test_nbytes_counts_every_array_once():
+    """Workload.nbytes: weights, bias, activations (dense or a SparseTensor's mask and values) and output
+    masks, per image; what a pickled copy costs, give or take its small metadata."""
+    import pickle
+
+    rng = np.random.default_rng(0)
+    wl = Workload("nb")
+    w = rng.standard_normal((4, 3, 3, 3))
+    wl.add_layer(Layer("c", "conv", C=3, K=4, H=6, W=6, R=3, S=3, padding=1, weights=w, bias=np.zeros(4)))
+    a0 = np.maximum(0, rng.standard_normal((3, 6, 6)))
+    a1 = SparseTensor(a0 > 0.5, a0[a0 > 0.5])
+    wl.set_image_data(0, "c", acts=a0, out_mask=np.ones((6, 6), bool))
+    wl.set_image_data(1, "c", acts=a1)
+    want = w.nbytes + 4 * 8 + a0.nbytes + 36 + a1.mask.nbytes + a1.values.nbytes
+    assert wl.nbytes() == want
+    assert want <= len(pickle.dumps(wl)) <= want + 20_000
