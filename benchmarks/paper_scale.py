@@ -22,7 +22,8 @@ the share whose exhaustive cycles fall inside the reported 95 % interval.
 
 ``--dask-local N`` / ``--scheduler ADDRESS`` (speed part): every target's heads as one queue on Dask, as
 ``accelsim compare`` runs them there; one wall time, and a hash over every report to compare with a local
-run (it must be equal).  The traces go to every worker: ~9 GB each at 800x1333.
+run (it must be equal).  The traces go to every worker: 6.9 GiB each at 800x1333 (``Workload.nbytes``);
+a local cluster refuses copies that would not fit in memory.
 
 Numba and BLAS threads are pinned to one per process (``--jobs`` processes simulate the layers).
 """

@@ -55,7 +55,9 @@ AUTHORS_SIM_FC8 = {2: (10194, 0.695489), 3: (8827, 0.803196), 4: (8386, 0.845434
 #: in the authors' format as our encoder stored them, with an empty bias column at C rounded up to 64, the
 #: sizes of params.h as layer_dump2.py sets them): name -> {NZFETCH_buffersize: cycles}.  NT-Wd is the sum of
 #: its three passes' runs (the simulator runs one pass of up to 4096 outputs).  The output equalled W a at
-#: both sizes on every layer.  Run 2026-12-01; the model is 6 cycles faster per pass at every size.
+#: both sizes on every layer.  Run 2026-12-01; the model is 6 cycles faster per pass at every size.  These
+#: numbers hold for the matrices this code draws (synthetic_matrix / synthetic_acts with the seeds below):
+#: a change to either invalidates them, and the row and its test then fail.
 AUTHORS_SIM_TABLE_IV = {
     "Alex-6": {2: 27185, 8: 23057}, "Alex-7": {2: 12115, 8: 10259}, "Alex-8": {2: 8716, 8: 6575},
     "VGG-6": {2: 25997, 8: 19923}, "VGG-7": {2: 8669, 8: 6699}, "VGG-8": {2: 9079, 8: 6686},
@@ -273,8 +275,7 @@ def validate(shared: Path | None, full: bool = False) -> dict:
                         idle, FIG8_IDLE_AT_DEPTH_1, "", kind="validation", tol=0.2,
                         note="idle = 1 - multiply-adds / (PEs x cycles) at fifo_depth 1 (NZFETCH_buffersize 2), the "
                              f"authors' simulator's own Efficiency; on the 9 synthetic layers the authors' simulator "
-                             f"gives {idle_authors:.3f} and the model {idle_model_syn:.3f}, so the queue is not the "
-                             f"miss; "
+                             f"gives {idle_authors:.3f} and the model {idle_model_syn:.3f}; "
                              + ", ".join(f"{k} {v:.2f}" for k, v in idle_util_d1.items())
                              + f" (Alex-8: the real dump if present, the others seeded uniform synthetic); with mean "
                                f"PE work instead (empty columns as work) {float(np.mean(list(idle_d1.values()))):.2f}; "
