@@ -320,10 +320,15 @@ def main(argv=None) -> int:
           f"{platform.python_version()}; commit {_commit()}; date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print(f"# command: python benchmarks/paper_scale.py {' '.join(sys.argv[1:] if argv is None else argv)}")
     res = {}
-    if a.part in ("speed", "both"):
-        res["speed"] = part_speed(a)
-    if a.part in ("accuracy", "both"):
-        res["accuracy"] = part_accuracy(a)
+    from accelsim.errors import AccelsimError
+    try:
+        if a.part in ("speed", "both"):
+            res["speed"] = part_speed(a)
+        if a.part in ("accuracy", "both"):
+            res["accuracy"] = part_accuracy(a)
+    except AccelsimError as e:  # bad settings (e.g. --dask-local copies that do not fit): one line, as the CLI
+        print(f"paper_scale.py: {e}", file=sys.stderr)
+        return 2
     if a.json:
         Path(a.json).write_text(json.dumps(res, indent=1, default=str))
     return 0
