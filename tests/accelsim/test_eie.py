@@ -441,3 +441,37 @@ def test_build_matrix_refuses_entries_outside_the_matrix(rows, cols, what):
     from accelsim.errors import AccelsimError
     with pytest.raises(AccelsimError, match=f"sparse matrix {what} outside"):
         build_matrix(np.array(rows), np.array(cols), np.ones(2), 6, 3, 2)
+
+
+def test_authors_dump_writer_round_trips_the_dump_byte_for_byte(dump, fc8, tmp_path):
+    """write_authors_dump(matrix_from_dump(d)) gives d's files exactly; a synthetic matrix without a bias or
+    shared weights is padded to 64 inputs, gets an empty bias column and reads back with its rows."""
+    from accelsim.errors import AccelsimError
+    from accelsim.models.eie.formats import write_authors_dump
+    from workloads.eie_dump import read_dump
+    out = tmp_path / "fc8"
+    info = write_authors_dump(fc8, fc8.meta["act"], out)
+    assert info["decodes"] and info["n_in_padded"] == 4096
+    names = sorted(str(p.relative_to(dump)) for p in dump.rglob("*.dat"))
+    assert names == sorted(str(p.relative_to(out)) for p in out.rglob("*.dat")) and len(names) == 130
+    for n in names:
+        assert (dump / n).read_bytes() == (out / n).read_bytes(), n
+    with pytest.raises(AccelsimError, match="exists"):
+        write_authors_dump(fc8, fc8.meta["act"], out)
+    rng = np.random.default_rng(3)
+    m = synthetic_matrix(100, 70, 0.1, rng, 64, 64, 4)
+    info = write_authors_dump(m, synthetic_acts(70, 0.5, rng), tmp_path / "syn")
+    assert info == {"folder": str(tmp_path / "syn"), "n_in_padded": 128, "decodes": False,
+                    "max_entries_per_pe": int(m.ptr[0, :, -1].max())}
+    d = read_dump(tmp_path / "syn", n_out=100, n_pe=64, n_in=128)
+    for p in range(64):
+        s, n = int(m.base[0, p]), int(m.ptr[0, p, -1])
+        np.testing.assert_array_equal(d.row[p], m.row[s:s + n])
+        assert d.ptr[p][-1] == d.ptr[p][-2] == d.ptr[p][70] == n  # empty padded inputs and bias column
+    assert not list(tmp_path.glob(".syn.*"))  # no temporary folder left
+    m2 = synthetic_matrix(2000, 64, 0.02, rng, 64, 64, 4)  # ~32 rows per PE: zero runs over 15, padding
+    assert m2.n_padding > 0
+    write_authors_dump(m2, synthetic_acts(64, 0.5, rng), tmp_path / "pad")
+    d2 = read_dump(tmp_path / "pad", n_out=2000, n_pe=64, n_in=64)
+    code = np.concatenate(d2.code)
+    np.testing.assert_array_equal(code == 0, m2.value == 0)  # padding keeps code 0, real entries never

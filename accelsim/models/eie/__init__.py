@@ -111,10 +111,11 @@ from .formats import (
                       prune_magnitude,
                       synthetic_acts,
                       synthetic_matrix,
+                      write_authors_dump,
 )
 from .mapping import PixelVectors, lowered_weights, run_matrix
 from .model import EIE
 
 __all__ = ["EIE", "ENTRY_BITS", "EIEMatrix", "PixelVectors", "build_matrix", "kmeans_share", "lowered_weights",
            "matrix_from_dense", "matrix_from_dump", "prune_magnitude", "run_matrix", "synthetic_acts",
-           "synthetic_matrix"]
+           "synthetic_matrix", "write_authors_dump"]

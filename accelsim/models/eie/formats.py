@@ -441,3 +441,64 @@ def synthetic_matrix(K: int, C: int, density: float, rng: np.random.Generator, n
 def synthetic_acts(C: int, density: float, rng: np.random.Generator) -> np.ndarray:
     from workloads.synthetic import random_tensor
     return random_tensor((C,), density, rng, nonneg=True)
+
+
+def write_authors_dump(m: EIEMatrix, act: np.ndarray, folder, pass_index: int = 0) -> dict:
+    """Write pass ``pass_index`` of ``m`` and its input vector ``act`` (C,) in the EIE authors' dump format
+    (``workloads.eie_dump``'s, the one ``RalphMao/EIE-simulator`` reads from its ``data/``), so that their
+    simulator can run the same matrix this model runs.
+
+    Laid out as the authors' ``layer_dump2.py`` lays a layer out: the inputs padded with empty columns to
+    a multiple of the PE count, then the bias column (an empty one when ``m`` has none; its activation is
+    1.0 in the simulator).  Entries are written as stored, padding included (code 0).  Codebook-shared
+    weights keep their codes and codebook; unshared ones get codes 1..15 in turn and a placeholder codebook,
+    so their files time exactly but do not decode to ``m``'s values (``"decodes": False``).  Written into a
+    temporary folder beside ``folder`` and renamed, so nothing is half-written; ``folder`` must not exist.
+    Returns ``{"folder", "n_in_padded", "max_entries_per_pe", "decodes"}``: the simulator's params.h needs
+    them (ACT_length = n_in_padded, PTRVEC_num_lines = n_in_padded + 2, SPMAT lines from max_entries_per_pe);
+    ``act.dat`` holds n_in_padded values, zero past C.  How this was used against the authors' simulator:
+    ``docs/timing-model.md`` (EIE, "Against the authors' own simulator")."""
+    import shutil
+    import tempfile
+    folder = Path(folder)
+    if folder.exists():
+        raise AccelsimError(f"{folder}: exists; write_authors_dump writes a new folder")
+    if not 0 <= pass_index < m.n_pass:
+        raise AccelsimError(f"pass_index {pass_index}: the matrix has {m.n_pass} pass(es)")
+    act = np.asarray(act, dtype=np.float64).reshape(-1)
+    if act.shape[0] != m.n_in:
+        raise AccelsimError(f"act: {act.shape[0]} values for a matrix of {m.n_in} inputs")
+    n_pad = -(-m.n_in // m.n_pe) * m.n_pe
+    if m.has_bias and n_pad != m.n_in:
+        raise AccelsimError(f"a matrix with a bias column needs C a multiple of {m.n_pe} PEs, got C={m.n_in}")
+    shared = m.codebook is not None and bool((m.code >= 0).all())
+    if shared:
+        codes, book = m.code.astype(np.uint32), np.asarray(m.codebook, dtype=np.float64)
+    else:  # timing only: any non-zero code per real entry, 0 for padding (value 0)
+        codes = (1 + np.arange(m.n_entries) % 15).astype(np.uint32)
+        codes[m.value == 0] = 0
+        book = np.concatenate([[0.0], np.arange(1, 16, dtype=np.float64)])
+    a = np.zeros(n_pad)
+    a[:m.n_in] = act
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        (tmp / "ptr").mkdir()
+        (tmp / "spm").mkdir()
+        widest = 0
+        for p in range(m.n_pe):
+            pt = m.ptr[pass_index, p]
+            # columns 0..C-1, empty columns up to n_pad, the bias column (empty without a bias), the end
+            ptr = np.concatenate([pt[:m.n_in + 1], np.repeat(pt[m.n_in], n_pad - m.n_in),
+                                  [pt[-1] if m.has_bias else pt[m.n_in]]])
+            s, n = int(m.base[pass_index, p]), int(pt[-1])
+            ptr.astype("<u4").tofile(tmp / "ptr" / f"ptr{p}.dat")
+            np.stack([codes[s:s + n], m.run[s:s + n].astype(np.uint32)], axis=1).astype("<u4").tofile(
+                tmp / "spm" / f"spm{p}.dat")
+            widest = max(widest, n)
+        a.astype("<f4").tofile(tmp / "act.dat")
+        book.astype("<f4").tofile(tmp / "arithm.dat")
+        tmp.rename(folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return {"folder": str(folder), "n_in_padded": n_pad, "max_entries_per_pe": widest, "decodes": shared}
