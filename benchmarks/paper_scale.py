@@ -290,6 +290,21 @@ def _commit() -> str:
         return "?"
 
 
+def _cpu() -> str:
+    """CPU model, family and whether it has AVX-512: the same code took 2.0-2.2x the CPU seconds on a VM
+    without it (RESULTS §7, tenth and twelfth passes), so the wall times here mean little without it."""
+    info = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            k, _, v = line.partition(":")
+            info.setdefault(k.strip(), v.strip())
+    except OSError:
+        return platform.processor() or "cpu unknown"
+    avx512 = "avx512f" in info.get("flags", "").split()
+    return (f"{info.get('model name', '?')} (family {info.get('cpu family', '?')} model {info.get('model', '?')}, "
+            f"{'with' if avx512 else 'no'} AVX-512)")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--part", choices=("speed", "accuracy", "both"), default="both")
@@ -316,7 +331,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", help="also write everything to this JSON file")
     a = ap.parse_args(argv)
     print("# accelsim: the paper's setting, sampled and exhaustive (benchmarks/paper_scale.py)")
-    print(f"# machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, python "
+    print(f"# machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, {_cpu()}, python "
           f"{platform.python_version()}; commit {_commit()}; date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print(f"# command: python benchmarks/paper_scale.py {' '.join(sys.argv[1:] if argv is None else argv)}")
     res = {}
