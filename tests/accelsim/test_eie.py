@@ -113,11 +113,8 @@ def test_table_iv_layers_match_the_authors_simulator_up_to_its_pipeline_fill(cfg
     """Table IV layers as ``validate`` builds them (seed 0) against the authors' own simulator run on the same
     matrices (AUTHORS_SIM_TABLE_IV): 6 cycles fewer at buffer sizes 2 and 8 (one pass: the simulator's
     pipeline fill), as on the real fc8 dump."""
-    from accelsim.models.eie.validate import AUTHORS_SIM_TABLE_IV, TABLE_IV, _name_seed
-    _n, C, K, wd, ad, _th, _act = next(t for t in TABLE_IV if t[0] == name)
-    rng = np.random.default_rng([2016, 0, _name_seed(name)])
-    mm = synthetic_matrix(K, C, wd, rng, cfg["n_pe"], cfg["act_regs_per_pe"], cfg["index_bits"])
-    a = synthetic_acts(C, ad, rng)
+    from accelsim.models.eie.validate import AUTHORS_SIM_TABLE_IV, table_iv_instance
+    mm, a = table_iv_instance(name, 0, cfg)
     assert mm.n_pass == 1
     got = {b: run_matrix(mm, a[None], cfg, fifo_depth=b - 1)["cycles"] - AUTHORS_SIM_TABLE_IV[name][b] for b in (2, 8)}
     assert got == {2: -6, 8: -6}, got

@@ -471,13 +471,14 @@ def write_authors_dump(m: EIEMatrix, act: np.ndarray, folder, pass_index: int = 
     n_pad = -(-m.n_in // m.n_pe) * m.n_pe
     if m.has_bias and n_pad != m.n_in:
         raise AccelsimError(f"a matrix with a bias column needs C a multiple of {m.n_pe} PEs, got C={m.n_in}")
+    from workloads.eie_dump import CODEBOOK_SIZE
     shared = m.codebook is not None and bool((m.code >= 0).all())
     if shared:
         codes, book = m.code.astype(np.uint32), np.asarray(m.codebook, dtype=np.float64)
     else:  # timing only: any non-zero code per real entry, 0 for padding (value 0)
-        codes = (1 + np.arange(m.n_entries) % 15).astype(np.uint32)
+        codes = (1 + np.arange(m.n_entries) % (CODEBOOK_SIZE - 1)).astype(np.uint32)
         codes[m.value == 0] = 0
-        book = np.concatenate([[0.0], np.arange(1, 16, dtype=np.float64)])
+        book = np.arange(CODEBOOK_SIZE, dtype=np.float64)  # code 0 = 0.0 (padding), as the reader requires
     a = np.zeros(n_pad)
     a[:m.n_in] = act
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
