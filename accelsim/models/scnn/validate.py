@@ -132,31 +132,33 @@ def granularity(small, big, allrows: list[dict]) -> dict:
     """64 PEs x 16 vs 4 x 256 multipliers on every 3a/5b layer at its real densities: cycles, chip-cycle
     utilisation, the PE busy-cycle math utilisation (busy = issue steps + crossbar stalls), the share of
     the cycles of each breakdown cause and the issue-step occupancy per plane size (28x28: 3a, 7x7: 5b)."""
-    gran = {}
-    for label, m in (("64x16", small), ("4x256", big)):
-        g = {"cycles": 0, "macs_effectual": 0, "pe_active_slots": 0, "pe_issue_slots": 0}
-        FI = m.cfg["multipliers.F"] * m.cfg["multipliers.I"]
-        bd: dict = {}
-        plane: dict = {}
-        for x in allrows:
-            rr = _run(m, layer_from_row(x, None))
-            g["cycles"] += rr.cycles
-            g["macs_effectual"] += rr.macs_effectual
-            g["pe_issue_slots"] += rr.extra["multiplier_steps"] * FI
-            g["pe_active_slots"] += (rr.extra["multiplier_steps"] + rr.extra["conflict_stall_pe_cycles"]) * FI
-            for k, v in rr.breakdown.items():
-                bd[k] = bd.get(k, 0) + v
-            pl = plane.setdefault(f"{x['H']}x{x['W']}", [0, 0, 0])
-            pl[0] += rr.cycles
-            pl[1] += rr.macs_effectual
-            pl[2] += rr.extra["multiplier_steps"] * FI
-        g["chip_utilization"] = g["macs_effectual"] / (g["cycles"] * m.peak_macs_per_cycle())
-        g["math_utilization_pe_active"] = g["macs_effectual"] / g["pe_active_slots"]
-        g["math_utilization_issue_steps"] = g["macs_effectual"] / g["pe_issue_slots"]
-        g["breakdown_share"] = {k: v / g["cycles"] for k, v in bd.items() if v}
-        g["by_plane"] = {k: {"cycles": c, "math_utilization_issue_steps": e / s} for k, (c, e, s) in plane.items()}
-        gran[label] = g
-    return gran
+    return {"64x16": design_granularity(small, allrows), "4x256": design_granularity(big, allrows)}
+
+
+def design_granularity(m, allrows: list[dict]) -> dict:
+    """One design's side of :func:`granularity` on ``allrows``."""
+    g = {"cycles": 0, "macs_effectual": 0, "pe_active_slots": 0, "pe_issue_slots": 0}
+    FI = m.cfg["multipliers.F"] * m.cfg["multipliers.I"]
+    bd: dict = {}
+    plane: dict = {}
+    for x in allrows:
+        rr = _run(m, layer_from_row(x, None))
+        g["cycles"] += rr.cycles
+        g["macs_effectual"] += rr.macs_effectual
+        g["pe_issue_slots"] += rr.extra["multiplier_steps"] * FI
+        g["pe_active_slots"] += (rr.extra["multiplier_steps"] + rr.extra["conflict_stall_pe_cycles"]) * FI
+        for k, v in rr.breakdown.items():
+            bd[k] = bd.get(k, 0) + v
+        pl = plane.setdefault(f"{x['H']}x{x['W']}", [0, 0, 0])
+        pl[0] += rr.cycles
+        pl[1] += rr.macs_effectual
+        pl[2] += rr.extra["multiplier_steps"] * FI
+    g["chip_utilization"] = g["macs_effectual"] / (g["cycles"] * m.peak_macs_per_cycle())
+    g["math_utilization_pe_active"] = g["macs_effectual"] / g["pe_active_slots"]
+    g["math_utilization_issue_steps"] = g["macs_effectual"] / g["pe_issue_slots"]
+    g["breakdown_share"] = {k: v / g["cycles"] for k, v in bd.items() if v}
+    g["by_plane"] = {k: {"cycles": c, "math_utilization_issue_steps": e / s} for k, (c, e, s) in plane.items()}
+    return g
 
 
 def kc8_utilization(model, allrows: list[dict]) -> tuple[float, dict]:
