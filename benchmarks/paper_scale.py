@@ -165,16 +165,11 @@ def _speed_dask(a, targets, traces, eff, reuse, ex, out) -> float:
     return wall
 
 
-def _size(text: str) -> tuple[int, int]:
-    """``"HxW"`` -> ``(H, W)``."""
-    h, _, w = text.lower().partition("x")
-    return int(h), int(w)
-
-
 def part_speed(a) -> dict:
     from accelsim.compare import default_targets
+    from dynhead.cost import parse_size
     targets = [t for t in (a.targets or ",".join(default_targets())).split(",") if t]
-    s, traces, trace_s = trace_heads(_size(a.size), 1)
+    s, traces, trace_s = trace_heads(parse_size(a.size), 1)
     where = f"--dask-local {a.dask_local}" if a.dask_local else f"--scheduler {a.scheduler}" if a.scheduler else \
         f"--jobs {a.jobs}"
     print(f"\n## speed: the paper's setting, C={s.width}, baseline D{s.baseline_depth}, {s.size[0]}x{s.size[1]}, "
@@ -223,7 +218,8 @@ def part_speed(a) -> dict:
 
 def part_accuracy(a) -> dict:
     from accelsim.sampling import SampleSpec
-    size = _size(a.accuracy_size)
+    from dynhead.cost import parse_size
+    size = parse_size(a.accuracy_size)
     targets = [t for t in a.accuracy_targets.split(",") if t]
     s, traces, trace_s = trace_heads(size, a.accuracy_images)
     print(f"\n## accuracy: C={s.width}, baseline D{s.baseline_depth}, {s.size[0]}x{s.size[1]}, "
@@ -336,12 +332,13 @@ def main(argv=None) -> int:
     print(f"# command: python benchmarks/paper_scale.py {' '.join(sys.argv[1:] if argv is None else argv)}")
     res = {}
     from accelsim.errors import AccelsimError
+    from dynhead.errors import DynheadError
     try:
         if a.part in ("speed", "both"):
             res["speed"] = part_speed(a)
         if a.part in ("accuracy", "both"):
             res["accuracy"] = part_accuracy(a)
-    except AccelsimError as e:  # bad settings (e.g. --dask-local copies that do not fit): one line, as the CLI
+    except (AccelsimError, DynheadError) as e:  # bad settings (--size, --dask-local copies that do not fit): one line
         print(f"paper_scale.py: {e}", file=sys.stderr)
         return 2
     if a.json:
