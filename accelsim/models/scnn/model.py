@@ -87,8 +87,10 @@ Reads top-down like the paper (Sec. III-IV; ``../shared/docs/accelerators.md`` s
    split into passes whose tiles fit and the input is read from DRAM once.  Outputs of a
    PE that overflow its OARAM are written to DRAM (output entries are estimated as the
    outputs with at least one effectual product: ReLU zeros are unknown in timing mode).
-   Weights are always streamed from DRAM, broadcast to all PEs, once per pass and (c,
-   group) block when the block fits the weight FIFO, else once per I-vector.  Per pass,
+   Weights are always streamed from DRAM and broadcast to all PEs: a PE needs the (c, group)
+   block of a channel its tile has non-zero activations in, once when the block fits the
+   weight FIFO, else once per I-vector; one broadcast read serves every PE, so a round reads
+   each block as often as the PE that needs it most (``rounds.dram_weight_loads``).  Per pass,
    DRAM time ``bytes / (bandwidth/clock)`` overlaps compute (double-buffered); the excess
    is ``memory_stall``.
 

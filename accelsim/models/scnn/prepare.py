@@ -16,7 +16,7 @@ from .crossbar import ARB_CODES, XBAR_CODES
 from .formats import ActCounter, build_act_streams, build_weight_streams, pad_prefix
 from .kernel import PAD_A, PAD_W, bank_terms
 from .maskcount import masked_products
-from .rounds import Prepared, group_classes, unit_classes, unit_keys
+from .rounds import Prepared, dram_weight_loads, group_classes, unit_classes, unit_keys
 from .tilekeys import full_tiles, tile_classes
 
 
@@ -111,6 +111,7 @@ def prepare_layer(cfg: ArchConfig, inst: LayerInstance, eb: int) -> Prepared:
             dram_in = np.array([in_tile[t].sum() for t in plan.pass_tiles]) * eb / 8
     out_tile, out_total = out_entries_per_tile(inst, plan)
     dram_out = output_spill_bytes_pass(plan, cfg, out_tile, out_total, eb, cfg["oaram_bytes"])
+    wround = dram_weight_loads(plan, ast, wst, F, I, cfg["weight_fifo.entries"])
     return Prepared(inst, plan, ast, wst, act_dram, note, has_mask, mask, skip, streams, xbar,
                     halo_r, drain_r, halo_psums, drained, in_tile, dram_in, dram_out, out_total,
-                    timing_streams, mask_count, *unit_classes(ukey))
+                    timing_streams, mask_count, *unit_classes(ukey), wround)

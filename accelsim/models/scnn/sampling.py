@@ -32,47 +32,34 @@ from .rounds import Prepared, round_numbers
 GROUPED_AT_ONCE = 1 << 22
 
 
-def round_closed_forms(prep: Prepared, F: int, I: int, fifo_entries: int):
+def round_closed_forms(prep: Prepared, F: int, I: int):
     """Per round, from the stream lengths alone (no kernel): the most multiplier steps any PE issues when no
-    step stalls or is skipped (the strata's work proxy), and the weight entries the round loads from DRAM
-    (``wround`` of :func:`round_numbers`, exactly: the kernel's count per (channel, group) block with
-    activations, ``weights`` when the block fits the weight FIFO, else ``weights x I-vectors``)."""
+    step stalls or is skipped (the strata's work proxy); and the weight entries the round reads from DRAM
+    (``prep.wround``, :func:`~.rounds.dram_weight_loads`, the same for both paths)."""
     plan, ast, wst = prep.plan, prep.ast, prep.wst
     T = plan.tiles.shape[0]
     G, CVg = wst.cv0.shape[0], wst.CVg
     na = np.diff(ast.ptr).reshape(T, ast.CV)
     nw = np.diff(wst.ptr).reshape(G, CVg)
     niv, nwv = -(-na // I), -(-nw // F)
-    fit = nwv <= fifo_entries
-    wfit, wrest = np.where(fit, nw, 0), np.where(fit, 0, nw)
     if CVg == ast.CV and not wst.cv0.any():
-        # every group reads every channel: three matrix products (float64 BLAS, exact: every sum is an integer
+        # every group reads every channel: a matrix product (float64 BLAS, exact: every sum is an integer
         # below 2**53), not a loop over the groups
-        def mm(a, b):
-            return np.rint(a.astype(np.float64) @ b.astype(np.float64).T).astype(np.int64)
-        steps = mm(niv, nwv)
-        wload = mm(na > 0, wfit) + mm(niv, wrest)
+        steps = np.rint(niv.astype(np.float64) @ nwv.astype(np.float64).T).astype(np.int64)
     elif T * G * CVg <= GROUPED_AT_ONCE:
         # grouped / depthwise (256 groups of one channel on the heads' scale convs, ~10 us each in a loop):
         # every group at once, group g reading channels cv0[g] + 0 .. CVg - 1
         ch = wst.cv0.astype(np.int64)[:, None] + np.arange(CVg)      # (G, CVg)
-        a_iv = niv[:, ch]                                             # (T, G, CVg)
-        steps = np.einsum("tgc,gc->tg", a_iv, nwv)
-        wload = np.einsum("tgc,gc->tg", (na[:, ch] > 0).astype(np.int64), wfit) + np.einsum("tgc,gc->tg", a_iv, wrest)
+        steps = np.einsum("tgc,gc->tg", niv[:, ch], nwv)
     else:  # a large grouped layer: group by group (bounded memory)
         steps = np.zeros((T, G), dtype=np.int64)
-        wload = np.zeros((T, G), dtype=np.int64)
         for g in range(G):
             c0 = int(wst.cv0[g])
-            a_iv = niv[:, c0:c0 + CVg]
-            steps[:, g] = a_iv @ nwv[g]
-            wload[:, g] = (na[:, c0:c0 + CVg] > 0).astype(np.int64) @ wfit[g] + a_iv @ wrest[g]
+            steps[:, g] = niv[:, c0:c0 + CVg] @ nwv[g]
     rt, rg = plan.round_tile, plan.round_group
     act = (rt >= 0) & (rg >= 0)
     t, g = np.maximum(rt, 0), np.maximum(rg, 0)
-    wl = np.where(act, wload[t, g], 0)
-    wround = wl.sum(axis=1) if plan.mode == "channel" else wl.max(axis=1, initial=0)
-    return np.where(act, steps[t, g], 0).max(axis=1, initial=0), wround
+    return np.where(act, steps[t, g], 0).max(axis=1, initial=0), prep.wround
 
 
 class RoundSpace(UnitSpace):
@@ -87,7 +74,7 @@ class RoundSpace(UnitSpace):
         self.npe = cfg["pe_rows"] * cfg["pe_cols"]
         plan = prep.plan
         NR = plan.round_tile.shape[0]
-        proxy, self.wround = round_closed_forms(prep, self.F, self.I, cfg["weight_fifo.entries"])
+        proxy, self.wround = round_closed_forms(prep, self.F, self.I)
         #: each round's simulated cycles (``cyc``) once run (NaN: not run), to apportion compute over passes
         self.seen = np.full(NR, np.nan)
         # the exhaustive run's cost in rounds: its distinct (round, PE) units (run once each) over the PEs
