@@ -701,3 +701,16 @@ def test_weight_streams_equal_the_per_block_encoding(seed, C, K, R, stride, dil,
                 assert np.array_equal(wst.q[sl], (sc * dil - ph % s) // s)
                 b += 1
     assert b == wst.ptr.shape[0] - 1 and wst.CVg == C * nph
+
+
+def test_off_chip_layers_are_those_whose_tiles_or_outputs_overflow():
+    """validate's 'do not fit on chip' row counts a layer when its input is read from DRAM in passes or its
+    outputs spill: with 512-byte IARAM / OARAM (about 200 entries per PE) on a 24x24 plane (3x3-pixel tiles),
+    64 input channels overflow the IARAM, 64 output channels the OARAM; a 4-channel 8x8 layer fits both."""
+    from accelsim.models.scnn.validate import design_granularity
+    row = dict(R="3", S="3", stride="1", pad="1", act_density="0.6", weight_density="0.5", H="24", W="24")
+    rows = [dict(row, layer="in_only", C="64", K="1"), dict(row, layer="out_only", C="1", K="64"),
+            dict(row, layer="small", C="4", K="4", H="8", W="8")]
+    m = make_model("scnn", {"iaram_bytes": 512, "oaram_bytes": 512})
+    assert design_granularity(m, rows)["off_chip_layers"] == ["in_only", "out_only"]
+    assert design_granularity(make_model("scnn"), rows)["off_chip_layers"] == []
