@@ -714,3 +714,24 @@ def test_off_chip_layers_are_those_whose_tiles_or_outputs_overflow():
     m = make_model("scnn", {"iaram_bytes": 512, "oaram_bytes": 512})
     assert design_granularity(m, rows)["off_chip_layers"] == ["in_only", "out_only"]
     assert design_granularity(make_model("scnn"), rows)["off_chip_layers"] == []
+
+
+def test_dram_energy_sensitivity_rescales_only_the_dram_term():
+    """Hand-worked: SCNN 10 J (4 of them DRAM), DCNN 20 J (16 DRAM) at density 1.0; at 0.1 SCNN 2 J (1.5 DRAM),
+    DCNN-opt as DCNN.  The table's row gives the curve's own ratios; DRAM at 0 pJ/bit gives 6/4 and 0.5/4;
+    the crossover is where SCNN/DCNN crosses 1, read on the inverse as validate reads it."""
+    from accelsim.models.scnn.validate import dram_energy_sensitivity
+    pt = lambda d, s, sd, c, cd: {"density": d, "scnn_energy_j": s, "scnn_dram_j": sd, "dcnn_energy_j": c,  # noqa: E731
+                                  "dcnn_dram_j": cd, "dcnn_opt_energy_j": c, "dcnn_opt_dram_j": cd}
+    curve = [pt(1.0, 10.0, 4.0, 20.0, 16.0), pt(0.1, 2.0, 1.5, 20.0, 16.0)]
+    rows = dram_energy_sensitivity(curve, 20.0, (0.0,))
+    assert [r["dram_pj_per_bit"] for r in rows] == [20.0, 0.0]
+    assert rows[0]["energy_scnn_over_dcnn_at_1"] == pytest.approx(0.5)
+    assert rows[0]["energy_scnn_over_dcnn_at_01"] == pytest.approx(0.1)
+    assert rows[0]["energy_crossover_vs_dcnn"] is None                      # 0.5 and 0.1: never crosses 1
+    assert rows[1]["energy_scnn_over_dcnn_at_1"] == pytest.approx(1.5)
+    assert rows[1]["energy_scnn_over_dcnn_at_01"] == pytest.approx(0.125)
+    # DCNN / SCNN: 1/1.5 at 1.0, 8 at 0.1 -> crosses 1 at 1.0 + (1 - 2/3) * (0.1 - 1.0) / (8 - 2/3)
+    x = 1.0 + (1 - 2 / 3) * (0.1 - 1.0) / (8 - 2 / 3)
+    assert rows[1]["energy_crossover_vs_dcnn"] == pytest.approx(x)
+    assert rows[1]["energy_crossover_vs_dcnn_opt"] == pytest.approx(x)

@@ -99,22 +99,45 @@ def density_curve(scnn, rows: list[dict], densities, dcnn=None, dopt=None) -> li
     dcnn = dcnn or make_model("dcnn")
     curve = []
     for d in densities:
-        cs = cd = es = ed = eo = 0.0
+        cs = cd = 0.0
+        e = {"scnn": [0.0, 0.0], "dcnn": [0.0, 0.0], "dcnn_opt": [0.0, 0.0]}   # [all, DRAM] joules
         for r in rows:
             L = layer_from_row(r, d)
-            a, b = _run(scnn, L), _run(dcnn, L)
-            cs += a.cycles
-            cd += b.cycles
-            es += a.energy_j
-            ed += b.energy_j
-            if dopt is not None:
-                eo += _run(dopt, L).energy_j
+            runs = {name: _run(m, L) for name, m in (("scnn", scnn), ("dcnn", dcnn), ("dcnn_opt", dopt))
+                    if m is not None}
+            cs += runs["scnn"].cycles
+            cd += runs["dcnn"].cycles
+            for name, x in runs.items():
+                e[name][0] += x.energy_j
+                e[name][1] += x.energy_pJ.get("dram_byte", 0.0) * 1e-12
         c = {"density": d, "scnn_cycles": cs, "dcnn_cycles": cd, "perf_scnn_over_dcnn": cd / cs,
-             "energy_scnn_over_dcnn": es / ed}
+             "energy_scnn_over_dcnn": e["scnn"][0] / e["dcnn"][0]}
         if dopt is not None:
-            c["energy_scnn_over_dcnn_opt"] = es / eo
+            c["energy_scnn_over_dcnn_opt"] = e["scnn"][0] / e["dcnn_opt"][0]
+        for name, (tot, dram) in e.items():
+            if name != "dcnn_opt" or dopt is not None:
+                c[f"{name}_energy_j"], c[f"{name}_dram_j"] = tot, dram
         curve.append(c)
     return curve
+
+
+def dram_energy_sensitivity(curve: list[dict], table_pj_per_bit: float, pj_per_bit=(8.0, 4.0, 0.0)) -> list[dict]:
+    """The four Fig. 10 energy numbers with every target's DRAM energy at ``pj_per_bit`` instead of the
+    table's ``table_pj_per_bit`` (its row first), everything else as simulated (DRAM is a separate term of each
+    curve point, so this is arithmetic, no re-simulation).  Reported, never checked: a sensitivity, not a
+    choice."""
+    out = []
+    for pj in (table_pj_per_bit, *pj_per_bit):
+        f = pj / table_pj_per_bit
+        pts = [{"density": c["density"],
+                "a": (c["scnn_energy_j"] + (f - 1) * c["scnn_dram_j"]) / (c["dcnn_energy_j"] + (f - 1) * c["dcnn_dram_j"]),
+                "b": (c["scnn_energy_j"] + (f - 1) * c["scnn_dram_j"])
+                / (c["dcnn_opt_energy_j"] + (f - 1) * c["dcnn_opt_dram_j"])} for c in curve]
+        by_d = {p["density"]: p["a"] for p in pts}
+        out.append({"dram_pj_per_bit": pj, "energy_scnn_over_dcnn_at_1": by_d.get(1.0),
+                    "energy_scnn_over_dcnn_at_01": by_d.get(0.1), "energy_crossover_vs_dcnn": crossover(pts, "a", True),
+                    "energy_crossover_vs_dcnn_opt": crossover(pts, "b", True)})
+    return out
 
 
 def crossover(curve: list[dict], key: str, inverse: bool = False) -> float | None:
@@ -261,6 +284,10 @@ def validate(shared: Path | None, full: bool = False) -> dict:
                                note="paper: 33 % more energy; our energy table is derived, not the paper's"))
     res["checks"].append(check("energy SCNN/DCNN at density 0.1", curve[-1]["energy_scnn_over_dcnn"], 0.06, "x",
                                kind="validation", tol=0.5, note="paper: 6 % of DCNN energy"))
+    res["dram_energy_sensitivity"] = {
+        "note": "the four energy numbers above with every target's DRAM at other pJ/bit (the table's row: 20, EIE "
+                "Table I; 8: LPDDR4 in the Timeloop/Sparseloop ERT); reported, never checked, not adopted",
+        "rows": dram_energy_sensitivity(curve, scnn.energy.dram_pJ_per_byte() / 8)}
     # FC at ~25 % of peak: the paper's figure is the multiplier utilisation; FC layers have no
     # weight reuse and are DRAM-bound at 50 GB/s, so the utilisation of the compute cycles
     # (cycles - memory_stall) is the checked number and the total is reported beside it
