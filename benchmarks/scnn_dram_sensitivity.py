@@ -19,10 +19,9 @@ from pathlib import Path  # noqa: E402
 
 import _single_core  # noqa: F401  (pins one thread before numpy is imported)
 
-from accelsim.engine import make_model, run_instance  # noqa: E402
-from accelsim.models.scnn.validate import layer_from_row, layers_from_csv  # noqa: E402
+from accelsim.engine import make_model  # noqa: E402
+from accelsim.models.scnn.validate import layer_from_row, layers_from_csv, run_layer  # noqa: E402
 from accelsim.paths import shared_dir  # noqa: E402
-from workloads import LayerInstance  # noqa: E402
 
 
 def network_numbers(gbps: float, rows: list[dict]) -> dict:
@@ -30,8 +29,7 @@ def network_numbers(gbps: float, rows: list[dict]) -> dict:
     m = make_model("scnn", {"dram.bandwidth_bytes_per_s": gbps * 1e9})
     tot = {"cycles": 0, "memory_stall": 0, "dram_bytes_in": 0.0, "dram_bytes_out": 0.0, "dram_bytes_weights": 0.0}
     for r in rows:
-        L = layer_from_row(r, None)
-        res = run_instance(m, LayerInstance(L, 0, act_density=L.act_density), seed=0)
+        res = run_layer(m, layer_from_row(r, None))
         tot["cycles"] += res.cycles
         tot["memory_stall"] += res.breakdown.get("memory_stall", 0)
         for k in ("dram_bytes_in", "dram_bytes_out", "dram_bytes_weights"):
@@ -44,7 +42,7 @@ def main() -> None:
     ap.add_argument("--gbps", type=float, nargs="+", default=[50, 16, 8, 4, 2, 1])
     ap.add_argument("--json", type=Path, help="also write the rows here")
     a = ap.parse_args()
-    rows = layers_from_csv(Path(shared_dir()) / "validation" / "scnn_layer_densities" / "vgg16_conv.csv")
+    rows = layers_from_csv(shared_dir() / "validation" / "scnn_layer_densities" / "vgg16_conv.csv")
     out = []
     print("| GB/s | cycles | x first | memory stall share | DRAM MB in / out / weights |")
     print("|---|---|---|---|---|")

@@ -47,7 +47,8 @@ def layer_from_row(row: dict, dens: float | None, name_suffix="") -> Layer:
                  act_density=dens if dens is not None else float(row["act_density"]))
 
 
-def _run(model, L: Layer, seed=0):
+def run_layer(model, L: Layer, seed=0):
+    """``model`` on ``L`` with seeded synthetic operands at the layer's densities (how every check here runs)."""
     from ...engine import run_instance
     return run_instance(model, LayerInstance(L, 0, act_density=L.act_density), seed=seed)
 
@@ -68,7 +69,7 @@ def _pooled_utilization(model, layers, key) -> tuple[float, dict]:
     peak = model.peak_macs_per_cycle()
     sums: dict = {}
     for L in layers:
-        rr = _run(model, L)
+        rr = run_layer(model, L)
         e0, s0 = sums.get(key(L), (0, 0))
         sums[key(L)] = (e0 + rr.macs_effectual, s0 + rr.cycles * peak)
     eff, slots = (sum(v) for v in zip(*sums.values()))
@@ -97,14 +98,14 @@ def density_curve(scnn, rows: list[dict], densities, dcnn=None, dopt=None) -> li
     ``rows`` with weight density = activation density = d, per d."""
     from ...engine import make_model
     dcnn = dcnn or make_model("dcnn")
+    models = {name: m for name, m in (("scnn", scnn), ("dcnn", dcnn), ("dcnn_opt", dopt)) if m is not None}
     curve = []
     for d in densities:
         cs = cd = 0.0
-        e = {"scnn": [0.0, 0.0], "dcnn": [0.0, 0.0], "dcnn_opt": [0.0, 0.0]}   # [all, DRAM] joules
+        e = {name: [0.0, 0.0] for name in models}   # [all, DRAM] joules
         for r in rows:
             L = layer_from_row(r, d)
-            runs = {name: _run(m, L) for name, m in (("scnn", scnn), ("dcnn", dcnn), ("dcnn_opt", dopt))
-                    if m is not None}
+            runs = {name: run_layer(m, L) for name, m in models.items()}
             cs += runs["scnn"].cycles
             cd += runs["dcnn"].cycles
             for name, x in runs.items():
@@ -115,8 +116,7 @@ def density_curve(scnn, rows: list[dict], densities, dcnn=None, dopt=None) -> li
         if dopt is not None:
             c["energy_scnn_over_dcnn_opt"] = e["scnn"][0] / e["dcnn_opt"][0]
         for name, (tot, dram) in e.items():
-            if name != "dcnn_opt" or dopt is not None:
-                c[f"{name}_energy_j"], c[f"{name}_dram_j"] = tot, dram
+            c[f"{name}_energy_j"], c[f"{name}_dram_j"] = tot, dram
         curve.append(c)
     return curve
 
@@ -126,13 +126,14 @@ def dram_energy_sensitivity(curve: list[dict], table_pj_per_bit: float, pj_per_b
     table's ``table_pj_per_bit`` (its row first), everything else as simulated (DRAM is a separate term of each
     curve point, so this is arithmetic, no re-simulation).  Reported, never checked: a sensitivity, not a
     choice."""
+    def energy(c, name, f):  # the point's energy of ``name`` with its DRAM term scaled by f
+        return c[f"{name}_energy_j"] + (f - 1) * c[f"{name}_dram_j"]
+
     out = []
     for pj in (table_pj_per_bit, *pj_per_bit):
         f = pj / table_pj_per_bit
-        pts = [{"density": c["density"],
-                "a": (c["scnn_energy_j"] + (f - 1) * c["scnn_dram_j"]) / (c["dcnn_energy_j"] + (f - 1) * c["dcnn_dram_j"]),
-                "b": (c["scnn_energy_j"] + (f - 1) * c["scnn_dram_j"])
-                / (c["dcnn_opt_energy_j"] + (f - 1) * c["dcnn_opt_dram_j"])} for c in curve]
+        pts = [{"density": c["density"], "a": energy(c, "scnn", f) / energy(c, "dcnn", f),
+                "b": energy(c, "scnn", f) / energy(c, "dcnn_opt", f)} for c in curve]
         by_d = {p["density"]: p["a"] for p in pts}
         out.append({"dram_pj_per_bit": pj, "energy_scnn_over_dcnn_at_1": by_d.get(1.0),
                     "energy_scnn_over_dcnn_at_01": by_d.get(0.1), "energy_crossover_vs_dcnn": crossover(pts, "a", True),
@@ -160,13 +161,12 @@ def granularity(small, big, allrows: list[dict]) -> dict:
 
 def design_granularity(m, allrows: list[dict]) -> dict:
     """One design's side of :func:`granularity` on ``allrows``."""
-    g = {"cycles": 0, "macs_effectual": 0, "pe_active_slots": 0, "pe_issue_slots": 0}
+    g = {"cycles": 0, "macs_effectual": 0, "pe_active_slots": 0, "pe_issue_slots": 0, "off_chip_layers": []}
     FI = m.cfg["multipliers.F"] * m.cfg["multipliers.I"]
     bd: dict = {}
     plane: dict = {}
-    g["off_chip_layers"] = []
     for x in allrows:
-        rr = _run(m, layer_from_row(x, None))
+        rr = run_layer(m, layer_from_row(x, None))
         # activations that do not fit on chip: the input read from DRAM in passes, or outputs spilled
         if rr.extra["act_from_dram"] or rr.extra["dram_bytes_out"] > 0:
             g["off_chip_layers"].append(x["layer"])
@@ -196,7 +196,7 @@ def kc8_utilization(model, allrows: list[dict]) -> tuple[float, dict]:
 def fc_compute_utilization(model, full: bool) -> tuple[float, float]:
     """Effectual / (compute cycles x peak) of a dense FC layer, and the utilisation including DRAM stalls."""
     fc = Layer("fc", "fc", C=4096 if full else 1024, K=4096 if full else 1024, weight_density=1.0, act_density=1.0)
-    r = _run(model, fc)
+    r = run_layer(model, fc)
     comp = r.cycles - r.breakdown.get("memory_stall", 0)
     return r.macs_effectual / (comp * model.peak_macs_per_cycle()), r.utilization
 
@@ -284,10 +284,12 @@ def validate(shared: Path | None, full: bool = False) -> dict:
                                note="paper: 33 % more energy; our energy table is derived, not the paper's"))
     res["checks"].append(check("energy SCNN/DCNN at density 0.1", curve[-1]["energy_scnn_over_dcnn"], 0.06, "x",
                                kind="validation", tol=0.5, note="paper: 6 % of DCNN energy"))
+    dram_pj_bit = scnn.energy.dram_pJ_per_byte() / 8
     res["dram_energy_sensitivity"] = {
-        "note": "the four energy numbers above with every target's DRAM at other pJ/bit (the table's row: 20, EIE "
-                "Table I; 8: LPDDR4 in the Timeloop/Sparseloop ERT); reported, never checked, not adopted",
-        "rows": dram_energy_sensitivity(curve, scnn.energy.dram_pJ_per_byte() / 8)}
+        "note": f"the four energy numbers above with every target's DRAM at other pJ/bit (the table's row: "
+                f"{dram_pj_bit:g}, {scnn.energy.rows['dram_byte'].source}; 8: LPDDR4 in the Timeloop/Sparseloop ERT); "
+                "reported, never checked, not adopted",
+        "rows": dram_energy_sensitivity(curve, dram_pj_bit)}
     # FC at ~25 % of peak: the paper's figure is the multiplier utilisation; FC layers have no
     # weight reuse and are DRAM-bound at 50 GB/s, so the utilisation of the compute cycles
     # (cycles - memory_stall) is the checked number and the total is reported beside it
